@@ -1,0 +1,57 @@
+"""The admin CLI `digest`: one Typer app, one module per command group.
+
+``main`` runs it without Click's standalone mode so that every expected failure (a
+:class:`DigestError`) becomes one ``error: ...`` line on stderr and a non-zero exit code,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+
+from digest.cli import db as db_cli
+from digest.cli import ingest as ingest_cli
+from digest.cli import run as run_cli
+from digest.cli import subscribers as subscribers_cli
+from digest.cli.common import err_console
+from digest.errors import DigestError
+
+app = typer.Typer(
+    name="digest",
+    help="The day's trending research papers, ranked for each reader, in their inbox.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(subscribers_cli.app, name="subscribers")
+app.add_typer(ingest_cli.app, name="ingest")
+app.add_typer(db_cli.app, name="db")
+run_cli.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="digest", standalone_mode=False)
+    except DigestError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", markup=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except SQLAlchemyError as exc:
+        line = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        err_console.print(f"[bold red]database error:[/] {line}", markup=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

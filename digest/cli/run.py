@@ -1,0 +1,161 @@
+"""`digest run`, `digest preview`, `digest demo`: the edition pipeline from the shell."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from digest.cli.common import console, is_terminal, load_settings, open_database, print_json
+from digest.db import repo
+from digest.demo import DEMO_SUBSCRIBERS, sample_papers_path
+from digest.ingest.jsonl import parse_jsonl, read_lines
+from digest.pipeline.edition import EditionReport, run_edition
+from digest.pipeline.runtime import Runtime, utcnow
+from digest.pipeline.service import preview as preview_digest
+from digest.settings import Settings
+from digest.subscriber_spec import validate_spec
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(run)
+    app.command()(preview)
+    app.command()(demo)
+
+
+def _runtime(settings: Settings, *, auto_upgrade: bool | None = None) -> Runtime:
+    return Runtime.from_settings(settings, db=open_database(settings, auto_upgrade=auto_upgrade))
+
+
+def _check_smtp(settings: Settings) -> None:
+    if settings.smtp is not None and settings.in_process:
+        from digest.deliver.transports import check_smtp
+
+        check_smtp(settings.smtp)
+
+
+def run(
+    due_only: Annotated[
+        bool,
+        typer.Option(
+            "--due-only",
+            help="Only readers whose local delivery hour has come (for cron and the scheduler).",
+        ),
+    ] = False,
+    email: Annotated[
+        list[str] | None, typer.Option("--email", help="Only this subscriber (repeatable).")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary and every outcome as JSON.")
+    ] = False,
+) -> None:
+    """Send the current edition to every active subscriber who has not had it yet.
+
+    Safe to run again: the delivery ledger sends each edition at most once per subscriber.
+    """
+    settings = load_settings()
+    rt = _runtime(settings)
+    _check_smtp(settings)
+    report = _run_with_progress(rt, due_only=due_only, emails=email, quiet=as_json)
+    if as_json:
+        print_json({"summary": report.summary(), "outcomes": report.result.outcomes})
+    else:
+        _print_report(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _run_with_progress(
+    rt: Runtime, *, due_only: bool, emails: list[str] | None, quiet: bool
+) -> EditionReport:
+    if quiet or not is_terminal():
+        return run_edition(rt, respect_hour=due_only, emails=emails)
+    with Progress(
+        TextColumn("sending"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("send", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return run_edition(rt, respect_hour=due_only, emails=emails, progress=advance)
+
+
+def _print_report(report: EditionReport) -> None:
+    table = Table(title="edition summary")
+    summary = report.summary()
+    for key in summary:
+        table.add_column(key, justify="right")
+    table.add_row(*(str(v) for v in summary.values()))
+    console.print(table)
+    for outcome in report.result.outcomes:
+        if outcome["status"] in ("failed", "retry"):
+            console.print(f"  {outcome['email']}: {outcome['status']}: {outcome.get('detail', '')}")
+
+
+def preview(
+    email: Annotated[str, typer.Argument(help="The subscriber's email address.")],
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for the .html, .txt and .eml files.")
+    ] = Path("var/preview"),
+) -> None:
+    """Render a subscriber's next digest to files, without sending or recording anything."""
+    rt = _runtime(load_settings())
+    email_ = preview_digest(rt, email)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / "".join(c if c.isalnum() or c in "@.-_" else "_" for c in email)
+    paths = []
+    for suffix, data in (
+        (".html", email_.html.encode()),
+        (".txt", email_.text.encode()),
+        (".eml", email_.data),
+    ):
+        path = stem.with_name(stem.name + suffix)
+        path.write_bytes(data)
+        paths.append(path)
+    console.print(f"subject: {email_.subject}")
+    for path in paths:
+        console.print(f"wrote {path}")
+
+
+def demo() -> None:
+    """Create demo subscribers, load the bundled sample papers, and run an edition."""
+    settings = load_settings()
+    rt = _runtime(settings, auto_upgrade=True)
+    now = utcnow()
+    parsed = parse_jsonl(read_lines(sample_papers_path()), source="sample")
+    with rt.db.session() as session:
+        counts = repo.upsert_papers(session, parsed.records, now)
+        created = []
+        for data in DEMO_SUBSCRIBERS:
+            spec = validate_spec(data)
+            if repo.find_subscriber(session, spec.email) is None:
+                repo.add_subscriber(session, spec, now)
+                created.append(spec.email)
+    console.print(f"database: {rt.db.display_url}")
+    console.print(
+        f"sample papers: {counts.new} new, {counts.updated + counts.unchanged} already known"
+    )
+    existing = len(DEMO_SUBSCRIBERS) - len(created)
+    console.print(f"demo subscribers: {len(created)} created, {existing} already there")
+    _check_smtp(settings)
+    report = _run_with_progress(rt, due_only=False, emails=None, quiet=False)
+    _print_report(report)
+    if settings.smtp is None:
+        outbox = settings.outbox_dir
+        console.print(f"\nThe digests are in {outbox}/ (one .eml and one .html per subscriber).")
+        console.print("Open a .html file in a browser, or a .eml file in any mail client.")
+        for path in sorted(outbox.glob("*.html"))[:10]:
+            console.print(f"  {path}")
+    if report.result.counts["sent"] == 0 and report.ok:
+        console.print("\nNothing new was sent: every demo subscriber already has today's edition.")
+    if not report.ok:
+        raise typer.Exit(1)

@@ -1,0 +1,374 @@
+"""`digest subscribers ...`: add, list, show, update, remove, import, export."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from digest.cli.common import console, err_console, load_settings, open_database, print_json
+from digest.db import repo
+from digest.domain import FREQUENCIES, SUBSCRIBER_STATUSES
+from digest.errors import InputError
+from digest.pipeline.runtime import utcnow
+from digest.subscriber_io import (
+    FORMATS,
+    RowError,
+    guess_format,
+    parse_file,
+    spec_to_dict,
+    write_csv,
+    write_jsonl,
+)
+from digest.subscriber_spec import LIST_FIELDS, SubscriberSpec, validate_spec
+
+app = typer.Typer(help="Manage subscribers and their interests.", no_args_is_help=True)
+
+Topic = Annotated[
+    list[str] | None,
+    typer.Option("--topic", "-t", help="A topic of interest, free text (repeatable)."),
+]
+Exclude = Annotated[
+    list[str] | None,
+    typer.Option("--exclude", help="Drop papers containing this keyword (repeatable)."),
+]
+Require = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--require", help="Keep only papers containing one of these keywords (repeatable)."
+    ),
+]
+Author = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--author", help="Follow an author: their papers always make the digest (repeatable)."
+    ),
+]
+Category = Annotated[
+    list[str] | None,
+    typer.Option("--category", help="An arXiv category to boost, e.g. cs.LG (repeatable)."),
+]
+Liked = Annotated[
+    list[str] | None, typer.Option("--liked", help="An arXiv id of a paper you liked (repeatable).")
+]
+Disliked = Annotated[
+    list[str] | None,
+    typer.Option("--disliked", help="An arXiv id of a paper you disliked (repeatable)."),
+]
+Name = Annotated[
+    str | None, typer.Option("--name", help="Display name used in the greeting and To: header.")
+]
+Frequency = Annotated[
+    str | None, typer.Option("--frequency", help=f"One of {', '.join(FREQUENCIES)}.")
+]
+Hour = Annotated[int | None, typer.Option("--hour", help="Local hour of delivery, 0-23.")]
+Tz = Annotated[str | None, typer.Option("--tz", help="IANA time zone, e.g. Europe/Berlin.")]
+Status = Annotated[
+    str | None, typer.Option("--status", help=f"One of {', '.join(SUBSCRIBER_STATUSES)}.")
+]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _options(**values: object) -> dict[str, object]:
+    """CLI option names -> spec fields, leaving out options that were not given."""
+    mapping = {
+        "topic": "topics",
+        "exclude": "exclude",
+        "require": "require",
+        "author": "authors",
+        "category": "categories",
+        "liked": "liked",
+        "disliked": "disliked",
+        "name": "name",
+        "frequency": "frequency",
+        "hour": "delivery_hour",
+        "tz": "timezone",
+        "status": "status",
+    }
+    return {mapping[k]: v for k, v in values.items() if v is not None}
+
+
+def _show(spec: SubscriberSpec, *, as_json: bool) -> None:
+    if as_json:
+        print_json(spec_to_dict(spec))
+        return
+    table = Table(show_header=False, box=None, pad_edge=False)
+    for key, value in spec_to_dict(spec).items():
+        shown = (
+            ", ".join(value) if isinstance(value, list) else ("" if value is None else str(value))
+        )
+        table.add_row(f"[bold]{key}[/]", shown or "-")
+    console.print(table)
+
+
+@app.command()
+def add(
+    email: Annotated[str, typer.Argument(help="The subscriber's email address.")],
+    name: Name = None,
+    topic: Topic = None,
+    exclude: Exclude = None,
+    require: Require = None,
+    author: Author = None,
+    category: Category = None,
+    liked: Liked = None,
+    disliked: Disliked = None,
+    frequency: Frequency = None,
+    hour: Hour = None,
+    tz: Tz = None,
+    status: Status = None,
+    as_json: Json = False,
+) -> None:
+    """Add a subscriber (active unless --status says otherwise)."""
+    spec = validate_spec(
+        {
+            "email": email,
+            **_options(
+                name=name,
+                topic=topic,
+                exclude=exclude,
+                require=require,
+                author=author,
+                category=category,
+                liked=liked,
+                disliked=disliked,
+                frequency=frequency,
+                hour=hour,
+                tz=tz,
+                status=status,
+            ),
+        }
+    )
+    db = open_database(load_settings())
+    with db.session() as session:
+        row = repo.add_subscriber(session, spec, utcnow())
+        spec = repo.spec_from_row(row)
+    if as_json:
+        _show(spec, as_json=True)
+    else:
+        console.print(f"added {spec.email}")
+
+
+@app.command("list")
+def list_(
+    status: Status = None,
+    as_json: Json = False,
+) -> None:
+    """List subscribers, optionally only those with one status."""
+    if status is not None and status not in SUBSCRIBER_STATUSES:
+        raise InputError(f"status must be one of {', '.join(SUBSCRIBER_STATUSES)}, got {status!r}")
+    db = open_database(load_settings())
+    with db.session() as session:
+        rows = repo.list_subscribers(session, status)
+        specs = [(row.created_at, repo.spec_from_row(row)) for row in rows]
+    if as_json:
+        print_json([spec_to_dict(spec) for _, spec in specs])
+        return
+    table = Table(title=f"{len(specs)} subscriber(s)")
+    for column in ("email", "name", "status", "frequency", "hour", "timezone", "interests"):
+        table.add_column(column)
+    for _, spec in specs:
+        interests = sum(len(getattr(spec, f)) for f in LIST_FIELDS)
+        table.add_row(
+            spec.email,
+            spec.name or "",
+            spec.status,
+            spec.frequency,
+            str(spec.delivery_hour),
+            spec.timezone,
+            str(interests),
+        )
+    console.print(table)
+
+
+@app.command()
+def show(
+    email: Annotated[str, typer.Argument(help="The subscriber's email address.")],
+    as_json: Json = False,
+) -> None:
+    """Show one subscriber and their interests."""
+    db = open_database(load_settings())
+    with db.session() as session:
+        spec = repo.spec_from_row(repo.get_subscriber(session, email))
+    _show(spec, as_json=as_json)
+
+
+@app.command()
+def update(
+    email: Annotated[str, typer.Argument(help="The subscriber's current email address.")],
+    new_email: Annotated[str | None, typer.Option("--email", help="Change the address.")] = None,
+    name: Name = None,
+    topic: Topic = None,
+    exclude: Exclude = None,
+    require: Require = None,
+    author: Author = None,
+    category: Category = None,
+    liked: Liked = None,
+    disliked: Disliked = None,
+    frequency: Frequency = None,
+    hour: Hour = None,
+    tz: Tz = None,
+    status: Status = None,
+    clear: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--clear", help=f"Empty a list: one of {', '.join(LIST_FIELDS)} (repeatable)."
+        ),
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Change a subscriber. A list option given here replaces that whole list."""
+    changes = _options(
+        name=name,
+        topic=topic,
+        exclude=exclude,
+        require=require,
+        author=author,
+        category=category,
+        liked=liked,
+        disliked=disliked,
+        frequency=frequency,
+        hour=hour,
+        tz=tz,
+        status=status,
+    )
+    for field in clear or []:
+        if field not in LIST_FIELDS:
+            raise InputError(f"--clear takes one of {', '.join(LIST_FIELDS)}, got {field!r}")
+        changes[field] = []
+    if new_email is not None:
+        changes["email"] = new_email
+    if not changes:
+        raise InputError("nothing to change: give at least one option (see --help)")
+    db = open_database(load_settings())
+    with db.session() as session:
+        row = repo.get_subscriber(session, email)
+        current = spec_to_dict(repo.spec_from_row(row))
+        spec = validate_spec({**current, **changes})
+        repo.replace_subscriber(session, row, spec, utcnow())
+    if as_json:
+        _show(spec, as_json=True)
+    else:
+        console.print(f"updated {spec.email}")
+
+
+@app.command()
+def remove(
+    email: Annotated[str, typer.Argument(help="The subscriber's email address.")],
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Confirm: delete the subscriber and their history.")
+    ] = False,
+) -> None:
+    """Delete a subscriber with their interests and delivery history."""
+    db = open_database(load_settings())
+    with db.session() as session:
+        row = repo.get_subscriber(session, email)
+        if not yes:
+            if not sys.stdin.isatty():
+                raise InputError("refusing to delete without --yes")
+            typer.confirm(f"Delete {row.email} and their history?", abort=True)
+        repo.remove_subscriber(session, row)
+    console.print(f"removed {email}")
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="A .csv or .jsonl file ('-' for standard input).")],
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="csv or jsonl (default: from the file name).")
+    ] = None,
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Load the good rows even if some are bad.")
+    ] = False,
+    update_existing: Annotated[
+        bool, typer.Option("--update", help="Overwrite subscribers that already exist.")
+    ] = False,
+    as_json: Json = False,
+) -> None:
+    """Import subscribers. All-or-nothing unless --skip-invalid; every bad row is reported."""
+    fmt = (fmt or ("csv" if str(file) == "-" else guess_format(file.name))).lower()
+    if fmt not in FORMATS:
+        raise InputError(f"--format must be one of {', '.join(FORMATS)}")
+    text = _read_text(file)
+    good, errors = parse_file(text, fmt)
+    db = open_database(load_settings())
+    now = utcnow()
+    added = updated = 0
+    with db.session() as session:
+        existing = {}
+        for line, spec in good:
+            row = repo.find_subscriber(session, spec.email)
+            if row is not None and not update_existing:
+                errors.append(
+                    RowError(line, f"{spec.email} already exists (use --update to overwrite)")
+                )
+            elif row is not None:
+                existing[line] = row
+        errors.sort(key=lambda e: e.line)
+        bad_lines = {e.line for e in errors}
+        for error in errors:
+            err_console.print(f"{file}:{error}")
+        if errors and not skip_invalid:
+            session.rollback()
+            raise InputError(
+                f"{len(errors)} invalid row(s); nothing imported "
+                "(fix them, or pass --skip-invalid to load the good rows)"
+            )
+        for line, spec in good:
+            if line in bad_lines:
+                continue
+            if line in existing:
+                repo.replace_subscriber(session, existing[line], spec, now)
+                updated += 1
+            else:
+                repo.add_subscriber(session, spec, now)
+                added += 1
+    summary = {"added": added, "updated": updated, "rejected": len(errors)}
+    if as_json:
+        print_json(summary)
+    else:
+        console.print(f"imported {added} new, {updated} updated, {len(errors)} rejected")
+    if errors:
+        raise typer.Exit(1)
+
+
+def _read_text(file: Path) -> str:
+    try:
+        data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"no such file: {file}") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {file}: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{file} is not UTF-8 text (byte {exc.start})") from None
+
+
+@app.command()
+def export(
+    fmt: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "csv",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write to this file instead of standard output."),
+    ] = None,
+    status: Status = None,
+) -> None:
+    """Export subscribers in a format `digest subscribers import` reads back."""
+    if fmt not in FORMATS:
+        raise InputError(f"--format must be one of {', '.join(FORMATS)}")
+    db = open_database(load_settings())
+    with db.session() as session:
+        specs = [repo.spec_from_row(row) for row in repo.list_subscribers(session, status)]
+    buffer = io.StringIO()
+    (write_csv if fmt == "csv" else write_jsonl)(specs, buffer)
+    if output is None:
+        sys.stdout.write(buffer.getvalue())
+    else:
+        tmp = output.with_name(f".{output.name}.tmp")
+        tmp.write_text(buffer.getvalue(), encoding="utf-8")
+        tmp.replace(output)
+        err_console.print(f"exported {len(specs)} subscriber(s) to {output}")

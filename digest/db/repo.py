@@ -1,0 +1,501 @@
+"""Named queries: every database statement of digest lives here, with its reason beside it.
+
+The rest of the code asks for things by name (``claim_deliveries``, ``upsert_papers``) and
+gets plain data or ORM rows back; it never builds SQL itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, selectinload
+
+from digest.db.models import (
+    DeliveryRow,
+    EditionRow,
+    InterestRow,
+    PaperRow,
+    SentPaperRow,
+    SubscriberRow,
+)
+from digest.domain import Paper, Pick, Profile, SubscriberInfo
+from digest.errors import InputError, NotFoundError
+from digest.schedule import EditionSlot
+from digest.subscriber_spec import INTEREST_KIND, LIST_FIELDS, SubscriberSpec, email_key
+
+CHUNK = 500  # ids per IN (...) list: well under SQLite's bound-parameter limit
+
+
+def _insert(session: Session, model: type):  # type: ignore[no-untyped-def]
+    """INSERT with ``on_conflict_do_nothing`` for the session's dialect."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+def _chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:  # type: ignore[type-arg]
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# -- papers -----------------------------------------------------------------------------
+@dataclass
+class UpsertCounts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __iadd__(self, other: UpsertCounts) -> UpsertCounts:
+        self.new += other.new
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        return self
+
+
+def _merged(row: PaperRow, paper: Paper) -> dict[str, object]:
+    """The columns that change when ``paper`` is seen again: union of lists, newest signals."""
+    changes: dict[str, object] = {}
+    if paper.title and paper.title != row.title:
+        changes["title"] = paper.title
+    if paper.abstract and paper.abstract != row.abstract:
+        changes["abstract"] = paper.abstract
+    if paper.authors and list(paper.authors) != row.authors:
+        changes["authors"] = list(paper.authors)
+    categories = list(dict.fromkeys([*row.categories, *paper.categories]))
+    if categories != row.categories:
+        changes["categories"] = categories
+    links = {**row.links, **paper.links}
+    if links != row.links:
+        changes["links"] = links
+    for attr, column in (
+        ("upvotes", "upvotes"),
+        ("github_stars", "github_stars"),
+        ("num_comments", "num_comments"),
+        ("comment", "comment"),
+        ("published", "published_on"),
+        ("announced", "announced_on"),
+    ):
+        value = getattr(paper, attr)
+        if value is not None and value != getattr(row, column):
+            changes[column] = value
+    if paper.source and paper.source not in row.sources:
+        changes["sources"] = [*row.sources, paper.source]
+    return changes
+
+
+def upsert_papers(session: Session, papers: Iterable[Paper], now: datetime) -> UpsertCounts:
+    """Insert new papers, merge into known ones; report new / updated / unchanged."""
+    latest: dict[str, Paper] = {}
+    for paper in papers:
+        latest[paper.id] = paper
+    counts = UpsertCounts()
+    ids = list(latest)
+    for chunk in _chunks(ids):
+        existing = {
+            row.id: row for row in session.scalars(select(PaperRow).where(PaperRow.id.in_(chunk)))
+        }
+        for paper_id in chunk:
+            paper = latest[paper_id]
+            row = existing.get(paper_id)
+            if row is None:
+                session.add(_paper_row(paper, now))
+                counts.new += 1
+                continue
+            changes = _merged(row, paper)
+            if changes:
+                for column, value in changes.items():
+                    setattr(row, column, value)
+                row.updated_at = now
+                counts.updated += 1
+            else:
+                counts.unchanged += 1
+        session.flush()
+    return counts
+
+
+def _paper_row(paper: Paper, now: datetime) -> PaperRow:
+    return PaperRow(
+        id=paper.id,
+        title=paper.title,
+        abstract=paper.abstract,
+        authors=list(paper.authors),
+        categories=list(paper.categories),
+        links=dict(paper.links),
+        comment=paper.comment,
+        published_on=paper.published,
+        announced_on=paper.announced,
+        first_seen_at=now,
+        updated_at=now,
+        upvotes=paper.upvotes,
+        github_stars=paper.github_stars,
+        num_comments=paper.num_comments,
+        sources=[paper.source] if paper.source else [],
+    )
+
+
+def paper_from_row(row: PaperRow) -> Paper:
+    return Paper(
+        id=row.id,
+        title=row.title,
+        abstract=row.abstract,
+        authors=tuple(row.authors),
+        categories=tuple(row.categories),
+        links=dict(row.links),
+        published=row.published_on,
+        announced=row.announced_on,
+        comment=row.comment,
+        upvotes=row.upvotes,
+        github_stars=row.github_stars,
+        num_comments=row.num_comments,
+    )
+
+
+def papers_seen_since(session: Session, since: datetime) -> list[tuple[Paper, datetime]]:
+    """Candidate papers with the time we first saw them: first seen at or after ``since``."""
+    rows = session.scalars(
+        select(PaperRow).where(PaperRow.first_seen_at >= since).order_by(PaperRow.id)
+    )
+    return [(paper_from_row(r), r.first_seen_at) for r in rows]
+
+
+def papers_by_ids(session: Session, ids: Iterable[str]) -> dict[str, Paper]:
+    wanted = list(dict.fromkeys(ids))
+    found: dict[str, Paper] = {}
+    for chunk in _chunks(wanted):
+        for row in session.scalars(select(PaperRow).where(PaperRow.id.in_(chunk))):
+            found[row.id] = paper_from_row(row)
+    return found
+
+
+def count_papers(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(PaperRow)) or 0
+
+
+# -- subscribers ------------------------------------------------------------------------
+def _subscribers() -> Select:  # type: ignore[type-arg]
+    return select(SubscriberRow).options(selectinload(SubscriberRow.interests))
+
+
+def find_subscriber(session: Session, email: str) -> SubscriberRow | None:
+    return session.scalar(_subscribers().where(SubscriberRow.email_key == email_key(email)))
+
+
+def get_subscriber(session: Session, email: str) -> SubscriberRow:
+    row = find_subscriber(session, email)
+    if row is None:
+        raise NotFoundError(f"no subscriber with address {email!r}")
+    return row
+
+
+def list_subscribers(session: Session, status: str | None = None) -> list[SubscriberRow]:
+    query = _subscribers().order_by(SubscriberRow.id)
+    if status:
+        query = query.where(SubscriberRow.status == status)
+    return list(session.scalars(query))
+
+
+def subscribers_by_ids(session: Session, ids: Iterable[int]) -> dict[int, SubscriberRow]:
+    wanted = list(dict.fromkeys(ids))
+    found: dict[int, SubscriberRow] = {}
+    for chunk in _chunks(wanted):
+        for row in session.scalars(_subscribers().where(SubscriberRow.id.in_(chunk))):
+            found[row.id] = row
+    return found
+
+
+def add_subscriber(session: Session, spec: SubscriberSpec, now: datetime) -> SubscriberRow:
+    key = email_key(spec.email)
+    if session.scalar(select(SubscriberRow.id).where(SubscriberRow.email_key == key)):
+        raise InputError(f"a subscriber with address {spec.email!r} already exists")
+    row = SubscriberRow(
+        email=spec.email,
+        email_key=key,
+        name=spec.name,
+        status=spec.status,
+        timezone=spec.timezone,
+        frequency=spec.frequency,
+        delivery_hour=spec.delivery_hour,
+        created_at=now,
+        updated_at=now,
+        confirmed_at=now if spec.status == "active" else None,
+        unsubscribed_at=now if spec.status == "unsubscribed" else None,
+    )
+    row.interests = [InterestRow(kind=k, value=v) for k, v in spec.interests()]
+    session.add(row)
+    session.flush()
+    return row
+
+
+def replace_subscriber(
+    session: Session, row: SubscriberRow, spec: SubscriberSpec, now: datetime
+) -> SubscriberRow:
+    """Make ``row`` say what ``spec`` says (used by update and by import of known addresses)."""
+    key = email_key(spec.email)
+    if key != row.email_key:
+        other = session.scalar(select(SubscriberRow.id).where(SubscriberRow.email_key == key))
+        if other:
+            raise InputError(f"a subscriber with address {spec.email!r} already exists")
+    if spec.status != row.status:
+        if spec.status == "active" and row.confirmed_at is None:
+            row.confirmed_at = now
+        if spec.status == "unsubscribed":
+            row.unsubscribed_at = now
+    row.email, row.email_key, row.name = spec.email, key, spec.name
+    row.status, row.timezone = spec.status, spec.timezone
+    row.frequency, row.delivery_hour = spec.frequency, spec.delivery_hour
+    wanted = spec.interests()
+    current = {(i.kind, i.value): i for i in row.interests}
+    row.interests = [
+        current.get(pair) or InterestRow(kind=pair[0], value=pair[1]) for pair in wanted
+    ]
+    row.updated_at = now
+    session.flush()
+    return row
+
+
+def remove_subscriber(session: Session, row: SubscriberRow) -> None:
+    session.delete(row)
+    session.flush()
+
+
+def spec_from_row(row: SubscriberRow) -> SubscriberSpec:
+    lists: dict[str, list[str]] = {f: [] for f in LIST_FIELDS}
+    field_of = {kind: f for f, kind in INTEREST_KIND.items()}
+    for interest in row.interests:
+        lists[field_of[interest.kind]].append(interest.value)
+    return SubscriberSpec(
+        email=row.email,
+        name=row.name,
+        status=row.status,
+        timezone=row.timezone,
+        frequency=row.frequency,
+        delivery_hour=row.delivery_hour,
+        **{f: tuple(v) for f, v in lists.items()},
+    )
+
+
+def profile_from_row(row: SubscriberRow) -> Profile:
+    spec = spec_from_row(row)
+    return Profile(
+        id=str(row.id),
+        topics=spec.topics,
+        require=spec.require,
+        exclude=spec.exclude,
+        authors=spec.authors,
+        categories=spec.categories,
+        liked=spec.liked,
+        disliked=spec.disliked,
+    )
+
+
+def info_from_row(row: SubscriberRow) -> SubscriberInfo:
+    return SubscriberInfo(
+        id=row.id,
+        email=row.email,
+        name=row.name,
+        timezone=row.timezone,
+        frequency=row.frequency,
+        delivery_hour=row.delivery_hour,
+        created_at=row.created_at,
+    )
+
+
+# -- editions and the delivery ledger ---------------------------------------------------
+def get_or_create_edition(session: Session, slot: EditionSlot, now: datetime) -> EditionRow:
+    """Race-safe: concurrent planners insert the same key once, then both read it."""
+    session.execute(
+        _insert(session, EditionRow)
+        .values(
+            key=slot.key, frequency=slot.frequency, period_start=slot.period_start, created_at=now
+        )
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    edition = session.scalar(select(EditionRow).where(EditionRow.key == slot.key))
+    assert edition is not None
+    return edition
+
+
+def ensure_deliveries(session: Session, pairs: Sequence[tuple[int, int]], now: datetime) -> None:
+    """One pending ledger row per (subscriber, edition); existing rows are left alone."""
+    for chunk in _chunks(pairs):
+        session.execute(
+            _insert(session, DeliveryRow)
+            .values(
+                [
+                    {
+                        "subscriber_id": s,
+                        "edition_id": e,
+                        "status": "pending",
+                        "attempts": 0,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for s, e in chunk
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["subscriber_id", "edition_id"])
+        )
+
+
+def deliveries_for(session: Session, pairs: Sequence[tuple[int, int]]) -> list[DeliveryRow]:
+    rows: list[DeliveryRow] = []
+    for chunk in _chunks(pairs, 250):
+        condition = or_(
+            *(and_(DeliveryRow.subscriber_id == s, DeliveryRow.edition_id == e) for s, e in chunk)
+        )
+        rows.extend(session.scalars(select(DeliveryRow).where(condition)))
+    return sorted(rows, key=lambda r: r.id)
+
+
+def claim_delivery(session: Session, delivery_id: int, now: datetime, lease: timedelta) -> bool:
+    """Atomically move one claimable row to ``sending``; only one claimant can succeed.
+
+    The conditional UPDATE is the lock: a second claimant (a task delivered twice, a
+    concurrent run) re-evaluates the WHERE clause after the first commits and matches
+    nothing. A row whose retry time has not come is not claimable yet.
+    """
+    result = session.execute(
+        update(DeliveryRow)
+        .where(
+            DeliveryRow.id == delivery_id,
+            DeliveryRow.status.in_(("pending", "retry")),
+            or_(DeliveryRow.next_attempt_at.is_(None), DeliveryRow.next_attempt_at <= now),
+        )
+        .values(
+            status="sending",
+            lease_until=now + lease,
+            attempts=DeliveryRow.attempts + 1,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def store_picks(session: Session, delivery_id: int, picks: Sequence[Pick]) -> None:
+    """Store the picks before sending, once: a retry or a concurrent batch sends the same."""
+    session.execute(
+        update(DeliveryRow)
+        .where(DeliveryRow.id == delivery_id, DeliveryRow.picks.is_(None))
+        .values(picks=[p.to_json() for p in picks])
+        .execution_options(synchronize_session=False)
+    )
+
+
+def load_deliveries(session: Session, ids: Sequence[int]) -> list[DeliveryRow]:
+    rows: list[DeliveryRow] = []
+    for chunk in _chunks(list(ids)):
+        rows.extend(session.scalars(select(DeliveryRow).where(DeliveryRow.id.in_(chunk))))
+    return sorted(rows, key=lambda r: r.id)
+
+
+def editions_by_ids(session: Session, ids: Iterable[int]) -> dict[int, EditionRow]:
+    wanted = list(set(ids))
+    return {e.id: e for e in session.scalars(select(EditionRow).where(EditionRow.id.in_(wanted)))}
+
+
+def mark_sent(
+    session: Session, delivery: DeliveryRow, *, message_id: str, reply: str, now: datetime
+) -> None:
+    """Record the 250 reply and remember the papers, so none is ever sent again."""
+    delivery.status = "sent"
+    delivery.message_id = message_id
+    delivery.smtp_reply = reply[:500]
+    delivery.sent_at = now
+    delivery.updated_at = now
+    delivery.lease_until = None
+    delivery.last_error = None
+    paper_ids = [p["id"] for p in (delivery.picks or [])]
+    if paper_ids:
+        session.execute(
+            _insert(session, SentPaperRow)
+            .values(
+                [
+                    {
+                        "subscriber_id": delivery.subscriber_id,
+                        "paper_id": pid,
+                        "delivery_id": delivery.id,
+                        "sent_at": now,
+                    }
+                    for pid in paper_ids
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["subscriber_id", "paper_id"])
+        )
+
+
+def mark_failed(
+    session: Session,
+    delivery: DeliveryRow,
+    *,
+    error: str,
+    permanent: bool,
+    now: datetime,
+    max_attempts: int,
+    backoff: timedelta,
+) -> None:
+    """A temporary failure goes to ``retry`` (with backoff) until attempts run out."""
+    delivery.last_error = error[:2000]
+    delivery.lease_until = None
+    delivery.updated_at = now
+    if permanent or delivery.attempts >= max_attempts:
+        delivery.status = "failed"
+        delivery.next_attempt_at = None
+    else:
+        delivery.status = "retry"
+        delivery.next_attempt_at = now + backoff * (2 ** max(delivery.attempts - 1, 0))
+
+
+def mark_skipped(session: Session, delivery: DeliveryRow, *, reason: str, now: datetime) -> None:
+    delivery.status = "skipped"
+    delivery.last_error = reason
+    delivery.lease_until = None
+    delivery.updated_at = now
+
+
+def sent_paper_ids(session: Session, subscriber_ids: Sequence[int]) -> dict[int, set[str]]:
+    sent: dict[int, set[str]] = {}
+    for chunk in _chunks(list(subscriber_ids)):
+        query = select(SentPaperRow.subscriber_id, SentPaperRow.paper_id).where(
+            SentPaperRow.subscriber_id.in_(chunk)
+        )
+        for subscriber_id, paper_id in session.execute(query):
+            sent.setdefault(subscriber_id, set()).add(paper_id)
+    return sent
+
+
+def last_sent_at(session: Session, subscriber_ids: Sequence[int]) -> dict[int, datetime]:
+    found: dict[int, datetime] = {}
+    for chunk in _chunks(list(subscriber_ids)):
+        query = (
+            select(DeliveryRow.subscriber_id, func.max(DeliveryRow.sent_at))
+            .where(DeliveryRow.subscriber_id.in_(chunk), DeliveryRow.status == "sent")
+            .group_by(DeliveryRow.subscriber_id)
+        )
+        for subscriber_id, when in session.execute(query):
+            if when is not None:
+                found[subscriber_id] = when
+    return found
+
+
+def expire_leases(session: Session, now: datetime) -> int:
+    """Rows left in ``sending`` past their lease: the worker died mid-send.
+
+    SMTP cannot tell whether such a message arrived, so they become ``unknown`` (never
+    re-sent automatically: a duplicate is worse than a miss for a digest) and are counted.
+    """
+    result = session.execute(
+        update(DeliveryRow)
+        .where(DeliveryRow.status == "sending", DeliveryRow.lease_until < now)
+        .values(
+            status="unknown",
+            lease_until=None,
+            updated_at=now,
+            last_error="lease expired while sending; delivery state unknown",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0

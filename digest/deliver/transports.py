@@ -1,0 +1,216 @@
+"""Transports: one small interface, three implementations picked by configuration.
+
+* ``OutboxTransport`` writes ``.eml`` and ``.html`` files (the embedded default);
+* ``SmtpTransport`` talks to a relay over one connection reused for a whole batch;
+* ``MemoryTransport`` keeps messages in a list (tests, previews).
+smtplib and OS errors are translated here into :class:`TransportError`, with ``permanent``
+set when retrying cannot help.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from digest.errors import ConfigError, TransportError
+from digest.settings import Settings, SmtpConfig
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    sender: str  # envelope sender (MAIL FROM)
+    recipient: str  # envelope recipient (RCPT TO)
+    data: bytes  # the whole message, CRLF line endings
+    message_id: str
+    html: str = ""  # kept beside the .eml by the outbox, for opening in a browser
+    name: str = ""  # a file-system friendly stem for the outbox
+
+
+class Transport(Protocol):
+    def send(self, message: OutgoingMessage) -> str:
+        """Deliver one message; return the server's reply (or a description)."""
+
+    def close(self) -> None: ...
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]+")
+
+
+class OutboxTransport:
+    """Writes each message as ``<name>.eml`` (and ``<name>.html``), atomically."""
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"DIGEST_OUTBOX_DIR: cannot create {self.directory}: {exc.strerror}"
+            ) from None
+
+    def send(self, message: OutgoingMessage) -> str:
+        stem = _UNSAFE.sub("_", message.name or message.message_id.strip("<>"))[:150]
+        try:
+            _write_atomic(self.directory / f"{stem}.eml", message.data)
+            if message.html:
+                _write_atomic(self.directory / f"{stem}.html", message.html.encode("utf-8"))
+        except OSError as exc:
+            raise TransportError(
+                f"cannot write to outbox {self.directory}: {exc.strerror}"
+            ) from None
+        return f"written to {self.directory / stem}.eml"
+
+    def close(self) -> None:
+        pass
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+@dataclass
+class MemoryTransport:
+    """Keeps sent messages in memory; ``fail_for`` makes chosen recipients fail."""
+
+    sent: list[OutgoingMessage] = field(default_factory=list)
+    fail_for: dict[str, TransportError] = field(default_factory=dict)
+
+    def send(self, message: OutgoingMessage) -> str:
+        error = self.fail_for.get(message.recipient)
+        if error is not None:
+            raise error
+        self.sent.append(message)
+        return "250 OK (memory)"
+
+    def close(self) -> None:
+        pass
+
+
+class SmtpTransport:
+    """One SMTP connection, opened on first use and reused until ``close``."""
+
+    def __init__(self, config: SmtpConfig, local_hostname: str | None = None):
+        self.config = config
+        self.local_hostname = local_hostname
+        self._conn: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        cfg = self.config
+        try:
+            if cfg.ssl:
+                conn: smtplib.SMTP = smtplib.SMTP_SSL(
+                    cfg.host,
+                    cfg.port,
+                    local_hostname=self.local_hostname,
+                    timeout=cfg.timeout,
+                    context=ssl.create_default_context(),
+                )
+            else:
+                conn = smtplib.SMTP(
+                    cfg.host, cfg.port, local_hostname=self.local_hostname, timeout=cfg.timeout
+                )
+            if cfg.starttls:
+                conn.starttls(context=ssl.create_default_context())
+            if cfg.username:
+                conn.login(cfg.username, cfg.password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            raise TransportError(
+                f"DIGEST_SMTP_URL: {cfg.display} refused the login: {_reply(exc)}",
+                permanent=True,
+                code=exc.smtp_code,
+            ) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TransportError(
+                f"DIGEST_SMTP_URL: cannot connect to {cfg.display}: {_why(exc)}"
+            ) from None
+        return conn
+
+    def send(self, message: OutgoingMessage) -> str:
+        if self._conn is None:
+            self._conn = self._connect()
+        try:
+            refused = self._conn.sendmail(message.sender, [message.recipient], message.data)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = next(iter(exc.recipients.values()))
+            raise TransportError(
+                f"recipient refused: {code} {_text(text)}", permanent=500 <= code < 600, code=code
+            ) from None
+        except smtplib.SMTPResponseException as exc:
+            self._drop()
+            raise TransportError(
+                f"server replied {exc.smtp_code} {_text(exc.smtp_error)}",
+                permanent=500 <= exc.smtp_code < 600,
+                code=exc.smtp_code,
+            ) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            self._drop()
+            raise TransportError(f"connection to {self.config.display} lost: {_why(exc)}") from None
+        if refused:
+            code, text = next(iter(refused.values()))
+            raise TransportError(
+                f"recipient refused: {code} {_text(text)}", permanent=500 <= code < 600, code=code
+            )
+        return "250 accepted"
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+            finally:
+                self._drop()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _reply(exc: smtplib.SMTPResponseException) -> str:
+    return f"{exc.smtp_code} {_text(exc.smtp_error)}"
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, socket.timeout | TimeoutError):
+        return "timed out"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def transport_from_settings(settings: Settings) -> Transport:
+    if settings.smtp is not None:
+        return SmtpTransport(settings.smtp, local_hostname=settings.from_domain)
+    return OutboxTransport(settings.outbox_dir)
+
+
+def check_smtp(config: SmtpConfig) -> None:
+    """Connect and say hello, so a wrong DIGEST_SMTP_URL fails before any row is claimed."""
+    transport = SmtpTransport(config)
+    try:
+        transport._conn = transport._connect()
+        transport._conn.noop()
+    except TransportError as exc:
+        raise ConfigError(str(exc)) from None
+    except (OSError, smtplib.SMTPException) as exc:
+        raise ConfigError(
+            f"DIGEST_SMTP_URL: {config.display} does not answer: {_why(exc)}"
+        ) from None
+    finally:
+        transport.close()

@@ -1,0 +1,115 @@
+"""Plain data shared by the pure core: papers, interest profiles, ranked picks.
+
+No database, no network: the core (ingest parsers, ranking, rendering, scheduling) takes
+and returns these, and the adapters convert to and from rows, files and messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+from urllib.parse import quote_plus
+
+Frequency = Literal["daily", "weekly"]
+SubscriberStatus = Literal["pending", "active", "paused", "unsubscribed", "bounced"]
+SUBSCRIBER_STATUSES: tuple[str, ...] = ("pending", "active", "paused", "unsubscribed", "bounced")
+FREQUENCIES: tuple[str, ...] = ("daily", "weekly")
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """One paper, identified by its canonical id (arXiv id without version, else DOI, ...)."""
+
+    id: str
+    title: str
+    abstract: str = ""
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    links: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    published: date | None = None
+    announced: date | None = None
+    comment: str | None = None
+    upvotes: int | None = None
+    github_stars: int | None = None
+    num_comments: int | None = None
+    source: str | None = None
+
+    @property
+    def abs_url(self) -> str:
+        """The paper's landing page: given link, DOI resolver, arXiv page or an arXiv search."""
+        if self.links.get("abs") or self.links.get("url"):
+            return self.links.get("abs") or self.links["url"]
+        if self.id.startswith("doi:"):
+            return f"https://doi.org/{self.id[4:]}"
+        if self.id.startswith("title:"):
+            return "https://arxiv.org/search/?searchtype=title&query=" + quote_plus(self.title)
+        return f"https://arxiv.org/abs/{self.id}"
+
+    @property
+    def pdf_url(self) -> str:
+        """The PDF link, or '' when none is known."""
+        if self.links.get("pdf"):
+            return self.links["pdf"]
+        if self.id.startswith(("doi:", "title:")):
+            return ""
+        return f"https://arxiv.org/pdf/{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What one reader wants: the input of ranking. Every field but ``id`` may be empty."""
+
+    id: str
+    topics: tuple[str, ...] = ()
+    require: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    liked: tuple[str, ...] = ()
+    disliked: tuple[str, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        """True when nothing in the profile can steer ranking (a cold start)."""
+        return not (self.topics or self.authors or self.categories or self.liked)
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    """One paper chosen for one reader, with the true reason it was chosen."""
+
+    paper_id: str
+    score: float
+    why: str
+    section: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.paper_id,
+            "score": round(self.score, 6),
+            "why": self.why,
+            "section": self.section,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Pick:
+        return cls(
+            str(data["id"]),
+            float(data.get("score", 0.0)),  # type: ignore[arg-type]
+            str(data.get("why", "")),
+            str(data.get("section", "")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberInfo:
+    """What rendering and scheduling need to know about a subscriber."""
+
+    id: int
+    email: str
+    name: str | None
+    timezone: str = "UTC"
+    frequency: str = "daily"
+    delivery_hour: int = 7
+    created_at: datetime | None = None

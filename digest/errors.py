@@ -1,0 +1,44 @@
+"""One error hierarchy for the whole project.
+
+Adapters translate library exceptions (SQLAlchemy, smtplib, httpx, ...) into these at the
+boundary, so the CLI can print one clear line and exit non-zero instead of a traceback.
+"""
+
+from __future__ import annotations
+
+
+class DigestError(Exception):
+    """Base class: an expected failure with a message meant for a human."""
+
+    exit_code = 1
+
+
+class ConfigError(DigestError):
+    """A setting has a wrong value or names a server that does not answer."""
+
+    exit_code = 2
+
+
+class InputError(DigestError):
+    """User-supplied data (an address, a file row, an option) is invalid."""
+
+    exit_code = 2
+
+
+class NotFoundError(DigestError):
+    """A named object (subscriber, paper, source) does not exist."""
+
+    exit_code = 3
+
+
+class TransportError(DigestError):
+    """Sending a message failed.
+
+    ``permanent`` is True when retrying cannot help (a 5xx reply for that recipient),
+    False for temporary failures (connection lost, 4xx reply, timeout).
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False, code: int | None = None):
+        super().__init__(message)
+        self.permanent = permanent
+        self.code = code

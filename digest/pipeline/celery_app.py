@@ -1,0 +1,57 @@
+"""The Celery application and its one task: deliver a batch of ledger rows.
+
+Tasks carry delivery ids only and call the same service function as the in-process run.
+``acks_late`` with ``reject_on_worker_lost`` requeues the batch of a killed worker; the
+ledger makes the redelivery harmless (rows already sent are not claimable).
+Retries are scheduled through the ledger (``next_attempt_at``), never with long Celery
+countdowns, which Redis would redeliver after its visibility timeout.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+from digest.pipeline.runtime import Runtime
+from digest.pipeline.service import deliver_batch
+from digest.settings import Settings
+
+
+def make_celery(settings: Settings) -> Celery:
+    celery = Celery("digest", broker=settings.broker_url, backend=settings.result_backend)
+    celery.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        result_expires=24 * 3600,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": 3600},
+        task_default_queue="digest",
+        worker_hijack_root_logger=False,
+    )
+    celery.task(name="digest.deliver_batch", bind=False)(_deliver_batch_task)
+    return celery
+
+
+@cache
+def _runtime() -> Runtime:
+    """One runtime per worker process: engine pool, cached templates, signer."""
+    return Runtime.from_settings(Settings.from_env())
+
+
+@worker_process_init.connect
+def _fresh_connections(**_: object) -> None:
+    """Forked pool processes must not share the parent's database connections."""
+    _runtime.cache_clear()
+
+
+def _deliver_batch_task(delivery_ids: list[int]) -> dict[str, object]:
+    return deliver_batch(_runtime(), delivery_ids).to_json()
+
+
+app = make_celery(Settings.from_env())

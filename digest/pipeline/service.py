@@ -1,0 +1,304 @@
+"""The edition pipeline as plain functions, shared by the CLI, Celery tasks and the scheduler.
+
+    plan_edition   who is due now -> one ledger row per (subscriber, edition), idempotently
+    deliver_batch  claim rows -> rank -> store picks -> render -> send -> mark sent
+
+A batch touches only the rows it claimed, so running a batch twice (a task delivered twice,
+two runs at once) cannot send an email twice. Each message is recorded right after the
+server accepts it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from digest.db import repo
+from digest.db.models import DeliveryRow, EditionRow, SubscriberRow
+from digest.deliver.transports import OutgoingMessage
+from digest.domain import Paper, Pick
+from digest.errors import TransportError
+from digest.pipeline.runtime import Runtime
+from digest.rank import rank
+from digest.render import EditionInfo, RenderedEmail, digest_view
+from digest.schedule import due_edition, edition_for
+
+LEASE = timedelta(minutes=10)
+MAX_ATTEMPTS = 5
+RETRY_BACKOFF = timedelta(minutes=5)
+
+
+@dataclass
+class Plan:
+    """What an edition run has to do: the open ledger rows, and what was settled before."""
+
+    delivery_ids: list[int]
+    settled: Counter[str] = field(default_factory=Counter)  # rows already sent/skipped/...
+    expired_leases: int = 0
+
+
+@dataclass
+class BatchResult:
+    counts: Counter[str] = field(default_factory=Counter)
+    outcomes: list[dict[str, object]] = field(default_factory=list)
+
+    def merge(self, other: BatchResult) -> None:
+        self.counts.update(other.counts)
+        self.outcomes.extend(other.outcomes)
+
+    def to_json(self) -> dict[str, object]:
+        return {"counts": dict(self.counts), "outcomes": self.outcomes}
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> BatchResult:
+        return cls(Counter(data["counts"]), list(data["outcomes"]))  # type: ignore[arg-type]
+
+
+def plan_edition(
+    rt: Runtime, *, respect_hour: bool = False, emails: Sequence[str] | None = None
+) -> Plan:
+    """Insert a pending ledger row for every active subscriber who is due."""
+    now = rt.clock()
+    with rt.db.session() as session:
+        expired = repo.expire_leases(session, now)
+        subscribers = repo.list_subscribers(session, status="active")
+        if emails is not None:
+            wanted = {e.casefold() for e in emails}
+            subscribers = [s for s in subscribers if s.email_key in wanted]
+        pairs: list[tuple[int, int]] = []
+        editions: dict[str, EditionRow] = {}
+        for sub in subscribers:
+            slot = due_edition(
+                sub.frequency, sub.delivery_hour, sub.timezone, now, respect_hour=respect_hour
+            )
+            if slot is None:
+                continue
+            if slot.key not in editions:
+                editions[slot.key] = repo.get_or_create_edition(session, slot, now)
+            pairs.append((sub.id, editions[slot.key].id))
+        repo.ensure_deliveries(session, pairs, now)
+        rows = repo.deliveries_for(session, pairs)
+    open_ids = [r.id for r in rows if r.status in ("pending", "retry")]
+    settled = Counter(r.status for r in rows if r.status not in ("pending", "retry"))
+    return Plan(open_ids, settled, expired)
+
+
+def batches(ids: Sequence[int], size: int) -> list[list[int]]:
+    return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
+
+
+def deliver_batch(rt: Runtime, delivery_ids: Sequence[int]) -> BatchResult:
+    """Rank, render and send one batch of ledger rows.
+
+    Picks are chosen for the whole batch at once and stored on the rows first. Then each
+    row is claimed on its own, right before its message is sent, so a worker that dies
+    mid-batch leaves exactly one row in ``sending`` (its fate unknown) and the rest
+    claimable by the task's redelivery.
+    """
+    result = BatchResult()
+    now = rt.clock()
+    with rt.db.session() as session:
+        deliveries = [
+            d
+            for d in repo.load_deliveries(session, delivery_ids)
+            if d.status in ("pending", "retry")
+        ]
+        subscribers = repo.subscribers_by_ids(session, [d.subscriber_id for d in deliveries])
+        editions = repo.editions_by_ids(session, [d.edition_id for d in deliveries])
+        _choose_picks(rt, session, [d for d in deliveries if d.picks is None], subscribers, now)
+    with rt.db.session() as session:  # re-read: a concurrent batch may have stored picks first
+        deliveries = repo.load_deliveries(session, [d.id for d in deliveries])
+        papers = repo.papers_by_ids(session, {p["id"] for d in deliveries for p in d.picks or []})
+
+    transport = rt.transport_factory()
+    try:
+        for delivery in deliveries:
+            outcome = _deliver_one(
+                rt,
+                transport,
+                delivery,
+                subscribers[delivery.subscriber_id],
+                editions[delivery.edition_id],
+                papers,
+            )
+            result.counts[outcome["status"]] += 1
+            result.outcomes.append(outcome)
+    finally:
+        transport.close()
+    return result
+
+
+def _choose_picks(
+    rt: Runtime,
+    session,
+    deliveries: list[DeliveryRow],  # type: ignore[no-untyped-def]
+    subscribers: dict[int, SubscriberRow],
+    now: datetime,
+) -> None:
+    """Rank for every row of the batch at once and store the picks on the rows."""
+    if not deliveries:
+        return
+    ranked = compute_picks(rt, session, [subscribers[d.subscriber_id] for d in deliveries], now)
+    for delivery, picks in zip(deliveries, ranked, strict=True):
+        repo.store_picks(session, delivery.id, picks)
+
+
+def compute_picks(
+    rt: Runtime,
+    session,
+    subscribers: Sequence[SubscriberRow],  # type: ignore[no-untyped-def]
+    now: datetime,
+) -> list[list[Pick]]:
+    """Each subscriber's next picks: papers new since their last digest, never sent to them.
+
+    The candidate pool is the same for everyone (papers first seen in the last
+    ``candidate_days``), so scores do not depend on how subscribers were batched.
+    """
+    pool = repo.papers_seen_since(session, now - timedelta(days=rt.settings.candidate_days))
+    ids = [s.id for s in subscribers]
+    sent = repo.sent_paper_ids(session, ids)
+    last = repo.last_sent_at(session, ids)
+    profiles, excluded = [], {}
+    for sub in subscribers:
+        profile = repo.profile_from_row(sub)
+        profiles.append(profile)
+        since = last.get(sub.id)
+        older = {p.id for p, seen in pool if since is not None and seen < since}
+        excluded[profile.id] = sent.get(sub.id, set()) | older
+    history_ids = {pid for p in profiles for pid in (*p.liked, *p.disliked)}
+    history = list(repo.papers_by_ids(session, history_ids).values())
+    return rank(
+        profiles,
+        [p for p, _ in pool],
+        history=history,
+        already_sent=excluded,
+        top_k=rt.settings.top_k,
+        options=rt.rank_options,
+    )
+
+
+def preview(rt: Runtime, email: str) -> RenderedEmail:
+    """The subscriber's next digest, rendered; nothing is stored or sent."""
+    now = rt.clock()
+    with rt.db.session() as session:
+        subscriber = repo.get_subscriber(session, email)
+        picks = compute_picks(rt, session, [subscriber], now)[0]
+        papers = repo.papers_by_ids(session, [p.paper_id for p in picks])
+        session.rollback()
+    slot = edition_for(subscriber.frequency, now, subscriber.timezone)
+    return render_for(
+        rt,
+        subscriber,
+        EditionInfo(slot.key, slot.period_start),
+        picks,
+        papers,
+        message_id=f"<preview.{subscriber.id}.{int(now.timestamp())}@{rt.settings.from_domain}>",
+    )
+
+
+def _deliver_one(
+    rt: Runtime,
+    transport,
+    delivery: DeliveryRow,  # type: ignore[no-untyped-def]
+    subscriber: SubscriberRow,
+    edition: EditionRow,
+    papers: dict[str, Paper],
+) -> dict[str, object]:
+    outcome: dict[str, object] = {
+        "delivery": delivery.id,
+        "email": subscriber.email,
+        "edition": edition.key,
+        "papers": len(delivery.picks or []),
+    }
+    with rt.db.session() as session:
+        if not repo.claim_delivery(session, delivery.id, rt.clock(), LEASE):
+            return outcome | {"status": "not claimed", "detail": "another worker has it"}
+        if not delivery.picks:
+            repo.mark_skipped(
+                session,
+                session.get_one(DeliveryRow, delivery.id),
+                reason="no new papers match this subscriber",
+                now=rt.clock(),
+            )
+            return outcome | {"status": "skipped", "detail": "no new papers match"}
+    try:
+        email = render_delivery(rt, delivery, subscriber, edition, papers)
+        reply = transport.send(
+            OutgoingMessage(
+                sender=rt.settings.from_address,
+                recipient=subscriber.email,
+                data=email.data,
+                message_id=email.message_id,
+                html=email.html,
+                name=f"{edition.key.replace(':', '-')}_{subscriber.email}",
+            )
+        )
+    except TransportError as exc:
+        with rt.db.session() as session:
+            row = session.get_one(DeliveryRow, delivery.id)
+            repo.mark_failed(
+                session,
+                row,
+                error=str(exc),
+                permanent=exc.permanent,
+                now=rt.clock(),
+                max_attempts=MAX_ATTEMPTS,
+                backoff=RETRY_BACKOFF,
+            )
+            status = row.status
+        return outcome | {"status": status, "detail": str(exc)}
+    with rt.db.session() as session:
+        row = session.get_one(DeliveryRow, delivery.id)
+        repo.mark_sent(session, row, message_id=email.message_id, reply=reply, now=rt.clock())
+    return outcome | {"status": "sent", "message_id": email.message_id}
+
+
+def message_id_for(rt: Runtime, delivery_id: int, edition_key: str) -> str:
+    """Derived from the delivery id: a retry of the same row carries the same Message-ID."""
+    return f"<digest.{delivery_id}.{edition_key.replace(':', '.')}@{rt.settings.from_domain}>"
+
+
+def render_delivery(
+    rt: Runtime,
+    delivery: DeliveryRow,
+    subscriber: SubscriberRow,
+    edition: EditionRow,
+    papers: dict[str, Paper],
+) -> RenderedEmail:
+    picks = [Pick.from_json(p) for p in (delivery.picks or [])]
+    return render_for(
+        rt,
+        subscriber,
+        EditionInfo(edition.key, edition.period_start),
+        picks,
+        papers,
+        message_id=message_id_for(rt, delivery.id, edition.key),
+    )
+
+
+def render_for(
+    rt: Runtime,
+    subscriber: SubscriberRow,
+    edition: EditionInfo,
+    picks: Sequence[Pick],
+    papers: dict[str, Paper],
+    *,
+    message_id: str,
+) -> RenderedEmail:
+    info = repo.info_from_row(subscriber)
+    links = rt.signer.for_recipient(info.id, edition.key)
+    view = digest_view(
+        info,
+        edition,
+        picks,
+        papers,
+        links,
+        lambda paper_id, vote: rt.signer.feedback(info.id, paper_id, vote),
+        cold_start=repo.profile_from_row(subscriber).is_empty,
+        contact_line=rt.settings.contact_line,
+    )
+    return rt.renderer.render(
+        view, to_name=info.name, to_address=info.email, message_id=message_id, when=rt.clock()
+    )

@@ -1,0 +1,57 @@
+"""Scheduling decisions, pure: which edition a subscriber is due for at a given instant.
+
+An edition is keyed by the subscriber's *local* calendar: ``daily:YYYY-MM-DD`` for daily
+readers, ``weekly:YYYY-Www`` (ISO week) for weekly readers, who are due from Monday on. With
+``respect_hour`` a reader is due only once their local clock has reached their delivery
+hour; zoneinfo makes this correct across daylight-saving changes. A missed slot is caught up
+later the same day (or week): the delivery ledger, not the clock, prevents a second send.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from digest.errors import InputError
+
+WEEKLY_DAY = 0  # Monday
+
+
+@dataclass(frozen=True, slots=True)
+class EditionSlot:
+    key: str
+    frequency: str
+    period_start: date
+
+
+def local_now(now: datetime, timezone: str) -> datetime:
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    try:
+        return now.astimezone(ZoneInfo(timezone))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(f"unknown timezone {timezone!r}") from None
+
+
+def edition_for(frequency: str, now: datetime, timezone: str) -> EditionSlot:
+    """The edition that is current for a reader at ``now`` (due or not)."""
+    today = local_now(now, timezone).date()
+    if frequency == "weekly":
+        year, week, _ = today.isocalendar()
+        monday = today - timedelta(days=today.weekday())
+        return EditionSlot(f"weekly:{year}-W{week:02d}", "weekly", monday)
+    return EditionSlot(f"daily:{today.isoformat()}", "daily", today)
+
+
+def due_edition(
+    frequency: str, delivery_hour: int, timezone: str, now: datetime, *, respect_hour: bool
+) -> EditionSlot | None:
+    """The edition the reader should get now, or None when it is not time yet."""
+    slot = edition_for(frequency, now, timezone)
+    if not respect_hour:
+        return slot
+    local = local_now(now, timezone)
+    if frequency == "weekly" and local.weekday() != WEEKLY_DAY:
+        return slot  # later in the week: catch up on a Monday that was missed
+    return slot if local.hour >= delivery_hour else None

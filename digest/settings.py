@@ -1,0 +1,238 @@
+"""Settings: one immutable object built from ``DIGEST_*`` environment variables.
+
+With nothing set, digest runs embedded: SQLite under ``./var/``, no broker (in-process),
+and emails written to ``./var/outbox/``. Every value is validated here, so a wrong setting
+fails early with one line naming the variable instead of a traceback deep in a library.
+An optional TOML file (``DIGEST_CONFIG``) supplies the same keys in lower case without the
+prefix; the environment wins over the file.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.headerregistry import Address
+from email.utils import parseaddr
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from digest.errors import ConfigError
+
+PREFIX = "DIGEST_"
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    """Where and how to reach the SMTP relay (parsed from ``DIGEST_SMTP_URL``)."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ssl: bool = False
+    starttls: bool = False
+    timeout: float = 30.0
+
+    @property
+    def display(self) -> str:
+        scheme = "smtps" if self.ssl else "smtp"
+        return f"{scheme}://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every runtime setting of digest; build it with :meth:`from_env`."""
+
+    var_dir: Path
+    database_url: str
+    broker_url: str | None
+    result_backend: str | None
+    smtp: SmtpConfig | None
+    outbox_dir: Path
+    from_name: str
+    from_address: str
+    base_url: str
+    secret_key: str = field(repr=False)
+    templates_dir: Path
+    top_k: int = 10
+    candidate_days: int = 7
+    batch_size: int = 200
+    contact_line: str = ""
+
+    @property
+    def from_domain(self) -> str:
+        return self.from_address.rpartition("@")[2]
+
+    @property
+    def list_id(self) -> str:
+        return f"digest.{self.from_domain}"
+
+    @property
+    def in_process(self) -> bool:
+        return self.broker_url is None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *, cwd: Path | None = None) -> Settings:
+        """Read settings from ``env`` (default ``os.environ``) and an optional TOML file."""
+        env = dict(os.environ if env is None else env)
+        values = _read_toml(env.get(PREFIX + "CONFIG"))
+        values.update({k[len(PREFIX) :].lower(): v for k, v in env.items() if k.startswith(PREFIX)})
+        base = cwd or Path.cwd()
+
+        var_dir = Path(values.get("var_dir") or base / "var")
+        database_url = values.get("database_url") or f"sqlite:///{var_dir / 'digest.db'}"
+        _check_database_url(database_url)
+        broker_url = values.get("broker_url") or None
+        if broker_url:
+            _check_url("DIGEST_BROKER_URL", broker_url, {"redis", "rediss", "amqp", "pyamqp"})
+        result_backend = values.get("result_backend") or None
+        if broker_url and not result_backend:
+            result_backend = broker_url if broker_url.startswith("redis") else "rpc://"
+        smtp_url = values.get("smtp_url") or None
+        from_name, from_address = _parse_from(values.get("from") or "digest <digest@localhost>")
+        base_url = (values.get("base_url") or "http://localhost:8000").rstrip("/")
+        _check_url("DIGEST_BASE_URL", base_url, {"http", "https"})
+        secret_key = values.get("secret_key") or _embedded_secret(var_dir)
+        if len(secret_key) < 16:
+            raise ConfigError("DIGEST_SECRET_KEY: must be at least 16 characters long")
+        return cls(
+            var_dir=var_dir,
+            database_url=database_url,
+            broker_url=broker_url,
+            result_backend=result_backend,
+            smtp=parse_smtp_url(smtp_url) if smtp_url else None,
+            outbox_dir=Path(values.get("outbox_dir") or var_dir / "outbox"),
+            from_name=from_name,
+            from_address=from_address,
+            base_url=base_url,
+            secret_key=secret_key,
+            templates_dir=Path(values.get("templates_dir") or default_templates_dir()),
+            top_k=_int("DIGEST_TOP_K", values.get("top_k", 10), 1, 100),
+            candidate_days=_int("DIGEST_CANDIDATE_DAYS", values.get("candidate_days", 7), 1, 365),
+            batch_size=_int("DIGEST_BATCH_SIZE", values.get("batch_size", 200), 1, 100_000),
+            contact_line=str(values.get("contact_line") or ""),
+        )
+
+
+def default_templates_dir() -> Path:
+    """``templates/`` of a source checkout, or the copy bundled inside an installed wheel."""
+    package_dir = Path(__file__).resolve().parent
+    bundled = package_dir / "_templates"
+    return bundled if bundled.is_dir() else package_dir.parent / "templates"
+
+
+def parse_smtp_url(url: str) -> SmtpConfig:
+    """``smtp://user:pass@host:port``, ``smtps://...``, ``?starttls=1&timeout=10``."""
+    name = "DIGEST_SMTP_URL"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"{name}: not a valid URL ({exc})") from None
+    if parts.scheme not in ("smtp", "smtps"):
+        raise ConfigError(f"{name}: scheme must be smtp:// or smtps://, got {url!r}")
+    if not parts.hostname:
+        raise ConfigError(f"{name}: no host in {url!r}")
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    unknown = set(query) - {"starttls", "timeout"}
+    if unknown:
+        raise ConfigError(f"{name}: unknown option(s) {', '.join(sorted(unknown))}")
+    ssl = parts.scheme == "smtps"
+    starttls = query.get("starttls", "0").lower() in ("1", "true", "yes")
+    if ssl and starttls:
+        raise ConfigError(f"{name}: smtps:// and starttls=1 exclude each other")
+    try:
+        timeout = float(query.get("timeout", 30))
+    except ValueError:
+        raise ConfigError(f"{name}: timeout must be a number of seconds") from None
+    return SmtpConfig(
+        host=parts.hostname,
+        port=port or (465 if ssl else 25),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        ssl=ssl,
+        starttls=starttls,
+        timeout=timeout,
+    )
+
+
+def _read_toml(path: str | None) -> dict[str, str]:
+    if not path:
+        return {}
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"DIGEST_CONFIG: cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"DIGEST_CONFIG: {path} is not valid TOML: {exc}") from None
+    section = data.get("digest", data)
+    return {str(k).lower(): v for k, v in section.items() if not isinstance(v, dict)}
+
+
+def _check_database_url(url: str) -> None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"DIGEST_DATABASE_URL: not a database URL: {url!r}") from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(
+            f"DIGEST_DATABASE_URL: unsupported database {parsed.get_backend_name()!r} "
+            "(use sqlite:/// or postgresql+psycopg://)"
+        )
+
+
+def _check_url(name: str, url: str, schemes: set[str]) -> None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ConfigError(f"{name}: not a valid URL ({exc})") from None
+    if parts.scheme not in schemes or not parts.netloc:
+        allowed = ", ".join(f"{s}://" for s in sorted(schemes))
+        raise ConfigError(f"{name}: expected a URL starting with {allowed}, got {url!r}")
+
+
+def _parse_from(value: str) -> tuple[str, str]:
+    if "\r" in value or "\n" in value:
+        raise ConfigError("DIGEST_FROM: must not contain line breaks")
+    name, address = parseaddr(value)
+    try:
+        Address(display_name=name, addr_spec=address)
+    except (ValueError, IndexError):
+        address = ""
+    if "@" not in address:
+        raise ConfigError(f"DIGEST_FROM: expected 'Name <user@example.org>', got {value!r}")
+    return name or "digest", address
+
+
+def _int(name: str, value: object, low: int, high: int) -> int:
+    try:
+        number = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: expected a whole number, got {value!r}") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{name}: must be between {low} and {high}, got {number}")
+    return number
+
+
+def _embedded_secret(var_dir: Path) -> str:
+    """A per-installation key kept in ``var/secret_key`` so links stay valid across runs."""
+    path = var_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(key)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+    return key
