@@ -60,6 +60,9 @@ class Settings:
     top_k: int = 10
     candidate_days: int = 7
     batch_size: int = 200
+    lease_seconds: int = 600
+    max_attempts: int = 5
+    retry_backoff_seconds: int = 300
     contact_line: str = ""
 
     @property
@@ -113,6 +116,11 @@ class Settings:
             top_k=_int("DIGEST_TOP_K", values.get("top_k", 10), 1, 100),
             candidate_days=_int("DIGEST_CANDIDATE_DAYS", values.get("candidate_days", 7), 1, 365),
             batch_size=_int("DIGEST_BATCH_SIZE", values.get("batch_size", 200), 1, 100_000),
+            lease_seconds=_int("DIGEST_LEASE_SECONDS", values.get("lease_seconds", 600), 1, 86_400),
+            max_attempts=_int("DIGEST_MAX_ATTEMPTS", values.get("max_attempts", 5), 1, 100),
+            retry_backoff_seconds=_int(
+                "DIGEST_RETRY_BACKOFF_SECONDS", values.get("retry_backoff_seconds", 300), 0, 86_400
+            ),
             contact_line=str(values.get("contact_line") or ""),
         )
 

@@ -168,7 +168,9 @@ def list_(
         print_json([spec_to_dict(spec) for _, spec in specs])
         return
     table = Table(title=f"{len(specs)} subscriber(s)")
-    for column in ("email", "name", "status", "frequency", "hour", "timezone", "interests"):
+    widest = max((len(spec.email) for _, spec in specs), default=5)
+    table.add_column("email", no_wrap=True, min_width=widest)
+    for column in ("name", "status", "frequency", "hour", "timezone", "interests"):
         table.add_column(column)
     for _, spec in specs:
         interests = sum(len(getattr(spec, f)) for f in LIST_FIELDS)

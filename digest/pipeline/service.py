@@ -25,10 +25,6 @@ from digest.rank import rank
 from digest.render import EditionInfo, RenderedEmail, digest_view
 from digest.schedule import due_edition, edition_for
 
-LEASE = timedelta(minutes=10)
-MAX_ATTEMPTS = 5
-RETRY_BACKOFF = timedelta(minutes=5)
-
 
 @dataclass
 class Plan:
@@ -213,7 +209,9 @@ def _deliver_one(
         "papers": len(delivery.picks or []),
     }
     with rt.db.session() as session:
-        if not repo.claim_delivery(session, delivery.id, rt.clock(), LEASE):
+        if not repo.claim_delivery(
+            session, delivery.id, rt.clock(), timedelta(seconds=rt.settings.lease_seconds)
+        ):
             return outcome | {"status": "not claimed", "detail": "another worker has it"}
         if not delivery.picks:
             repo.mark_skipped(
@@ -244,8 +242,8 @@ def _deliver_one(
                 error=str(exc),
                 permanent=exc.permanent,
                 now=rt.clock(),
-                max_attempts=MAX_ATTEMPTS,
-                backoff=RETRY_BACKOFF,
+                max_attempts=rt.settings.max_attempts,
+                backoff=timedelta(seconds=rt.settings.retry_backoff_seconds),
             )
             status = row.status
         return outcome | {"status": status, "detail": str(exc)}

@@ -1,0 +1,1 @@
+"""The scheduling process: triggers editions on a clock (see ``python -m scheduler``)."""

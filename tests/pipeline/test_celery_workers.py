@@ -1,0 +1,177 @@
+"""The same edition on real Celery worker processes over Redis, against PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from digest.demo import DEMO_SUBSCRIBERS, sample_papers_path
+from tests.conftest import SmtpSink
+from tests.helpers import run_cli
+
+pytestmark = [pytest.mark.redis, pytest.mark.postgres]
+CELERY = str(Path(sys.executable).with_name("celery"))
+DIGEST = str(Path(sys.executable).with_name("digest"))
+
+
+def setup_database(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert run_cli(capsys, "db", "upgrade").code == 0
+    assert run_cli(capsys, "ingest", "jsonl", str(sample_papers_path())).code == 0
+    for data in DEMO_SUBSCRIBERS:
+        args = [str(data["email"]), "--name", str(data["name"]), "--tz", str(data["timezone"])]
+        for topic in data.get("topics", []):  # type: ignore[union-attr]
+            args += ["--topic", topic]
+        for word in data.get("exclude", []):  # type: ignore[union-attr]
+            args += ["--exclude", word]
+        assert run_cli(capsys, "subscribers", "add", *args).code == 0
+
+
+def start_worker(env: dict[str, str], log: Path, concurrency: int = 2) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [CELERY, "-A", "digest.pipeline", "worker", "--loglevel=INFO", f"--concurrency={concurrency}",
+         "-Q", "digest", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+
+
+def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture
+def celery_env(digest_env, pg_url, redis_url, smtp_server, monkeypatch) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DIGEST_DATABASE_URL", pg_url)
+    monkeypatch.setenv("DIGEST_SMTP_URL", smtp_server.url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    env.update({k: v for k, v in os.environ.items() if k.startswith("DIGEST_")})
+    env["DIGEST_BROKER_URL"] = redis_url
+    yield env
+
+
+def outcome_by_email(smtp: SmtpSink) -> dict[str, tuple[str, str, str]]:
+    """What each reader got: subject, text and html (Date differs by design, so left out)."""
+    found = {}
+    for rcpt, msg in smtp.by_recipient().items():
+        found[rcpt] = (
+            str(msg["Subject"]),
+            msg.get_body(("plain",)).get_content(),
+            msg.get_body(("html",)).get_content(),
+        )
+    return found
+
+
+def test_workers_send_the_same_edition_as_in_process(
+    celery_env, smtp_server, capsys, monkeypatch, tmp_path  # type: ignore[no-untyped-def]
+) -> None:
+    from aiosmtpd.controller import Controller
+
+    from tests.conftest import _Handler, free_port
+
+    # reference: the same set-up, run in-process on SQLite into a second SMTP server
+    reference = SmtpSink("127.0.0.1", free_port())
+    controller = Controller(_Handler(reference), hostname=reference.host, port=reference.port)
+    controller.start()
+    try:
+        monkeypatch.setenv("DIGEST_DATABASE_URL", f"sqlite:///{tmp_path / 'reference.db'}")
+        monkeypatch.setenv("DIGEST_SMTP_URL", reference.url)
+        setup_database(capsys)
+        assert run_cli(capsys, "run").code == 0
+    finally:
+        controller.stop()
+    monkeypatch.setenv("DIGEST_DATABASE_URL", celery_env["DIGEST_DATABASE_URL"])
+    monkeypatch.setenv("DIGEST_SMTP_URL", celery_env["DIGEST_SMTP_URL"])
+    setup_database(capsys)
+
+    worker = start_worker(celery_env, tmp_path / "worker.log")
+    try:
+        result = subprocess.run([DIGEST, "run", "--json"], env=celery_env, capture_output=True,
+                                text=True, timeout=180)
+        assert result.returncode == 0, result.stderr + (tmp_path / "worker.log").read_text()
+        again = subprocess.run([DIGEST, "run", "--json"], env=celery_env, capture_output=True,
+                               text=True, timeout=180)
+    finally:
+        stop(worker)
+    log = (tmp_path / "worker.log").read_text()
+    assert "digest.deliver_batch" in log and "succeeded" in log  # a worker really ran it
+    assert len(smtp_server.envelopes) == len(DEMO_SUBSCRIBERS)
+    assert outcome_by_email(smtp_server) == outcome_by_email(reference)
+    assert '"sent": 0' in again.stdout  # idempotent on workers too
+
+
+def test_killed_worker_never_causes_a_duplicate(celery_env, capsys, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Kill -9 the worker while it is sending: the message in flight becomes 'unknown',
+    nothing already sent is sent again, and the rest is delivered by the next run."""
+    import asyncio
+
+    from aiosmtpd.controller import Controller
+
+    from tests.conftest import free_port
+
+    sink = SmtpSink("127.0.0.1", free_port())
+    stalled: list[str] = []
+
+    class SlowSecond:
+        """Accepts the first message, stalls on the second (the worker dies meanwhile)."""
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            with sink.lock:
+                count = len(sink.envelopes)
+            if count == 1 and not stalled:
+                stalled.append(envelope.rcpt_tos[0])
+                await asyncio.sleep(30)
+                return "451 4.4.2 timed out"  # never stored: the client is gone anyway
+            with sink.lock:
+                sink.envelopes.append((envelope.mail_from, envelope.rcpt_tos, envelope.original_content))
+            return "250 OK"
+
+    controller = Controller(SlowSecond(), hostname=sink.host, port=sink.port)
+    controller.start()
+    try:
+        monkeypatch.setenv("DIGEST_SMTP_URL", sink.url)
+        celery_env["DIGEST_SMTP_URL"] = sink.url
+        celery_env["DIGEST_LEASE_SECONDS"] = "3"
+        celery_env["DIGEST_BATCH_SIZE"] = "100"
+        setup_database(capsys)
+        worker = start_worker(celery_env, tmp_path / "w1.log", concurrency=1)
+        runner = subprocess.Popen([DIGEST, "run", "--json"], env=celery_env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  start_new_session=True)
+        deadline = time.monotonic() + 90
+        while len(sink.envelopes) < 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(sink.envelopes) == 1, (tmp_path / "w1.log").read_text()
+        time.sleep(1.0)  # the second message is now in flight
+        stop(worker, signal.SIGKILL)
+        stop(runner, signal.SIGKILL)
+        time.sleep(3.5)  # let the lease of the in-flight row expire
+
+        worker = start_worker(celery_env, tmp_path / "w2.log")
+        try:
+            result = subprocess.run([DIGEST, "run", "--json"], env=celery_env,
+                                    capture_output=True, text=True, timeout=180)
+        finally:
+            stop(worker)
+    finally:
+        controller.stop()
+    assert result.returncode == 0, result.stderr
+    import json
+
+    summary = json.loads(result.stdout)["summary"]
+    assert summary["unknown (expired lease)"] == 1
+    assert summary["sent"] == len(DEMO_SUBSCRIBERS) - 2
+    recipients = [rcpt[0] for _, rcpt, _ in sink.envelopes]
+    assert len(recipients) == len(set(recipients)) == len(DEMO_SUBSCRIBERS) - 1
+    assert stalled and stalled[0] not in recipients  # its fate is 'unknown': not resent

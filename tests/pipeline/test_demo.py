@@ -1,0 +1,40 @@
+"""`digest demo` as a user runs it: a fresh directory, embedded defaults, an outbox folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from email import message_from_bytes, policy
+from pathlib import Path
+
+DIGEST = str(Path(sys.executable).with_name("digest"))
+
+
+def test_demo_writes_personalized_digests_once(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    first = subprocess.run([DIGEST, "demo"], cwd=tmp_path, env=env, capture_output=True,
+                           text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    outbox = tmp_path / "var" / "outbox"
+    emls = sorted(outbox.glob("*.eml"))
+    assert len(emls) >= 3
+    assert len(list(outbox.glob("*.html"))) == len(emls)
+    bodies = set()
+    for path in emls:
+        msg = message_from_bytes(path.read_bytes(), policy=policy.default)
+        assert msg.get_content_type() == "multipart/alternative"
+        assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+        assert msg["List-Unsubscribe"] and msg["List-Unsubscribe-Post"] and msg["Message-ID"]
+        text = msg.get_body(("plain",)).get_content()
+        assert "Why: " in text
+        bodies.add(text.split("==", 1)[1])  # from the first section on: no greeting
+    assert len(bodies) == len(emls)  # personalized: no two digests alike
+    assert str(outbox) in first.stdout
+
+    second = subprocess.run([DIGEST, "demo"], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert second.returncode == 0, second.stderr
+    assert "Nothing new was sent" in second.stdout
+    assert sorted(outbox.glob("*.eml")) == emls
+    assert all(p.stat().st_mtime == q.stat().st_mtime for p, q in zip(emls, sorted(outbox.glob("*.eml")), strict=True))
