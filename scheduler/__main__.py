@@ -37,11 +37,14 @@ def tick(runtime: Runtime) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scheduler", description=__doc__.split("\n")[0])
-    parser.add_argument("--every", type=int, default=5, metavar="MINUTES",
-                        help="minutes between ticks (default 5)")
+    parser.add_argument(
+        "--every", type=int, default=5, metavar="MINUTES", help="minutes between ticks (default 5)"
+    )
     parser.add_argument("--once", action="store_true", help="run one tick now and exit")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         settings = Settings.from_env()
         runtime = Runtime.from_settings(settings, db=open_database(settings))
@@ -54,8 +57,15 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.every <= 60:
         parser.error("--every must be between 1 and 60 minutes")
     scheduler = BlockingScheduler(timezone="UTC")
-    scheduler.add_job(tick, CronTrigger(minute=f"*/{args.every}"), args=[runtime], id="editions",
-                      max_instances=1, coalesce=True, misfire_grace_time=300)
+    scheduler.add_job(
+        tick,
+        CronTrigger(minute=f"*/{args.every}"),
+        args=[runtime],
+        id="editions",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=300,
+    )
     log.info("scheduler started: editions every %d minutes", args.every)
     try:
         scheduler.start()

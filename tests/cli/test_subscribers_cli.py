@@ -17,18 +17,53 @@ def env(digest_env, db_url, monkeypatch, capsys):  # type: ignore[no-untyped-def
 
 
 def test_add_show_update_list_remove(env, capsys) -> None:  # type: ignore[no-untyped-def]
-    added = run_cli(capsys, "subscribers", "add", "Jane@Example.org", "--name", "Jane",
-                    "--topic", "continual learning", "--topic", "hopfield networks",
-                    "--exclude", "survey", "--author", "Sepp Hochreiter", "--category", "cs.LG",
-                    "--frequency", "weekly", "--hour", "6", "--tz", "Europe/Berlin", "--json")
+    added = run_cli(
+        capsys,
+        "subscribers",
+        "add",
+        "Jane@Example.org",
+        "--name",
+        "Jane",
+        "--topic",
+        "continual learning",
+        "--topic",
+        "hopfield networks",
+        "--exclude",
+        "survey",
+        "--author",
+        "Sepp Hochreiter",
+        "--category",
+        "cs.LG",
+        "--frequency",
+        "weekly",
+        "--hour",
+        "6",
+        "--tz",
+        "Europe/Berlin",
+        "--json",
+    )
     assert added.code == 0, added.err
     shown = run_cli(capsys, "subscribers", "show", "jane@EXAMPLE.org", "--json").json()
     assert shown["email"] == "Jane@example.org"
     assert shown["topics"] == ["continual learning", "hopfield networks"]
-    assert (shown["frequency"], shown["delivery_hour"], shown["timezone"]) == ("weekly", 6, "Europe/Berlin")
+    assert (shown["frequency"], shown["delivery_hour"], shown["timezone"]) == (
+        "weekly",
+        6,
+        "Europe/Berlin",
+    )
 
-    updated = run_cli(capsys, "subscribers", "update", "jane@example.org", "--topic", "world models",
-                      "--clear", "exclude", "--status", "paused")
+    updated = run_cli(
+        capsys,
+        "subscribers",
+        "update",
+        "jane@example.org",
+        "--topic",
+        "world models",
+        "--clear",
+        "exclude",
+        "--status",
+        "paused",
+    )
     assert updated.code == 0, updated.err
     shown = run_cli(capsys, "subscribers", "show", "jane@example.org", "--json").json()
     assert shown["topics"] == ["world models"]
@@ -38,9 +73,13 @@ def test_add_show_update_list_remove(env, capsys) -> None:  # type: ignore[no-un
 
     run_cli(capsys, "subscribers", "add", "bob@example.org")
     assert [s["email"] for s in run_cli(capsys, "subscribers", "list", "--json").json()] == [
-        "Jane@example.org", "bob@example.org"]
-    assert [s["email"] for s in run_cli(capsys, "subscribers", "list", "--status", "paused",
-                                        "--json").json()] == ["Jane@example.org"]
+        "Jane@example.org",
+        "bob@example.org",
+    ]
+    assert [
+        s["email"]
+        for s in run_cli(capsys, "subscribers", "list", "--status", "paused", "--json").json()
+    ] == ["Jane@example.org"]
     table = run_cli(capsys, "subscribers", "list")
     assert "bob@example.org" in table.out and "2 subscriber(s)" in table.out
 
@@ -105,21 +144,44 @@ def test_import_is_all_or_nothing_and_reports_every_bad_row(env, capsys, tmp_pat
 def test_import_refuses_existing_unless_update(env, capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     run_cli(capsys, "subscribers", "add", "one@example.org", "--topic", "old")
     jsonl = tmp_path / "subs.jsonl"
-    jsonl.write_text('{"email": "One@example.org", "topics": ["new"]}\n{"email": "two@example.org"}\n')
+    jsonl.write_text(
+        '{"email": "One@example.org", "topics": ["new"]}\n{"email": "two@example.org"}\n'
+    )
     refused = run_cli(capsys, "subscribers", "import", str(jsonl))
     assert refused.code == 2 and "already exists" in refused.err
     assert len(run_cli(capsys, "subscribers", "list", "--json").json()) == 1
     ok = run_cli(capsys, "subscribers", "import", str(jsonl), "--update", "--json")
     assert ok.json() == {"added": 1, "updated": 1, "rejected": 0}
-    assert run_cli(capsys, "subscribers", "show", "one@example.org", "--json").json()["topics"] == ["new"]
+    assert run_cli(capsys, "subscribers", "show", "one@example.org", "--json").json()["topics"] == [
+        "new"
+    ]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
 def test_export_round_trips_with_import(env, capsys, monkeypatch, tmp_path: Path, fmt: str) -> None:  # type: ignore[no-untyped-def]
-    run_cli(capsys, "subscribers", "add", "a@example.org", "--name", 'Zoë "Z", Jr.',
-            "--topic", "x;y", "--topic", "LLM agents", "--author", "Doe, Jane",
-            "--liked", "2501.01234", "--tz", "America/New_York", "--hour", "0")
-    run_cli(capsys, "subscribers", "add", "b@example.org", "--status", "paused", "--frequency", "weekly")
+    run_cli(
+        capsys,
+        "subscribers",
+        "add",
+        "a@example.org",
+        "--name",
+        'Zoë "Z", Jr.',
+        "--topic",
+        "x;y",
+        "--topic",
+        "LLM agents",
+        "--author",
+        "Doe, Jane",
+        "--liked",
+        "2501.01234",
+        "--tz",
+        "America/New_York",
+        "--hour",
+        "0",
+    )
+    run_cli(
+        capsys, "subscribers", "add", "b@example.org", "--status", "paused", "--frequency", "weekly"
+    )
     before = run_cli(capsys, "subscribers", "list", "--json").json()
     out = tmp_path / f"export.{fmt}"
     assert run_cli(capsys, "subscribers", "export", "--format", fmt, "-o", str(out)).code == 0

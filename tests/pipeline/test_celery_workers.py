@@ -35,9 +35,23 @@ def setup_database(capsys) -> None:  # type: ignore[no-untyped-def]
 
 def start_worker(env: dict[str, str], log: Path, concurrency: int = 2) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [CELERY, "-A", "digest.pipeline", "worker", "--loglevel=INFO", f"--concurrency={concurrency}",
-         "-Q", "digest", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            CELERY,
+            "-A",
+            "digest.pipeline",
+            "worker",
+            "--loglevel=INFO",
+            f"--concurrency={concurrency}",
+            "-Q",
+            "digest",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
@@ -74,7 +88,11 @@ def outcome_by_email(smtp: SmtpSink) -> dict[str, tuple[str, str, str]]:
 
 
 def test_workers_send_the_same_edition_as_in_process(
-    celery_env, smtp_server, capsys, monkeypatch, tmp_path  # type: ignore[no-untyped-def]
+    celery_env,
+    smtp_server,
+    capsys,
+    monkeypatch,
+    tmp_path,  # type: ignore[no-untyped-def]
 ) -> None:
     from aiosmtpd.controller import Controller
 
@@ -97,11 +115,13 @@ def test_workers_send_the_same_edition_as_in_process(
 
     worker = start_worker(celery_env, tmp_path / "worker.log")
     try:
-        result = subprocess.run([DIGEST, "run", "--json"], env=celery_env, capture_output=True,
-                                text=True, timeout=180)
+        result = subprocess.run(
+            [DIGEST, "run", "--json"], env=celery_env, capture_output=True, text=True, timeout=180
+        )
         assert result.returncode == 0, result.stderr + (tmp_path / "worker.log").read_text()
-        again = subprocess.run([DIGEST, "run", "--json"], env=celery_env, capture_output=True,
-                               text=True, timeout=180)
+        again = subprocess.run(
+            [DIGEST, "run", "--json"], env=celery_env, capture_output=True, text=True, timeout=180
+        )
     finally:
         stop(worker)
     log = (tmp_path / "worker.log").read_text()
@@ -134,7 +154,9 @@ def test_killed_worker_never_causes_a_duplicate(celery_env, capsys, monkeypatch,
                 await asyncio.sleep(30)
                 return "451 4.4.2 timed out"  # never stored: the client is gone anyway
             with sink.lock:
-                sink.envelopes.append((envelope.mail_from, envelope.rcpt_tos, envelope.original_content))
+                sink.envelopes.append(
+                    (envelope.mail_from, envelope.rcpt_tos, envelope.original_content)
+                )
             return "250 OK"
 
     controller = Controller(SlowSecond(), hostname=sink.host, port=sink.port)
@@ -146,9 +168,13 @@ def test_killed_worker_never_causes_a_duplicate(celery_env, capsys, monkeypatch,
         celery_env["DIGEST_BATCH_SIZE"] = "100"
         setup_database(capsys)
         worker = start_worker(celery_env, tmp_path / "w1.log", concurrency=1)
-        runner = subprocess.Popen([DIGEST, "run", "--json"], env=celery_env,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  start_new_session=True)
+        runner = subprocess.Popen(
+            [DIGEST, "run", "--json"],
+            env=celery_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 90
         while len(sink.envelopes) < 1 and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -160,8 +186,13 @@ def test_killed_worker_never_causes_a_duplicate(celery_env, capsys, monkeypatch,
 
         worker = start_worker(celery_env, tmp_path / "w2.log")
         try:
-            result = subprocess.run([DIGEST, "run", "--json"], env=celery_env,
-                                    capture_output=True, text=True, timeout=180)
+            result = subprocess.run(
+                [DIGEST, "run", "--json"],
+                env=celery_env,
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
         finally:
             stop(worker)
     finally:

@@ -13,8 +13,9 @@ DIGEST = str(Path(sys.executable).with_name("digest"))
 
 def test_demo_writes_personalized_digests_once(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    first = subprocess.run([DIGEST, "demo"], cwd=tmp_path, env=env, capture_output=True,
-                           text=True, timeout=120)
+    first = subprocess.run(
+        [DIGEST, "demo"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert first.returncode == 0, first.stderr
     outbox = tmp_path / "var" / "outbox"
     emls = sorted(outbox.glob("*.eml"))
@@ -32,9 +33,13 @@ def test_demo_writes_personalized_digests_once(tmp_path: Path) -> None:
     assert len(bodies) == len(emls)  # personalized: no two digests alike
     assert str(outbox) in first.stdout
 
-    second = subprocess.run([DIGEST, "demo"], cwd=tmp_path, env=env, capture_output=True,
-                            text=True, timeout=120)
+    second = subprocess.run(
+        [DIGEST, "demo"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert second.returncode == 0, second.stderr
     assert "Nothing new was sent" in second.stdout
     assert sorted(outbox.glob("*.eml")) == emls
-    assert all(p.stat().st_mtime == q.stat().st_mtime for p, q in zip(emls, sorted(outbox.glob("*.eml")), strict=True))
+    assert all(
+        p.stat().st_mtime == q.stat().st_mtime
+        for p, q in zip(emls, sorted(outbox.glob("*.eml")), strict=True)
+    )

@@ -12,12 +12,33 @@ from tests.conftest import SmtpSink, free_port
 from tests.helpers import run_cli
 
 SUBSCRIBERS = [
-    ["speech@example.org", "--name", "Speech Reader", "--topic", "speech recognition",
-     "--topic", "audio separation"],
-    ["seg@example.org", "--name", "Zoë Ünicode", "--topic", "medical image segmentation",
-     "--require", "segmentation"],
-    ["video@example.org", "--topic", "video generation", "--exclude", "motion",
-     "--tz", "Asia/Tokyo"],
+    [
+        "speech@example.org",
+        "--name",
+        "Speech Reader",
+        "--topic",
+        "speech recognition",
+        "--topic",
+        "audio separation",
+    ],
+    [
+        "seg@example.org",
+        "--name",
+        "Zoë Ünicode",
+        "--topic",
+        "medical image segmentation",
+        "--require",
+        "segmentation",
+    ],
+    [
+        "video@example.org",
+        "--topic",
+        "video generation",
+        "--exclude",
+        "motion",
+        "--tz",
+        "Asia/Tokyo",
+    ],
 ]
 WORD = re.compile(r"\w+")
 
@@ -57,8 +78,16 @@ def test_run_sends_personalized_digests(env, smtp_server: SmtpSink, capsys) -> N
         assert msg.get_content_type() == "multipart/alternative"
         parts = [p.get_content_type() for p in msg.iter_parts()]
         assert parts == ["text/plain", "text/html"]
-        for header in ("From", "To", "Subject", "Date", "Message-ID", "List-Id",
-                       "List-Unsubscribe", "List-Unsubscribe-Post"):
+        for header in (
+            "From",
+            "To",
+            "Subject",
+            "Date",
+            "Message-ID",
+            "List-Id",
+            "List-Unsubscribe",
+            "List-Unsubscribe-Post",
+        ):
             assert msg[header], f"{header} missing for {rcpt}"
         assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert msg["Message-ID"].endswith("@digest.test>")
@@ -75,8 +104,11 @@ def test_run_sends_personalized_digests(env, smtp_server: SmtpSink, capsys) -> N
     assert speech
     for title, block in speech:
         words = set(WORD.findall(block.lower()))
-        assert {"speech", "recognition"} <= words or {"audio", "separation"} <= words or (
-            "speech" in words or "audio" in words), title
+        assert (
+            {"speech", "recognition"} <= words
+            or {"audio", "separation"} <= words
+            or ("speech" in words or "audio" in words)
+        ), title
     seg = papers_in(received["seg@example.org"])
     assert seg
     assert all("segmentation" in block.lower() for _, block in seg)
@@ -127,8 +159,17 @@ def test_papers_are_never_sent_twice_to_a_reader(env, smtp_server, capsys) -> No
     assert len(smtp_server.envelopes) == 3
 
     with rt.db.session() as session:
-        repo.upsert_papers(session, [Paper("2601.00001", "Robust speech recognition for meetings",
-                                           "We study speech recognition in meetings.")], tomorrow)
+        repo.upsert_papers(
+            session,
+            [
+                Paper(
+                    "2601.00001",
+                    "Robust speech recognition for meetings",
+                    "We study speech recognition in meetings.",
+                )
+            ],
+            tomorrow,
+        )
     day_after = tomorrow + timedelta(days=1)
     rt = Runtime.from_settings(Settings.from_env(), clock=lambda: day_after)
     report = run_edition(rt)
@@ -151,7 +192,9 @@ def test_unreachable_smtp_server_fails_cleanly(digest_env, sqlite_url, monkeypat
     assert [s["email"] for s in listed] == ["a@example.org"]
 
 
-def test_smtp_server_dying_mid_edition_leaves_retries(digest_env, sqlite_url, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_smtp_server_dying_mid_edition_leaves_retries(
+    digest_env, sqlite_url, monkeypatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
     """A server that accepts the connection, then refuses mail: rows go to retry, not lost."""
     from aiosmtpd.controller import Controller
 

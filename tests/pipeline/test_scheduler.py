@@ -17,15 +17,37 @@ from tests.helpers import run_cli
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_tick_respects_local_delivery_hours(digest_env, sqlite_url, smtp_server, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_tick_respects_local_delivery_hours(
+    digest_env, sqlite_url, smtp_server, monkeypatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("DIGEST_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("DIGEST_SMTP_URL", smtp_server.url)
     assert run_cli(capsys, "ingest", "jsonl", str(sample_papers_path())).code == 0
     # 06:30 UTC is 07:30 in Berlin and 01:30 in New York
-    run_cli(capsys, "subscribers", "add", "berlin@example.org", "--topic", "speech", "--hour", "7",
-            "--tz", "Europe/Berlin")
-    run_cli(capsys, "subscribers", "add", "newyork@example.org", "--topic", "speech", "--hour", "7",
-            "--tz", "America/New_York")
+    run_cli(
+        capsys,
+        "subscribers",
+        "add",
+        "berlin@example.org",
+        "--topic",
+        "speech",
+        "--hour",
+        "7",
+        "--tz",
+        "Europe/Berlin",
+    )
+    run_cli(
+        capsys,
+        "subscribers",
+        "add",
+        "newyork@example.org",
+        "--topic",
+        "speech",
+        "--hour",
+        "7",
+        "--tz",
+        "America/New_York",
+    )
     fixed = datetime.now(UTC).replace(hour=6, minute=30)
     if fixed.month in (4, 5, 6, 7, 8, 9):  # keep the test's arithmetic in winter time
         fixed = fixed.replace(month=1, day=15)
@@ -41,8 +63,14 @@ def test_scheduler_once_as_a_process(digest_env, sqlite_url, tmp_path, capsys, m
     assert run_cli(capsys, "ingest", "jsonl", str(sample_papers_path())).code == 0
     run_cli(capsys, "subscribers", "add", "early@example.org", "--topic", "speech", "--hour", "0")
     env = dict(os.environ)
-    result = subprocess.run([sys.executable, "-m", "scheduler", "--once"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "scheduler", "--once"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "'sent': 1" in result.stderr
     assert len(list((tmp_path / "var" / "outbox").glob("*.eml"))) == 1
@@ -50,7 +78,13 @@ def test_scheduler_once_as_a_process(digest_env, sqlite_url, tmp_path, capsys, m
 
 def test_scheduler_with_a_bad_setting(digest_env) -> None:  # type: ignore[no-untyped-def]
     env = dict(os.environ, DIGEST_DATABASE_URL="mysql://nope")
-    result = subprocess.run([sys.executable, "-m", "scheduler", "--once"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "scheduler", "--once"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "DIGEST_DATABASE_URL" in result.stderr and "Traceback" not in result.stderr

@@ -30,8 +30,14 @@ def test_tokens_verify_and_tampering_fails() -> None:
 
 def test_outbox_writes_eml_and_html(tmp_path: Path) -> None:
     outbox = OutboxTransport(tmp_path / "out")
-    msg = OutgoingMessage("a@x.org", "b@y.org", b"Subject: hi\r\n\r\nbody\r\n", "<1@x.org>",
-                          html="<p>hi</p>", name="../../etc/passwd daily:1")
+    msg = OutgoingMessage(
+        "a@x.org",
+        "b@y.org",
+        b"Subject: hi\r\n\r\nbody\r\n",
+        "<1@x.org>",
+        html="<p>hi</p>",
+        name="../../etc/passwd daily:1",
+    )
     outbox.send(msg)
     files = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert files == [".._.._etc_passwd_daily_1.eml", ".._.._etc_passwd_daily_1.html"]

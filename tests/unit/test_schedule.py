@@ -35,7 +35,10 @@ def test_daylight_saving_is_respected() -> None:
     # Berlin is UTC+2 in summer: 05:30 UTC = 07:30 local
     assert due_edition("daily", 7, "Europe/Berlin", at("2026-07-01T05:30:00"), respect_hour=True)
     # in winter the same UTC time is 06:30 local: not yet
-    assert due_edition("daily", 7, "Europe/Berlin", at("2026-01-05T05:30:00"), respect_hour=True) is None
+    assert (
+        due_edition("daily", 7, "Europe/Berlin", at("2026-01-05T05:30:00"), respect_hour=True)
+        is None
+    )
     # the spring-forward day (2026-03-29, 02:00 -> 03:00) still has a 07:00
     assert due_edition("daily", 7, "Europe/Berlin", at("2026-03-29T05:00:00"), respect_hour=True)
 

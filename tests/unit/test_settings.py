@@ -33,9 +33,17 @@ def test_real_components_switched_on(tmp_path: Path) -> None:
     assert s.result_backend == "redis://127.0.0.1:6379/3"
     assert s.smtp is not None
     assert (s.smtp.host, s.smtp.port, s.smtp.username, s.smtp.password) == (
-        "mail.example.org", 587, "user", "p@ss")
+        "mail.example.org",
+        587,
+        "user",
+        "p@ss",
+    )
     assert s.smtp.starttls and not s.smtp.ssl
-    assert (s.from_name, s.from_address, s.from_domain) == ("Paper Digest", "news@example.org", "example.org")
+    assert (s.from_name, s.from_address, s.from_domain) == (
+        "Paper Digest",
+        "news@example.org",
+        "example.org",
+    )
     assert s.base_url == "https://digest.example.org"
 
 

@@ -6,10 +6,17 @@ from digest.subscriber_spec import validate_spec
 
 
 def test_normalizes_and_defaults() -> None:
-    spec = validate_spec({"email": "  Jane.Doe@Example.ORG ", "topics": ["  continual   learning "]})
+    spec = validate_spec(
+        {"email": "  Jane.Doe@Example.ORG ", "topics": ["  continual   learning "]}
+    )
     assert spec.email == "Jane.Doe@example.org"  # domain lower-cased, local part kept
     assert spec.topics == ("continual learning",)
-    assert (spec.status, spec.frequency, spec.delivery_hour, spec.timezone) == ("active", "daily", 7, "UTC")
+    assert (spec.status, spec.frequency, spec.delivery_hour, spec.timezone) == (
+        "active",
+        "daily",
+        7,
+        "UTC",
+    )
 
 
 @pytest.mark.parametrize(
@@ -45,9 +52,19 @@ def test_csv_and_jsonl_round_trip() -> None:
     import io
 
     specs = [
-        validate_spec({"email": "a@example.org", "name": "Zoë, \"Q\"", "topics": ["x;y", "graph nets"],
-                       "authors": ["Doe, Jane"], "categories": ["cs.LG"], "hour": 5,
-                       "timezone": "Europe/Berlin", "frequency": "weekly", "liked": ["2501.01234"]}),
+        validate_spec(
+            {
+                "email": "a@example.org",
+                "name": 'Zoë, "Q"',
+                "topics": ["x;y", "graph nets"],
+                "authors": ["Doe, Jane"],
+                "categories": ["cs.LG"],
+                "hour": 5,
+                "timezone": "Europe/Berlin",
+                "frequency": "weekly",
+                "liked": ["2501.01234"],
+            }
+        ),
         validate_spec({"email": "b@example.org"}),
     ]
     for writer, fmt in ((write_csv, "csv"), (write_jsonl, "jsonl")):
@@ -63,14 +80,18 @@ def test_bad_rows_are_reported_with_line_numbers() -> None:
         "email,name,topics,delivery_hour\n"
         "good@example.org,Good,llm,7\n"
         "broken,Bad,,7\n"
-        "\"multi\nline@example.org\",x,,7\n"
+        '"multi\nline@example.org",x,,7\n'
         "GOOD@example.org,Dup,,7\n"
         "late@example.org,Late,,24\n"
     )
     good, errors = parse_file(text, "csv")
     assert [line for line, _ in good] == [2]
     assert [(e.line, e.message.split(" ")[0]) for e in errors] == [
-        (3, "invalid"), (4, "invalid"), (6, "GOOD@example.org"), (7, "delivery")]
+        (3, "invalid"),
+        (4, "invalid"),
+        (6, "GOOD@example.org"),
+        (7, "delivery"),
+    ]
 
 
 def test_jsonl_errors() -> None:
