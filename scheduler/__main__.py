@@ -10,6 +10,7 @@ alternative to this process.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 
@@ -67,10 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         misfire_grace_time=300,
     )
     log.info("scheduler started: editions every %d minutes", args.every)
-    try:
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
         scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
     return 0
 
 

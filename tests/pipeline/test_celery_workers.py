@@ -146,7 +146,7 @@ def test_killed_worker_never_causes_a_duplicate(celery_env, capsys, monkeypatch,
     class SlowSecond:
         """Accepts the first message, stalls on the second (the worker dies meanwhile)."""
 
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        async def handle_DATA(self, server, session, envelope):
             with sink.lock:
                 count = len(sink.envelopes)
             if count == 1 and not stalled:

@@ -199,7 +199,7 @@ def test_smtp_server_dying_mid_edition_leaves_retries(
     from aiosmtpd.controller import Controller
 
     class Refusing:
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        async def handle_DATA(self, server, session, envelope):
             return "451 4.3.0 Temporary failure, try later"
 
     port = free_port()

@@ -58,7 +58,7 @@ def test_smtp_errors_are_classified() -> None:
     from aiosmtpd.controller import Controller
 
     class Refuse:
-        async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: N802
+        async def handle_RCPT(self, server, session, envelope, address, options):
             if address.startswith("gone"):
                 return "550 5.1.1 no such user"
             if address.startswith("full"):
