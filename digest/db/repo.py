@@ -7,7 +7,7 @@ gets plain data or ORM rows back; it never builds SQL itself.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, and_, func, or_, select, update
@@ -86,11 +86,23 @@ def _merged(row: PaperRow, paper: Paper) -> dict[str, object]:
     return changes
 
 
+def _combine(first: Paper, second: Paper) -> Paper:
+    """Two records of one paper in the same batch: the later wins, lists are united."""
+    return replace(
+        second,
+        categories=tuple(dict.fromkeys([*first.categories, *second.categories])),
+        links={**first.links, **second.links},
+        abstract=second.abstract or first.abstract,
+        authors=second.authors or first.authors,
+    )
+
+
 def upsert_papers(session: Session, papers: Iterable[Paper], now: datetime) -> UpsertCounts:
     """Insert new papers, merge into known ones; report new / updated / unchanged."""
     latest: dict[str, Paper] = {}
     for paper in papers:
-        latest[paper.id] = paper
+        seen = latest.get(paper.id)
+        latest[paper.id] = paper if seen is None else _combine(seen, paper)
     counts = UpsertCounts()
     ids = list(latest)
     for chunk in _chunks(ids):

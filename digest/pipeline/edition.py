@@ -25,7 +25,7 @@ class EditionReport:
             "failed": counts["failed"] + counts["retry"],
             "will retry": counts["retry"],
             "already done": sum(self.plan.settled.values()) + counts["not claimed"],
-            "unknown (expired lease)": self.plan.expired_leases,
+            "unknown": self.plan.expired_leases,
         }
 
     @property
