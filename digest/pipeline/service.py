@@ -22,7 +22,7 @@ from digest.domain import Paper, Pick
 from digest.errors import TransportError
 from digest.pipeline.runtime import Runtime
 from digest.rank import rank
-from digest.render import EditionInfo, RenderedEmail, digest_view
+from digest.render import EditionInfo, PreparedEdition, RenderedEmail
 from digest.schedule import due_edition, edition_for
 
 LEASE = timedelta(minutes=10)
@@ -113,6 +113,7 @@ def deliver_batch(rt: Runtime, delivery_ids: Sequence[int]) -> BatchResult:
         papers = repo.papers_by_ids(session, {p["id"] for d in deliveries for p in d.picks or []})
 
     transport = rt.transport_factory()
+    prepared: dict[str, PreparedEdition] = {}  # rendering work shared by the whole batch
     try:
         for delivery in deliveries:
             outcome = _deliver_one(
@@ -122,6 +123,7 @@ def deliver_batch(rt: Runtime, delivery_ids: Sequence[int]) -> BatchResult:
                 subscribers[delivery.subscriber_id],
                 editions[delivery.edition_id],
                 papers,
+                prepared,
             )
             result.counts[outcome["status"]] += 1
             result.outcomes.append(outcome)
@@ -205,6 +207,7 @@ def _deliver_one(
     subscriber: SubscriberRow,
     edition: EditionRow,
     papers: dict[str, Paper],
+    prepared: dict[str, PreparedEdition] | None = None,
 ) -> dict[str, object]:
     outcome: dict[str, object] = {
         "delivery": delivery.id,
@@ -224,7 +227,7 @@ def _deliver_one(
             )
             return outcome | {"status": "skipped", "detail": "no new papers match"}
     try:
-        email = render_delivery(rt, delivery, subscriber, edition, papers)
+        email = render_delivery(rt, delivery, subscriber, edition, papers, prepared)
         reply = transport.send(
             OutgoingMessage(
                 sender=rt.settings.from_address,
@@ -266,6 +269,7 @@ def render_delivery(
     subscriber: SubscriberRow,
     edition: EditionRow,
     papers: dict[str, Paper],
+    prepared: dict[str, PreparedEdition] | None = None,
 ) -> RenderedEmail:
     picks = [Pick.from_json(p) for p in (delivery.picks or [])]
     return render_for(
@@ -275,6 +279,7 @@ def render_delivery(
         picks,
         papers,
         message_id=message_id_for(rt, delivery.id, edition.key),
+        prepared=prepared,
     )
 
 
@@ -286,19 +291,19 @@ def render_for(
     papers: dict[str, Paper],
     *,
     message_id: str,
+    prepared: dict[str, PreparedEdition] | None = None,
 ) -> RenderedEmail:
+    """Render one reader's digest; ``prepared`` shares per-edition work across a batch."""
     info = repo.info_from_row(subscriber)
-    links = rt.signer.for_recipient(info.id, edition.key)
-    view = digest_view(
+    cache = {} if prepared is None else prepared
+    if edition.key not in cache:
+        cache[edition.key] = rt.renderer.edition(edition, papers)
+    return cache[edition.key].render(
         info,
-        edition,
         picks,
-        papers,
-        links,
-        lambda paper_id, vote: rt.signer.feedback(info.id, paper_id, vote),
+        rt.signer.for_recipient(info.id, edition.key),
+        rt.signer.feedback_links(info.id),
+        message_id=message_id,
+        when=rt.clock(),
         cold_start=repo.profile_from_row(subscriber).is_empty,
-        contact_line=rt.settings.contact_line,
-    )
-    return rt.renderer.render(
-        view, to_name=info.name, to_address=info.email, message_id=message_id, when=rt.clock()
     )

@@ -1,20 +1,86 @@
 """Email templates: MJML compiled once per template file and cached, Jinja per recipient.
 
 ``foo.mjml.j2`` is MJML with Jinja inside. It is compiled by mjml-python (mrml) to HTML
-once, the first time it is needed (and again only if the file changes); the resulting HTML
-is a Jinja template with autoescape on. ``foo.txt.j2`` and ``foo.subject.j2`` are plain
-Jinja templates with autoescape off.
+the first time it is needed (and again only if the file changes); the resulting HTML is a
+Jinja template with autoescape on. ``foo.txt.j2`` and ``foo.subject.j2`` are plain Jinja
+templates with autoescape off.
+
+``{% fragment key %}...{% endfragment %}`` marks template output that depends only on
+``key`` (a paper card): it is rendered once per key and edition and reused for every
+reader (see :class:`FragmentCache`).
+
+The compiled HTML gets a line break around the content of every ``mj-text`` (where
+whitespace does not change the rendering): the content is then on lines of its own, so
+the quoted-printable line cache (:mod:`digest.render.mime`) re-encodes only the lines
+that differ between readers, not the template markup around them.
 """
 
 from __future__ import annotations
 
-import threading
+import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, ClassVar
 
 import jinja2
 import mjml
+from jinja2 import nodes
+from jinja2.ext import Extension
 
 from digest.errors import ConfigError
+
+_MJ_TEXT = re.compile(
+    r'(<td[^>]*word-break:break-word;"[^>]*><div style="[^"]*">)(.*?)(</div></td></tr>)', re.S
+)
+# The title, the hidden preheader and the body wrapper (whose aria-label is the subject).
+_HEAD_BREAKS = (
+    re.compile(r"(<title>)(.*?)(</title>)", re.S),
+    re.compile(r'(<div style="display:none;[^"]*">)(.*?)(</div>)', re.S),
+    re.compile(r'(<div aria-label="[^"]*"[^>]*>)()()'),
+)
+
+
+class FragmentCache(Extension):
+    """``{% fragment key %}body{% endfragment %}``: the body rendered once per key.
+
+    The cache is the ``_fragments`` dict of the render context (one per prepared edition);
+    without one the body is simply rendered. The body may only use what ``key`` determines.
+    """
+
+    tags: ClassVar[set[str]] = {"fragment"}
+
+    def parse(self, parser: jinja2.parser.Parser) -> nodes.Node:
+        lineno = next(parser.stream).lineno
+        key = parser.parse_expression()
+        body = parser.parse_statements(("name:endfragment",), drop_needle=True)
+        ident = nodes.Const(f"{parser.name}:{lineno}")
+        call = self.call_method("_render", [nodes.ContextReference(), ident, key])
+        return nodes.CallBlock(call, [], [], body).set_lineno(lineno)
+
+    @staticmethod
+    def _render(context: Any, ident: str, key: object, caller: Callable[[], str]) -> str:
+        store = context.get("_fragments")
+        if store is None:
+            return caller()
+        cache_key = (ident, key)
+        output = store.get(cache_key)
+        if output is None:
+            output = store[cache_key] = caller()
+        return output
+
+
+def compile_mjml(source: str, name: str, include: Callable[[str], str] | None = None) -> str:
+    """MJML (with Jinja inside) to HTML (with Jinja inside), text content on its own lines."""
+    try:
+        html = mjml.mjml2html(source, disable_comments=True, fonts={}, include_loader=include)
+    except ConfigError:
+        raise
+    except Exception as exc:  # mrml raises a plain exception with its parse error
+        raise ConfigError(f"template {name}: MJML does not compile: {exc}") from None
+    html = _MJ_TEXT.sub(lambda m: f"{m[1]}\n{m[2]}\n{m[3]}\n", html)
+    for pattern in _HEAD_BREAKS:
+        html = pattern.sub(lambda m: "\n" + "\n".join(filter(None, m.groups())) + "\n", html, 1)
+    return html.rstrip("\n") + "\n"
 
 
 class EmailTemplates:
@@ -22,43 +88,63 @@ class EmailTemplates:
         self.directory = Path(directory) / "email"
         if not self.directory.is_dir():
             raise ConfigError(f"DIGEST_TEMPLATES_DIR: no email templates in {self.directory}")
-        loader = jinja2.FileSystemLoader(str(self.directory))
+        common = {
+            "undefined": jinja2.StrictUndefined,
+            "keep_trailing_newline": True,
+            "extensions": [FragmentCache],
+            "auto_reload": True,
+        }
         self._html_env = jinja2.Environment(
-            autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True
+            loader=jinja2.FunctionLoader(self._load_mjml), autoescape=True, **common
         )
         self._text_env = jinja2.Environment(
-            loader=loader,
+            loader=jinja2.FileSystemLoader(str(self.directory)),
             autoescape=False,
-            undefined=jinja2.StrictUndefined,
-            keep_trailing_newline=True,
             trim_blocks=True,
             lstrip_blocks=True,
+            **common,
         )
-        self._html_cache: dict[str, tuple[float, jinja2.Template]] = {}
-        self._lock = threading.Lock()
+
+    def _read(self, name: str, stamps: dict[Path, float]) -> str:
+        path = (self.directory / name).resolve()
+        if self.directory.resolve() not in path.parents:
+            raise ConfigError(f"template {name}: includes must stay in {self.directory}")
+        try:
+            stamps[path] = path.stat().st_mtime
+            return path.read_text(encoding="utf-8")
+        except OSError:
+            raise ConfigError(f"DIGEST_TEMPLATES_DIR: missing template {path}") from None
+
+    def _load_mjml(self, name: str) -> tuple[str, str, Callable[[], bool]]:
+        """Jinja's loader for ``*.mjml.j2``: compile once; again only when a file changed."""
+        stamps: dict[Path, float] = {}
+        source = self._read(name, stamps)
+        html = compile_mjml(source, name, include=lambda path: self._read(path, stamps))
+
+        def uptodate() -> bool:
+            try:
+                return all(path.stat().st_mtime == mtime for path, mtime in stamps.items())
+            except OSError:
+                return False
+
+        return html, str(self.directory / name), uptodate
+
+    def _get(self, env: jinja2.Environment, name: str) -> jinja2.Template:
+        try:
+            return env.get_template(name)
+        except jinja2.TemplateNotFound:
+            raise ConfigError(
+                f"DIGEST_TEMPLATES_DIR: missing template {self.directory / name}"
+            ) from None
+        except jinja2.TemplateSyntaxError as exc:
+            raise ConfigError(f"template {name}, line {exc.lineno}: {exc.message}") from None
 
     def html(self, name: str) -> jinja2.Template:
         """The compiled HTML template for ``name.mjml.j2`` (MJML compiled once, cached)."""
-        path = self.directory / f"{name}.mjml.j2"
-        try:
-            mtime = path.stat().st_mtime
-        except FileNotFoundError:
-            raise ConfigError(f"DIGEST_TEMPLATES_DIR: missing template {path}") from None
-        cached = self._html_cache.get(name)
-        if cached and cached[0] == mtime:
-            return cached[1]
-        with self._lock:
-            source = path.read_text(encoding="utf-8")
-            try:
-                compiled = mjml.mjml2html(source, disable_comments=True)
-            except Exception as exc:  # mrml raises a plain exception with its parse error
-                raise ConfigError(f"template {path.name}: MJML does not compile: {exc}") from None
-            template = self._html_env.from_string(compiled)
-            self._html_cache[name] = (mtime, template)
-            return template
+        return self._get(self._html_env, f"{name}.mjml.j2")
 
     def text(self, name: str) -> jinja2.Template:
-        return self._text_env.get_template(f"{name}.txt.j2")
+        return self._get(self._text_env, f"{name}.txt.j2")
 
     def subject(self, name: str) -> jinja2.Template:
-        return self._text_env.get_template(f"{name}.subject.j2")
+        return self._get(self._text_env, f"{name}.subject.j2")
