@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import json
 import time
@@ -46,19 +45,23 @@ class LinkSigner:
         self.base_url = base_url.rstrip("/")
         secret = secret_key.encode("utf-8")
         self._keys = {
-            purpose: hmac.digest(secret, f"digest.links.{purpose}".encode(), hashlib.sha256)
+            purpose: hmac.digest(secret, f"digest.links.{purpose}".encode(), "sha256")
             for purpose in PURPOSES
         }
         self._paper_json: dict[str, bytes] = {}
 
     # -- tokens -------------------------------------------------------------------------
-    def _sign(self, key: bytes, payload: bytes) -> str:
+    @staticmethod
+    def _sign(key: bytes, payload: bytes) -> str:
         body = _b64(payload)
-        tag = _b64(hmac.digest(key, body, hashlib.sha256)[:_MAC_BYTES])
+        tag = _b64(hmac.digest(key, body, "sha256")[:_MAC_BYTES])
         return (body + b"." + tag).decode("ascii")
 
     def token(self, purpose: str, payload: object) -> str:
-        data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        if type(payload) is int:  # the common case, without json
+            data = b"%d" % payload
+        else:
+            data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         return self._sign(self._keys[purpose], data)
 
     def verify(self, purpose: str, token: str, *, max_age: float | None = None) -> object:
@@ -68,7 +71,7 @@ class LinkSigner:
             raise InputError(f"unknown link purpose {purpose!r}")
         body, _, tag = token.partition(".")
         try:
-            expected = hmac.digest(key, body.encode("ascii"), hashlib.sha256)[:_MAC_BYTES]
+            expected = hmac.digest(key, body.encode("ascii"), "sha256")[:_MAC_BYTES]
             if not hmac.compare_digest(expected, _unb64(tag)):
                 raise ValueError
             payload = json.loads(_unb64(body))

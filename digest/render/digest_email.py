@@ -10,6 +10,7 @@ what is really theirs (links, reasons, name).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -22,10 +23,11 @@ from digest.render.dkim import DkimSigner
 from digest.render.excerpt import authors_line, excerpt
 from digest.render.headers import clean
 from digest.render.mime import MimeWriter, Sender
-from digest.render.templates import EmailTemplates
+from digest.render.templates import EmailTemplates, RenderedHtml
 
 BRAND = "digest"
 DEFAULT_SECTION = "Picked for you"
+_clean_repeated = functools.lru_cache(maxsize=4096)(clean)  # reasons and sections recur
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +37,7 @@ class EditionInfo:
 
     @property
     def label(self) -> str:
-        if self.key.startswith("weekly:"):
-            return f"Week of {self.day:%A, %d %B %Y}"
-        return f"{self.day:%A, %d %B %Y}"
+        return _edition_label(self.key, self.day)
 
     @property
     def campaign(self) -> str:
@@ -45,13 +45,33 @@ class EditionInfo:
         return self.key.replace(":", "-")
 
 
-@dataclass(frozen=True, slots=True)
+@functools.lru_cache(maxsize=64)
+def _edition_label(key: str, day: date) -> str:
+    if key.startswith("weekly:"):
+        return f"Week of {day:%A, %d %B %Y}"
+    return f"{day:%A, %d %B %Y}"
+
+
 class RenderedEmail:
-    subject: str
-    text: str
-    html: str
-    message_id: str
-    data: bytes  # the whole message, CRLF line endings (DKIM-signed when configured)
+    """A finished email: the message bytes, and its parts for previews and the outbox."""
+
+    __slots__ = ("_html", "data", "message_id", "subject", "text")
+
+    def __init__(
+        self, subject: str, text: str, html: str | RenderedHtml, message_id: str, data: bytes
+    ):
+        self.subject = subject
+        self.text = text
+        self._html = html
+        self.message_id = message_id
+        self.data = data  # the whole message, CRLF line endings (DKIM-signed when configured)
+
+    @property
+    def html(self) -> str:
+        """The HTML part (joined on first use: sending over SMTP never needs it)."""
+        if not isinstance(self._html, str):
+            self._html = str(self._html)
+        return self._html
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,13 +82,14 @@ class Card:
     title: str
     authors: str
     categories: str
-    badge: str
+    upvotes: int  # 0 when unknown: the trending badge shows the ones that are not
+    stars: int
     excerpt: str
     abs_url: str
     pdf_url: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Item:
     """One paper in one reader's digest: the card plus what is theirs."""
 
@@ -79,7 +100,7 @@ class Item:
     feedback_down: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Section:
     title: str
     items: tuple[Item, ...]
@@ -99,20 +120,12 @@ def card_for(paper: Paper) -> Card:
         title=clean(paper.title),
         authors=authors_line(tuple(clean(a) for a in paper.authors)),
         categories=", ".join(clean(c) for c in paper.categories[:4]),
-        badge=_badge(paper),
+        upvotes=paper.upvotes or 0,
+        stars=paper.github_stars or 0,
         excerpt=clean(excerpt(paper.abstract)),
         abs_url=clean(paper.abs_url),
         pdf_url=clean(paper.pdf_url),
     )
-
-
-def _badge(paper: Paper) -> str:
-    parts = []
-    if paper.upvotes:
-        parts.append(f"▲ {paper.upvotes} upvotes")
-    if paper.github_stars:
-        parts.append(f"★ {paper.github_stars} stars")
-    return " · ".join(parts)
 
 
 def digest_view(
@@ -139,7 +152,8 @@ def digest_view(
             if paper is None:
                 continue
             card = cards[pick.paper_id] = card_for(paper)
-        grouped.setdefault(clean(pick.section) or DEFAULT_SECTION, []).append((card, pick.why))
+        section = _clean_repeated(pick.section) or DEFAULT_SECTION
+        grouped.setdefault(section, []).append((card, pick.why))
     sections = []
     number = 0
     for title, entries in grouped.items():
@@ -150,7 +164,7 @@ def digest_view(
                 Item(
                     number,
                     card,
-                    clean(why)[:300],
+                    _clean_repeated(why)[:300],
                     feedback_url(card.paper_id, "up"),
                     feedback_url(card.paper_id, "down"),
                 )
@@ -318,6 +332,7 @@ class PreparedEdition:
         self.papers = papers
         self.cards: dict[str, Card] = {}
         self.fragments: dict[object, str] = {}
+        self.subjects: dict[tuple[int, bool], str] = {}
         templates = renderer.templates
         self._subject = templates.subject("digest")
         self._text = templates.text("digest")
@@ -345,6 +360,20 @@ class PreparedEdition:
             cards=self.cards,
         )
 
+    def subject(self, paper_count: int, cold_start: bool) -> str:
+        """The subject: it depends on the edition, the number of papers and cold start only."""
+        key = (paper_count, cold_start)
+        subject = self.subjects.get(key)
+        if subject is None:
+            context = {
+                "brand": BRAND,
+                "edition": self.edition,
+                "paper_count": paper_count,
+                "cold_start": cold_start,
+            }
+            subject = self.subjects[key] = clean(self._subject.render(context))
+        return subject
+
     def render(
         self,
         subscriber: SubscriberInfo,
@@ -359,13 +388,13 @@ class PreparedEdition:
     ) -> RenderedEmail:
         """The reader's finished email. ``reference_build`` uses the ``email`` package path."""
         view = self.view(subscriber, picks, links, feedback_url, cold_start=cold_start)
-        subject = clean(self._subject.render(view))
+        subject = self.subject(view["paper_count"], cold_start)
         view["subject"] = subject
         view["_fragments"] = self.fragments
-        html = self._html.render(view)
+        html = self._html.render_parts(view)
         text = self._text.render(view)
         args = {
-            "to_name": subscriber.name,
+            "to_name": view["recipient"]["name"],
             "to_address": subscriber.email,
             "subject": subject,
             "date": when,
@@ -379,6 +408,7 @@ class PreparedEdition:
         }
         writer = self.renderer.writer
         if reference_build:
+            args["html"] = str(html)
             data = reference.serialize(reference.build_message(writer.sender, **args))
         else:
             data = writer.build(**args)

@@ -6,6 +6,12 @@ default list omits ``List-Unsubscribe-Post``; without it a relay could strip the
 header without breaking the signature, so Gmail and Yahoo do not trust one-click
 unsubscribe. It is listed here explicitly. Headers listed but absent from a message are
 signed as absent (RFC 6376 5.4), so nobody can add them later either.
+
+Canonicalization is relaxed for headers (relays refold them) and simple for the body: our
+bodies are quoted-printable with CRLF line endings and no trailing white space, which
+relays leave alone, and simple costs a fraction of relaxed on a 60 KB body. dkimpy signs
+with pure-Python RSA: about two modular exponentiations of 1024 bits per message, the
+bulk of the signing time.
 """
 
 from __future__ import annotations
@@ -68,7 +74,7 @@ class DkimSigner:
             self.selector,
             self.domain,
             self.key,
-            canonicalize=(b"relaxed", b"relaxed"),
+            canonicalize=(b"relaxed", b"simple"),
             include_headers=[h.encode("ascii") for h in SIGNED_HEADERS],
         )
         return header if header.endswith(b"\r\n") else header + b"\r\n"

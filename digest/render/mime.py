@@ -25,6 +25,7 @@ import binascii
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from digest.render import headers as h
 
@@ -37,28 +38,45 @@ class QPEncoder:
     def __init__(self, max_lines: int = 20_000):
         self.max_lines = max_lines
         self._cache: dict[str, bytes] = {}
+        self._static: dict[str, bytes] = {}  # lines that stay cached (template static runs)
 
-    def encode(self, text: str) -> bytes:
+    def add_static(self, lines: dict[str, bytes]) -> None:
+        """Lines mapped to their encoding for good (survive the cache reset)."""
+        self._static.update(lines)
+        self._cache.update(lines)
+
+    def encode(self, text: str, *, cache: bool = True) -> bytes:
         """``text`` (any line endings) as quoted-printable UTF-8 with CRLF line endings."""
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         lines = text.split("\n")
         if lines[-1] == "":
             lines.pop()
-        cache = self._cache
-        if len(cache) > self.max_lines:
-            cache.clear()
-        get = cache.get
-        out = []
-        append = out.append
-        for line in lines:
-            encoded = get(line)
-            if encoded is None:
-                # The CRLF terminator makes b2a_qp use CRLF for soft line breaks too.
-                encoded = binascii.b2a_qp((line + "\r\n").encode("utf-8"), False, True, False)
-                cache[line] = encoded
-            append(encoded)
-        return b"".join(out)
+        if not cache:
+            return b"".join(_qp_line(line) for line in lines)
+        store = self._cache
+        if len(store) > self.max_lines:
+            store.clear()
+            store.update(self._static)
+        encoded = list(map(store.get, lines))  # one C-level pass for the usual all-hits case
+        try:
+            return b"".join(encoded)  # type: ignore[arg-type]
+        except TypeError:  # some lines are new
+            for i, line in enumerate(lines):
+                if encoded[i] is None:
+                    encoded[i] = store[line] = _qp_line(line)
+            return b"".join(encoded)  # type: ignore[arg-type]
+
+
+def _qp_line(line: str) -> bytes:
+    # The CRLF terminator makes b2a_qp use CRLF for soft line breaks too.
+    return binascii.b2a_qp((line + "\r\n").encode("utf-8"), False, True, False)
+
+
+class EncodableBody(Protocol):
+    """A body that knows how to quoted-printable encode itself (pre-encoded static parts)."""
+
+    def encode(self, qp: QPEncoder) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +150,7 @@ class MimeWriter:
         date: datetime,
         message_id: str,
         text: str,
-        html: str,
+        html: str | EncodableBody,
         unsubscribe_url: str | None = None,
         unsubscribe_mailto_token: str | None = None,
         campaign: str = "",
@@ -172,7 +190,7 @@ class MimeWriter:
                 b"\r\n",  # the CRLF before a delimiter belongs to the delimiter
                 delimiter,
                 self._html_head,
-                self.qp.encode(html),
+                html.encode(self.qp) if not isinstance(html, str) else self.qp.encode(html),
                 b"\r\n--" + boundary.encode("ascii") + b"--\r\n",
             ]
         )

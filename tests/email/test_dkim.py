@@ -58,7 +58,7 @@ def test_signature_verifies_and_covers_one_click(signed: bytes) -> None:
         "example.org",
         "test",
         "rsa-sha256",
-        "relaxed/relaxed",
+        "relaxed/simple",
     )
 
 
