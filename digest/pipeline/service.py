@@ -181,23 +181,30 @@ def compute_picks(
     )
 
 
-def preview(rt: Runtime, email: str) -> RenderedEmail:
-    """The subscriber's next digest, rendered; nothing is stored or sent."""
+def preview(rt: Runtime, email: str) -> RenderedEmail | None:
+    """The subscriber's next digest, rendered (None when no paper is new to them).
+
+    Nothing is stored or sent.
+    """
     now = rt.clock()
     with rt.db.session() as session:
         subscriber = repo.get_subscriber(session, email)
         picks = compute_picks(rt, session, [subscriber], now)[0]
+        if not picks:
+            session.rollback()
+            return None
         papers = repo.papers_by_ids(session, [p.paper_id for p in picks])
+        slot = edition_for(subscriber.frequency, now, subscriber.timezone)
+        rendered = render_for(
+            rt,
+            subscriber,
+            EditionInfo(slot.key, slot.period_start),
+            picks,
+            papers,
+            message_id=f"<preview.{subscriber.id}.{int(now.timestamp())}@{rt.settings.from_domain}>",
+        )
         session.rollback()
-    slot = edition_for(subscriber.frequency, now, subscriber.timezone)
-    return render_for(
-        rt,
-        subscriber,
-        EditionInfo(slot.key, slot.period_start),
-        picks,
-        papers,
-        message_id=f"<preview.{subscriber.id}.{int(now.timestamp())}@{rt.settings.from_domain}>",
-    )
+    return rendered
 
 
 def _deliver_one(

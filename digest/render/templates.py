@@ -36,7 +36,7 @@ _MJ_TEXT = re.compile(
 # The title, the hidden preheader and the body wrapper (whose aria-label is the subject).
 _HEAD_BREAKS = (
     re.compile(r"(<title>)(.*?)(</title>)", re.S),
-    re.compile(r'(<div style="display:none;[^"]*">)(.*?)(</div>)', re.S),
+    re.compile(r'(<div class="preheader"[^>]*>)(.*?)(</div>)', re.S),
     re.compile(r'(<div aria-label="[^"]*"[^>]*>)()()'),
 )
 
