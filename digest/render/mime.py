@@ -55,16 +55,16 @@ class QPEncoder:
         if not cache:
             return b"".join(_qp_line(line) for line in lines)
         store = self._cache
-        if len(store) > self.max_lines:
-            store.clear()
-            store.update(self._static)
+        if len(store) > self.max_lines:  # start afresh (a new dict: safe for other threads)
+            store = self._cache = dict(self._static)
         encoded = list(map(store.get, lines))  # one C-level pass for the usual all-hits case
         try:
             return b"".join(encoded)  # type: ignore[arg-type]
         except TypeError:  # some lines are new
+            static = self._static
             for i, line in enumerate(lines):
                 if encoded[i] is None:
-                    encoded[i] = store[line] = _qp_line(line)
+                    encoded[i] = store[line] = static.get(line) or _qp_line(line)
             return b"".join(encoded)  # type: ignore[arg-type]
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dkim
 import pytest
-from mailcheck import SENDER, make_renderer, parse, render_digest, sample_papers
+from mailcheck import SENDER, WHEN, make_renderer, parse, render_digest, sample_papers
 
 from digest.domain import SubscriberInfo
 from digest.errors import ConfigError
@@ -94,7 +94,7 @@ def test_transactional_emails_are_signed_too() -> None:
         to_address="a@example.org",
         confirm_url="https://digest.example.org/c/x",
         message_id="<c@example.org>",
-        when=__import__("mailcheck").WHEN,
+        when=WHEN,
     )
     assert dkim.verify(email.data, dnsfunc=dns)
 
