@@ -22,6 +22,7 @@ most 76 octets in the bodies, 998 in the headers.
 from __future__ import annotations
 
 import binascii
+import contextlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -60,10 +61,13 @@ class QPEncoder:
         encoded = list(map(store.get, lines))  # one C-level pass for the usual all-hits case
         try:
             return b"".join(encoded)  # type: ignore[arg-type]
-        except TypeError:  # some lines are new
+        except TypeError:  # some lines are new: find them without a Python loop over all
             static = self._static
-            for i, line in enumerate(lines):
-                if encoded[i] is None:
+            i = -1
+            with contextlib.suppress(ValueError):
+                while True:
+                    i = encoded.index(None, i + 1)
+                    line = lines[i]
                     encoded[i] = store[line] = static.get(line) or _qp_line(line)
             return b"".join(encoded)  # type: ignore[arg-type]
 
