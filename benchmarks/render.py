@@ -22,6 +22,7 @@ Then the same with DKIM signing on (dkimpy, a 2048-bit RSA test key).
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -207,6 +208,8 @@ def run(args: argparse.Namespace) -> int:
 
     med = statistics.median(fast)
     print(f"digest render + build + serialize, {len(people)} recipients, 10 papers each")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"  machine               {os.cpu_count()} CPUs, load average {load} (shared machine)")
     print(f"  HTML size             median {statistics.median(sizes) / 1024:.1f} KB")
     print(
         f"  fast path             median {us(med)}  p90 {us(statistics.quantiles(fast, n=10)[-1])}"

@@ -194,8 +194,8 @@ def digest_view(
         "links": links,
         "recipient": {"email": subscriber.email, "name": name},
         "frequency": subscriber.frequency,
-        "contact_line": clean(contact_line),
-        "postal_address": clean(postal_address),
+        "contact_line": _clean_repeated(contact_line),
+        "postal_address": _clean_repeated(postal_address),
     }
 
 
