@@ -19,7 +19,7 @@ from digest.db import repo
 from digest.db.models import DeliveryRow, EditionRow, SubscriberRow
 from digest.deliver.transports import OutgoingMessage
 from digest.domain import Paper, Pick
-from digest.errors import TransportError
+from digest.errors import InputError, TransportError
 from digest.pipeline.runtime import Runtime
 from digest.rank import rank
 from digest.render import EditionInfo, PreparedEdition, RenderedEmail
@@ -234,7 +234,10 @@ def _deliver_one(
             )
             return outcome | {"status": "skipped", "detail": "no new papers match"}
     try:
-        email = render_delivery(rt, delivery, subscriber, edition, papers, prepared)
+        try:
+            email = render_delivery(rt, delivery, subscriber, edition, papers, prepared)
+        except InputError as exc:  # this reader's data cannot make a valid message: no retry
+            raise TransportError(f"cannot build the message: {exc}", permanent=True) from None
         reply = transport.send(
             OutgoingMessage(
                 sender=rt.settings.from_address,
