@@ -10,8 +10,10 @@ pieces instead:
 * bodies are quoted-printable encoded line by line through a cache (:class:`QPEncoder`).
   Quoted-printable is line-local (a hard line break resets it), so encoding a body line
   by line gives exactly the bytes of encoding it whole, and the lines that every reader
-  shares (the template, the paper cards of the edition) are encoded once; only the lines
-  that differ (names, links) cost anything per reader.
+  shares (the paper cards of the edition) are encoded once; only the lines that differ
+  (names, links) cost anything per reader. The static markup of the HTML template is
+  not even split into lines: it arrives as pre-encoded runs (``add_static``, see
+  :mod:`digest.render.templates`).
 
 The result parses back (``email`` with the default policy) to the same headers and body
 text as :func:`digest.render.message.build_message`, the straightforward ``email`` path,

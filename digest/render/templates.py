@@ -10,9 +10,11 @@ templates with autoescape off.
 reader (see :class:`FragmentCache`).
 
 The compiled HTML gets a line break around the content of every ``mj-text`` (where
-whitespace does not change the rendering): the content is then on lines of its own, so
-the quoted-printable line cache (:mod:`digest.render.mime`) re-encodes only the lines
-that differ between readers, not the template markup around them.
+whitespace does not change the rendering): the content is then on lines of its own.
+Every run of whole lines without Jinja syntax then becomes a *static run*, encoded to
+quoted-printable once (:func:`split_static`, :class:`HtmlTemplate`); per reader, the
+line cache of :mod:`digest.render.mime` encodes only the lines between the runs, most
+of which it has seen before. The result is byte for byte the encoding of the whole body.
 """
 
 from __future__ import annotations
