@@ -75,6 +75,16 @@ class QPEncoder:
 
 
 def _qp_line(line: str) -> bytes:
+    """One line, quoted-printable, CRLF-terminated: exactly what b2a_qp makes of it."""
+    if (
+        len(line) <= 75
+        and line.isascii()
+        and line.isprintable()  # no control characters, no tab
+        and "=" not in line
+        and line[-1:] != " "
+        and line != "."
+    ):
+        return line.encode("ascii") + b"\r\n"  # nothing to encode (most per-reader lines)
     # The CRLF terminator makes b2a_qp use CRLF for soft line breaks too.
     return binascii.b2a_qp((line + "\r\n").encode("utf-8"), False, True, False)
 

@@ -66,3 +66,21 @@ def test_static_runs_encode_to_the_same_bytes_as_the_whole_html() -> None:
         plain = str(html)
         assert "\x00" not in plain
         assert html.encode(renderer.writer.qp) == QPEncoder().encode(plain)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    line=st.text(alphabet=st.sampled_from("ab .=\t~!/:-_?&"), max_size=80)
+    | st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=80)
+)
+def test_plain_ascii_lines_match_b2a_qp(line: str) -> None:
+    expected = binascii.b2a_qp((line + "\r\n").encode(), False, True, False)
+    assert QPEncoder().encode(line + "\n") == expected
+    assert QPEncoder().encode(line + "\n", cache=False) == expected
+
+
+def test_line_length_boundary() -> None:
+    for n in range(70, 82):
+        for line in ("a" * n, "a" * (n - 1) + " ", "." + "b" * (n - 1)):
+            expected = binascii.b2a_qp((line + "\r\n").encode(), False, True, False)
+            assert QPEncoder().encode(line + "\n", cache=False) == expected
