@@ -10,6 +10,7 @@ prefix; the environment wins over the file.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tomllib
 from collections.abc import Mapping
@@ -43,6 +44,16 @@ class SmtpConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DkimConfig:
+    """DKIM signing: selector, signing domain (d=) and the PEM private key."""
+
+    selector: str
+    domain: str
+    key_file: Path
+    key: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Every runtime setting of digest; build it with :meth:`from_env`."""
 
@@ -64,6 +75,10 @@ class Settings:
     max_attempts: int = 5
     retry_backoff_seconds: int = 300
     contact_line: str = ""
+    postal_address: str = ""
+    unsubscribe_mailto: str = ""
+    feedback_id: str = ""
+    dkim: DkimConfig | None = None
 
     @property
     def from_domain(self) -> str:
@@ -121,7 +136,13 @@ class Settings:
             retry_backoff_seconds=_int(
                 "DIGEST_RETRY_BACKOFF_SECONDS", values.get("retry_backoff_seconds", 300), 0, 86_400
             ),
-            contact_line=str(values.get("contact_line") or ""),
+            contact_line=_one_line("DIGEST_CONTACT_LINE", values.get("contact_line")),
+            postal_address=_one_line("DIGEST_POSTAL_ADDRESS", values.get("postal_address")),
+            unsubscribe_mailto=_mailbox(
+                "DIGEST_UNSUBSCRIBE_MAILTO", values.get("unsubscribe_mailto")
+            ),
+            feedback_id=_feedback_id(values.get("feedback_id")),
+            dkim=_dkim(values, from_address),
         )
 
 
@@ -218,6 +239,74 @@ def _parse_from(value: str) -> tuple[str, str]:
     if "@" not in address:
         raise ConfigError(f"DIGEST_FROM: expected 'Name <user@example.org>', got {value!r}")
     return name or "digest", address
+
+
+def _one_line(name: str, value: object) -> str:
+    text = str(value or "")
+    if any(c in text for c in "\r\n\x00"):
+        raise ConfigError(f"{name}: must be a single line of text")
+    return text.strip()
+
+
+def _mailbox(name: str, value: object) -> str:
+    """A bare address such as unsubscribe@example.org, or '' when not set."""
+    text = _one_line(name, value)
+    if not text:
+        return ""
+    text = text.removeprefix("mailto:")
+    local, _, domain = text.rpartition("@")
+    if not local or "." not in domain or not text.isascii() or any(c in text for c in ' <>,;?"'):
+        raise ConfigError(f"{name}: expected an address like unsubscribe@example.org, got {text!r}")
+    return text
+
+
+def _feedback_id(value: object) -> str:
+    text = _one_line("DIGEST_FEEDBACK_ID", value)
+    if text and not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", text):
+        raise ConfigError(
+            f"DIGEST_FEEDBACK_ID: use 1-64 letters, digits, '.', '_' or '-', got {text!r}"
+        )
+    return text
+
+
+_DNS_NAME = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*"
+)
+
+
+def _dkim(values: Mapping[str, object], from_address: str) -> DkimConfig | None:
+    """DKIM settings: selector and key file together, the domain aligned with From."""
+    selector = _one_line("DIGEST_DKIM_SELECTOR", values.get("dkim_selector"))
+    key_file = _one_line("DIGEST_DKIM_KEY_FILE", values.get("dkim_key_file"))
+    from_domain = from_address.rpartition("@")[2].lower()
+    domain = _one_line("DIGEST_DKIM_DOMAIN", values.get("dkim_domain")).lower() or from_domain
+    if not selector and not key_file:
+        if values.get("dkim_domain"):
+            raise ConfigError("DIGEST_DKIM_DOMAIN: also set DIGEST_DKIM_SELECTOR and _KEY_FILE")
+        return None
+    if not selector:
+        raise ConfigError("DIGEST_DKIM_SELECTOR: required when DIGEST_DKIM_KEY_FILE is set")
+    if not key_file:
+        raise ConfigError("DIGEST_DKIM_KEY_FILE: required when DIGEST_DKIM_SELECTOR is set")
+    if not _DNS_NAME.fullmatch(selector):
+        raise ConfigError(f"DIGEST_DKIM_SELECTOR: not a valid DNS label: {selector!r}")
+    if not _DNS_NAME.fullmatch(domain) or "." not in domain:
+        raise ConfigError(f"DIGEST_DKIM_DOMAIN: not a valid domain name: {domain!r}")
+    if from_domain != domain and not from_domain.endswith("." + domain):
+        raise ConfigError(
+            f"DIGEST_DKIM_DOMAIN: {domain} is neither the From domain ({from_domain}) "
+            "nor a parent of it, so DMARC would not align"
+        )
+    path = Path(key_file).expanduser()
+    try:
+        key = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"DIGEST_DKIM_KEY_FILE: cannot read {path}: {exc.strerror}") from None
+    from digest.render.dkim import check_private_key
+
+    check_private_key(key, f"DIGEST_DKIM_KEY_FILE ({path})")
+    return DkimConfig(selector=selector, domain=domain, key_file=path, key=key)
 
 
 def _int(name: str, value: object, low: int, high: int) -> int:

@@ -12,6 +12,7 @@ from rich.table import Table
 from digest.cli.common import console, is_terminal, load_settings, open_database, print_json
 from digest.db import repo
 from digest.demo import DEMO_SUBSCRIBERS, sample_papers_path
+from digest.errors import InputError
 from digest.ingest.jsonl import parse_jsonl, read_lines
 from digest.pipeline.edition import EditionReport, run_edition
 from digest.pipeline.runtime import Runtime, utcnow
@@ -106,24 +107,40 @@ def preview(
     out: Annotated[
         Path, typer.Option("--out", help="Folder for the .html, .txt and .eml files.")
     ] = Path("var/preview"),
+    png: Annotated[
+        bool,
+        typer.Option("--png", help="Also take screenshots at 375 and 600 px (headless Chromium)."),
+    ] = False,
 ) -> None:
     """Render a subscriber's next digest to files, without sending or recording anything."""
     rt = _runtime(load_settings())
     email_ = preview_digest(rt, email)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = out / "".join(c if c.isalnum() or c in "@.-_" else "_" for c in email)
-    paths = []
-    for suffix, data in (
-        (".html", email_.html.encode()),
-        (".txt", email_.text.encode()),
-        (".eml", email_.data),
-    ):
-        path = stem.with_name(stem.name + suffix)
-        path.write_bytes(data)
-        paths.append(path)
+    if email_ is None:
+        console.print(f"Nothing to preview: no new papers match {email} (a run would skip them).")
+        return
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        stem = out / "".join(c if c.isalnum() or c in "@.-_" else "_" for c in email)
+        paths = []
+        for suffix, data in (
+            (".html", email_.html.encode()),
+            (".txt", email_.text.encode()),
+            (".eml", email_.data),
+        ):
+            path = stem.with_name(stem.name + suffix)
+            path.write_bytes(data)
+            paths.append(path)
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot write there: {exc.strerror}") from None
     console.print(f"subject: {email_.subject}")
     for path in paths:
         console.print(f"wrote {path}")
+    if png:
+        from digest.render.browser import screenshots
+
+        for path, shot in screenshots(paths[0], stem):
+            note = "" if not shot.overflows else f"  (overflows: {', '.join(shot.overflowing)})"
+            console.print(f"wrote {path}  ({shot.width}x{shot.height} px){note}")
 
 
 def demo() -> None:

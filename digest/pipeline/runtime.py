@@ -14,7 +14,7 @@ from digest.db import Database
 from digest.deliver.transports import Transport, transport_from_settings
 from digest.links import LinkSigner
 from digest.rank import RankOptions
-from digest.render import DigestRenderer, EmailTemplates
+from digest.render import DigestRenderer
 from digest.settings import Settings
 
 
@@ -41,12 +41,7 @@ class Runtime:
         transport_factory: Callable[[], Transport] | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> Runtime:
-        renderer = DigestRenderer(
-            EmailTemplates(settings.templates_dir),
-            from_name=settings.from_name,
-            from_address=settings.from_address,
-            list_id=settings.list_id,
-        )
+        renderer = DigestRenderer.from_settings(settings)
         return cls(
             settings=settings,
             db=db or Database(settings.database_url),

@@ -19,10 +19,10 @@ from digest.db import repo
 from digest.db.models import DeliveryRow, EditionRow, SubscriberRow
 from digest.deliver.transports import OutgoingMessage
 from digest.domain import Paper, Pick
-from digest.errors import TransportError
+from digest.errors import InputError, TransportError
 from digest.pipeline.runtime import Runtime
 from digest.rank import rank
-from digest.render import EditionInfo, RenderedEmail, digest_view
+from digest.render import EditionInfo, PreparedEdition, RenderedEmail
 from digest.schedule import due_edition, edition_for
 
 
@@ -109,6 +109,7 @@ def deliver_batch(rt: Runtime, delivery_ids: Sequence[int]) -> BatchResult:
         papers = repo.papers_by_ids(session, {p["id"] for d in deliveries for p in d.picks or []})
 
     transport = rt.transport_factory()
+    prepared: dict[str, PreparedEdition] = {}  # rendering work shared by the whole batch
     try:
         for delivery in deliveries:
             outcome = _deliver_one(
@@ -118,6 +119,7 @@ def deliver_batch(rt: Runtime, delivery_ids: Sequence[int]) -> BatchResult:
                 subscribers[delivery.subscriber_id],
                 editions[delivery.edition_id],
                 papers,
+                prepared,
             )
             result.counts[outcome["status"]] += 1
             result.outcomes.append(outcome)
@@ -175,23 +177,30 @@ def compute_picks(
     )
 
 
-def preview(rt: Runtime, email: str) -> RenderedEmail:
-    """The subscriber's next digest, rendered; nothing is stored or sent."""
+def preview(rt: Runtime, email: str) -> RenderedEmail | None:
+    """The subscriber's next digest, rendered (None when no paper is new to them).
+
+    Nothing is stored or sent.
+    """
     now = rt.clock()
     with rt.db.session() as session:
         subscriber = repo.get_subscriber(session, email)
         picks = compute_picks(rt, session, [subscriber], now)[0]
+        if not picks:
+            session.rollback()
+            return None
         papers = repo.papers_by_ids(session, [p.paper_id for p in picks])
+        slot = edition_for(subscriber.frequency, now, subscriber.timezone)
+        rendered = render_for(
+            rt,
+            subscriber,
+            EditionInfo(slot.key, slot.period_start),
+            picks,
+            papers,
+            message_id=f"<preview.{subscriber.id}.{int(now.timestamp())}@{rt.settings.from_domain}>",
+        )
         session.rollback()
-    slot = edition_for(subscriber.frequency, now, subscriber.timezone)
-    return render_for(
-        rt,
-        subscriber,
-        EditionInfo(slot.key, slot.period_start),
-        picks,
-        papers,
-        message_id=f"<preview.{subscriber.id}.{int(now.timestamp())}@{rt.settings.from_domain}>",
-    )
+    return rendered
 
 
 def _deliver_one(
@@ -201,6 +210,7 @@ def _deliver_one(
     subscriber: SubscriberRow,
     edition: EditionRow,
     papers: dict[str, Paper],
+    prepared: dict[str, PreparedEdition] | None = None,
 ) -> dict[str, object]:
     outcome: dict[str, object] = {
         "delivery": delivery.id,
@@ -222,7 +232,10 @@ def _deliver_one(
             )
             return outcome | {"status": "skipped", "detail": "no new papers match"}
     try:
-        email = render_delivery(rt, delivery, subscriber, edition, papers)
+        try:
+            email = render_delivery(rt, delivery, subscriber, edition, papers, prepared)
+        except InputError as exc:  # this reader's data cannot make a valid message: no retry
+            raise TransportError(f"cannot build the message: {exc}", permanent=True) from None
         reply = transport.send(
             OutgoingMessage(
                 sender=rt.settings.from_address,
@@ -264,6 +277,7 @@ def render_delivery(
     subscriber: SubscriberRow,
     edition: EditionRow,
     papers: dict[str, Paper],
+    prepared: dict[str, PreparedEdition] | None = None,
 ) -> RenderedEmail:
     picks = [Pick.from_json(p) for p in (delivery.picks or [])]
     return render_for(
@@ -273,6 +287,7 @@ def render_delivery(
         picks,
         papers,
         message_id=message_id_for(rt, delivery.id, edition.key),
+        prepared=prepared,
     )
 
 
@@ -284,19 +299,19 @@ def render_for(
     papers: dict[str, Paper],
     *,
     message_id: str,
+    prepared: dict[str, PreparedEdition] | None = None,
 ) -> RenderedEmail:
+    """Render one reader's digest; ``prepared`` shares per-edition work across a batch."""
     info = repo.info_from_row(subscriber)
-    links = rt.signer.for_recipient(info.id, edition.key)
-    view = digest_view(
+    cache = {} if prepared is None else prepared
+    if edition.key not in cache:
+        cache[edition.key] = rt.renderer.edition(edition, papers)
+    return cache[edition.key].render(
         info,
-        edition,
         picks,
-        papers,
-        links,
-        lambda paper_id, vote: rt.signer.feedback(info.id, paper_id, vote),
+        rt.signer.for_recipient(info.id, edition.key),
+        rt.signer.feedback_links(info.id),
+        message_id=message_id,
+        when=rt.clock(),
         cold_start=repo.profile_from_row(subscriber).is_empty,
-        contact_line=rt.settings.contact_line,
-    )
-    return rt.renderer.render(
-        view, to_name=info.name, to_address=info.email, message_id=message_id, when=rt.clock()
     )

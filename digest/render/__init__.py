@@ -1,6 +1,24 @@
 """Rendering: (subscriber, picks, links) -> a finished email. Pure apart from reading templates."""
 
-from digest.render.digest_email import DigestRenderer, EditionInfo, RenderedEmail, digest_view
+from digest.render.digest_email import (
+    Card,
+    DigestRenderer,
+    EditionInfo,
+    PreparedEdition,
+    RenderedEmail,
+    digest_view,
+)
+from digest.render.mime import MimeWriter, Sender
 from digest.render.templates import EmailTemplates
 
-__all__ = ["DigestRenderer", "EditionInfo", "EmailTemplates", "RenderedEmail", "digest_view"]
+__all__ = [
+    "Card",
+    "DigestRenderer",
+    "EditionInfo",
+    "EmailTemplates",
+    "MimeWriter",
+    "PreparedEdition",
+    "RenderedEmail",
+    "Sender",
+    "digest_view",
+]

@@ -1,57 +1,64 @@
-"""MIME message building: multipart/alternative with every header a bulk sender needs.
+"""The straightforward message build with the ``email`` package: the reference path.
 
-Header values are checked for line breaks (no header injection); the email package encodes
-non-ASCII names and subjects (RFC 2047) and folds long lines. The result is serialized with
-CRLF line endings, ready for SMTP.
+:class:`digest.render.mime.MimeWriter` builds the same message much faster; this module
+is what it is checked against (tests, ``benchmarks/render.py``) and what a reader of the
+code can trust at a glance. Both take the same arguments.
 """
 
 from __future__ import annotations
 
 import email.policy
-from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 
+from digest.render.headers import clean
+from digest.render.mime import ONE_CLICK, Sender, _feedback_part
+
 SMTP_POLICY = email.policy.SMTP.clone(max_line_length=78)
-
-
-@dataclass(frozen=True, slots=True)
-class Envelope:
-    """Everything about a message but its body."""
-
-    from_name: str
-    from_address: str
-    to_name: str | None
-    to_address: str
-    subject: str
-    date: datetime
-    message_id: str
-    list_id: str
-    list_unsubscribe: str
-    list_unsubscribe_mailto: str | None = None
 
 
 def single_line(value: str) -> str:
     """Collapse all whitespace, including CR and LF, so a value can never start a header."""
-    return " ".join(value.split())
+    return clean(value)
 
 
-def build_message(envelope: Envelope, text: str, html: str) -> EmailMessage:
+def build_message(
+    sender: Sender,
+    *,
+    to_name: str | None,
+    to_address: str,
+    subject: str,
+    date: datetime,
+    message_id: str,
+    text: str,
+    html: str,
+    unsubscribe_url: str | None = None,
+    unsubscribe_mailto_token: str | None = None,
+    campaign: str = "",
+    kind: str = "digest",
+) -> EmailMessage:
     msg = EmailMessage(policy=SMTP_POLICY)
-    msg["From"] = Address(single_line(envelope.from_name), addr_spec=envelope.from_address)
-    to_name = single_line(envelope.to_name or "")
-    msg["To"] = Address(to_name, addr_spec=envelope.to_address)
-    msg["Subject"] = single_line(envelope.subject)
-    msg["Date"] = format_datetime(envelope.date)
-    msg["Message-ID"] = envelope.message_id
-    msg["List-Id"] = f"<{envelope.list_id}>"
-    unsubscribe = f"<{envelope.list_unsubscribe}>"
-    if envelope.list_unsubscribe_mailto:
-        unsubscribe += f", <{envelope.list_unsubscribe_mailto}>"
-    msg["List-Unsubscribe"] = unsubscribe
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg["From"] = Address(clean(sender.from_name), addr_spec=sender.from_address)
+    msg["To"] = Address(clean(to_name or ""), addr_spec=to_address)
+    msg["Subject"] = clean(subject)
+    msg["Date"] = format_datetime(date)
+    msg["Message-ID"] = message_id
+    if unsubscribe_url:
+        msg["List-Id"] = f"{clean(sender.list_name)} <{sender.list_id}>".lstrip()
+        value = f"<{unsubscribe_url}>"
+        if sender.unsubscribe_mailto and unsubscribe_mailto_token:
+            value += (
+                f", <mailto:{sender.unsubscribe_mailto}"
+                f"?subject=unsubscribe%20{unsubscribe_mailto_token}>"
+            )
+        msg["List-Unsubscribe"] = value
+        msg["List-Unsubscribe-Post"] = ONE_CLICK
+    if campaign:
+        msg["Feedback-ID"] = ":".join(
+            _feedback_part(p) for p in (campaign, kind, sender.feedback_id_sender or sender.list_id)
+        )
     msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     return msg

@@ -1,0 +1,248 @@
+"""Per-recipient cost of a digest email: render + message build + serialization.
+
+    .venv/bin/python benchmarks/render.py [--recipients 5000] [--dkim 1000] [--check-every 10]
+
+One edition of 10-paper digests (about 40 KB of HTML each) for N recipients with different
+names, picks and sections, in one process. The clock runs per recipient from the
+subscriber and their picks to the finished bytes: signed links, view, Jinja (HTML, text),
+headers, quoted-printable bodies, serialization. The per-edition preparation (paper
+cards, compiled templates) is paid by the first recipient and reported apart.
+
+Baselines, measured interleaved in the same process (every ``--check-every``-th recipient)
+so that both see the same machine load:
+
+* ``stdlib build``: only building + serializing the same message with ``EmailMessage``;
+* ``straightforward path``: render without the per-edition caches + ``EmailMessage``.
+
+The same recipients are checked: the fast message and the ``EmailMessage`` one are parsed
+back (``email``, default policy) and compared header by header and part by part.
+Then the same with DKIM signing on (dkimpy, a 2048-bit RSA test key).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from datetime import UTC, date, datetime
+from email import message_from_bytes, policy
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from digest.demo import sample_papers_path  # noqa: E402
+from digest.domain import Pick, SubscriberInfo  # noqa: E402
+from digest.ingest.jsonl import parse_jsonl, read_lines  # noqa: E402
+from digest.links import LinkSigner  # noqa: E402
+from digest.render import DigestRenderer, EditionInfo, EmailTemplates, Sender  # noqa: E402
+from digest.render import message as reference  # noqa: E402
+from digest.render.dkim import DkimSigner  # noqa: E402
+
+EDITION = EditionInfo("daily:2025-05-30", date(2025, 5, 30))
+WHEN = datetime(2025, 5, 30, 7, 0, tzinfo=UTC)
+SENDER = Sender(
+    "Paper Digest",
+    "digest@example.org",
+    "digest.example.org",
+    "Paper Digest",
+    unsubscribe_mailto="unsubscribe@example.org",
+    feedback_id_sender="digest-example",
+)
+FIRST = ["Ada", "Zoë", "Jürgen", "Grace", "山田", "محمد", "דוד", "Amélie", "Olu", "Priya"]
+LAST = ["Lovelace", "Ångström", "Müller", "Hopper", "太郎", "الخوارزمي", "כהן", "Dubois", "", "Rao"]
+TOPICS = [
+    "reasoning in large language models",
+    "speech recognition",
+    "3D scene reconstruction",
+    "reinforcement learning for LLMs",
+    "medical image segmentation",
+]
+KEY = ROOT / "tests" / "fixtures" / "dkim" / "test-rsa.pem"
+
+
+def recipients(
+    count: int, pool: list[str], seed: int = 7
+) -> list[tuple[SubscriberInfo, list[Pick]]]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(count):
+        name = f"{rng.choice(FIRST)} {rng.choice(LAST)}".strip() if i % 5 else None
+        topics = rng.sample(TOPICS, rng.randint(1, 3))
+        picks = [
+            Pick(
+                pid,
+                1 - k / 20,
+                f"matches your topic '{topics[k % len(topics)]}' (title)",
+                topics[k % len(topics)],
+            )
+            for k, pid in enumerate(rng.sample(pool, 10))
+        ]
+        out.append((SubscriberInfo(i + 1, f"reader{i + 1}@example.org", name), picks))
+    return out
+
+
+def comparable(data: bytes) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    msg = message_from_bytes(data, policy=policy.default)
+    headers = [
+        (
+            k.lower(),
+            msg.get_content_type() if k.lower() == "content-type" else " ".join(str(v).split()),
+        )
+        for k, v in msg.items()
+        if k.lower() != "dkim-signature"
+    ]
+    parts = [(p.get_content_type(), p.get_content()) for p in msg.iter_parts()]  # type: ignore[attr-defined]
+    return headers, parts
+
+
+def us(ns: float) -> str:
+    return f"{ns / 1000:8.1f} µs"
+
+
+def run(args: argparse.Namespace) -> int:
+    papers = {p.id: p for p in parse_jsonl(read_lines(sample_papers_path()), source="s").records}
+    pool = sorted(papers)
+    people = recipients(args.recipients, pool)
+    templates = EmailTemplates(ROOT / "templates")
+    renderer = DigestRenderer(
+        templates,
+        SENDER,
+        contact_line="Paper Digest · digest@example.org",
+        postal_address="1 Example Street, 12345 Example City",
+    )
+    signer = LinkSigner("benchmark-secret-key-0123456789", "https://digest.example.org")
+
+    start = time.perf_counter_ns()
+    prepared = renderer.edition(EDITION, papers)
+    fast: list[int] = []
+    stdlib: list[int] = []
+    plain: list[int] = []
+    sizes: list[int] = []
+    mismatches = checked = 0
+    first_ns = 0
+    for n, (sub, picks) in enumerate(people):
+        t0 = time.perf_counter_ns()
+        email = prepared.render(
+            sub,
+            picks,
+            signer.for_recipient(sub.id, EDITION.key),
+            signer.feedback_links(sub.id),
+            message_id=f"<digest.{sub.id}.daily.2025-05-30@example.org>",
+            when=WHEN,
+        )
+        elapsed = time.perf_counter_ns() - t0
+        if n == 0:
+            first_ns = elapsed + (t0 - start)
+        else:
+            fast.append(elapsed)
+        sizes.append(len(email.html.encode()))
+        if n % args.check_every:
+            continue
+        # Baseline 1: the same message built and serialized with EmailMessage.
+        b0 = time.perf_counter_ns()
+        ref = reference.serialize(
+            reference.build_message(
+                SENDER,
+                to_name=sub.name,
+                to_address=sub.email,
+                subject=email.subject,
+                date=WHEN,
+                message_id=email.message_id,
+                text=email.text,
+                html=email.html,
+                unsubscribe_url=signer.for_recipient(sub.id, EDITION.key).unsubscribe,
+                unsubscribe_mailto_token=signer.for_recipient(
+                    sub.id, EDITION.key
+                ).unsubscribe_token,
+                campaign=EDITION.campaign,
+            )
+        )
+        stdlib.append(time.perf_counter_ns() - b0)
+        # Baseline 2: the straightforward path: no per-edition caches, EmailMessage build.
+        p0 = time.perf_counter_ns()
+        fresh = DigestRenderer(
+            templates,
+            SENDER,
+            contact_line=renderer.contact_line,
+            postal_address=renderer.postal_address,
+        ).edition(EDITION, papers)
+        slow = fresh.render(
+            sub,
+            picks,
+            signer.for_recipient(sub.id, EDITION.key),
+            signer.feedback_links(sub.id),
+            message_id=email.message_id,
+            when=WHEN,
+            reference_build=True,
+        )
+        plain.append(time.perf_counter_ns() - p0)
+        checked += 2
+        mismatches += comparable(email.data) != comparable(slow.data)
+        mismatches += comparable(email.data) != comparable(ref)
+
+    dkim_times: list[int] = []
+    if args.dkim:
+        signed = DigestRenderer(
+            templates,
+            SENDER,
+            contact_line=renderer.contact_line,
+            postal_address=renderer.postal_address,
+            dkim=DkimSigner("bench", "example.org", KEY.read_bytes()),
+        )
+        dprep = signed.edition(EDITION, papers)
+        for sub, picks in people[: args.dkim]:
+            t0 = time.perf_counter_ns()
+            dprep.render(
+                sub,
+                picks,
+                signer.for_recipient(sub.id, EDITION.key),
+                signer.feedback_links(sub.id),
+                message_id=f"<digest.{sub.id}.daily.2025-05-30@example.org>",
+                when=WHEN,
+            )
+            dkim_times.append(time.perf_counter_ns() - t0)
+
+    med = statistics.median(fast)
+    print(f"digest render + build + serialize, {len(people)} recipients, 10 papers each")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"  machine               {os.cpu_count()} CPUs, load average {load} (shared machine)")
+    print(f"  HTML size             median {statistics.median(sizes) / 1024:.1f} KB")
+    print(
+        f"  fast path             median {us(med)}  p90 {us(statistics.quantiles(fast, n=10)[-1])}"
+        f"  mean {us(statistics.mean(fast))}"
+    )
+    print(f"  first recipient       {us(first_ns)} (includes preparing the edition)")
+    print(
+        f"  stdlib build only     median {us(statistics.median(stdlib))}  "
+        f"({len(stdlib)} interleaved samples)"
+    )
+    print(f"  straightforward path  median {us(statistics.median(plain))}")
+    print(
+        f"  speed-up              {statistics.median(stdlib) / med:.1f}x vs one stdlib build, "
+        f"{statistics.median(plain) / med:.1f}x vs the straightforward path"
+    )
+    print(f"  same result           {checked - mismatches}/{checked} parsed-back comparisons equal")
+    if dkim_times:
+        print(
+            f"  with DKIM (rsa-2048)  median {us(statistics.median(dkim_times))}"
+            f"  ({len(dkim_times)} recipients)"
+        )
+    target = 500_000
+    print(f"  target ≤ 0.5 ms       {'met' if med <= target else 'NOT met'} ({med / 1e6:.3f} ms)")
+    return 1 if mismatches else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipients", type=int, default=5000)
+    parser.add_argument("--dkim", type=int, default=1000, help="recipients with DKIM on (0: skip)")
+    parser.add_argument("--check-every", type=int, default=10)
+    return run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

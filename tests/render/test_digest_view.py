@@ -1,0 +1,83 @@
+"""digest_view: the pure shape of a digest (sections, numbering, cards, wording)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from digest.domain import Paper, Pick, SubscriberInfo
+from digest.links import LinkSigner
+from digest.render import EditionInfo, digest_view
+from digest.render.excerpt import authors_line, excerpt
+
+EDITION = EditionInfo("daily:2025-05-30", date(2025, 5, 30))
+SIGNER = LinkSigner("test-secret-key-0123456789", "https://digest.example.org")
+
+
+def _paper(i: int, **kw: object) -> Paper:
+    return Paper(id=f"2505.{i:05d}", title=f"Paper {i}", abstract="A. B.", **kw)  # type: ignore[arg-type]
+
+
+def _view(picks: list[Pick], papers: dict[str, Paper], **kw: object) -> dict[str, object]:
+    sub = SubscriberInfo(5, "r@example.org", "  Ada \r\n Lovelace ")
+    links = SIGNER.for_recipient(5, EDITION.key)
+    return digest_view(sub, EDITION, picks, papers, links, SIGNER.feedback_links(5), **kw)  # type: ignore[arg-type]
+
+
+def test_sections_in_order_of_first_pick_and_numbers_in_reading_order() -> None:
+    papers = {p.id: p for p in (_paper(i) for i in range(5))}
+    picks = [
+        Pick("2505.00000", 0.9, "a", "LLMs"),
+        Pick("2505.00001", 0.8, "b", "Speech"),
+        Pick("2505.00002", 0.7, "c", "LLMs"),
+        Pick("2505.00003", 0.6, "d", ""),
+        Pick("2505.99999", 0.5, "missing paper is skipped", "LLMs"),
+    ]
+    view = _view(picks, papers)
+    sections = view["sections"]
+    assert [s.title for s in sections] == ["LLMs", "Speech", "Picked for you"]
+    numbers = [(i.number, i.card.paper_id) for s in sections for i in s.items]
+    assert numbers == [(1, "2505.00000"), (2, "2505.00002"), (3, "2505.00001"), (4, "2505.00003")]
+    assert view["paper_count"] == 4
+    assert view["intro"] == "Hi Ada Lovelace, here are 4 new papers picked for your interests."
+    assert view["preheader"].endswith("Paper 0")
+
+
+def test_feedback_links_are_signed_per_reader_and_paper() -> None:
+    papers = {"2505.00000": _paper(0)}
+    item = _view([Pick("2505.00000", 1, "x")], papers)["sections"][0].items[0]
+    up, down = item.feedback_up, item.feedback_down
+    assert up.endswith("/up") and down.endswith("/down")
+    token = up.removeprefix("https://digest.example.org/f/").removesuffix("/up")
+    assert SIGNER.verify("feedback", token) == [5, "2505.00000"]
+    assert down.rsplit("/", 2)[1] == token
+
+
+def test_cards_are_shared_across_readers() -> None:
+    papers = {"2505.00000": _paper(0, upvotes=12, github_stars=340)}
+    cards: dict = {}
+    first = _view([Pick("2505.00000", 1, "x")], papers, cards=cards)
+    second = _view([Pick("2505.00000", 1, "y")], papers, cards=cards)
+    card = first["sections"][0].items[0].card
+    assert second["sections"][0].items[0].card is card
+    assert (card.upvotes, card.stars) == (12, 340)
+
+
+def test_cold_start_wording() -> None:
+    papers = {"2505.00000": _paper(0)}
+    view = _view([Pick("2505.00000", 1, "trending")], papers, cold_start=True)
+    assert view["intro"] == "Hi Ada Lovelace, here is the most talked-about new paper."
+
+
+def test_excerpt_cuts_at_sentence_or_word() -> None:
+    text = "First sentence is here. " * 5 + "word " * 100
+    cut = excerpt(text, 200)
+    assert cut.endswith(".") and len(cut) <= 200
+    words = excerpt("word " * 100, 50)
+    assert words.endswith("…") and not words.endswith(" …") and len(words) <= 51
+    assert excerpt("short text") == "short text"
+
+
+def test_authors_truncated_with_et_al() -> None:
+    assert authors_line(["A", "B", "C", "D"]) == "A, B, C et al."
+    assert authors_line(["A", "B"]) == "A and B"
+    assert authors_line([]) == ""

@@ -1,0 +1,57 @@
+"""Signed links: valid tokens verify, tampered or cross-purpose ones do not."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from digest.errors import InputError
+from digest.links import LinkSigner
+
+SIGNER = LinkSigner("test-secret-key-0123456789", "https://digest.example.org/")
+
+
+def _token(url: str) -> str:
+    return url.rstrip("/").split("/")[-1]
+
+
+def test_recipient_links_verify() -> None:
+    links = SIGNER.for_recipient(42, "daily:2025-05-30")
+    assert links.unsubscribe == f"https://digest.example.org/u/{links.unsubscribe_token}"
+    assert SIGNER.verify("unsubscribe", _token(links.unsubscribe)) == 42
+    assert SIGNER.verify("preferences", _token(links.preferences)) == 42
+    assert links.view_online.startswith("https://digest.example.org/v/daily%3A2025-05-30/")
+    assert SIGNER.verify("view", _token(links.view_online)) == [42, "daily:2025-05-30"]
+
+
+def test_purposes_do_not_mix_and_tampering_fails() -> None:
+    token = _token(SIGNER.for_recipient(42, "e").unsubscribe)
+    with pytest.raises(InputError, match="preferences"):
+        SIGNER.verify("preferences", token)
+    body, tag = token.split(".")
+    forged = SIGNER.token("unsubscribe", 43).split(".")[0] + "." + tag
+    for bad in (forged, body + "." + tag[:-2] + "AA", "garbage", "", body + ".!!"):
+        with pytest.raises(InputError):
+            SIGNER.verify("unsubscribe", bad)
+    other = LinkSigner("another-secret-key-987654321", "https://digest.example.org")
+    with pytest.raises(InputError):
+        other.verify("unsubscribe", token)
+
+
+def test_feedback_links_fast_path_matches_generic_tokens() -> None:
+    url = SIGNER.feedback_links(7)("2505.12345", "up")
+    assert url == f"https://digest.example.org/f/{SIGNER.token('feedback', [7, '2505.12345'])}/up"
+    assert SIGNER.feedback(7, 'doi:10.1/é"x', "down").endswith("/down")
+    token = SIGNER.feedback(7, 'doi:10.1/é"x', "down").split("/")[-2]
+    assert SIGNER.verify("feedback", token) == [7, 'doi:10.1/é"x']
+    with pytest.raises(ValueError):
+        SIGNER.feedback(7, "p", "sideways")
+
+
+def test_confirmation_links_expire() -> None:
+    now = time.time()
+    token = _token(SIGNER.confirm_url(9, now=now - 3600))
+    assert SIGNER.verify("confirm", token, max_age=7200) == 9
+    with pytest.raises(InputError, match="expired"):
+        SIGNER.verify("confirm", token, max_age=60)
