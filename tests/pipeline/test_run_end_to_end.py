@@ -57,13 +57,14 @@ def env(digest_env, db_url, smtp_server, monkeypatch, capsys):  # type: ignore[n
 
 
 def papers_in(msg: EmailMessage) -> list[tuple[str, str]]:
-    """(title, excerpt) of each numbered paper in the text part."""
+    """(paper id, text block) of each numbered paper in the text part."""
     text = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
-    blocks = re.split(r"\n(?=\d+\. )", text)
+    blocks = re.split(r"\n\s*(?=\d+\. )", text)
     found = []
     for block in blocks[1:]:
-        title = block.split("\n", 1)[0].split(". ", 1)[1]
-        found.append((title, block))
+        link = re.search(r"Abstract: https://arxiv\.org/abs/(\S+)", block)
+        assert link, block
+        found.append((link.group(1), block))
     return found
 
 
@@ -175,7 +176,7 @@ def test_papers_are_never_sent_twice_to_a_reader(env, smtp_server, capsys) -> No
     report = run_edition(rt)
     assert report.result.counts["sent"] == 1
     msg = smtp_server.by_recipient()["speech@example.org"]  # the latest message wins
-    assert [t for t, _ in papers_in(msg)] == ["Robust speech recognition for meetings"]
+    assert [pid for pid, _ in papers_in(msg)] == ["2601.00001"]
 
 
 def test_unreachable_smtp_server_fails_cleanly(digest_env, sqlite_url, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
