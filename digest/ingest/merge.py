@@ -1,10 +1,11 @@
 """Merging what several sources and versions say about one paper into one row. Pure.
 
-Rules: the text of the newest version wins (an older version never overwrites a newer
-one); categories, links, keywords, affiliations and the sources that saw the paper are
-unions; trending signals (upvotes, stars, comments) take the latest known value; dates of
-first appearance (published, announced, featured) keep the earliest. The row is a plain
-dict keyed by column name, so the database adapter can store it as it is.
+Rules: the text of the newest version wins (an older version, or a source that does not
+know versions, never overwrites text that came with a version); categories, links,
+keywords, affiliations and the sources that saw the paper are unions; trending signals
+(upvotes, stars, comments) take the latest known value; dates of first appearance
+(published, announced, featured) keep the earliest. The row is a plain dict keyed by
+column name, so the database adapter can store it as it is.
 """
 
 from __future__ import annotations
@@ -16,16 +17,15 @@ from digest.domain import Paper
 
 Row = dict[str, Any]
 
-# Paper attribute -> column, for values that take the latest non-empty value.
-LATEST = (
-    ("comment", "comment"),
-    ("journal_ref", "journal_ref"),
-    ("doi", "doi"),
-    ("ai_summary", "ai_summary"),
+# Paper attribute -> column. Signals take the latest known value; version-bound metadata
+# only from a record at least as new as the row (or to fill a gap).
+SIGNALS = (
     ("upvotes", "upvotes"),
     ("github_stars", "github_stars"),
     ("num_comments", "num_comments"),
+    ("ai_summary", "ai_summary"),
 )
+VERSIONED = (("comment", "comment"), ("journal_ref", "journal_ref"), ("doi", "doi"))
 EARLIEST = (
     ("published", "published_on"),
     ("announced", "announced_on"),
@@ -86,7 +86,10 @@ def new_row(paper: Paper) -> Row:
 def merge_row(row: Row, paper: Paper) -> Row:
     """``row`` with what ``paper`` adds; returns a new dict, equal to ``row`` when nothing does."""
     merged = dict(row)
-    older = paper.version is not None and (row.get("version") or 0) > paper.version
+    have = row.get("version")
+    # A versioned record (arXiv) at least as new as the row rewrites the text; a record
+    # without a version (Daily Papers, a blog feed) only does so for a row without one.
+    older = have is not None and (paper.version is None or paper.version < have)
     if not older:
         for attr in ("title", "abstract"):
             value = getattr(paper, attr)
@@ -105,7 +108,11 @@ def merge_row(row: Row, paper: Paper) -> Row:
             merged[column] = current + [v for v in values if v not in current]
     if paper.links:
         merged["links"] = {**(row.get("links") or {}), **paper.links}
-    for attr, column in LATEST:
+    for attr, column in SIGNALS:
+        value = getattr(paper, attr)
+        if value is not None:
+            merged[column] = value
+    for attr, column in VERSIONED:
         value = getattr(paper, attr)
         if value is not None and not (older and row.get(column) is not None):
             merged[column] = value

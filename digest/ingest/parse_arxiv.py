@@ -28,18 +28,16 @@ def parse_arxiv_api(data: bytes, *, source: str = "arxiv") -> ParseResult:
         result.total = count(child_text(root, f"{OPENSEARCH}totalResults").strip() or None)
     except InputError:
         result.total = None
-    positions: list[int] = []
     for number, entry in enumerate(root.iter(f"{ATOM}entry"), start=1):
         entry_id = child_text(entry, f"{ATOM}id").strip()
         if "/api/errors" in entry_id:
             message = " ".join(child_text(entry, f"{ATOM}summary").split())
             raise ParseError(f"arXiv API error: {message[:200] or entry_id}")
         try:
-            result.records.append(paper_from_entry(entry, source=source))
-            positions.append(number)
+            result.add(number, paper_from_entry(entry, source=source))
         except InputError as exc:
             result.errors.append((number, f"{entry_id[:80] or 'entry'}: {exc}"))
-    return dedupe(result, positions)
+    return dedupe(result)
 
 
 def paper_from_entry(entry: ET.Element, *, source: str) -> Paper:

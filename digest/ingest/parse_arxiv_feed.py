@@ -46,7 +46,6 @@ def parse_arxiv_feed(
     else:
         raise ParseError(f"expected RSS or Atom, got <{root.tag.rpartition('}')[2][:40]}>")
     result = ParseResult(feed_date=parse_day(feed_day) if feed_day else None)
-    positions: list[int] = []
     for number, item in enumerate(items, start=1):
         try:
             paper, kind = paper_from_item(item, ns=ns, source=source)
@@ -54,9 +53,8 @@ def parse_arxiv_feed(
             result.errors.append((number, str(exc)))
             continue
         if kind in keep:
-            result.records.append(paper)
-            positions.append(number)
-    return dedupe(result, positions)
+            result.add(number, paper)
+    return dedupe(result)
 
 
 def paper_from_item(item: ET.Element, *, ns: str, source: str) -> tuple[Paper, str]:

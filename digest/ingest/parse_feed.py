@@ -37,14 +37,12 @@ def parse_feed(data: bytes, *, source: str = "feed") -> ParseResult:
         reason = f" ({str(problem).splitlines()[0][:120]})" if problem else ""
         raise ParseError(f"not an RSS or Atom feed{reason}")
     result = ParseResult(feed_date=_date(dict.get(parsed.feed, "updated_parsed")))
-    positions: list[int] = []
     for number, entry in enumerate(parsed.entries, start=1):
         try:
-            result.records.append(paper_from_entry(entry, source=source))
-            positions.append(number)
+            result.add(number, paper_from_entry(entry, source=source))
         except InputError as exc:
             result.errors.append((number, str(exc)))
-    return dedupe(result, positions)
+    return dedupe(result)
 
 
 def paper_from_entry(entry: Any, *, source: str) -> Paper:

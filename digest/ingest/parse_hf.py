@@ -39,14 +39,12 @@ def parse_daily_papers(data: bytes, *, source: str = "hf") -> ParseResult:
     if not isinstance(doc, list):
         raise ParseError(f"expected a JSON array of papers, got {type(doc).__name__}")
     result = ParseResult()
-    positions: list[int] = []
     for number, item in enumerate(doc, start=1):
         try:
-            result.records.append(paper_from_item(item, source=source))
-            positions.append(number)
+            result.add(number, paper_from_item(item, source=source))
         except InputError as exc:
             result.errors.append((number, str(exc)))
-    return dedupe(result, positions)
+    return dedupe(result)
 
 
 def paper_from_item(item: object, *, source: str) -> Paper:

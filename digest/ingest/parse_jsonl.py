@@ -55,9 +55,15 @@ def read_lines(path: Path) -> Iterable[bytes]:
 
 def parse_jsonl(lines: Iterable[bytes | str], *, source: str = "jsonl") -> ParseResult:
     """Records from JSON lines; a bad line is reported and skipped."""
+    return parse_numbered_lines(enumerate(lines, start=1), source=source)
+
+
+def parse_numbered_lines(
+    lines: Iterable[tuple[int, bytes | str]], *, source: str = "jsonl"
+) -> ParseResult:
+    """Like :func:`parse_jsonl` for a selection of lines that keep their line numbers."""
     result = ParseResult()
-    positions: list[int] = []
-    for number, raw in enumerate(lines, start=1):
+    for number, raw in lines:
         line = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
         if not line.strip():
             continue
@@ -68,17 +74,16 @@ def parse_jsonl(lines: Iterable[bytes | str], *, source: str = "jsonl") -> Parse
             result.errors.append((number, f"not valid JSON ({reason})"))
             continue
         try:
-            result.records.append(paper_from_dict(data, source=source))
-            positions.append(number)
+            result.add(number, paper_from_dict(data, source=source))
         except InputError as exc:
             result.errors.append((number, str(exc)))
-    return dedupe(result, positions)
+    return dedupe(result)
 
 
 def parse_file(data: bytes, *, source: str = "file") -> ParseResult:
     """A whole JSONL or JSON document, gzip-compressed or not."""
     if data[:2] == GZIP_MAGIC:
-        data = _gunzip(data)
+        data = gunzip(data)
     if data[:3] == b"\xef\xbb\xbf":
         data = data[3:]
     head = data.lstrip()[:1]
@@ -111,14 +116,12 @@ def parse_json(data: bytes, *, source: str = "json") -> ParseResult:
 
 def _parse_items(doc: list[object], source: str) -> ParseResult:
     result = ParseResult()
-    positions: list[int] = []
     for number, item in enumerate(doc, start=1):
         try:
-            result.records.append(paper_from_dict(item, source=source))
-            positions.append(number)
+            result.add(number, paper_from_dict(item, source=source))
         except InputError as exc:
             result.errors.append((number, str(exc)))
-    return dedupe(result, positions)
+    return dedupe(result)
 
 
 def paper_from_dict(data: object, *, source: str) -> Paper:
@@ -174,7 +177,8 @@ def _authors(value: object) -> list[str]:
     return [item.get("name") if isinstance(item, dict) else item for item in value]
 
 
-def _gunzip(data: bytes) -> bytes:
+def gunzip(data: bytes) -> bytes:
+    """Unpack gzip data, bounded; a broken or truncated stream is a ParseError."""
     try:
         decompressor = zlib.decompressobj(wbits=31)
         out = decompressor.decompress(data, MAX_UNPACKED)

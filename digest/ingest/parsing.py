@@ -40,10 +40,16 @@ class ParseResult:
     errors: list[tuple[int, str]] = field(default_factory=list)
     total: int | None = None  # items the server says match (arXiv API paging), when known
     feed_date: date | None = None  # the announcement day of a feed, when it says
+    positions: list[int] = field(default_factory=list)  # item number of each record
+
+    def add(self, number: int, paper: Paper) -> None:
+        self.records.append(paper)
+        self.positions.append(number)
 
     def extend(self, other: ParseResult) -> None:
         self.records.extend(other.records)
         self.errors.extend(other.errors)
+        self.positions.extend(other.positions)
 
 
 def text(value: object) -> str:
@@ -164,11 +170,12 @@ def make_paper(
     )
 
 
-def dedupe(result: ParseResult, positions: list[int]) -> ParseResult:
+def dedupe(result: ParseResult) -> ParseResult:
     """Keep one record per paper within one document: the highest version, else the first.
 
-    ``positions`` gives the item number of each record; every dropped duplicate is reported.
+    Every dropped duplicate is reported under its item number.
     """
+    positions = result.positions
     best: dict[str, int] = {}
     dropped: list[tuple[int, str]] = []
     for index, paper in enumerate(result.records):
@@ -190,6 +197,7 @@ def dedupe(result: ParseResult, positions: list[int]) -> ParseResult:
         errors=sorted(result.errors + dropped),
         total=result.total,
         feed_date=result.feed_date,
+        positions=[positions[i] for i in keep],
     )
 
 
