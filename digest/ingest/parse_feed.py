@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Any
+from xml.sax import SAXParseException
 
 import feedparser
 
@@ -32,10 +33,14 @@ def parse_feed(data: bytes, *, source: str = "feed") -> ParseResult:
     except Exception as exc:  # feedparser may raise anything on hostile input
         raise ParseError(f"unreadable feed ({type(exc).__name__})") from None
     version = parsed.get("version") or ""
+    problem = parsed.get("bozo_exception")
     if not version and not parsed.entries:
-        problem = parsed.get("bozo_exception")
         reason = f" ({str(problem).splitlines()[0][:120]})" if problem else ""
         raise ParseError(f"not an RSS or Atom feed{reason}")
+    if isinstance(problem, SAXParseException):
+        # feedparser would guess its way through; a truncated or broken document is
+        # refused whole rather than half-read (encoding mix-ups are only warnings)
+        raise ParseError(f"not an RSS or Atom feed: malformed XML ({problem})")
     result = ParseResult(feed_date=_date(dict.get(parsed.feed, "updated_parsed")))
     for number, entry in enumerate(parsed.entries, start=1):
         try:

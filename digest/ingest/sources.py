@@ -410,7 +410,9 @@ class Feed(_Base):
     ) -> Harvest:  # fmt: skip
         harvest = Harvest()
         progress("feed")
-        data = self._get(client, state, harvest, self.config.options["url"])
+        data = self._get(client, state, harvest, self.config.options["url"], conditional=not since)
+        if since is not None:  # a filtered run must not make the next one see "not modified"
+            harvest.validators.clear()
         if data is None:
             harvest.note = "not modified"
             harvest.cursor = state.cursor

@@ -61,13 +61,22 @@ def test_new_updated_unchanged_counts_and_idempotence(db: Database) -> None:
 
 def test_same_paper_from_several_sources_merges(db: Database) -> None:
     arxiv = paper(
-        categories=("cs.LG",), links={"abs": "https://arxiv.org/abs/2501.00001"}, source="arxiv",
-        version=1, published=date(2025, 1, 2), authors=("A. Author",),
-    )  # fmt: skip
+        categories=("cs.LG",),
+        links={"abs": "https://arxiv.org/abs/2501.00001"},
+        source="arxiv",
+        version=1,
+        published=date(2025, 1, 2),
+        authors=("A. Author",),
+    )
     hf = paper(
-        categories=("cs.CL",), links={"github": "https://github.com/x/y"}, upvotes=7,
-        github_stars=3, source="hf", featured_on=date(2025, 1, 5), keywords=("llm",),
-    )  # fmt: skip
+        categories=("cs.CL",),
+        links={"github": "https://github.com/x/y"},
+        upvotes=7,
+        github_stars=3,
+        source="hf",
+        featured_on=date(2025, 1, 5),
+        keywords=("llm",),
+    )
     assert upsert(db, [arxiv]).new == 1
     assert upsert(db, [hf], NOW + timedelta(days=1)).updated == 1
     newer = paper(title="Paper v2", version=2, source="arxiv", categories=("cs.LG",))
@@ -120,11 +129,14 @@ def test_known_hashes(db: Database) -> None:
 
 def test_list_and_get_papers(db: Database) -> None:
     speech = paper("2501.00002", title="Speech models", abstract="About diffusion_x")
-    upsert(db, [
-        paper("2501.00001", title="Diffusion for 100% of cases", announced=date(2025, 1, 1)),
-        replace(speech, announced=date(2025, 2, 1)),
-        paper("2501.00003", title="Other", published=date(2025, 3, 1)),
-    ])  # fmt: skip
+    upsert(
+        db,
+        [
+            paper("2501.00001", title="Diffusion for 100% of cases", announced=date(2025, 1, 1)),
+            replace(speech, announced=date(2025, 2, 1)),
+            paper("2501.00003", title="Other", published=date(2025, 3, 1)),
+        ],
+    )
     with db.session() as session:
         assert [p.id for p in repo.list_papers(session)] == [
             "2501.00003",
@@ -132,11 +144,13 @@ def test_list_and_get_papers(db: Database) -> None:
             "2501.00001",
         ]
         assert [p.id for p in repo.list_papers(session, since=date(2025, 1, 15))] == [
-            "2501.00003", "2501.00002",
-        ]  # fmt: skip
+            "2501.00003",
+            "2501.00002",
+        ]
         assert [p.id for p in repo.list_papers(session, query="DIFFUSION")] == [
-            "2501.00002", "2501.00001",
-        ]  # fmt: skip
+            "2501.00002",
+            "2501.00001",
+        ]
         assert [p.id for p in repo.list_papers(session, query="100%")] == ["2501.00001"]
         assert [p.id for p in repo.list_papers(session, query="diffusion_")] == ["2501.00002"]
         assert repo.get_paper_row(session, "2501.00002").title == "Speech models"
