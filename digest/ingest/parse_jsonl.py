@@ -129,13 +129,14 @@ def paper_from_dict(data: object, *, source: str) -> Paper:
     if not isinstance(data, dict):
         raise InputError("expected a JSON object")
     raw_id = text(data.get("id") or data.get("arxiv_id") or "")
-    given = data.get("links")
-    given = given if isinstance(given, dict) else {}
     links = {}
-    for key, field in LINK_FIELDS:
-        value = data.get(field) or given.get(key)
-        if value:
-            links[key] = url(value)
+    given = data.get("links")
+    if given or not URL_FIELDS.isdisjoint(data):
+        given = given if isinstance(given, dict) else {}
+        for key, field in LINK_FIELDS:
+            value = data.get(field) or given.get(key)
+            if value:
+                links[key] = url(value)
     return make_paper(
         raw_id=raw_id,
         title=text(data.get("title")),
@@ -155,6 +156,7 @@ def paper_from_dict(data: object, *, source: str) -> Paper:
 
 
 LINK_FIELDS = tuple((key, f"{key}_url") for key in ("abs", "pdf", "url", "github", "project"))
+URL_FIELDS = frozenset(field for _, field in LINK_FIELDS)
 
 
 def _list(value: object) -> list[str]:
@@ -174,6 +176,8 @@ def _authors(value: object) -> list[str]:
         return value.split(",")
     if not isinstance(value, list):
         raise InputError(f"expected a list of authors, got {type(value).__name__}")
+    if all(isinstance(item, str) for item in value):
+        return value
     return [item.get("name") if isinstance(item, dict) else item for item in value]
 
 

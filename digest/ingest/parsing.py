@@ -13,7 +13,7 @@ from datetime import date
 
 from digest.domain import Paper
 from digest.errors import InputError
-from digest.ingest.clean import clean_text, parse_day
+from digest.ingest.clean import clean_list, clean_text, parse_day
 from digest.ingest.ids import arxiv_id, canonical_id, is_arxiv, normalize_doi, title_key
 
 MAX_TITLE = 1000
@@ -92,15 +92,19 @@ def url(value: object) -> str | None:
     return None
 
 
-def names(values: Iterable[object]) -> tuple[str, ...]:
+def names(values: Iterable[object], limit: int = MAX_AUTHOR) -> tuple[str, ...]:
     """Cleaned, unique, capped names (authors, affiliations); non-text items are ignored."""
-    cleaned = [clean_text(v, MAX_AUTHOR) for v in values if isinstance(v, str) and v]
-    return tuple(dict.fromkeys(n for n in cleaned if n))[:MAX_AUTHORS]
+    texts = [v for v in values if isinstance(v, str) and v]
+    if not texts:
+        return ()
+    cleaned = clean_list(texts, limit)
+    if len(set(cleaned)) != len(cleaned) or "" in cleaned:
+        cleaned = list(dict.fromkeys(n for n in cleaned if n))
+    return tuple(cleaned[:MAX_AUTHORS])
 
 
 def _categories(values: Iterable[object]) -> tuple[str, ...]:
-    cleaned = (clean_text(v, MAX_CATEGORY) for v in values if isinstance(v, str))
-    return tuple(dict.fromkeys(c for c in cleaned if c))[:MAX_CATEGORIES]
+    return names(values, MAX_CATEGORY)[:MAX_CATEGORIES]
 
 
 def make_paper(

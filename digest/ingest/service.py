@@ -24,7 +24,7 @@ from digest.ingest.merge import raw_hash
 from digest.ingest.parse_jsonl import parse_numbered_lines
 from digest.ingest.sources import Harvest, SourceConfig, SourceState, make_source, source_for
 
-LINE_CHUNK = 5000
+LINE_CHUNK = 10_000
 MAX_VALIDATORS = 64
 Progress = Callable[[str, str], None]  # (source name, what it is doing)
 

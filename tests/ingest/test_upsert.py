@@ -172,3 +172,31 @@ def test_migration_up_and_down(db_url: str) -> None:
     database.upgrade()
     assert database.current_revision() == database.head_revision() == "0003"
     database.dispose()
+
+
+def test_a_paper_inserted_meanwhile_is_not_overwritten(db: Database) -> None:
+    """The race path: a row believed new already exists (another ingest won)."""
+    from digest.db import bulk
+    from digest.ingest.merge import new_row
+
+    upsert(db, [paper(title="first writer")])
+    row = {**new_row(paper(title="second writer", source="b")), "first_seen_at": NOW}
+    row["updated_at"] = NOW
+    sighting = {"paper_id": row["id"], "source": "b", "content_hash": "h",
+                "first_seen_at": NOW, "updated_at": NOW}  # fmt: skip
+    with db.session() as session:
+        conn = session.connection()
+        if conn.dialect.name == "postgresql":
+            columns = (*repo.PAPER_COLUMNS, "first_seen_at", "updated_at")
+            lost = bulk.write_papers_pg(conn, columns, [row], [], [sighting], fresh_sightings=True)
+        else:
+            lost = repo._write_papers(conn, [row], [], [sighting])
+    assert lost == {"2501.00001"}
+    assert row_title(db) == "first writer"
+    with db.session() as session:
+        assert repo.known_hashes(session, "b", ["h"]) == set()  # merged again next time
+    assert upsert(db, [paper(title="second writer", source="b")]).updated == 1
+
+
+def row_title(db: Database) -> str:
+    return row(db, "2501.00001").title
