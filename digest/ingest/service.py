@@ -73,20 +73,23 @@ def ingest_lines(
     """Store JSONL lines; a line whose bytes ``source`` already sent is skipped unparsed.
 
     The digest of each raw line is compared with the stored digests of what this source
-    said last, so an unchanged re-run costs one hash per line and one query per chunk.
+    said last, so an unchanged re-run costs one hash per line and one query.
     """
     counts = LineCounts()
-    for start in range(0, len(lines), LINE_CHUNK):
-        chunk = lines[start : start + LINE_CHUNK]
-        numbered = [(start + i + 1, line) for i, line in enumerate(chunk) if line.strip()]
-        digests = {number: raw_hash(line) for number, line in numbered}
-        known = repo.known_hashes(session, source, list(set(digests.values())))
-        todo = [(n, line) for n, line in numbered if digests[n] not in known]
-        counts.unchanged += len({d for d in digests.values() if d in known})
-        result = parse_numbered_lines(todo, source=source)
+    numbered = [(i, line) for i, line in enumerate(lines, start=1) if line.strip()]
+    digests = [raw_hash(line) for _, line in numbered]
+    known = repo.known_hashes(session, source, list(set(digests)))
+    todo, digest_of = [], {}
+    for (number, line), digest in zip(numbered, digests, strict=True):
+        if digest not in known:
+            todo.append((number, line))
+            digest_of[number] = digest
+    counts.unchanged += len(known)
+    for start in range(0, len(todo), LINE_CHUNK):
+        result = parse_numbered_lines(todo[start : start + LINE_CHUNK], source=source)
         counts.errors.extend(result.errors)
         stored = repo.upsert_papers(
-            session, result.records, now, hashes=[digests[n] for n in result.positions]
+            session, result.records, now, hashes=[digest_of[n] for n in result.positions]
         )
         counts.new += stored.new
         counts.updated += stored.updated

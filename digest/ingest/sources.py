@@ -370,8 +370,14 @@ class ArxivApi(_Base):
             if stop_at and days and min(days) < stop_at:
                 break
         else:
-            if stop_at is None or not harvest.records:
-                harvest.note = f"stopped after max_pages={opts['max_pages']}"
+            if stop_at is not None:
+                # newest first: moving the cursor now would skip what lies between
+                harvest.failure = (
+                    f"max_pages={opts['max_pages']} reached before {stop_at}; "
+                    "raise max_pages (or use --since) to close the gap"
+                )
+                return harvest
+            harvest.note = f"first run: newest {opts['max_pages']} page(s) only"
         harvest.cursor = newest.isoformat() if newest else state.cursor
         return harvest
 

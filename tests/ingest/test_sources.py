@@ -350,3 +350,21 @@ def test_sync_sources_from_config_tables(db: Database) -> None:
         rows = {r.name: r for r in repo.list_source_rows(session)}
     assert set(rows) == {"hf", "mine"}
     assert rows["hf"].options["limit"] == 50 and rows["hf"].origin == "config"
+
+
+def test_arxiv_api_max_pages_before_the_cursor_keeps_the_cursor(
+    sqlite_db: Database, client, feed_server: FeedServer
+) -> None:
+    page1 = (FIXTURES / "arxiv_api_page1.xml").read_bytes()
+    page1 = page1.replace(b">8</opensearch:totalResults>", b">1000</opensearch:totalResults>")
+    feed_server.serve("/q", page1, etag=False)  # every page is page 1: never reaches the cursor
+    source = add(sqlite_db, "arxiv", "arxiv_api", url=feed_server.url("/q"), query="cat:cs.LG",
+                 page_size=5, max_pages=2)  # fmt: skip
+    first = run(sqlite_db, client, source)["arxiv"]
+    assert first.status == "ok" and state(sqlite_db, "arxiv").cursor == "2025-05-28"
+    with sqlite_db.session() as session:
+        repo.record_source_run(session, "arxiv", now=NOW, status="ok", counts={},
+                               cursor="2025-05-29")  # fmt: skip
+    later = run(sqlite_db, client, source, since=date(2025, 1, 1))["arxiv"]
+    assert later.failed and "max_pages=2 reached before 2025-01-01" in (later.error or "")
+    assert state(sqlite_db, "arxiv").cursor == "2025-05-29"  # not moved past the gap
