@@ -12,7 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 from digest.domain import Paper
@@ -193,8 +193,3 @@ def gunzip(data: bytes) -> bytes:
     if not decompressor.eof:
         raise ParseError("truncated gzip data")
     return out
-
-
-def iter_file(path: Path) -> Iterator[bytes]:
-    """Lines of a JSONL file for streaming parsers (alias kept for the CLI)."""
-    return iter(read_lines(path))

@@ -291,9 +291,14 @@ class _Base:
 
 class HfDaily(_Base):
     def harvest(
-        self, client: HttpClient, state: SourceState, *, since: date | None, today: date,
+        self,
+        client: HttpClient,
+        state: SourceState,
+        *,
+        since: date | None,
+        today: date,
         progress: Progress,
-    ) -> Harvest:  # fmt: skip
+    ) -> Harvest:
         opts = self.config.options
         start = since or (date.fromisoformat(state.cursor) if state.cursor else today)
         start = max(start, today - timedelta(days=opts["max_days"] - 1)) if not since else start
@@ -330,9 +335,14 @@ class HfDaily(_Base):
 
 class ArxivApi(_Base):
     def harvest(
-        self, client: HttpClient, state: SourceState, *, since: date | None, today: date,
+        self,
+        client: HttpClient,
+        state: SourceState,
+        *,
+        since: date | None,
+        today: date,
         progress: Progress,
-    ) -> Harvest:  # fmt: skip
+    ) -> Harvest:
         opts = self.config.options
         # the cursor is the newest submission day seen; overlap one day, upserts are idempotent
         stop_at = since or (
@@ -390,9 +400,14 @@ class ArxivFeed(_Base):
         return f"https://rss.arxiv.org/{opts['format']}/{opts['categories']}"
 
     def harvest(
-        self, client: HttpClient, state: SourceState, *, since: date | None, today: date,
+        self,
+        client: HttpClient,
+        state: SourceState,
+        *,
+        since: date | None,
+        today: date,
         progress: Progress,
-    ) -> Harvest:  # fmt: skip
+    ) -> Harvest:
         harvest = Harvest()
         progress("feed")
         data = self._get(client, state, harvest, self.url(), conditional=since is None)
@@ -411,9 +426,14 @@ class ArxivFeed(_Base):
 
 class Feed(_Base):
     def harvest(
-        self, client: HttpClient, state: SourceState, *, since: date | None, today: date,
+        self,
+        client: HttpClient,
+        state: SourceState,
+        *,
+        since: date | None,
+        today: date,
         progress: Progress,
-    ) -> Harvest:  # fmt: skip
+    ) -> Harvest:
         harvest = Harvest()
         progress("feed")
         data = self._get(client, state, harvest, self.config.options["url"], conditional=not since)
@@ -435,9 +455,14 @@ class Feed(_Base):
 
 class File(_Base):
     def harvest(
-        self, client: HttpClient, state: SourceState, *, since: date | None, today: date,
+        self,
+        client: HttpClient,
+        state: SourceState,
+        *,
+        since: date | None,
+        today: date,
         progress: Progress,
-    ) -> Harvest:  # fmt: skip
+    ) -> Harvest:
         harvest = Harvest()
         opts = self.config.options
         progress("read")
