@@ -89,8 +89,9 @@ def list_sources(
     for item in items:
         counts = item["last_counts"] or {}
         status = item["last_status"] or "never run"
-        if counts:
-            status += " (" + ", ".join(f"{v} {k}" for k, v in counts.items() if v) + ")"
+        shown = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
+        if shown:
+            status += f" ({shown})"
         table.add_row(
             item["name"], item["kind"],
             str(item.get("url") or item.get("path") or item.get("query") or item.get("categories")),

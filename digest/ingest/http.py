@@ -135,13 +135,13 @@ class HttpClient:
                 response = self._fetch(url, params, headers, policy)
             except _Transient as exc:
                 if last:
-                    raise FetchError(f"{url}: {exc} (after {attempt + 1} attempts)") from None
+                    raise FetchError(f"{url}: {exc} ({_attempts(attempt + 1)})") from None
                 self.sleep(_backoff(policy, attempt))
                 continue
             if response.status in RETRY_STATUSES:
                 if last:
                     raise FetchError(
-                        f"{url}: HTTP {response.status} (after {attempt + 1} attempts)",
+                        f"{url}: HTTP {response.status} ({_attempts(attempt + 1)})",
                         status=response.status,
                     )
                 wait = _retry_after(response) if response.status in (429, 503) else None
@@ -241,6 +241,10 @@ def _finish(raw: _Raw) -> Response:
         last_modified=raw.headers.get("Last-Modified"),
         content_type=raw.headers.get("Content-Type", ""),
     )
+
+
+def _attempts(n: int) -> str:
+    return "after 1 attempt" if n == 1 else f"after {n} attempts"
 
 
 def _backoff(policy: HttpPolicy, attempt: int) -> float:
