@@ -1,11 +1,14 @@
-"""Bulk writes of papers and sightings with COPY on PostgreSQL.
+"""Bulk writes of papers and sightings: COPY on PostgreSQL, executemany on SQLite.
 
 A multi-row INSERT of thousands of rows spends most of its time in the driver turning one
 huge statement into a prepared query; COPY streams the rows instead. Rows known to be new
 are copied straight into their table (inside a savepoint: if a concurrent ingest inserted
 one meanwhile, the copy is undone and the slower path below takes over). Otherwise rows go
 to a temporary table and one ``INSERT ... SELECT ... ON CONFLICT`` / ``UPDATE ... FROM``
-applies them. Measured in ``benchmarks/ingest.py``. Only :mod:`digest.db.repo` calls this.
+applies them. On SQLite the driver's ``executemany`` gets plain tuples (JSON text, dates
+as SQLAlchemy stores them), which skips SQLAlchemy's per-value processing, the larger part
+of the time there. Measured in ``benchmarks/ingest.py``. Only :mod:`digest.db.repo` calls
+this module.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from json.encoder import JSONEncoder, c_make_encoder, encode_basestring_ascii  #
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Table
 
 JSON_COLUMNS = frozenset({"authors", "categories", "links", "sources", "keywords", "affiliations"})
 SIGHTING_COLUMNS = ("paper_id", "source", "content_hash", "first_seen_at", "updated_at")
@@ -133,3 +136,81 @@ def write_papers_pg(
     finally:
         cursor.close()
     return lost
+
+
+def write_papers_sqlite(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    inserts: list[dict],
+    updates: list[dict],
+    sightings_table: Table,
+    sightings: list[dict],
+) -> set[str]:
+    """The SQLite twin of :func:`write_papers_pg`, with the same contract.
+
+    New rows go in with ``ON CONFLICT DO NOTHING``; when fewer rows than given were
+    inserted, a concurrent ingest won the race for some: they are the ids whose stored
+    ``first_seen_at`` is not this run's.
+    """
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    lost: set[str] = set()
+    try:
+        if inserts:
+            convert = _converters(conn, table, columns)
+            marks = ", ".join("?" for _ in columns)
+            cursor.executemany(
+                f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks}) "
+                "ON CONFLICT (id) DO NOTHING",
+                [convert(row) for row in inserts],
+            )
+            if cursor.rowcount != len(inserts):
+                mine = convert(inserts[0])[columns.index("first_seen_at")]
+                for paper_id, seen in cursor.execute(
+                    f"SELECT id, first_seen_at FROM {table.name} WHERE id IN "
+                    f"({', '.join('?' for _ in inserts)})",
+                    [row["id"] for row in inserts],
+                ).fetchall():
+                    if seen != mine:
+                        lost.add(paper_id)
+        if updates:
+            settable = [c for c in columns if c not in ("id", "first_seen_at")]
+            convert = _converters(conn, table, [*settable, "id"])
+            cursor.executemany(
+                f"UPDATE {table.name} SET {', '.join(f'{c} = ?' for c in settable)} WHERE id = ?",
+                [convert(row) for row in updates],
+            )
+        keep = [s for s in sightings if s["paper_id"] not in lost]
+        if keep:
+            convert = _converters(conn, sightings_table, SIGHTING_COLUMNS)
+            cursor.executemany(
+                f"INSERT INTO {sightings_table.name} ({', '.join(SIGHTING_COLUMNS)}) "
+                f"VALUES ({', '.join('?' for _ in SIGHTING_COLUMNS)}) "
+                "ON CONFLICT (paper_id, source) DO UPDATE SET "
+                "content_hash = excluded.content_hash, updated_at = excluded.updated_at",
+                [convert(row) for row in keep],
+            )
+    finally:
+        cursor.close()
+    return lost
+
+
+def _converters(conn: Connection, table: Table, columns: Sequence[str]) -> Any:
+    """row dict -> tuple of driver values, as SQLAlchemy's own types would bind them."""
+    steps = []
+    for i, name in enumerate(columns):
+        if name in JSON_COLUMNS:
+            steps.append((i, to_json))
+            continue
+        process = table.c[name].type._cached_bind_processor(conn.dialect)
+        if process is not None:
+            steps.append((i, process))
+
+    def convert(row: dict) -> list[Any]:
+        values = [row[c] for c in columns]
+        for i, process in steps:
+            if values[i] is not None:
+                values[i] = process(values[i])
+        return values
+
+    return convert

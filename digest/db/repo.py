@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
-from digest.db.bulk import write_papers_pg
+from digest.db.bulk import write_papers_pg, write_papers_sqlite
 from digest.db.models import (
     DeliveryRow,
     EditionRow,
@@ -187,40 +187,17 @@ def _upsert_chunk(
         fresh = all(key not in seen for key, _ in changed)
         lost = write_papers_pg(conn, columns, inserts, updates, sightings, fresh_sightings=fresh)
     else:
-        lost = _write_papers(conn, inserts, updates, sightings)
+        lost = write_papers_sqlite(
+            conn,
+            PaperRow.__table__,
+            (*PAPER_COLUMNS, "first_seen_at", "updated_at"),
+            inserts,
+            updates,
+            PaperSightingRow.__table__,
+            sightings,
+        )
     for paper_id in lost:
         status[paper_id] = "unchanged"
-
-
-def _write_papers(
-    conn: Connection, inserts: list[dict], updates: list[dict], sightings: list[dict]
-) -> set[str]:
-    """The portable path (SQLite): executemany of INSERT, UPDATE and upsert statements."""
-    table = PaperRow.__table__
-    lost: set[str] = set()
-    if inserts:
-        stmt = _insert_for(conn, table).on_conflict_do_nothing(index_elements=["id"])
-        done = set(conn.execute(stmt.returning(table.c.id), inserts).scalars())
-        lost = {row["id"] for row in inserts} - done  # a concurrent ingest inserted it first
-    if updates:
-        conn.execute(
-            update(table)
-            .where(table.c.id == bindparam("b_id"))
-            .values({c: bindparam(c) for c in (*CONTENT, "updated_at")}),
-            [{**{k: v for k, v in u.items() if k != "id"}, "b_id": u["id"]} for u in updates],
-        )
-    keep = [s for s in sightings if s["paper_id"] not in lost]
-    if keep:
-        stmt = _insert_for(conn, PaperSightingRow.__table__)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["paper_id", "source"],
-            set_={
-                "content_hash": stmt.excluded.content_hash,
-                "updated_at": stmt.excluded.updated_at,
-            },
-        )
-        conn.execute(stmt, keep)
-    return lost
 
 
 def _insert_for(conn: Connection, table: Table):  # type: ignore[no-untyped-def]

@@ -53,6 +53,9 @@ def test_new_updated_unchanged_counts_and_idempotence(db: Database) -> None:
     assert (third.new, third.updated, third.unchanged) == (0, 1, 2598)
     with db.session() as session:
         assert repo.count_papers(session) == 2599
+        # the bulk writers store times exactly as the ORM does: window queries still work
+        assert len(repo.papers_seen_since(session, NOW - timedelta(seconds=1))) == 2599
+        assert repo.papers_seen_since(session, NOW + timedelta(microseconds=1)) == []
     stored = row(db, "2501.00001")
     assert stored.upvotes == 50
     assert stored.first_seen_at == NOW and stored.updated_at == NOW + timedelta(hours=2)
@@ -180,8 +183,9 @@ def test_a_paper_inserted_meanwhile_is_not_overwritten(db: Database) -> None:
     from digest.ingest.merge import new_row
 
     upsert(db, [paper(title="first writer")])
-    row = {**new_row(paper(title="second writer", source="b")), "first_seen_at": NOW}
-    row["updated_at"] = NOW
+    later = NOW + timedelta(seconds=1)  # the second writer's own clock
+    row = {**new_row(paper(title="second writer", source="b")), "first_seen_at": later}
+    row["updated_at"] = later
     sighting = {"paper_id": row["id"], "source": "b", "content_hash": "h",
                 "first_seen_at": NOW, "updated_at": NOW}  # fmt: skip
     with db.session() as session:
@@ -190,7 +194,11 @@ def test_a_paper_inserted_meanwhile_is_not_overwritten(db: Database) -> None:
             columns = (*repo.PAPER_COLUMNS, "first_seen_at", "updated_at")
             lost = bulk.write_papers_pg(conn, columns, [row], [], [sighting], fresh_sightings=True)
         else:
-            lost = repo._write_papers(conn, [row], [], [sighting])
+            columns = (*repo.PAPER_COLUMNS, "first_seen_at", "updated_at")
+            lost = bulk.write_papers_sqlite(
+                conn, PaperRow.__table__, columns, [row], [], PaperSightingRow.__table__,
+                [sighting],
+            )  # fmt: skip
     assert lost == {"2501.00001"}
     assert row_title(db) == "first writer"
     with db.session() as session:
