@@ -7,6 +7,7 @@ a summary table, and exits 1 when any source failed; the others are stored regar
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -68,7 +69,8 @@ def prepare(settings: Settings) -> Database:
     """Open the database and bring the config file's sources into it."""
     db = open_database(settings)
     with db.session() as session:
-        sync_sources(session, settings.sources, utcnow())
+        prune = bool(os.environ.get("DIGEST_CONFIG"))  # no file: keep what one set up before
+        sync_sources(session, settings.sources, utcnow(), prune=prune)
     return db
 
 

@@ -98,10 +98,18 @@ def ingest_lines(
 
 
 # -- configured sources ----------------------------------------------------------------
-def sync_sources(session: Session, tables: Mapping[str, Mapping[str, Any]], now: datetime) -> None:
+def sync_sources(
+    session: Session,
+    tables: Mapping[str, Mapping[str, Any]],
+    now: datetime,
+    *,
+    prune: bool = True,
+) -> None:
     """Bring the ``[sources.*]`` tables of the config file into the sources table.
 
-    A source removed from the file is removed here too; sources added with the CLI stay.
+    With ``prune`` (a config file is in use) a source removed from the file is removed
+    here too; without one, sources that came from a file are kept as they are. Sources
+    added with the CLI always stay.
     """
     configs = []
     for name, table in tables.items():
@@ -117,7 +125,7 @@ def sync_sources(session: Session, tables: Mapping[str, Mapping[str, Any]], now:
             origin="config",
             now=now,
         )
-    for row in repo.list_source_rows(session):
+    for row in repo.list_source_rows(session) if prune else ():
         if row.origin == "config" and row.name not in tables:
             repo.remove_source_row(session, row)
 

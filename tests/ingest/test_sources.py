@@ -350,6 +350,9 @@ def test_sync_sources_from_config_tables(db: Database) -> None:
         rows = {r.name: r for r in repo.list_source_rows(session)}
     assert set(rows) == {"hf", "mine"}
     assert rows["hf"].options["limit"] == 50 and rows["hf"].origin == "config"
+    with db.session() as session:  # run without a config file: nothing is pruned
+        sync_sources(session, {}, NOW, prune=False)
+        assert {r.name for r in repo.list_source_rows(session)} == {"hf", "mine"}
 
 
 def test_arxiv_api_max_pages_before_the_cursor_keeps_the_cursor(
