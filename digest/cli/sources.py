@@ -39,13 +39,16 @@ def add(
         list[str] | None,
         typer.Option("--option", "-o", help="Any other option as key=value (repeatable)."),
     ] = None,
+    disabled: Annotated[
+        bool, typer.Option("--disabled", help="Run it only when named: `digest ingest NAME`.")
+    ] = False,
 ) -> None:
     """Add a source, or change the options of one added before (its state is kept)."""
     options = dict(parse_option(o) for o in option or [])
     for key, value in (("url", url), ("query", query), ("path", path)):
         if value is not None:
             options[key] = value
-    config = make_source(name, kind, options)
+    config = make_source(name, kind, options, enabled=not disabled)
     db = prepare(load_settings())
     with db.session() as session:
         row = repo.get_source_row(session, name)
@@ -53,7 +56,7 @@ def add(
             raise InputError(f"source {name} is defined in the config file; change it there")
         repo.save_source_config(
             session, name=name, kind=kind, options=dict(config.options), origin="cli",
-            now=utcnow(),
+            now=utcnow(), enabled=config.enabled,
         )  # fmt: skip
     console.print(f"{'updated' if row else 'added'} source {name} ({kind})")
 
@@ -68,7 +71,9 @@ def list_sources(
         rows = repo.list_source_rows(session)
         items = [
             {
-                **describe(make_source(r.name, r.kind, r.options, origin=r.origin)),
+                **describe(
+                    make_source(r.name, r.kind, r.options, origin=r.origin, enabled=r.enabled)
+                ),
                 "cursor": r.cursor,
                 "last_run_at": r.last_run_at.isoformat() if r.last_run_at else None,
                 "last_status": r.last_status,
@@ -89,6 +94,8 @@ def list_sources(
     for item in items:
         counts = item["last_counts"] or {}
         status = item["last_status"] or "never run"
+        if not item["enabled"]:
+            status = f"disabled; {status}"
         shown = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
         if shown:
             status += f" ({shown})"

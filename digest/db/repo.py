@@ -322,20 +322,28 @@ def get_source_row(session: Session, name: str) -> SourceRow | None:
 
 
 def save_source_config(
-    session: Session, *, name: str, kind: str, options: dict, origin: str, now: datetime
+    session: Session,
+    *,
+    name: str,
+    kind: str,
+    options: dict,
+    origin: str,
+    now: datetime,
+    enabled: bool = True,
 ) -> SourceRow:
     """Create or update a source's configuration; its ingestion state is kept."""
     row = session.get(SourceRow, name)
     if row is None:
         row = SourceRow(
-            name=name, kind=kind, options=options, origin=origin, enabled=True,
+            name=name, kind=kind, options=options, origin=origin, enabled=enabled,
             validators={}, last_counts={}, created_at=now, updated_at=now,
         )  # fmt: skip
         session.add(row)
-    elif (row.kind, row.options, row.origin) != (kind, options, origin):
+    elif (row.kind, row.options, row.origin, row.enabled) != (kind, options, origin, enabled):
         if row.kind != kind:  # another kind of source: its old cursor means nothing
             row.cursor, row.validators = None, {}
         row.kind, row.options, row.origin, row.updated_at = kind, options, origin, now
+        row.enabled = enabled
     session.flush()
     return row
 

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from digest.db import Database, repo
-from digest.errors import DigestError, NotFoundError
+from digest.errors import DigestError, InputError, NotFoundError
 from digest.ingest.http import HttpClient
 from digest.ingest.merge import raw_hash
 from digest.ingest.parse_jsonl import parse_numbered_lines
@@ -115,7 +115,10 @@ def sync_sources(
     for name, table in tables.items():
         options = dict(table)
         kind = str(options.pop("kind", ""))
-        configs.append(make_source(name, kind, options, origin="config"))
+        enabled = options.pop("enabled", True)
+        if not isinstance(enabled, bool):
+            raise InputError(f"source {name}: option enabled: expected true or false")
+        configs.append(make_source(name, kind, options, origin="config", enabled=enabled))
     for config in configs:
         repo.save_source_config(
             session,
@@ -124,6 +127,7 @@ def sync_sources(
             options=dict(config.options),
             origin="config",
             now=now,
+            enabled=config.enabled,
         )
     for row in repo.list_source_rows(session) if prune else ():
         if row.origin == "config" and row.name not in tables:
@@ -133,14 +137,15 @@ def sync_sources(
 def configured_sources(session: Session) -> list[SourceConfig]:
     """Every stored source, validated again (a bad stored row fails loudly by name)."""
     return [
-        make_source(row.name, row.kind, row.options, origin=row.origin)
+        make_source(row.name, row.kind, row.options, origin=row.origin, enabled=row.enabled)
         for row in repo.list_source_rows(session)
     ]
 
 
 def select_sources(all_sources: list[SourceConfig], names: Sequence[str]) -> list[SourceConfig]:
+    """The named sources (disabled ones too), or every enabled source."""
     if not names:
-        return all_sources
+        return [s for s in all_sources if s.enabled]
     by_name = {s.name: s for s in all_sources}
     missing = [n for n in names if n not in by_name]
     if missing:

@@ -55,6 +55,7 @@ class SourceConfig:
     kind: str
     options: Mapping[str, Any]
     origin: str = "cli"
+    enabled: bool = True  # a disabled source runs only when named
 
     @property
     def policy(self) -> HttpPolicy:
@@ -205,7 +206,12 @@ KINDS = tuple(SCHEMAS)
 
 
 def make_source(
-    name: str, kind: str, options: Mapping[str, Any], *, origin: str = "cli"
+    name: str,
+    kind: str,
+    options: Mapping[str, Any],
+    *,
+    origin: str = "cli",
+    enabled: bool = True,
 ) -> SourceConfig:
     """Validate a source definition; every problem is one InputError naming the option."""
     if not NAME.match(name or "") or name in RESERVED:
@@ -233,7 +239,7 @@ def make_source(
         raise InputError(f"source {name}: give exactly one of path or url")
     if missing:
         raise InputError(f"source {name}: missing option(s) {', '.join(missing)}")
-    return SourceConfig(name, kind, values, origin)
+    return SourceConfig(name, kind, values, origin, enabled)
 
 
 def parse_option(text: str) -> tuple[str, Any]:
@@ -500,4 +506,10 @@ class File(_Base):
 
 def describe(config: SourceConfig) -> dict[str, Any]:
     """A JSON-ready view of a source for listings."""
-    return {"name": config.name, "kind": config.kind, "origin": config.origin, **config.options}
+    return {
+        "name": config.name,
+        "kind": config.kind,
+        "origin": config.origin,
+        "enabled": config.enabled,
+        **config.options,
+    }

@@ -31,6 +31,11 @@ def write_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: FeedSe
 kind = "hf_daily"
 url = "{server.url("/api/daily_papers")}"
 {QUICK}
+[sources.off]
+kind = "feed"
+url = "{server.url("/never")}"
+enabled = false
+
 [sources.lg]
 kind = "arxiv_feed"
 url = "{server.url("/rss/cs.LG")}"
@@ -60,7 +65,10 @@ def test_ingest_configured_sources(env, tmp_path, monkeypatch, capsys, feed_serv
     assert [(s["name"], s["origin"], s["last_status"]) for s in listed] == [
         ("hf", "config", "not modified"),
         ("lg", "config", "ok"),
+        ("off", "config", None),
     ]
+    assert not feed_server.hits("/never")  # a disabled source runs only when named
+    assert run_cli(capsys, "ingest", "off").code == 1 and feed_server.hits("/never")
     papers = run_cli(capsys, "papers", "list", "--json", "--limit", "100").json()["papers"]
     assert len(papers) == 22
     rss_id = papers[-1]["id"]
