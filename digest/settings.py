@@ -184,7 +184,7 @@ def _read_toml_tables(path: str | None, name: str) -> dict[str, dict[str, object
         data = tomllib.load(fh)
     tables = data.get(name) or data.get("digest", {}).get(name) or {}
     if not isinstance(tables, dict) or not all(isinstance(v, dict) for v in tables.values()):
-        raise ConfigError(f"DIGEST_CONFIG: [{name}] must hold one [{name}.NAME] table per entry")
+        raise ConfigError(f"DIGEST_CONFIG: {name} must hold one {name}.NAME table per entry")
     return {str(k): dict(v) for k, v in tables.items()}
 
 
