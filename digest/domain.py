@@ -34,6 +34,15 @@ class Paper:
     github_stars: int | None = None
     num_comments: int | None = None
     source: str | None = None
+    # Added by ingestion (all optional, so other code can ignore them):
+    doi: str | None = None
+    journal_ref: str | None = None
+    primary_category: str | None = None
+    version: int | None = None
+    featured_on: date | None = None
+    ai_summary: str | None = None
+    keywords: tuple[str, ...] = ()
+    affiliations: tuple[str, ...] = ()
 
     @property
     def abs_url(self) -> str:

@@ -79,6 +79,8 @@ class Settings:
     unsubscribe_mailto: str = ""
     feedback_id: str = ""
     dkim: DkimConfig | None = None
+    # [sources.NAME] tables of the TOML file, validated by digest.ingest.sources
+    sources: dict[str, dict[str, object]] = field(default_factory=dict)
 
     @property
     def from_domain(self) -> str:
@@ -143,6 +145,7 @@ class Settings:
             ),
             feedback_id=_feedback_id(values.get("feedback_id")),
             dkim=_dkim(values, from_address),
+            sources=_read_toml_tables(env.get(PREFIX + "CONFIG"), "sources"),
         )
 
 
@@ -200,6 +203,18 @@ def _read_toml(path: str | None) -> dict[str, str]:
         raise ConfigError(f"DIGEST_CONFIG: {path} is not valid TOML: {exc}") from None
     section = data.get("digest", data)
     return {str(k).lower(): v for k, v in section.items() if not isinstance(v, dict)}
+
+
+def _read_toml_tables(path: str | None, name: str) -> dict[str, dict[str, object]]:
+    """``[name.KEY]`` tables (top level or under ``[digest]``), e.g. the paper sources."""
+    if not path:
+        return {}
+    with open(path, "rb") as fh:  # readable: _read_toml has just read it
+        data = tomllib.load(fh)
+    tables = data.get(name) or data.get("digest", {}).get(name) or {}
+    if not isinstance(tables, dict) or not all(isinstance(v, dict) for v in tables.values()):
+        raise ConfigError(f"DIGEST_CONFIG: {name} must hold one {name}.NAME table per entry")
+    return {str(k): dict(v) for k, v in tables.items()}
 
 
 def _check_database_url(url: str) -> None:

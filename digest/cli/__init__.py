@@ -15,7 +15,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from digest.cli import db as db_cli
 from digest.cli import ingest as ingest_cli
+from digest.cli import papers as papers_cli
 from digest.cli import run as run_cli
+from digest.cli import sources as sources_cli
 from digest.cli import subscribers as subscribers_cli
 from digest.cli.common import err_console
 from digest.errors import DigestError
@@ -30,6 +32,8 @@ app = typer.Typer(
 )
 app.add_typer(subscribers_cli.app, name="subscribers")
 app.add_typer(ingest_cli.app, name="ingest")
+app.add_typer(sources_cli.app, name="sources")
+app.add_typer(papers_cli.app, name="papers")
 app.add_typer(db_cli.app, name="db")
 run_cli.register(app)
 

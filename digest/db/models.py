@@ -12,6 +12,7 @@ from typing import ClassVar
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -78,6 +79,58 @@ class PaperRow(Base):
     github_stars: Mapped[int | None] = mapped_column(Integer)
     num_comments: Mapped[int | None] = mapped_column(Integer)
     sources: Mapped[list] = mapped_column(default=list)
+    # Added by ingestion (migration 0002):
+    doi: Mapped[str | None] = mapped_column(String(200))
+    journal_ref: Mapped[str | None] = mapped_column(Text)
+    primary_category: Mapped[str | None] = mapped_column(String(40))
+    version: Mapped[int | None] = mapped_column(Integer)
+    featured_on: Mapped[date | None] = mapped_column(Date)
+    ai_summary: Mapped[str | None] = mapped_column(Text)
+    keywords: Mapped[list] = mapped_column(default=list, server_default="[]")
+    affiliations: Mapped[list] = mapped_column(default=list, server_default="[]")
+
+
+class PaperSightingRow(Base):
+    """One source saw one paper: the digest of what it said last, to skip it when unchanged.
+
+    Comparing this short hash is how a re-ingest recognises unchanged records without
+    loading the paper rows; it also records which sources saw a paper and since when.
+    """
+
+    __tablename__ = "paper_sightings"
+    __table_args__ = (Index("ix_paper_sightings_source_hash", "source", "content_hash"),)
+
+    paper_id: Mapped[str] = mapped_column(
+        String(200), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    source: Mapped[str] = mapped_column(String(100), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(32))
+    first_seen_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class SourceRow(Base):
+    """A configured paper source and its ingestion state (cursor, HTTP validators, last run).
+
+    Sources come from the TOML file (``origin='config'``) or from ``digest sources add``
+    (``origin='cli'``); the state columns are kept for both.
+    """
+
+    __tablename__ = "sources"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    options: Mapped[dict] = mapped_column(default=dict)
+    origin: Mapped[str] = mapped_column(String(10), default="cli")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    cursor: Mapped[str | None] = mapped_column(Text)
+    validators: Mapped[dict] = mapped_column(default=dict)
+    last_run_at: Mapped[datetime | None]
+    last_status: Mapped[str | None] = mapped_column(String(20))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_counts: Mapped[dict] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class SubscriberRow(Base):

@@ -7,23 +7,39 @@ gets plain data or ORM rows back; it never builds SQL itself.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
+from digest.db.bulk import write_papers_pg, write_papers_sqlite
 from digest.db.models import (
     DeliveryRow,
     EditionRow,
     InterestRow,
     PaperRow,
+    PaperSightingRow,
     SentPaperRow,
+    SourceRow,
     SubscriberRow,
 )
 from digest.domain import Paper, Pick, Profile, SubscriberInfo
 from digest.errors import InputError, NotFoundError
+from digest.ingest.merge import CONTENT, Row, merge_row, new_row, record_hash, same_content
 from digest.schedule import EditionSlot
 from digest.subscriber_spec import INTEREST_KIND, LIST_FIELDS, SubscriberSpec, email_key
 
@@ -55,97 +71,169 @@ class UpsertCounts:
         return self
 
 
-def _merged(row: PaperRow, paper: Paper) -> dict[str, object]:
-    """The columns that change when ``paper`` is seen again: union of lists, newest signals."""
-    changes: dict[str, object] = {}
-    if paper.title and paper.title != row.title:
-        changes["title"] = paper.title
-    if paper.abstract and paper.abstract != row.abstract:
-        changes["abstract"] = paper.abstract
-    if paper.authors and list(paper.authors) != row.authors:
-        changes["authors"] = list(paper.authors)
-    categories = list(dict.fromkeys([*row.categories, *paper.categories]))
-    if categories != row.categories:
-        changes["categories"] = categories
-    links = {**row.links, **paper.links}
-    if links != row.links:
-        changes["links"] = links
-    for attr, column in (
-        ("upvotes", "upvotes"),
-        ("github_stars", "github_stars"),
-        ("num_comments", "num_comments"),
-        ("comment", "comment"),
-        ("published", "published_on"),
-        ("announced", "announced_on"),
-    ):
-        value = getattr(paper, attr)
-        if value is not None and value != getattr(row, column):
-            changes[column] = value
-    if paper.source and paper.source not in row.sources:
-        changes["sources"] = [*row.sources, paper.source]
-    return changes
+PAPER_COLUMNS = ("id", *CONTENT)
+LOADED_COLUMNS = (*PAPER_COLUMNS, "first_seen_at")
+UPSERT_CHUNK = 5000
 
 
-def _combine(first: Paper, second: Paper) -> Paper:
-    """Two records of one paper in the same batch: the later wins, lists are united."""
-    return replace(
-        second,
-        categories=tuple(dict.fromkeys([*first.categories, *second.categories])),
-        links={**first.links, **second.links},
-        abstract=second.abstract or first.abstract,
-        authors=second.authors or first.authors,
-    )
+def upsert_papers(
+    session: Session,
+    papers: Iterable[Paper],
+    now: datetime,
+    *,
+    hashes: Iterable[str] | None = None,
+) -> UpsertCounts:
+    """Insert new papers and merge into known ones; count each paper id once.
 
-
-def upsert_papers(session: Session, papers: Iterable[Paper], now: datetime) -> UpsertCounts:
-    """Insert new papers, merge into known ones; report new / updated / unchanged."""
-    latest: dict[str, Paper] = {}
+    Unchanged records are recognised by comparing the digest of what each source said
+    last (``paper_sightings.content_hash``) with the new one, without loading paper rows;
+    only papers with a changed record are loaded, merged (:mod:`digest.ingest.merge`)
+    and written, in bulk. ``hashes`` (one per paper) lets a caller supply digests of the
+    raw items, e.g. JSONL lines; by default a digest of the record is used.
+    """
+    _custom_plans(session)
+    status: dict[str, str] = {}
+    batch: list[tuple[Paper, str]] = []
+    hash_iter = iter(hashes) if hashes is not None else None
     for paper in papers:
-        seen = latest.get(paper.id)
-        latest[paper.id] = paper if seen is None else _combine(seen, paper)
+        digest = next(hash_iter) if hash_iter is not None else record_hash(paper)
+        batch.append((paper, digest))
+        if len(batch) >= UPSERT_CHUNK:
+            _upsert_chunk(session, batch, now, status)
+            batch = []
+    if batch:
+        _upsert_chunk(session, batch, now, status)
     counts = UpsertCounts()
-    ids = list(latest)
-    for chunk in _chunks(ids):
-        existing = {
-            row.id: row for row in session.scalars(select(PaperRow).where(PaperRow.id.in_(chunk)))
-        }
-        for paper_id in chunk:
-            paper = latest[paper_id]
-            row = existing.get(paper_id)
-            if row is None:
-                session.add(_paper_row(paper, now))
-                counts.new += 1
-                continue
-            changes = _merged(row, paper)
-            if changes:
-                for column, value in changes.items():
-                    setattr(row, column, value)
-                row.updated_at = now
-                counts.updated += 1
-            else:
-                counts.unchanged += 1
-        session.flush()
+    for value in status.values():
+        setattr(counts, value, getattr(counts, value) + 1)
     return counts
 
 
-def _paper_row(paper: Paper, now: datetime) -> PaperRow:
-    return PaperRow(
-        id=paper.id,
-        title=paper.title,
-        abstract=paper.abstract,
-        authors=list(paper.authors),
-        categories=list(paper.categories),
-        links=dict(paper.links),
-        comment=paper.comment,
-        published_on=paper.published,
-        announced_on=paper.announced,
-        first_seen_at=now,
-        updated_at=now,
-        upvotes=paper.upvotes,
-        github_stars=paper.github_stars,
-        num_comments=paper.num_comments,
-        sources=[paper.source] if paper.source else [],
-    )
+def _custom_plans(session: Session) -> None:
+    """Plan ``= ANY(:array)`` lookups for the actual array, for this transaction.
+
+    psycopg prepares a statement run five times; PostgreSQL then may switch to a generic
+    plan, which for ``col = ANY($1)`` is a sequential scan comparing every row with every
+    array element: measured 50x slower than the index scan on a 2,000-id chunk. An ingest
+    also need not wait for its commit to reach the disk: it can always be run again.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        # An ingest can always be run again, so its commit need not wait for the disk.
+        session.execute(text("SET LOCAL synchronous_commit = off"))
+
+
+def known_hashes(session: Session, source: str, digests: Sequence[str]) -> set[str]:
+    """Which of ``digests`` are what ``source`` said last about some paper (to skip them)."""
+    table = PaperSightingRow.__table__
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":  # one array parameter instead of thousands
+        _custom_plans(session)
+        query = select(table.c.content_hash).where(
+            table.c.source == source, table.c.content_hash == any_(bindparam("digests"))
+        )
+        return set(conn.execute(query, {"digests": list(digests)}).scalars())
+    found: set[str] = set()
+    for chunk in _chunks(digests, CHUNK):
+        found.update(
+            session.scalars(
+                select(PaperSightingRow.content_hash).where(
+                    PaperSightingRow.source == source,
+                    PaperSightingRow.content_hash.in_(chunk),
+                )
+            )
+        )
+    return found
+
+
+def _upsert_chunk(
+    session: Session, batch: list[tuple[Paper, str]], now: datetime, status: dict[str, str]
+) -> None:
+    latest: dict[tuple[str, str], tuple[Paper, str]] = {}
+    for paper, digest in batch:  # within one chunk the last word of a source wins
+        latest[(paper.id, paper.source or "")] = (paper, digest)
+    ids = list({paper_id for paper_id, _ in latest})
+    seen = _sighting_hashes(session, ids)
+    changed = [(k, v) for k, v in latest.items() if seen.get(k) != v[1]]
+    for paper_id in ids:
+        status.setdefault(paper_id, "unchanged")
+    if not changed:
+        return
+    changed_ids = list({paper_id for (paper_id, _), _ in changed})
+    rows = _paper_rows(session, changed_ids)
+    merged: dict[str, Row] = {}
+    for (paper_id, _), (paper, _) in changed:
+        base = merged.get(paper_id) or rows.get(paper_id)
+        merged[paper_id] = new_row(paper) if base is None else merge_row(base, paper)
+    inserts, updates = [], []
+    for paper_id, row in merged.items():
+        before = rows.get(paper_id)
+        if before is None:
+            row["first_seen_at"] = row["updated_at"] = now
+            inserts.append(row)
+            if status[paper_id] == "unchanged":
+                status[paper_id] = "new"
+        elif not same_content(before, row):
+            updates.append({**row, "first_seen_at": before["first_seen_at"], "updated_at": now})
+            if status[paper_id] == "unchanged":
+                status[paper_id] = "updated"
+    sightings = [
+        {"paper_id": p, "source": s, "content_hash": h, "first_seen_at": now, "updated_at": now}
+        for (p, s), (_, h) in changed
+    ]
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        columns = (*PAPER_COLUMNS, "first_seen_at", "updated_at")
+        fresh = all(key not in seen for key, _ in changed)
+        lost = write_papers_pg(conn, columns, inserts, updates, sightings, fresh_sightings=fresh)
+    else:
+        lost = write_papers_sqlite(
+            conn,
+            PaperRow.__table__,
+            (*PAPER_COLUMNS, "first_seen_at", "updated_at"),
+            inserts,
+            updates,
+            PaperSightingRow.__table__,
+            sightings,
+        )
+    for paper_id in lost:
+        status[paper_id] = "unchanged"
+
+
+def _insert_for(conn: Connection, table: Table):  # type: ignore[no-untyped-def]
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def _sighting_hashes(session: Session, ids: list[str]) -> dict[tuple[str, str], str]:
+    table = PaperSightingRow.__table__
+    query = select(table.c.paper_id, table.c.source, table.c.content_hash)
+    found: dict[tuple[str, str], str] = {}
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":  # one array parameter instead of thousands
+        rows = conn.execute(query.where(table.c.paper_id == any_(bindparam("ids"))), {"ids": ids})
+        return {(pid, src): digest for pid, src, digest in rows}
+    for chunk in _chunks(ids):
+        for pid, src, digest in conn.execute(query.where(table.c.paper_id.in_(chunk))):
+            found[(pid, src)] = digest
+    return found
+
+
+def _paper_rows(session: Session, ids: list[str]) -> dict[str, Row]:
+    table = PaperRow.__table__
+    columns = [table.c[name] for name in LOADED_COLUMNS]
+    conn = session.connection()
+    found: dict[str, Row] = {}
+    chunks = [ids] if conn.dialect.name == "postgresql" else list(_chunks(ids))
+    for chunk in chunks:
+        if conn.dialect.name == "postgresql":
+            rows = conn.execute(
+                select(*columns).where(table.c.id == any_(bindparam("ids"))), {"ids": list(chunk)}
+            )
+        else:
+            rows = conn.execute(select(*columns).where(table.c.id.in_(chunk)))
+        for row in rows:
+            found[row.id] = dict(row._mapping)
+    return found
 
 
 def paper_from_row(row: PaperRow) -> Paper:
@@ -162,6 +250,14 @@ def paper_from_row(row: PaperRow) -> Paper:
         upvotes=row.upvotes,
         github_stars=row.github_stars,
         num_comments=row.num_comments,
+        doi=row.doi,
+        journal_ref=row.journal_ref,
+        primary_category=row.primary_category,
+        version=row.version,
+        featured_on=row.featured_on,
+        ai_summary=row.ai_summary,
+        keywords=tuple(row.keywords or ()),
+        affiliations=tuple(row.affiliations or ()),
     )
 
 
@@ -184,6 +280,108 @@ def papers_by_ids(session: Session, ids: Iterable[str]) -> dict[str, Paper]:
 
 def count_papers(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(PaperRow)) or 0
+
+
+def get_paper_row(session: Session, paper_id: str) -> PaperRow | None:
+    return session.get(PaperRow, paper_id)
+
+
+def paper_sightings(session: Session, paper_id: str) -> list[PaperSightingRow]:
+    query = select(PaperSightingRow).where(PaperSightingRow.paper_id == paper_id)
+    return list(session.scalars(query.order_by(PaperSightingRow.first_seen_at)))
+
+
+def list_papers(
+    session: Session, *, since: date | None = None, query: str | None = None, limit: int = 50
+) -> list[PaperRow]:
+    """Newest first: announced (else published) on or after ``since``; ``query`` matches
+    title or abstract, case-insensitively."""
+    day = func.coalesce(PaperRow.announced_on, PaperRow.featured_on, PaperRow.published_on)
+    stmt = select(PaperRow)
+    if since is not None:
+        stmt = stmt.where(day >= since)
+    for word in (query or "").split():
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(
+            or_(
+                PaperRow.title.ilike(pattern, escape="\\"),
+                PaperRow.abstract.ilike(pattern, escape="\\"),
+            )
+        )
+    stmt = stmt.order_by(day.desc().nulls_last(), PaperRow.first_seen_at.desc(), PaperRow.id)
+    return list(session.scalars(stmt.limit(limit)))
+
+
+# -- sources ----------------------------------------------------------------------------
+def list_source_rows(session: Session) -> list[SourceRow]:
+    return list(session.scalars(select(SourceRow).order_by(SourceRow.name)))
+
+
+def get_source_row(session: Session, name: str) -> SourceRow | None:
+    return session.get(SourceRow, name)
+
+
+def save_source_config(
+    session: Session,
+    *,
+    name: str,
+    kind: str,
+    options: dict,
+    origin: str,
+    now: datetime,
+    enabled: bool = True,
+) -> SourceRow:
+    """Create or update a source's configuration; its ingestion state is kept."""
+    row = session.get(SourceRow, name)
+    if row is None:
+        row = SourceRow(
+            name=name, kind=kind, options=options, origin=origin, enabled=enabled,
+            validators={}, last_counts={}, created_at=now, updated_at=now,
+        )  # fmt: skip
+        session.add(row)
+    elif (row.kind, row.options, row.origin, row.enabled) != (kind, options, origin, enabled):
+        if row.kind != kind:  # another kind of source: its old cursor means nothing
+            row.cursor, row.validators = None, {}
+        row.kind, row.options, row.origin, row.updated_at = kind, options, origin, now
+        row.enabled = enabled
+    session.flush()
+    return row
+
+
+def remove_source_row(session: Session, row: SourceRow) -> None:
+    session.delete(row)
+    session.flush()
+
+
+def record_source_run(
+    session: Session,
+    name: str,
+    *,
+    now: datetime,
+    status: str,
+    counts: dict[str, int],
+    error: str | None = None,
+    cursor: str | None = None,
+    validators: dict | None = None,
+) -> None:
+    """Store the outcome of one run; cursor and validators only move when given."""
+    values: dict[str, object] = {
+        "last_run_at": now,
+        "last_status": status,
+        "last_error": error,
+        "last_counts": counts,
+        "updated_at": now,
+    }
+    if cursor is not None:
+        values["cursor"] = cursor
+    if validators is not None:
+        values["validators"] = validators
+    session.execute(
+        update(SourceRow)
+        .where(SourceRow.name == name)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
 
 
 # -- subscribers ------------------------------------------------------------------------

@@ -29,14 +29,6 @@ def test_ingest_reports_bad_lines_and_keeps_good_ones(
         json.dumps({"id": "2505.00002", "abstract": "no title"}),
         json.dumps({"id": "2505.00003", "title": "Bad date", "day": "30/05/2025"}),
         json.dumps({"title": "Known only by title", "abstract": "x"}),
-        json.dumps(
-            {
-                "id": "arXiv:2505.00001v3",
-                "title": "A bold & clean title",
-                "abstract": "Text.",
-                "categories": ["cs.AI"],
-            }
-        ),
     ]
     path = tmp_path / "papers.jsonl.gz"
     with gzip.open(path, "wt") as fh:
@@ -49,6 +41,22 @@ def test_ingest_reports_bad_lines_and_keeps_good_ones(
 
     again = run_cli(capsys, "ingest", "jsonl", str(path), "--json")
     assert again.json() == {"new": 0, "updated": 0, "unchanged": 2, "rejected": 3}
+
+    newer = tmp_path / "newer.jsonl"
+    newer.write_text(
+        json.dumps(
+            {
+                "id": "arXiv:2505.00001v3",
+                "title": "A bold & clean title",
+                "abstract": "Text.",
+                "categories": ["cs.AI"],
+            }
+        )
+        + "\n"
+    )
+    merged = run_cli(capsys, "ingest", "jsonl", str(newer), "--json")
+    assert merged.code == 0
+    assert merged.json() == {"new": 0, "updated": 1, "unchanged": 0, "rejected": 0}
 
     from digest.db import Database, repo
 
