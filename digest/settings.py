@@ -61,6 +61,7 @@ class Settings:
     candidate_days: int = 7
     batch_size: int = 200
     contact_line: str = ""
+    rank: str = ""  # ranking overrides, "key=value,..." (see digest.rank.options)
 
     @property
     def from_domain(self) -> str:
@@ -114,7 +115,17 @@ class Settings:
             candidate_days=_int("DIGEST_CANDIDATE_DAYS", values.get("candidate_days", 7), 1, 365),
             batch_size=_int("DIGEST_BATCH_SIZE", values.get("batch_size", 200), 1, 100_000),
             contact_line=str(values.get("contact_line") or ""),
+            rank=_rank_options(values.get("rank")),
         )
+
+
+def _rank_options(value: object) -> str:
+    """``DIGEST_RANK``, checked now so a typo fails at start-up with the variable's name."""
+    from digest.rank.options import RankOptions
+
+    text = str(value or "")
+    RankOptions.parse(text)
+    return text
 
 
 def default_templates_dir() -> Path:

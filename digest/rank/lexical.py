@@ -154,10 +154,3 @@ class LexicalIndex:
             centroid, 1
         )
         return (expanded.tocsr() @ self.bm25_t).toarray()
-
-    def title_terms(self, paper: Paper) -> set[str]:
-        return set(analyze(paper.title))
-
-
-def query_terms(topic: str) -> set[str]:
-    return set(analyze(topic[:MAX_QUERY_CHARS]))

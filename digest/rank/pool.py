@@ -8,13 +8,20 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import date
+from functools import lru_cache
 
 import numpy as np
+from scipy import sparse
 
 from digest.domain import Paper
 from digest.rank.lexical import LexicalIndex, LexicalParams
 from digest.rank.semantic import Embedder, embed_papers
-from digest.rank.text import author_key, fold, keyword_pattern, words
+from digest.rank.text import MAX_QUERY_CHARS, analyze, author_key, fold, keyword_pattern, words
+
+
+@lru_cache(maxsize=100_000)
+def _query_terms(topic: str) -> frozenset[str]:
+    return frozenset(analyze(topic[:MAX_QUERY_CHARS]))
 
 
 class Pool:
@@ -51,6 +58,24 @@ class Pool:
             for category in paper.categories:
                 self.categories.setdefault(category.strip(), []).append(i)
         self._duplicates: list[frozenset[int]] | None = None
+        self._title_terms: dict[int, set[str]] = {}
+        self._seed_rows: dict[str, object] = {}
+
+    def in_title(self, topic: str, i: int) -> bool:
+        """Whether a word or phrase of ``topic`` is in paper ``i``'s title (for reasons)."""
+        if i not in self._title_terms:
+            self._title_terms[i] = set(analyze(self.papers[i].title))
+        return not _query_terms(topic).isdisjoint(self._title_terms[i])
+
+    def seed_tfidf(self, seed_ids: Sequence[str]):  # type: ignore[no-untyped-def]
+        """Unit TF-IDF rows of seed papers, analysed once per pool (seeds recur across chunks)."""
+        assert self.lexical is not None
+        missing = [s for s in dict.fromkeys(seed_ids) if s not in self._seed_rows]
+        if missing:
+            matrix = self.lexical.vectors([self.known[s] for s in missing])
+            for row, seed in enumerate(missing):
+                self._seed_rows[seed] = matrix[row]
+        return sparse.vstack([self._seed_rows[s] for s in seed_ids]).tocsr()
 
     # -- embeddings ---------------------------------------------------------------------
     def _embed(self, papers: Sequence[Paper]) -> np.ndarray:

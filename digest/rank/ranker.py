@@ -40,6 +40,13 @@ AUTHOR_SECTION = "Authors you follow"
 TRENDING_SECTION = "Trending today"
 LIKED_SECTION = "Close to papers you liked"
 LEARNED_SECTION = "Picked from your feedback"
+KIND_AUTHOR, KIND_TOPIC, KIND_LIKED, KIND_LEARNED, KIND_CATEGORY, KIND_COLD = range(6)
+SECTIONS = {
+    KIND_AUTHOR: AUTHOR_SECTION,
+    KIND_LIKED: LIKED_SECTION,
+    KIND_LEARNED: LEARNED_SECTION,
+    KIND_COLD: TRENDING_SECTION,
+}
 MAX_TOPICS = 100  # per reader; more are ignored (a form should not allow them anyway)
 MAX_SEEDS = 500
 
@@ -185,15 +192,72 @@ class _Chunk:
         )
         final = np.where(eligible & allowed, score, -np.inf)
         m = min(self.n, max(4 * top_k, top_k + 10))
-        top = np.argpartition(-final, m - 1, axis=1)[:, :m] if m < self.n else None
+        if m < self.n:
+            top = np.argpartition(-final, m - 1, axis=1)[:, :m]
+        else:
+            top = np.broadcast_to(np.arange(self.n), (self.size, self.n))
+        rows = np.arange(self.size)[:, None]
+        order = np.argsort(-final[rows, top], axis=1, kind="stable")
+        top = np.take_along_axis(top, order, axis=1)
+        kinds = self._kinds(signals, rows, top)
         results = []
         for r, profile in enumerate(self.profiles):
-            idx = top[r] if top is not None else np.arange(self.n)
-            idx = idx[np.isfinite(final[r, idx])]
-            idx = idx[np.argsort(-final[r, idx], kind="stable")]
-            candidates = [self._pick(r, profile, int(i), float(final[r, i]), signals) for i in idx]
-            results.append(self._diversify(candidates, idx, top_k))
+            idx = top[r]
+            values = final[r, idx]
+            keep = np.isfinite(values)
+            results.append(
+                self._select(
+                    r,
+                    profile,
+                    idx[keep].tolist(),
+                    values[keep].tolist(),
+                    kinds[r][keep].tolist(),
+                    signals.topic_idx[r, idx[keep]].tolist(),
+                    signals,
+                    top_k,
+                )
+            )
         return results
+
+    def _kinds(self, s: _Signals, rows: np.ndarray, top: np.ndarray) -> np.ndarray:
+        """Which signal explains each candidate: the strongest interest that fired."""
+        opts = self.opts
+        topic = np.where(s.topic[rows, top] > 0, opts.topic_weight * s.topic[rows, top], -1.0)
+        liked = np.where(s.liked_hit[rows, top], opts.liked_weight * s.liked[rows, top], -1.0)
+        learned_raw = s.learned[rows, top]
+        learned = np.where(learned_raw >= 0.5, opts.learned_weight * learned_raw, -1.0)
+        stacked = np.stack([topic, liked, learned])
+        kind = np.argmax(stacked, axis=0) + KIND_TOPIC  # ties: topic, then liked
+        kind = np.where(stacked.max(axis=0) < 0, KIND_CATEGORY, kind)
+        kind = np.where(s.author[rows, top], KIND_AUTHOR, kind)
+        return np.where(self.cold[:, None], KIND_COLD, kind)
+
+    def _select(
+        self,
+        r: int,
+        profile: Profile,
+        idx: list[int],
+        scores: list[float],
+        kinds: list[int],
+        topic_idx: list[int],
+        s: _Signals,
+        top_k: int,
+    ) -> list[Pick]:
+        """Diversify the reader's best candidates, then explain only the chosen ones."""
+        sections = [
+            self._section(r, profile, i, k, t)
+            for i, k, t in zip(idx, kinds, topic_idx, strict=True)
+        ]
+        chosen = self._diversify(idx, scores, sections, top_k)
+        return [self._pick(r, profile, idx[j], scores[j], kinds[j], sections[j], s) for j in chosen]
+
+    def _section(self, r: int, profile: Profile, i: int, kind: int, topic: int) -> str:
+        if kind == KIND_TOPIC:
+            return short(self.topics[r][topic], 60)
+        if kind == KIND_CATEGORY:
+            paper = self.pool.papers[i]
+            return ", ".join(sorted(set(_clean(profile.categories)) & set(paper.categories)))
+        return SECTIONS[kind]
 
     def _allowed(self) -> np.ndarray:
         pool = self.pool
@@ -270,8 +334,7 @@ class _Chunk:
         if not seed_ids:
             return sim
         if pool.lexical is not None:
-            seeds = [pool.known[s] for s in seed_ids]
-            sim = (pool.lexical.vectors(seeds) @ pool.lexical.tfidf.T).toarray()
+            sim = (pool.seed_tfidf(seed_ids) @ pool.lexical.tfidf.T).toarray()
         if pool.dense is not None:
             share = opts.semantic_liked_share
             cosine = pool.seed_vectors(seed_ids) @ pool.dense.T
@@ -370,98 +433,65 @@ class _Chunk:
         return membership([self._category_docs(p) for p in self.profiles], self.n)
 
     # -- one reader ---------------------------------------------------------------------
-    def _pick(self, r: int, profile: Profile, i: int, score: float, s: _Signals) -> Pick:
-        """The pick with its reason: the strongest signal that fired, plus trending."""
+    def _pick(
+        self, r: int, profile: Profile, i: int, score: float, kind: int, section: str, s: _Signals
+    ) -> Pick:
+        """The pick with its reason: the signal that explains it, plus trending if it counted."""
         paper = self.pool.papers[i]
         opts = self.opts
-        if self.cold[r]:
-            return Pick(paper.id, score, _trending_reason(paper, cold=True), TRENDING_SECTION)
-        if s.author[r, i]:
+        if kind == KIND_COLD:
+            return Pick(paper.id, score, _trending_reason(paper, cold=True), section)
+        if kind == KIND_AUTHOR:
             keys = {author_key(a) for a in profile.authors if a.strip()}
             names = [a for a in paper.authors if author_key(a) in keys]  # as the paper spells it
-            return Pick(
-                paper.id,
-                score,
-                _with_trend(opts, f"by {' and '.join(names[:2])}, whom you follow", paper),
-                AUTHOR_SECTION,
-            )
-        contributions = {
-            "topic": opts.topic_weight * s.topic[r, i] if s.topic[r, i] > 0 else -1.0,
-            "liked": opts.liked_weight * s.liked[r, i] if s.liked_hit[r, i] else -1.0,
-            "learned": opts.learned_weight * s.learned[r, i] if s.learned[r, i] >= 0.5 else -1.0,
-        }
-        best = max(contributions, key=lambda key: contributions[key])
-        if contributions[best] < 0:  # a category-only reader
-            cats = sorted(set(_clean(profile.categories)) & set(paper.categories))
-            label = ", ".join(cats)
-            return Pick(
-                paper.id, score, _with_trend(opts, f"in your category {label}", paper), label
-            )
-        if best == "topic":
-            topic = self.topics[r][s.topic_idx[r, i]]
+            why = f"by {' and '.join(names[:2])}, whom you follow"
+        elif kind == KIND_CATEGORY:
+            why = f"in your category {section}"
+        elif kind == KIND_TOPIC:
+            topic = self.topics[r][int(s.topic_idx[r, i])]
             if s.topic_semantic_only[r, i]:
                 why = f"close in meaning to your topic '{short(topic)}'"
             else:
-                where = "title" if self._in_title(topic, paper) else "abstract"
+                where = "title" if self.pool.in_title(topic, i) else "abstract"
                 why = f"matches your topic '{short(topic)}' ({where})"
-            return Pick(paper.id, score, _with_trend(opts, why, paper), short(topic, 60))
-        if best == "liked":
-            seed = self.pool.known[self.seeds[r][s.liked_seed[r, i]]]
-            liked = seed.id in profile.liked
-            verb = "which you liked" if liked else "which you rated 👍"
-            return Pick(
-                paper.id,
-                score,
-                _with_trend(opts, f"close to '{short(seed.title)}', {verb}", paper),
-                LIKED_SECTION,
-            )
-        return Pick(
-            paper.id,
-            score,
-            _with_trend(opts, "like the papers you rated 👍", paper),
-            LEARNED_SECTION,
-        )
+        elif kind == KIND_LIKED:
+            seed = self.pool.known[self.seeds[r][int(s.liked_seed[r, i])]]
+            verb = "which you liked" if seed.id in profile.liked else "which you rated 👍"
+            why = f"close to '{short(seed.title)}', {verb}"
+        else:
+            why = "like the papers you rated 👍"
+        return Pick(paper.id, score, _with_trend(opts, why, paper), section)
 
-    def _in_title(self, topic: str, paper: Paper) -> bool:
-        lexical = self.pool.lexical
-        if lexical is None:
-            return False
-        from digest.rank.lexical import query_terms
-
-        return bool(query_terms(topic) & lexical.title_terms(paper))
-
-    def _diversify(self, picks: list[Pick], idx: np.ndarray, top_k: int) -> list[Pick]:
-        """Followed authors first, then a round robin over interests, skipping near-copies."""
+    def _diversify(
+        self, idx: list[int], scores: list[float], sections: list[str], top_k: int
+    ) -> list[int]:
+        """Positions of the chosen candidates: followed authors first, then a round robin
+        over interests (a quota each), skipping near-copies of what is already chosen."""
         if not self.opts.diversity:
-            return picks[:top_k]
+            return list(range(min(top_k, len(idx))))
         duplicates = self.pool.duplicates(self.opts.duplicate_threshold)
-        chosen: list[Pick] = []
-        taken: set[int] = set()
-        queues: dict[str, list[tuple[Pick, int]]] = {}
-        for pick, i in zip(picks, idx, strict=True):
-            queues.setdefault(pick.section, []).append((pick, int(i)))
-        order = sorted(queues, key=lambda sec: (sec != AUTHOR_SECTION, -queues[sec][0][0].score))
-        authors = queues.pop(AUTHOR_SECTION, [])
-        for pick, i in authors[:top_k]:
-            chosen.append(pick)
-            taken.add(i)
-        order = [sec for sec in order if sec != AUTHOR_SECTION]
-        skipped: list[tuple[Pick, int]] = []
-        while len(chosen) < top_k and any(queues.values()):
+        queues: dict[str, list[int]] = {}
+        for j, section in enumerate(sections):
+            queues.setdefault(section, []).append(j)
+        chosen: list[int] = list(queues.pop(AUTHOR_SECTION, [])[:top_k])
+        taken = {idx[j] for j in chosen}
+        order = list(queues)  # sections in order of their best candidate
+        heads = dict.fromkeys(order, 0)
+        skipped: list[int] = []
+        while len(chosen) < top_k and any(heads[sec] < len(queues[sec]) for sec in order):
             for section in order:
                 queue = queues[section]
-                while queue and len(chosen) < top_k:
-                    pick, i = queue.pop(0)
-                    if duplicates[i] & taken:
-                        skipped.append((pick, i))
+                while heads[section] < len(queue) and len(chosen) < top_k:
+                    j = queue[heads[section]]
+                    heads[section] += 1
+                    if duplicates[idx[j]] and not duplicates[idx[j]].isdisjoint(taken):
+                        skipped.append(j)
                         continue
-                    chosen.append(pick)
-                    taken.add(i)
+                    chosen.append(j)
+                    taken.add(idx[j])
                     break
-        for pick, _ in skipped:  # near-copies only fill places nothing else could
-            if len(chosen) < top_k:
-                chosen.append(pick)
-        return sorted(chosen, key=lambda p: (p.section != AUTHOR_SECTION, -p.score))
+        chosen.extend(skipped[: max(0, top_k - len(chosen))])  # near-copies fill what is left
+        return sorted(chosen, key=lambda j: (sections[j] != AUTHOR_SECTION, -scores[j], j))
 
 
 def _clean(items: Sequence[str]) -> list[str]:
