@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import sparse
@@ -23,6 +24,12 @@ from sklearn.feature_extraction.text import CountVectorizer
 from digest.domain import Paper
 from digest.rank.options import LexicalParams
 from digest.rank.text import MAX_QUERY_CHARS, analyze
+
+
+@lru_cache(maxsize=100_000)
+def analyze_query(text: str) -> frozenset[str]:
+    """The distinct terms of a topic (topics recur across readers and batches)."""
+    return frozenset(analyze(text[:MAX_QUERY_CHARS]))
 
 
 def paper_text(paper: Paper, title_weight: int = 1) -> str:
@@ -87,6 +94,8 @@ class LexicalIndex:
         tf.data = tf.data * (p.k1 + 1) / (tf.data + np.repeat(norm, np.diff(tf.indptr)))
         self.bm25_t = tf.multiply(self.idf).tocsr().astype(np.float32).T.tocsr()  # terms x docs
         self.tfidf = self._tfidf(counts)  # docs x terms, unit rows
+        # Each paper's strongest terms: what expansion draws from (keeps it sparse and fast).
+        self.strongest = _top_per_row(self.tfidf, p.prf_terms)
         presence = counts.copy()
         presence.data[:] = 1
         terms = self.vectorizer.get_feature_names_out()
@@ -116,13 +125,18 @@ class LexicalIndex:
 
     def query_matrix(self, queries: Sequence[str]) -> tuple[sparse.csr_matrix, np.ndarray]:
         """Binary query x term matrix, and each query's count of distinct words."""
-        texts = [q[:MAX_QUERY_CHARS] for q in queries]
-        q = self.vectorizer.transform(texts).tocsr()
-        q.data[:] = 1
-        n_words = np.array(
-            [len({t for t in analyze(t) if " " not in t}) for t in texts], dtype=np.float32
-        )
-        return q, n_words
+        vocabulary = self.vocabulary
+        indptr, indices, n_words = [0], [], []
+        for text in queries:
+            terms = analyze_query(text)
+            found = {vocabulary[t] for t in terms if t in vocabulary}
+            indices.extend(sorted(found))
+            indptr.append(len(indices))
+            n_words.append(sum(1 for t in terms if " " not in t))
+        data = np.ones(len(indices), dtype=np.float32)
+        shape = (len(queries), len(vocabulary))
+        q = sparse.csr_matrix((data, np.array(indices, dtype=np.int64), indptr), shape=shape)
+        return q, np.array(n_words, dtype=np.float32)
 
     def score_topics(self, topics: Sequence[str]) -> TopicScores:
         """Relevance and match of every topic against every paper of the pool."""
@@ -142,14 +156,11 @@ class LexicalIndex:
         m = min(p.prf_docs, self.n_docs)
         top = np.argpartition(-raw, m - 1, axis=1)[:, :m]
         rows = np.repeat(np.arange(raw.shape[0]), m)
-        picked = sparse.csr_matrix(
-            (np.full(rows.size, 1.0 / m, dtype=np.float32), (rows, top.ravel())),
-            shape=raw.shape,
-        )
-        has_match = raw.max(axis=1) > 0  # no match, nothing to expand from
-        centroid = _top_per_row(
-            sparse.diags(has_match.astype(np.float32)) @ picked @ self.tfidf, p.prf_terms
-        )
+        # Only papers that match the topic at all feed the expansion (a small pool's
+        # "top 5" may hold papers with no shared word).
+        weight = (np.take_along_axis(raw, top, axis=1) > 0).astype(np.float32).ravel() / m
+        picked = sparse.csr_matrix((weight, (rows, top.ravel())), shape=raw.shape)
+        centroid = _top_per_row(picked @ self.strongest, p.prf_terms)
         expanded = (1 - p.prf_weight) * _row_normalize(q, 1) + p.prf_weight * _row_normalize(
             centroid, 1
         )

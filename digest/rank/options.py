@@ -30,14 +30,14 @@ class RankOptions:
 
     # Text relevance to a topic: lexical (BM25, expanded) blended with semantic when on.
     topic_weight: float = 1.0
-    semantic_share: float = 0.5  # share of topic relevance taken from embeddings
+    semantic_share: float = 0.7  # share of topic relevance taken from embeddings
     semantic_topic_threshold: float = 0.45  # cosine at which a topic matches by meaning
     # Similarity to liked papers (and 👍 feedback): mean of the best ``liked_top_k`` seeds.
     liked_weight: float = 1.0
     liked_top_k: int = 3
     liked_threshold: float = 0.06  # TF-IDF cosine to one seed that makes a paper a match
     semantic_liked_threshold: float = 0.55
-    semantic_liked_share: float = 0.5
+    semantic_liked_share: float = 0.0  # tuned: embeddings did not help the liked task
     disliked_weight: float = 0.8
     # Per-reader logistic regression, once there is enough feedback.
     learned_weight: float = 0.5

@@ -8,20 +8,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import date
-from functools import lru_cache
 
 import numpy as np
 from scipy import sparse
 
 from digest.domain import Paper
-from digest.rank.lexical import LexicalIndex, LexicalParams
+from digest.rank.lexical import LexicalIndex, LexicalParams, analyze_query
 from digest.rank.semantic import Embedder, embed_papers
-from digest.rank.text import MAX_QUERY_CHARS, analyze, author_key, fold, keyword_pattern, words
-
-
-@lru_cache(maxsize=100_000)
-def _query_terms(topic: str) -> frozenset[str]:
-    return frozenset(analyze(topic[:MAX_QUERY_CHARS]))
+from digest.rank.text import analyze, author_key, fold, keyword_pattern, words
 
 
 class Pool:
@@ -65,7 +59,7 @@ class Pool:
         """Whether a word or phrase of ``topic`` is in paper ``i``'s title (for reasons)."""
         if i not in self._title_terms:
             self._title_terms[i] = set(analyze(self.papers[i].title))
-        return not _query_terms(topic).isdisjoint(self._title_terms[i])
+        return not analyze_query(topic).isdisjoint(self._title_terms[i])
 
     def seed_tfidf(self, seed_ids: Sequence[str]):  # type: ignore[no-untyped-def]
         """Unit TF-IDF rows of seed papers, analysed once per pool (seeds recur across chunks)."""

@@ -72,6 +72,7 @@ def author_key(name: str) -> str:
     return " ".join(re.findall(r"\w+", name))
 
 
+@lru_cache(maxsize=100_000)
 def short(text: str, limit: int = 48) -> str:
     """One line of at most ``limit`` characters, cut with an ellipsis."""
     text = " ".join(text.split())
