@@ -61,7 +61,6 @@ def make_profiles(n: int, candidates: list[Paper], history: list[Paper]) -> list
     authors = [a for p in candidates for a in p.authors]
     categories = sorted({c for p in candidates for c in p.categories})
     liked_pool = [p.id for p in history[-2000:]]
-    cand_ids = [p.id for p in candidates]
     profiles = []
     for i in range(n):
         r = rng.random()
