@@ -15,6 +15,9 @@ Frequency = Literal["daily", "weekly"]
 SubscriberStatus = Literal["pending", "active", "paused", "unsubscribed", "bounced"]
 SUBSCRIBER_STATUSES: tuple[str, ...] = ("pending", "active", "paused", "unsubscribed", "bounced")
 FREQUENCIES: tuple[str, ...] = ("daily", "weekly")
+FeedbackKind = Literal["up", "down", "click"]
+FEEDBACK_KINDS: tuple[str, ...] = ("up", "down", "click")
+CATEGORY_MODES: tuple[str, ...] = ("boost", "filter")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,15 @@ class Paper:
 
 
 @dataclass(frozen=True, slots=True)
+class FeedbackEvent:
+    """A reader's reaction to a paper they were sent: 👍 (up), 👎 (down) or a click."""
+
+    paper_id: str
+    kind: str  # one of FEEDBACK_KINDS
+    at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Profile:
     """What one reader wants: the input of ranking. Every field but ``id`` may be empty."""
 
@@ -77,11 +89,19 @@ class Profile:
     categories: tuple[str, ...] = ()
     liked: tuple[str, ...] = ()
     disliked: tuple[str, ...] = ()
+    category_mode: str = "boost"  # "boost": categories add to the score; "filter": only them
+    feedback: tuple[FeedbackEvent, ...] = ()
 
     @property
     def is_empty(self) -> bool:
         """True when nothing in the profile can steer ranking (a cold start)."""
-        return not (self.topics or self.authors or self.categories or self.liked)
+        return not (
+            any(t.strip() for t in self.topics)
+            or any(a.strip() for a in self.authors)
+            or any(c.strip() for c in self.categories)
+            or self.liked
+            or any(e.kind in ("up", "click") for e in self.feedback)
+        )
 
 
 @dataclass(frozen=True, slots=True)

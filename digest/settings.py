@@ -81,6 +81,7 @@ class Settings:
     dkim: DkimConfig | None = None
     # [sources.NAME] tables of the TOML file, validated by digest.ingest.sources
     sources: dict[str, dict[str, object]] = field(default_factory=dict)
+    rank: str = ""  # ranking overrides, "key=value,..." (see digest.rank.options)
 
     @property
     def from_domain(self) -> str:
@@ -146,7 +147,17 @@ class Settings:
             feedback_id=_feedback_id(values.get("feedback_id")),
             dkim=_dkim(values, from_address),
             sources=_read_toml_tables(env.get(PREFIX + "CONFIG"), "sources"),
+            rank=_rank_options(values.get("rank")),
         )
+
+
+def _rank_options(value: object) -> str:
+    """``DIGEST_RANK``, checked now so a typo fails at start-up with the variable's name."""
+    from digest.rank.options import RankOptions
+
+    text = str(value or "")
+    RankOptions.parse(text)
+    return text
 
 
 def default_templates_dir() -> Path:

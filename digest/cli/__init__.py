@@ -11,16 +11,26 @@ import sys
 
 import click
 import typer
+from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
 from digest.cli import db as db_cli
 from digest.cli import ingest as ingest_cli
 from digest.cli import papers as papers_cli
+from digest.cli import rank as rank_cli
 from digest.cli import run as run_cli
 from digest.cli import sources as sources_cli
 from digest.cli import subscribers as subscribers_cli
 from digest.cli.common import err_console
 from digest.errors import DigestError
+
+try:  # recent typer raises its own vendored copy of click's exceptions
+    from typer import exceptions as _typer_exceptions
+    from typer._click import exceptions as _typer_click
+except ImportError:  # pragma: no cover - older typer raises click's own
+    _typer_click = _typer_exceptions = click.exceptions  # type: ignore[misc]
+ABORTS = (click.exceptions.Abort, getattr(_typer_exceptions, "Abort", click.exceptions.Abort))
+CLICK_ERRORS = (click.ClickException, _typer_click.ClickException)
 
 app = typer.Typer(
     name="digest",
@@ -36,6 +46,7 @@ app.add_typer(sources_cli.app, name="sources")
 app.add_typer(papers_cli.app, name="papers")
 app.add_typer(db_cli.app, name="db")
 run_cli.register(app)
+rank_cli.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -43,12 +54,12 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = command.main(args=argv, prog_name="digest", standalone_mode=False)
     except DigestError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", markup=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except ABORTS:
         err_console.print("aborted")
         sys.exit(130)
-    except click.ClickException as exc:
+    except CLICK_ERRORS as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except SQLAlchemyError as exc:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -88,6 +89,11 @@ class PaperRow(Base):
     ai_summary: Mapped[str | None] = mapped_column(Text)
     keywords: Mapped[list] = mapped_column(default=list, server_default="[]")
     affiliations: Mapped[list] = mapped_column(default=list, server_default="[]")
+    # Added by ranking (migration 0003): the sentence embedding (float32 bytes), computed
+    # once at ingest when the semantic extra is installed; deferred so that loading papers
+    # does not load vectors.
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    embedding_model: Mapped[str | None] = mapped_column(String(64))
 
 
 class PaperSightingRow(Base):
@@ -237,3 +243,22 @@ class SentPaperRow(Base):
         ForeignKey("deliveries.id", ondelete="SET NULL")
     )
     sent_at: Mapped[datetime]
+
+
+FEEDBACK_KINDS = ("up", "down", "click")
+
+
+class FeedbackEventRow(Base):
+    """A reader's 👍 (up), 👎 (down) or click on a paper they were sent; ranking learns
+    from these (``digest.rank.feedback``)."""
+
+    __tablename__ = "feedback_events"
+    __table_args__ = (
+        Index("ix_feedback_events_subscriber_created", "subscriber_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    paper_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime]

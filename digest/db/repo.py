@@ -28,8 +28,10 @@ from sqlalchemy.orm import Session, selectinload
 
 from digest.db.bulk import write_papers_pg, write_papers_sqlite
 from digest.db.models import (
+    FEEDBACK_KINDS,
     DeliveryRow,
     EditionRow,
+    FeedbackEventRow,
     InterestRow,
     PaperRow,
     PaperSightingRow,
@@ -37,7 +39,7 @@ from digest.db.models import (
     SourceRow,
     SubscriberRow,
 )
-from digest.domain import Paper, Pick, Profile, SubscriberInfo
+from digest.domain import FeedbackEvent, Paper, Pick, Profile, SubscriberInfo
 from digest.errors import InputError, NotFoundError
 from digest.ingest.merge import CONTENT, Row, merge_row, new_row, record_hash, same_content
 from digest.schedule import EditionSlot
@@ -709,3 +711,73 @@ def expire_leases(session: Session, now: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
+
+
+# -- ranking: feedback events and paper embeddings ---------------------------------------
+def add_feedback(
+    session: Session, subscriber_id: int, paper_id: str, kind: str, now: datetime
+) -> FeedbackEventRow:
+    """Record a 👍/👎/click. Events are kept (not overwritten): the latest vote wins when
+    ranking reads them, and the history stays for evaluation."""
+    if kind not in FEEDBACK_KINDS:
+        raise InputError(f"feedback kind must be one of {', '.join(FEEDBACK_KINDS)}, got {kind!r}")
+    row = FeedbackEventRow(
+        subscriber_id=subscriber_id, paper_id=paper_id, kind=kind, created_at=now
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def feedback_for(
+    session: Session, subscriber_ids: Sequence[int], *, limit: int = 1000
+) -> dict[int, list[FeedbackEvent]]:
+    """Each subscriber's feedback events, oldest first (at most ``limit`` newest each)."""
+    found: dict[int, list[FeedbackEvent]] = {}
+    for chunk in _chunks(list(subscriber_ids)):
+        query = (
+            select(FeedbackEventRow)
+            .where(FeedbackEventRow.subscriber_id.in_(chunk))
+            .order_by(FeedbackEventRow.subscriber_id, FeedbackEventRow.created_at)
+        )
+        for row in session.scalars(query):
+            found.setdefault(row.subscriber_id, []).append(
+                FeedbackEvent(row.paper_id, row.kind, row.created_at)
+            )
+    return {k: v[-limit:] for k, v in found.items()}
+
+
+def papers_without_embedding(session: Session, model: str, limit: int = 500) -> list[Paper]:
+    """Papers with no stored vector for ``model`` (new ones, or embedded by another model)."""
+    query = (
+        select(PaperRow)
+        .where(or_(PaperRow.embedding_model.is_(None), PaperRow.embedding_model != model))
+        .order_by(PaperRow.first_seen_at.desc(), PaperRow.id)
+        .limit(limit)
+    )
+    return [paper_from_row(r) for r in session.scalars(query)]
+
+
+def store_embeddings(session: Session, vectors: dict[str, bytes], model: str) -> int:
+    for paper_id, blob in vectors.items():
+        session.execute(
+            update(PaperRow)
+            .where(PaperRow.id == paper_id)
+            .values(embedding=blob, embedding_model=model)
+            .execution_options(synchronize_session=False)
+        )
+    return len(vectors)
+
+
+def embeddings_for(session: Session, ids: Iterable[str], model: str) -> dict[str, bytes]:
+    """Stored vectors of ``model`` for these papers (papers without one are left out)."""
+    found: dict[str, bytes] = {}
+    for chunk in _chunks(list(dict.fromkeys(ids))):
+        query = select(PaperRow.id, PaperRow.embedding).where(
+            PaperRow.id.in_(chunk),
+            PaperRow.embedding_model == model,
+            PaperRow.embedding.is_not(None),
+        )
+        for paper_id, blob in session.execute(query):
+            found[paper_id] = blob
+    return found

@@ -49,4 +49,5 @@ class Runtime:
             signer=LinkSigner(settings.secret_key, settings.base_url),
             transport_factory=transport_factory or (lambda: transport_from_settings(settings)),
             clock=clock,
+            rank_options=RankOptions.parse(settings.rank),
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from digest.db import repo
@@ -158,23 +158,38 @@ def compute_picks(
     ids = [s.id for s in subscribers]
     sent = repo.sent_paper_ids(session, ids)
     last = repo.last_sent_at(session, ids)
+    feedback = repo.feedback_for(session, ids)
     profiles, excluded = [], {}
     for sub in subscribers:
-        profile = repo.profile_from_row(sub)
+        profile = replace(repo.profile_from_row(sub), feedback=tuple(feedback.get(sub.id, ())))
         profiles.append(profile)
         since = last.get(sub.id)
         older = {p.id for p, seen in pool if since is not None and seen < since}
         excluded[profile.id] = sent.get(sub.id, set()) | older
-    history_ids = {pid for p in profiles for pid in (*p.liked, *p.disliked)}
+    history_ids = {
+        pid for p in profiles for pid in (*p.liked, *p.disliked, *(e.paper_id for e in p.feedback))
+    }
     history = list(repo.papers_by_ids(session, history_ids).values())
+    candidates = [p for p, _ in pool]
     return rank(
         profiles,
-        [p for p, _ in pool],
+        candidates,
         history=history,
         already_sent=excluded,
         top_k=rt.settings.top_k,
         options=rt.rank_options,
+        vectors=stored_vectors(rt, session, [*candidates, *history]),
     )
+
+
+def stored_vectors(rt: Runtime, session, papers: Sequence[Paper]):  # type: ignore[no-untyped-def]
+    """Embeddings stored at ingest, when the semantic backend is on (else None)."""
+    from digest.rank import semantic, vectors
+
+    if rt.rank_options.semantic is False or not semantic.available():
+        return None
+    blobs = repo.embeddings_for(session, [p.id for p in papers], semantic.MODEL_NAME)
+    return vectors.decode_all(blobs)
 
 
 def preview(rt: Runtime, email: str) -> RenderedEmail | None:

@@ -1,5 +1,24 @@
-"""Ranking: (profiles, candidate papers, history) -> picks with reasons. Pure, no I/O."""
+"""Ranking: (profiles, candidate papers, history) -> picks with reasons. Pure, no I/O.
 
-from digest.rank.ranker import RankOptions, rank
+The heavy parts (numpy, scipy, scikit-learn) load on first use, so importing
+``RankOptions`` (every CLI command does) stays fast.
+"""
 
-__all__ = ["RankOptions", "rank"]
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from digest.rank.options import LexicalParams, RankOptions
+
+if TYPE_CHECKING:
+    from digest.rank.ranker import build_pool, rank, rank_pool
+
+__all__ = ["LexicalParams", "RankOptions", "build_pool", "rank", "rank_pool"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("build_pool", "rank", "rank_pool"):
+        from digest.rank import ranker
+
+        return getattr(ranker, name)
+    raise AttributeError(name)

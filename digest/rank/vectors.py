@@ -1,0 +1,59 @@
+"""Paper embeddings at rest: float32 bytes in ``papers.embedding``, and the ingest step
+that fills them. A paper is embedded once, when it arrives; ranking then reads the stored
+vector instead of running the model again.
+
+Without the semantic extra :func:`embed_new_papers` does nothing and returns 0, so the
+ingest path may always call it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from digest.rank import semantic
+
+
+def encode(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype="<f4").tobytes()
+
+
+def decode(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype="<f4")
+
+
+def decode_all(blobs: Mapping[str, bytes]) -> dict[str, np.ndarray]:
+    return {pid: decode(b) for pid, b in blobs.items()}
+
+
+def embed_new_papers(
+    session,  # type: ignore[no-untyped-def]
+    embedder: semantic.Embedder | None = None,
+    *,
+    batch: int = 256,
+    limit: int | None = None,
+) -> int:
+    """Embed every paper that has no vector for the current model yet; returns how many.
+
+    Call it after an ingest commits new papers (``digest ingest`` and the scheduler do).
+    """
+    from digest.db import repo
+
+    if embedder is None:
+        if not semantic.available():
+            return 0
+        embedder = semantic.default_embedder()
+    done = 0
+    while limit is None or done < limit:
+        size = batch if limit is None else min(batch, limit - done)
+        papers = repo.papers_without_embedding(session, embedder.name, size)
+        if not papers:
+            break
+        matrix = semantic.embed_papers(papers, embedder)
+        repo.store_embeddings(
+            session, {p.id: encode(v) for p, v in zip(papers, matrix, strict=True)}, embedder.name
+        )
+        session.flush()
+        done += len(papers)
+    return done

@@ -1,0 +1,136 @@
+"""Migration 0003 and the ranking adapters on real SQLite and PostgreSQL: feedback events,
+stored embeddings, and the pipeline's compute_picks reading both."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pytest
+from sqlalchemy import inspect
+
+from digest.db import Database, repo
+from digest.domain import Paper
+from digest.errors import InputError
+from digest.rank import vectors
+from digest.subscriber_spec import validate_spec
+
+NOW = datetime(2025, 5, 2, 8, 0, tzinfo=UTC)
+
+
+class TinyEmbedder:
+    """A deterministic stand-in model (bag of three words) that counts its calls."""
+
+    name = "tiny-test-model"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def embed(self, texts):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        rows = [[t.lower().count(w) + 0.01 for w in ("speech", "graph", "learning")] for t in texts]
+        m = np.array(rows, dtype=np.float32)
+        return m / np.linalg.norm(m, axis=1, keepdims=True)
+
+
+@pytest.fixture
+def db(db_url: str) -> Database:
+    database = Database(db_url)
+    database.upgrade()
+    yield database
+    database.dispose()
+
+
+def papers() -> list[Paper]:
+    day = date(2025, 5, 2)
+    return [
+        Paper("2505.00001", "Speech recognition at scale", "speech models", announced=day),
+        Paper("2505.00002", "Graph learning for molecules", "graph neural nets", announced=day),
+        Paper("2505.00003", "Speech synthesis", "text to speech", announced=day),
+    ]
+
+
+def test_migration_creates_and_drops_the_ranking_schema(db: Database) -> None:
+    insp = inspect(db.engine)
+    assert {"embedding", "embedding_model"} <= {c["name"] for c in insp.get_columns("papers")}
+    assert "feedback_events" in insp.get_table_names()
+    db_cfg = db._alembic_config()
+    from alembic import command
+
+    with db.engine.begin() as conn:
+        db_cfg.attributes["connection"] = conn
+        command.downgrade(db_cfg, "0002")
+    insp = inspect(db.engine)
+    assert "feedback_events" not in insp.get_table_names()
+    assert "embedding" not in {c["name"] for c in insp.get_columns("papers")}
+    db.upgrade()
+    assert "feedback_events" in inspect(db.engine).get_table_names()
+
+
+def test_feedback_events_round_trip(db: Database) -> None:
+    with db.session() as session:
+        sub = repo.add_subscriber(session, validate_spec({"email": "a@example.org"}), NOW)
+        repo.add_feedback(session, sub.id, "2505.00001", "up", NOW)
+        repo.add_feedback(session, sub.id, "2505.00001", "down", NOW + timedelta(hours=1))
+        repo.add_feedback(session, sub.id, "2505.00002", "click", NOW - timedelta(hours=1))
+        with pytest.raises(InputError, match="feedback kind"):
+            repo.add_feedback(session, sub.id, "2505.00002", "love", NOW)
+        sub_id = sub.id
+    with db.session() as session:
+        events = repo.feedback_for(session, [sub_id, 999])[sub_id]
+    assert [(e.paper_id, e.kind) for e in events] == [
+        ("2505.00002", "click"),
+        ("2505.00001", "up"),
+        ("2505.00001", "down"),
+    ]
+    assert events[0].at is not None and events[0].at.tzinfo is not None
+
+
+def test_papers_are_embedded_once_and_vectors_read_back(db: Database) -> None:
+    model = TinyEmbedder()
+    with db.session() as session:
+        repo.upsert_papers(session, papers(), NOW)
+    with db.session() as session:
+        assert vectors.embed_new_papers(session, model, batch=2) == 3
+    with db.session() as session:
+        assert vectors.embed_new_papers(session, model) == 0  # nothing new: model not called
+        stored = vectors.decode_all(
+            repo.embeddings_for(session, [p.id for p in papers()], model.name)
+        )
+        assert repo.embeddings_for(session, ["2505.00001"], "another-model") == {}
+        loaded = repo.papers_by_ids(session, ["2505.00001"])  # vectors are not loaded along
+    assert model.calls == 2
+    assert set(stored) == {p.id for p in papers()}
+    assert stored["2505.00001"].shape == (3,)
+    assert np.isclose(np.linalg.norm(stored["2505.00002"]), 1.0, atol=1e-5)
+    assert loaded["2505.00001"].title == "Speech recognition at scale"
+
+
+def test_compute_picks_uses_feedback(db: Database, tmp_path) -> None:
+    from digest.pipeline.runtime import Runtime
+    from digest.pipeline.service import compute_picks
+    from digest.settings import Settings
+
+    settings = Settings.from_env(
+        {
+            "DIGEST_DATABASE_URL": db.url,
+            "DIGEST_VAR_DIR": str(tmp_path),
+            "DIGEST_RANK": "semantic=off",
+        }
+    )
+    rt = Runtime.from_settings(settings, db=db, clock=lambda: NOW)
+    earlier = Paper(
+        "2504.00009", "Speech recognition with transformers", "speech recognition audio"
+    )
+    with db.session() as session:
+        repo.upsert_papers(session, [earlier], NOW - timedelta(days=30))
+        repo.upsert_papers(session, papers(), NOW - timedelta(hours=2))
+        spec = validate_spec({"email": "b@example.org", "topics": ["graph learning"]})
+        sub = repo.add_subscriber(session, spec, NOW)
+        before = compute_picks(rt, session, [sub], NOW)[0]
+        for _ in range(3):
+            repo.add_feedback(session, sub.id, "2504.00009", "up", NOW)
+        after = compute_picks(rt, session, [sub], NOW)[0]
+    assert [p.paper_id for p in before] == ["2505.00002"]
+    assert {"2505.00001", "2505.00002"} <= {p.paper_id for p in after}
+    assert any("👍" in p.why for p in after if p.paper_id == "2505.00001")

@@ -1,0 +1,118 @@
+"""RankOptions parsing (DIGEST_RANK), feedback labels, vector encoding, the lexical index."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from digest.domain import FeedbackEvent, Profile
+from digest.errors import ConfigError
+from digest.rank import RankOptions
+from digest.rank.feedback import labels
+from digest.rank.lexical import LexicalIndex, required_words
+from digest.rank.text import analyze, fold, keyword_pattern
+from digest.rank.vectors import decode, encode
+from digest.settings import Settings
+from tests.rank.conftest import paper
+
+
+def test_parse_options() -> None:
+    opts = RankOptions.parse("semantic=off, trending_weight=0.5, lexical.k1=2, diversity=no")
+    assert opts.semantic is False and opts.trending_weight == 0.5
+    assert opts.lexical.k1 == 2.0 and opts.diversity is False
+    assert RankOptions.parse("semantic=auto").semantic is None
+    assert RankOptions.parse("") == RankOptions()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("colour=red", "unknown option 'colour'"),
+        ("trending_weight=lots", "bad value for trending_weight"),
+        ("semantic", "expected key=value"),
+        ("lexical.zeta=1", "unknown option 'lexical.zeta'"),
+        ("category_mode=sometimes", "category_mode must be boost or filter"),
+    ],
+)
+def test_bad_options_name_the_variable(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        RankOptions.parse(text)
+    assert str(info.value).startswith("DIGEST_RANK")
+
+
+def test_settings_check_digest_rank(tmp_path) -> None:
+    env = {"DIGEST_VAR_DIR": str(tmp_path), "DIGEST_RANK": "learned_weight=0.9"}
+    assert Settings.from_env(env).rank == "learned_weight=0.9"
+    with pytest.raises(ConfigError, match="DIGEST_RANK"):
+        Settings.from_env({**env, "DIGEST_RANK": "nope=1"})
+
+
+def test_feedback_labels_latest_vote_wins_and_clicks_are_weaker() -> None:
+    t = [datetime(2025, 5, d, tzinfo=UTC) for d in (1, 2, 3)]
+    events = [
+        FeedbackEvent("a", "up", t[0]),
+        FeedbackEvent("a", "down", t[1]),
+        FeedbackEvent("b", "down", t[0]),
+        FeedbackEvent("b", "up", t[2]),
+        FeedbackEvent("c", "click", t[0]),
+        FeedbackEvent("d", "click", t[0]),
+        FeedbackEvent("d", "down", t[1]),
+    ]
+    result = labels(events)
+    assert result.positive == {"b": 1.0, "c": 0.5}
+    assert set(result.negative) == {"a", "d"}
+    assert labels([]).positive == {}
+
+
+def test_profile_is_empty_counts_only_usable_fields() -> None:
+    assert Profile("r", topics=("  ",), exclude=("x",)).is_empty
+    assert not Profile("r", feedback=(FeedbackEvent("a", "up"),)).is_empty
+    assert Profile("r", feedback=(FeedbackEvent("a", "down"),)).is_empty
+
+
+def test_vectors_round_trip() -> None:
+    v = np.array([0.25, -1.5, 3.0], dtype=np.float32)
+    assert np.array_equal(decode(encode(v)), v)
+    assert len(encode(v)) == 12
+
+
+def test_analysis_phrases_stems_and_folding() -> None:
+    assert analyze("Graph Neural Networks") == [
+        "graph",
+        "neural",
+        "network",
+        "graph neural",
+        "neural network",
+    ]
+    assert fold("Schrödinger ÉCOLE") == "schrodinger ecole"
+    pattern = keyword_pattern(["large language model"])
+    assert pattern is not None and pattern.search(fold("a Large-Language Model here"))
+    assert not pattern.search("large language models")  # whole words only
+    assert keyword_pattern(["  ", ""]) is None
+
+
+def test_required_words_by_topic_length() -> None:
+    assert required_words(np.array([1, 2, 3, 6, 7, 40], dtype=np.float32)).tolist() == [
+        1,
+        2,
+        2,
+        2,
+        1,
+        1,
+    ]
+
+
+def test_lexical_index_phrase_beats_loose_words_and_title_counts() -> None:
+    papers = [
+        paper("phrase", "Neural networks for graphs", "graph neural network layers"),
+        paper("loose", "Networks", "a graph and a neural model and a network"),
+        paper("none", "Cooking", "recipes and kitchens"),
+    ]
+    index = LexicalIndex(papers)
+    scores = index.score_topics(["graph neural network"])
+    rel, matched = scores.relevance[0], scores.matched[0]
+    assert rel[0] == 1.0 and rel[0] > rel[1] > rel[2] == 0.0
+    assert matched.tolist() == [True, True, False]
+    assert LexicalIndex.build([paper("x", "?!")]) is None

