@@ -59,19 +59,6 @@ def _minimal_context() -> dict[str, object]:
     }
 
 
-def test_fragments_render_once_per_key(template_dir: Path) -> None:
-    (template_dir / "email" / "frag.txt.j2").write_text(
-        "{% for k in keys %}{% fragment k %}[{{ count() }}]{% endfragment %}{% endfor %}"
-    )
-    templates = EmailTemplates(template_dir)
-    counter = iter(range(100))
-    store: dict = {}
-    context = {"keys": ["a", "b", "a"], "count": lambda: next(counter), "_fragments": store}
-    assert templates.text("frag").render(context) == "[0][1][0]"
-    assert templates.text("frag").render(context) == "[0][1][0]"
-    assert templates.text("frag").render({**context, "_fragments": None}) == "[2][3][4]"
-
-
 def test_broken_templates_are_config_errors(template_dir: Path) -> None:
     (template_dir / "email" / "bad.mjml.j2").write_text("<mjml><mj-body><mj-nope>")
     (template_dir / "email" / "bad.txt.j2").write_text("{% if %}")
