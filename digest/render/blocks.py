@@ -57,7 +57,7 @@ SCALARS = (
     "recipient.email",
     "recipient.name",
 )
-ITEM_VALUES = ("item.why", "item.feedback_up", "item.feedback_down")
+ITEM_VALUES = ("item.why", "item.feedback_up", "item.feedback_down", "item.label")
 
 
 def scalars(view: dict[str, Any]) -> tuple[object, ...]:
@@ -149,13 +149,14 @@ class TemplateBlocks:
                 paper = item.card.paper_id
                 key = (paper, item.number) if self.number_in_key else paper
                 piece = self.items.get(key) or self._item(view, item)
-                up, down, why = item.feedback_up, item.feedback_down, item.why
+                up, down, why, label = item.feedback_up, item.feedback_down, item.why, item.label
                 if self.autoescape:
                     cache = self.escaped
                     why = escape_value(why, cache)
                     up = escape_value(up, cache)
                     down = escape_value(down, cache)
-                append((piece, (*values, why, up, down)))
+                    label = escape_value(label, cache)
+                append((piece, (*values, why, up, down, label)))
             elif entry == "section":
                 section = next_section()
                 piece = self.sections.get(section.title) or self._section(view, section)
@@ -175,7 +176,7 @@ class TemplateBlocks:
         def real(context: dict[str, Any]) -> None:
             context["item"] = item
 
-        extra = (item.why, item.feedback_up, item.feedback_down)
+        extra = (item.why, item.feedback_up, item.feedback_down, item.label)
         try:
             piece = self._compile("item", view, holes, real, extra)
         except _UsesNumber:

@@ -137,7 +137,7 @@ class Piece:
     the lines with slots.
     """
 
-    __slots__ = ("autoescape", "cache", "head", "middle", "newline", "segments", "tail")
+    __slots__ = ("autoescape", "cache", "head", "middle", "newline", "segments", "static", "tail")
 
     def __init__(self, text: str, where: str, *, autoescape: bool, cache: dict[str, str]):
         self.autoescape = autoescape
@@ -159,6 +159,7 @@ class Piece:
                     run.append(line)
             if run:
                 self._static(run)
+        self.static = all(type(segment) is bytes for segment in self.segments)
 
     def _static(self, run: list[str]) -> None:
         data = b"".join(map(qp_line, run))
@@ -246,23 +247,26 @@ class Spliced:
         pending = ""  # the start of a line that an earlier piece left open
         for piece, values in self.units:
             if not pending and piece.segments:  # the usual case: the piece starts a line
-                for segment in piece.segments:
-                    if type(segment) is bytes:
-                        append(segment)
-                        continue
-                    line = piece.fill(segment, values)  # type: ignore[arg-type]
-                    if not segment.cached:  # type: ignore[union-attr]
-                        append(qp_line(line))  # a line that differs per reader (links)
-                        continue
-                    data = cached(line)
-                    if data is None:
-                        data = store(line)
-                        segment.misses += 1  # type: ignore[union-attr]
-                        if segment.misses == 64:  # type: ignore[union-attr]
-                            segment.cached = segment.hits >= 16  # type: ignore[union-attr]
-                    else:
-                        segment.hits += 1  # type: ignore[union-attr]
-                    append(data)
+                if piece.static:
+                    out.extend(piece.segments)  # type: ignore[arg-type]
+                else:
+                    for segment in piece.segments:
+                        if type(segment) is bytes:
+                            append(segment)
+                            continue
+                        line = piece.fill(segment, values)  # type: ignore[arg-type]
+                        if not segment.cached:  # type: ignore[union-attr]
+                            append(qp_line(line))  # a line that differs per reader (links)
+                            continue
+                        data = cached(line)
+                        if data is None:
+                            data = store(line)
+                            segment.misses += 1  # type: ignore[union-attr]
+                            if segment.misses == 64:  # type: ignore[union-attr]
+                                segment.cached = segment.hits >= 16  # type: ignore[union-attr]
+                        else:
+                            segment.hits += 1  # type: ignore[union-attr]
+                        append(data)
             elif not piece.newline:
                 pending += piece.fill(piece.head, values)
                 continue

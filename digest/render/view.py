@@ -21,6 +21,7 @@ from digest.render.headers import clean
 BRAND = "digest"
 DEFAULT_SECTION = "Picked for you"
 _clean_repeated = functools.lru_cache(maxsize=4096)(clean)  # reasons and sections recur
+_LABELS = [f"{n:2d}." for n in range(100)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,7 @@ class Item:
     why: str
     feedback_up: str
     feedback_down: str
+    label: str = ""  # the number as a list marker, " 1." to "99." (aligned in plain text)
 
 
 @dataclass(slots=True)
@@ -138,6 +140,7 @@ def digest_view(
                     _clean_repeated(why)[:300],
                     feedback_url(card.paper_id, "up"),
                     feedback_url(card.paper_id, "down"),
+                    _LABELS[number] if number < 100 else f"{number}.",
                 )
             )
         sections.append(Section(title, tuple(items)))

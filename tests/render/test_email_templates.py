@@ -1,4 +1,4 @@
-"""Templates: MJML compiled once and cached, recompiled on change, fragments rendered once."""
+"""Templates: MJML compiled once and cached, recompiled on change; clear errors."""
 
 from __future__ import annotations
 
