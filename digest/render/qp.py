@@ -65,15 +65,17 @@ def qp_line(line: str) -> bytes:
         # Only "=" needs encoding; lines over 76 octets get soft breaks where b2a_qp puts them.
         encoded = line.replace("=", "=3D") if "=" in line else line
         if len(encoded) > 75:
-            encoded = _soft_breaks(encoded)
+            encoded = soft_breaks(encoded)
         if encoded != "." and not encoded.endswith("=\r\n."):  # a lone "." is encoded
             return encoded.encode("ascii") + b"\r\n"
     # The CRLF terminator makes b2a_qp use CRLF for soft line breaks too.
     return binascii.b2a_qp((line + "\r\n").encode("utf-8"), False, True, False)
 
 
-def _soft_breaks(encoded: str) -> str:
+def soft_breaks(encoded: str) -> str:
     """Cut an encoded line as b2a_qp does: 75 characters at most, never inside ``=3D``."""
+    if "=" not in encoded:  # no escape to keep whole: every 75 characters
+        return "=\r\n".join([encoded[i : i + 75] for i in range(0, len(encoded), 75)])
     pieces = []
     start = 0
     while len(encoded) - start > 75:

@@ -32,7 +32,7 @@ import jinja2
 from markupsafe import escape
 
 from digest.errors import ConfigError
-from digest.render.qp import QPEncoder, qp_line
+from digest.render.qp import QPEncoder, qp_line, soft_breaks
 
 _SLOT = re.compile("\x01(Hh|Ss)(\\d+)\x01")
 BLOCK_MARK = "\x02"  # brackets a block's name in a skeleton probe (never in data)
@@ -101,7 +101,7 @@ def escape_value(value: object, cache: dict[str, str]) -> str:
 class _Slotted:
     """A line (or a partial one) with slots for values: literal parts, where values go."""
 
-    __slots__ = ("cached", "hits", "misses", "one", "parts", "slots", "text")
+    __slots__ = ("cached", "hits", "misses", "one", "parts", "qp_parts", "slots", "text")
 
     def __init__(self, text: str, where: str):
         pieces = _SLOT.split(text)
@@ -126,6 +126,10 @@ class _Slotted:
         # Filled lines go through the line cache while it pays (reasons recur, links not).
         self.cached = True
         self.hits = self.misses = 0
+        # The literal parts quoted-printable encoded, when they are plain ASCII (so that a
+        # line with plain values, such as links, is encoded without looking at it again).
+        plain = all(part.isascii() and part.isprintable() for part in self.parts)
+        self.qp_parts = [part.replace("=", "=3D") for part in self.parts] if plain else None
 
 
 class Piece:
@@ -208,6 +212,41 @@ class Piece:
                 parts[pos] = escape_value(value, self.cache) if html else str(value)
         return "".join(parts)
 
+    def encode(self, slotted: _Slotted, values: Sequence[object]) -> bytes:
+        """``slotted`` filled and quoted-printable encoded (``qp_line(self.fill(...))``)."""
+        parts = slotted.qp_parts
+        one = slotted.one
+        if parts is not None and one is not None and (self.autoescape or not one[3]):
+            value = values[one[1]]  # the usual line: one value (a link) in plain text
+            if not self.autoescape:
+                value = str(value)
+            if value.isascii() and value.isprintable() and "=" not in value:  # type: ignore[union-attr]
+                pos = slotted.slots[0][0]
+                line = parts[pos - 1] + value + parts[pos + 1]  # type: ignore[operator]
+                if line[-1:] != " ":
+                    if len(line) > 75:
+                        line = soft_breaks(line)
+                    if line != "." and not line.endswith("=\r\n."):
+                        return line.encode("ascii") + b"\r\n"
+        elif parts is not None:
+            parts = parts.copy()
+            autoescape = self.autoescape
+            for pos, index, html in slotted.slots:
+                value = values[index]
+                if not autoescape:
+                    value = escape_value(value, self.cache) if html else str(value)
+                if not (value.isascii() and value.isprintable()) or "=" in value:  # type: ignore[union-attr]
+                    break
+                parts[pos] = value  # type: ignore[call-overload]
+            else:
+                line = "".join(parts)  # encoded already: only soft line breaks are missing
+                if line[-1:] != " ":
+                    if len(line) > 75:
+                        line = soft_breaks(line)
+                    if line != "." and not line.endswith("=\r\n."):
+                        return line.encode("ascii") + b"\r\n"
+        return qp_line(self.fill(slotted, values))
+
     def text(self, values: Sequence[object]) -> str:
         """The whole output for prepared ``values``."""
         head = self.fill(self.head, values)
@@ -254,10 +293,10 @@ class Spliced:
                         if type(segment) is bytes:
                             append(segment)
                             continue
-                        line = piece.fill(segment, values)  # type: ignore[arg-type]
                         if not segment.cached:  # type: ignore[union-attr]
-                            append(qp_line(line))  # a line that differs per reader (links)
-                            continue
+                            append(piece.encode(segment, values))  # type: ignore[arg-type]
+                            continue  # a line that differs per reader (links)
+                        line = piece.fill(segment, values)  # type: ignore[arg-type]
                         data = cached(line)
                         if data is None:
                             data = store(line)

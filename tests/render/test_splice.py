@@ -19,12 +19,14 @@ from mailcheck import (
     render_digest,
     sample_papers,
 )
+from markupsafe import escape
 
 from digest.domain import Pick, SubscriberInfo
 from digest.errors import ConfigError
 from digest.render import DigestRenderer, EmailTemplates
 from digest.render.mime import QPEncoder
-from digest.render.splice import Spliced
+from digest.render.qp import qp_line
+from digest.render.splice import Piece, Spliced
 
 PAPERS = sample_papers()
 TEXT_OK = """{% block head %}{{ brand }}: {{ intro }}
@@ -176,3 +178,31 @@ def test_values_are_escaped_as_jinja_would(
     picks = [Pick(pid, 1.0, why, "S") for pid in sorted(PAPERS)[:2]]
     fast, slow = _both(renderers[escape_in_text], picks=picks, name=name)
     assert fast.text == slow.text and fast.html == slow.html  # type: ignore[attr-defined]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    literals=st.lists(
+        st.text(alphabet=st.sampled_from("ab =.&<\t~é"), max_size=60), min_size=3, max_size=3
+    ),
+    values=st.lists(
+        st.text(alphabet=st.sampled_from("xy =./:-_é\"'"), max_size=90), min_size=2, max_size=2
+    ),
+    two=st.booleans(),
+    autoescape=st.booleans(),
+)
+def test_lines_with_values_encode_as_the_filled_line(
+    literals: list[str], values: list[str], two: bool, autoescape: bool
+) -> None:
+    """The shortcut for plain lines (links) gives exactly the bytes of encoding the line."""
+    second = f"\x01Ss1\x01{literals[2]}" if two else ""
+    text = f"{literals[0]}\x01Hh0\x01{literals[1]}{second}\nend\n"
+    piece = Piece(text, "test", autoescape=autoescape, cache={})
+    line = next(segment for segment in piece.segments if not isinstance(segment, bytes))
+    prepared = piece.prepare(values)
+    filled = piece.fill(line, prepared)  # type: ignore[arg-type]
+    assert piece.encode(line, prepared) == qp_line(filled)  # type: ignore[arg-type]
+    expected = literals[0] + str(escape(values[0])) + literals[1]
+    if two:
+        expected += (str(escape(values[1])) if autoescape else values[1]) + literals[2]
+    assert filled == expected
