@@ -8,15 +8,18 @@ placeholders (:mod:`digest.render.splice`):
 =========  ========================================  =====================================
 block      key (what its text may depend on)         per reader (output as is only)
 =========  ========================================  =====================================
-head/foot  cold start, frequency, paper count        intro, preheader, links, recipient
-section    the section title                         the same as head and foot
-item       the paper, its number (if the block       ``item.why``, ``item.feedback_up``,
-           uses it)                                  ``item.feedback_down``, and the above
+head/foot  ``cold_start``, ``frequency``,            ``intro``, ``preheader``, ``links``,
+           ``paper_count``, ``subject``              ``recipient``
+section    ``section.title``                         the same as head and foot
+item       ``item.card``, ``item.number`` (only if   ``item.why``, ``item.feedback_up``,
+           the block uses it)                        ``item.feedback_down``,
+                                                     ``item.label``, and the above
 =========  ========================================  =====================================
 
-The text around the blocks is rendered once per shape (cold start, frequency, items per
-section) with the blocks left out; it may use the edition's values only (``brand``,
-``edition``, ``subject``, ``paper_count``, ``contact_line``...).
+Every block also sees the edition's values (``brand``, ``edition``, ``contact_line``,
+``postal_address``). The text around the blocks is rendered once per shape (cold start,
+frequency, items per section) with the blocks left out; it may use the edition's values
+and those of the shape (``subject``, ``paper_count``...), and the loops.
 
 Every block key is checked once against the block rendered with the reader's real values,
 and every shape once against the whole template rendered with Jinja, so a template that
@@ -36,16 +39,9 @@ from digest.render.splice import Forbidden, Hole, Piece, Spliced, escape_value, 
 from digest.render.view import Item, Section
 
 BLOCKS = ("head", "section", "item", "foot")
-EDITION_VALUES = (
-    "brand",
-    "edition",
-    "subject",
-    "paper_count",
-    "cold_start",
-    "frequency",
-    "contact_line",
-    "postal_address",
-)
+EDITION_VALUES = ("brand", "edition", "contact_line", "postal_address")
+# The same for readers of one shape: head, foot and the skeleton see them, items do not.
+SHAPE_VALUES = ("subject", "paper_count", "cold_start", "frequency")
 # The values that differ between readers, by their index in a piece's values.
 SCALARS = (
     "intro",
@@ -209,8 +205,9 @@ class TemplateBlocks:
     ) -> Piece:
         """One block rendered with placeholders, and checked with the reader's values."""
         where = f"{self.template.name}, block {name}"
-        with_holes = self._context(view, where, holes=True)
-        with_values = self._context(view, where, holes=False)
+        shape = name not in ("item", "section")  # items and sections are per key only
+        with_holes = self._context(view, where, holes=True, shape=shape)
+        with_values = self._context(view, where, holes=False, shape=shape)
         if holes is not None:
             holes(with_holes, where)
             real(with_values)
@@ -225,9 +222,13 @@ class TemplateBlocks:
             )
         return piece
 
-    def _context(self, view: dict[str, Any], where: str, *, holes: bool) -> dict[str, Any]:
+    def _context(
+        self, view: dict[str, Any], where: str, *, holes: bool, shape: bool = True
+    ) -> dict[str, Any]:
         """What a block sees: the edition's values, and the reader's (or placeholders)."""
         context = {name: view[name] for name in EDITION_VALUES}
+        for name in SHAPE_VALUES:
+            context[name] = view[name] if shape else Forbidden(0, name, where)
         if holes:
             hole = {name: Hole(i, name, where) for i, name in enumerate(SCALARS)}
             context["intro"] = hole["intro"]

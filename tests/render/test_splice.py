@@ -123,6 +123,7 @@ def test_item_number_used_in_the_block_becomes_part_of_the_key(tmp_path: Path) -
         (("{{ intro }}", "{{ (intro ~ '!') | upper }}"), "changed by a filter"),
         (("{% block foot %}", "{{ intro }}{% block foot %}"), "only be used inside the blocks"),
         (("{{ item.card.title }}", "{{ section.title }}"), "section cannot be used here"),
+        (("{{ item.card.title }}", "{{ paper_count }}"), "paper_count cannot be used here"),
         (("{% for item in section.items %}", "{% for item in section.items[:1] %}"), "once per"),
     ],
 )
