@@ -85,9 +85,12 @@ class Forbidden(Hole):
 
 
 def escape_value(value: object, cache: dict[str, str]) -> str:
-    """Exactly ``str(markupsafe.escape(value))``, without its cost for plain safe strings."""
+    """Exactly ``str(markupsafe.escape(value))``, without its cost for plain safe strings.
+
+    Always a plain ``str``: a ``Markup`` would escape a string added to it.
+    """
     if type(value) is not str:
-        return escape(value)
+        return str(escape(value))
     if "&" in value or "<" in value or ">" in value or '"' in value or "'" in value:
         escaped = cache.get(value)
         if escaped is None:
@@ -213,38 +216,36 @@ class Piece:
         return "".join(parts)
 
     def encode(self, slotted: _Slotted, values: Sequence[object]) -> bytes:
-        """``slotted`` filled and quoted-printable encoded (``qp_line(self.fill(...))``)."""
+        """``slotted`` filled and quoted-printable encoded (``qp_line(self.fill(...))``).
+
+        The usual line with a reader's link is plain ASCII: it is joined from the
+        pre-encoded literal parts and only gets its soft line breaks.
+        """
         parts = slotted.qp_parts
-        one = slotted.one
-        if parts is not None and one is not None and (self.autoescape or not one[3]):
-            value = values[one[1]]  # the usual line: one value (a link) in plain text
-            if not self.autoescape:
-                value = str(value)
-            if value.isascii() and value.isprintable() and "=" not in value:  # type: ignore[union-attr]
-                pos = slotted.slots[0][0]
-                line = parts[pos - 1] + value + parts[pos + 1]  # type: ignore[operator]
-                if line[-1:] != " ":
-                    if len(line) > 75:
-                        line = soft_breaks(line)
-                    if line != "." and not line.endswith("=\r\n."):
-                        return line.encode("ascii") + b"\r\n"
-        elif parts is not None:
-            parts = parts.copy()
-            autoescape = self.autoescape
-            for pos, index, html in slotted.slots:
-                value = values[index]
-                if not autoescape:
-                    value = escape_value(value, self.cache) if html else str(value)
-                if not (value.isascii() and value.isprintable()) or "=" in value:  # type: ignore[union-attr]
-                    break
-                parts[pos] = value  # type: ignore[call-overload]
-            else:
-                line = "".join(parts)  # encoded already: only soft line breaks are missing
-                if line[-1:] != " ":
-                    if len(line) > 75:
-                        line = soft_breaks(line)
-                    if line != "." and not line.endswith("=\r\n."):
-                        return line.encode("ascii") + b"\r\n"
+        if parts is not None:
+            one = slotted.one
+            if one is not None and (self.autoescape or not one[3]):
+                value = values[one[1]]
+                if not self.autoescape:
+                    value = str(value)
+                if value.isascii() and value.isprintable() and "=" not in value:  # type: ignore[union-attr]
+                    pos = slotted.slots[0][0]
+                    data = _plain_qp(parts[pos - 1] + value + parts[pos + 1])  # type: ignore[operator]
+                    if data is not None:
+                        return data
+            elif one is None:
+                parts = parts.copy()
+                for pos, index, html in slotted.slots:
+                    value = values[index]
+                    if not self.autoescape:
+                        value = escape_value(value, self.cache) if html else str(value)
+                    if not (value.isascii() and value.isprintable()) or "=" in value:  # type: ignore[union-attr]
+                        break
+                    parts[pos] = value  # type: ignore[call-overload]
+                else:
+                    data = _plain_qp("".join(parts))
+                    if data is not None:
+                        return data
         return qp_line(self.fill(slotted, values))
 
     def text(self, values: Sequence[object]) -> str:
@@ -257,6 +258,17 @@ class Piece:
             for part in self.middle
         )
         return f"{head}\n{middle}{self.fill(self.tail, values)}"
+
+
+def _plain_qp(line: str) -> bytes | None:
+    """A line already quoted-printable encoded but for its soft breaks, finished; or None."""
+    if line[-1:] == " ":
+        return None  # a trailing space is encoded: left to qp_line
+    if len(line) > 75:
+        line = soft_breaks(line)
+    if line == "." or line.endswith("=\r\n."):
+        return None  # a lone "." is encoded
+    return line.encode("ascii") + b"\r\n"
 
 
 class Spliced:

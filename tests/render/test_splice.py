@@ -19,7 +19,7 @@ from mailcheck import (
     render_digest,
     sample_papers,
 )
-from markupsafe import escape
+from markupsafe import Markup, escape
 
 from digest.domain import Pick, SubscriberInfo
 from digest.errors import ConfigError
@@ -207,3 +207,18 @@ def test_lines_with_values_encode_as_the_filled_line(
     if two:
         expected += (str(escape(values[1])) if autoescape else values[1]) + literals[2]
     assert filled == expected
+
+
+def test_values_that_are_not_strings_are_written_as_jinja_would() -> None:
+    for autoescape in (True, False):
+        piece = Piece(
+            '<a href="\x01Hh0\x01">\x01Hh1\x01</a>\n', "t", autoescape=autoescape, cache={}
+        )
+        values = piece.prepare([42, Markup("<b>")])  # safe already: not escaped again
+        line = piece.segments[0]
+        assert piece.fill(line, values) == '<a href="42"><b></a>'  # type: ignore[arg-type]
+        assert piece.encode(line, values) == qp_line('<a href="42"><b></a>')  # type: ignore[arg-type]
+        one = Piece("<i>\x01Hh0\x01</i>\n", "t", autoescape=autoescape, cache={})
+        for value, shown in ((7, "7"), (Markup("<b>"), "<b>")):
+            prepared = one.prepare([value])
+            assert one.fill(one.segments[0], prepared) == f"<i>{shown}</i>"  # type: ignore[arg-type]
