@@ -169,7 +169,7 @@ class TemplateBlocks:
             hole = (Hole(i, n, where) for i, n in enumerate(ITEM_VALUES, len(SCALARS)))
             context["item"] = Item(number, item.card, *hole)  # type: ignore[arg-type]
 
-        def real(context: dict[str, Any]) -> None:
+        def real(context: dict[str, Any], where: str) -> None:
             context["item"] = item
 
         extra = (item.why, item.feedback_up, item.feedback_down, item.label)
@@ -184,7 +184,7 @@ class TemplateBlocks:
         return piece
 
     def _section(self, view: dict[str, Any], section: Section) -> Piece:
-        def both(context: dict[str, Any], where: str = "") -> None:
+        def both(context: dict[str, Any], where: str) -> None:
             items = Forbidden(0, "section.items", where)
             context["section"] = Section(section.title, items)  # type: ignore[arg-type]
 
@@ -210,7 +210,7 @@ class TemplateBlocks:
         with_values = self._context(view, where, holes=False, shape=shape)
         if holes is not None:
             holes(with_holes, where)
-            real(with_values)
+            real(with_values, where)
         text = render_block(self.template, name, with_holes)
         piece = Piece(text, where, autoescape=self.autoescape, cache=self.escaped)
         values = piece.prepare((*scalars(view), *extra))
