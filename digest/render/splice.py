@@ -104,7 +104,17 @@ def escape_value(value: object, cache: dict[str, str]) -> str:
 class _Slotted:
     """A line (or a partial one) with slots for values: literal parts, where values go."""
 
-    __slots__ = ("cached", "hits", "misses", "one", "parts", "qp_parts", "slots", "text")
+    __slots__ = (
+        "cached",
+        "escapes",
+        "hits",
+        "misses",
+        "one",
+        "parts",
+        "qp_parts",
+        "slots",
+        "text",
+    )
 
     def __init__(self, text: str, where: str):
         pieces = _SLOT.split(text)
@@ -133,6 +143,7 @@ class _Slotted:
         # line with plain values, such as links, is encoded without looking at it again).
         plain = all(part.isascii() and part.isprintable() for part in self.parts)
         self.qp_parts = [part.replace("=", "=3D") for part in self.parts] if plain else None
+        self.escapes = any("=" in part for part in self.parts)  # "=3D" in the encoded parts
 
 
 class Piece:
@@ -230,9 +241,22 @@ class Piece:
                     value = str(value)
                 if value.isascii() and value.isprintable() and "=" not in value:  # type: ignore[union-attr]
                     pos = slotted.slots[0][0]
-                    data = _plain_qp(parts[pos - 1] + value + parts[pos + 1])  # type: ignore[operator]
-                    if data is not None:
-                        return data
+                    line = parts[pos - 1] + value + parts[pos + 1]  # type: ignore[operator]
+                    if slotted.escapes:
+                        data = _plain_qp(line)
+                        if data is not None:
+                            return data
+                    elif line[-1:] != " ":  # no escape at all: cut every 75 characters
+                        if len(line) <= 75:
+                            if line != ".":
+                                return line.encode("ascii") + b"\r\n"
+                        elif len(line) <= 150:
+                            if line[75:] != ".":
+                                return (line[:75] + "=\r\n" + line[75:] + "\r\n").encode("ascii")
+                        else:
+                            data = _plain_qp(line)
+                            if data is not None:
+                                return data
             elif one is None:
                 parts = parts.copy()
                 for pos, index, html in slotted.slots:

@@ -222,3 +222,16 @@ def test_values_that_are_not_strings_are_written_as_jinja_would() -> None:
         for value, shown in ((7, "7"), (Markup("<b>"), "<b>")):
             prepared = one.prepare([value])
             assert one.fill(one.segments[0], prepared) == f"<i>{shown}</i>"  # type: ignore[arg-type]
+
+
+def test_plain_lines_around_the_soft_break_limits() -> None:
+    """Lengths 60 to 240, ending in ".", " " or a letter, with and without an escape."""
+    for literal in ("    More like this: ", '<a href="', ""):
+        piece = Piece(f"{literal}\x01Ss0\x01\n", "t", autoescape=False, cache={})
+        line = piece.segments[0]
+        for n in range(60, 240):
+            for end in (".", " ", "x"):
+                value = ("h" * n)[len(literal) :] + end if len(literal) < n else end
+                expected = qp_line(literal + value)
+                assert piece.encode(line, (value,)) == expected, (literal, n, end)  # type: ignore[arg-type]
+                assert piece.encode(line, (".",)) == qp_line(literal + ".")  # type: ignore[arg-type]
