@@ -1,11 +1,11 @@
 """The digest email: picks and papers in, a finished message out.
 
-``digest_view`` is pure: it shapes what the templates show (sections, numbered items,
-paper cards with excerpts and badges, links). ``DigestRenderer`` (one per process) holds
-the templates and the sender; ``DigestRenderer.edition`` prepares one edition for a batch
-(:class:`PreparedEdition`): the paper cards, their rendered fragments and the encoded
-template lines are made once there and reused for every reader, so a reader costs only
-what is really theirs (links, reasons, name).
+``digest_view`` (:mod:`digest.render.view`) is pure: it shapes what the templates show.
+``DigestRenderer`` (one per process) holds the templates and the sender;
+``DigestRenderer.edition`` prepares one edition for a batch (:class:`PreparedEdition`):
+the paper cards, the compiled template blocks and their encoded lines are made once there
+and reused for every reader, so a reader costs only what is really theirs (links,
+reasons, name).
 """
 
 from __future__ import annotations

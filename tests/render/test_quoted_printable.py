@@ -1,4 +1,4 @@
-"""The quoted-printable line cache and the pre-encoded static runs give exact bytes."""
+"""Quoted-printable: the line cache, the shortcuts and spliced bodies give exact bytes."""
 
 from __future__ import annotations
 
