@@ -6,7 +6,9 @@ verification. Each purpose has its own key (derived from the secret key and the 
 so an unsubscribe token cannot be replayed as a preferences token.
 
 Signing is on the hot path of sending (about a dozen tokens per email), so the purpose
-keys are derived once and a token costs one HMAC and two base64 calls. Feedback links
+keys are derived once, with the HMAC pads already hashed (:class:`_Mac`: HMAC-SHA256 from
+two copied SHA-256 states, a third of the cost of ``hmac.digest`` for short messages),
+and a token costs that and two base64 calls. Feedback links
 carry one token per (reader, paper); the vote (``up``/``down``) is a path segment outside
 the signature: either vote is the reader's own choice, so signing it adds nothing.
 Confirmation tokens carry their issue time and expire.
@@ -16,6 +18,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import hashlib
 import hmac
 import json
 import time
@@ -32,12 +36,36 @@ _MAC_BYTES = 16  # 128-bit tag
 FeedbackUrl = Callable[[str, str], str]  # (paper_id, "up"|"down") -> URL
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _b64(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
+    """base64url without padding (``base64.urlsafe_b64encode``, minus its Python layers)."""
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
 
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class _Mac:
+    """HMAC-SHA256 with one key: the inner and outer pads hashed once (RFC 2104)."""
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes):
+        if len(key) > 64:  # SHA-256's block size
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(64, b"\0")
+        self._inner = hashlib.sha256(key.translate(hmac.trans_36))
+        self._outer = hashlib.sha256(key.translate(hmac.trans_5C))
+
+    def digest(self, message: bytes) -> bytes:
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
 
 
 class LinkSigner:
@@ -48,13 +76,14 @@ class LinkSigner:
             purpose: hmac.digest(secret, f"digest.links.{purpose}".encode(), "sha256")
             for purpose in PURPOSES
         }
+        self._macs = {purpose: _Mac(key) for purpose, key in self._keys.items()}
         self._paper_json: dict[str, bytes] = {}
 
     # -- tokens -------------------------------------------------------------------------
     @staticmethod
-    def _sign(key: bytes, payload: bytes) -> str:
+    def _sign(mac: _Mac, payload: bytes) -> str:
         body = _b64(payload)
-        tag = _b64(hmac.digest(key, body, "sha256")[:_MAC_BYTES])
+        tag = _b64(mac.digest(body)[:_MAC_BYTES])
         return (body + b"." + tag).decode("ascii")
 
     def token(self, purpose: str, payload: object) -> str:
@@ -62,7 +91,7 @@ class LinkSigner:
             data = b"%d" % payload
         else:
             data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        return self._sign(self._keys[purpose], data)
+        return self._sign(self._macs[purpose], data)
 
     def verify(self, purpose: str, token: str, *, max_age: float | None = None) -> object:
         """The payload of a valid token; InputError for a tampered, malformed or expired one."""
@@ -88,14 +117,16 @@ class LinkSigner:
     # -- links --------------------------------------------------------------------------
     def for_recipient(self, subscriber_id: int, edition_key: str) -> RecipientLinks:
         sid = int(subscriber_id)
-        unsubscribe = self.token("unsubscribe", sid)
+        number = b"%d" % sid
+        macs = self._macs
+        unsubscribe = self._sign(macs["unsubscribe"], number)
+        path, key_json = _edition_parts(edition_key)
+        view = self._sign(macs["view"], b"[" + number + b"," + key_json + b"]")
+        base = self.base_url
         return RecipientLinks(
-            unsubscribe=f"{self.base_url}/u/{unsubscribe}",
-            preferences=f"{self.base_url}/p/{self.token('preferences', sid)}",
-            view_online=(
-                f"{self.base_url}/v/{quote(edition_key, safe='')}/"
-                f"{self.token('view', [sid, edition_key])}"
-            ),
+            unsubscribe=f"{base}/u/{unsubscribe}",
+            preferences=f"{base}/p/{self._sign(macs['preferences'], number)}",
+            view_online=f"{base}/v/{path}/{view}",
             unsubscribe_token=unsubscribe,
         )
 
@@ -104,7 +135,7 @@ class LinkSigner:
 
     def feedback_links(self, subscriber_id: int) -> FeedbackUrl:
         """A fast ``(paper_id, vote) -> URL`` for one reader (the hot path of rendering)."""
-        key = self._keys["feedback"]
+        key = self._macs["feedback"]
         prefix = b"[%d," % int(subscriber_id)
         base = self.base_url + "/f/"
         cache = self._paper_json
@@ -130,6 +161,12 @@ class LinkSigner:
     def confirm_url(self, subscriber_id: int, *, now: float | None = None) -> str:
         issued = int(time.time() if now is None else now)
         return f"{self.base_url}/c/{self.token('confirm', [int(subscriber_id), issued])}"
+
+
+@functools.lru_cache(maxsize=64)
+def _edition_parts(edition_key: str) -> tuple[str, bytes]:
+    """The edition key as a URL path segment, and as JSON (as ``token`` would write it)."""
+    return quote(edition_key, safe=""), json.dumps(edition_key, ensure_ascii=False).encode()
 
 
 @dataclass(frozen=True, slots=True)

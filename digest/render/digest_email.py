@@ -1,202 +1,85 @@
 """The digest email: picks and papers in, a finished message out.
 
-``digest_view`` is pure: it shapes what the templates show (sections, numbered items,
-paper cards with excerpts and badges, links). ``DigestRenderer`` (one per process) holds
-the templates and the sender; ``DigestRenderer.edition`` prepares one edition for a batch
-(:class:`PreparedEdition`): the paper cards, their rendered fragments and the encoded
-template lines are made once there and reused for every reader, so a reader costs only
-what is really theirs (links, reasons, name).
+``digest_view`` (:mod:`digest.render.view`) is pure: it shapes what the templates show.
+``DigestRenderer`` (one per process) holds the templates and the sender;
+``DigestRenderer.edition`` prepares one edition for a batch (:class:`PreparedEdition`):
+the paper cards, the compiled template blocks and their encoded lines are made once there
+and reused for every reader, so a reader costs only what is really theirs (links,
+reasons, name).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from digest.domain import Paper, Pick, SubscriberInfo
+from digest.errors import ConfigError
 from digest.links import FeedbackUrl, RecipientLinks
 from digest.render import message as reference
+from digest.render.blocks import TemplateBlocks, scalars
 from digest.render.dkim import DkimSigner
-from digest.render.excerpt import authors_line, excerpt
 from digest.render.headers import clean
-from digest.render.mime import MimeWriter, Sender
-from digest.render.templates import EmailTemplates, RenderedHtml
+from digest.render.mime import MimeWriter, QPEncoder, Sender
+from digest.render.splice import Spliced
+from digest.render.templates import EmailTemplates
+from digest.render.view import (
+    BRAND,
+    Card,
+    EditionInfo,
+    Item,
+    Section,
+    card_for,
+    digest_view,
+)
 
-BRAND = "digest"
-DEFAULT_SECTION = "Picked for you"
-_clean_repeated = functools.lru_cache(maxsize=4096)(clean)  # reasons and sections recur
-
-
-@dataclass(frozen=True, slots=True)
-class EditionInfo:
-    key: str
-    day: date
-
-    @property
-    def label(self) -> str:
-        return _edition_label(self.key, self.day)
-
-    @property
-    def campaign(self) -> str:
-        """The edition as a Feedback-ID field (no colons)."""
-        return self.key.replace(":", "-")
-
-
-@functools.lru_cache(maxsize=64)
-def _edition_label(key: str, day: date) -> str:
-    if key.startswith("weekly:"):
-        return f"Week of {day:%A, %d %B %Y}"
-    return f"{day:%A, %d %B %Y}"
+__all__ = [
+    "BRAND",
+    "Card",
+    "DigestRenderer",
+    "EditionInfo",
+    "Item",
+    "PreparedEdition",
+    "RenderedEmail",
+    "Section",
+    "card_for",
+    "digest_view",
+]
 
 
 class RenderedEmail:
     """A finished email: the message bytes, and its parts for previews and the outbox."""
 
-    __slots__ = ("_html", "data", "message_id", "subject", "text")
+    __slots__ = ("_html", "_text", "data", "message_id", "subject")
 
     def __init__(
-        self, subject: str, text: str, html: str | RenderedHtml, message_id: str, data: bytes
+        self,
+        subject: str,
+        text: str | Spliced,
+        html: str | Spliced,
+        message_id: str,
+        data: bytes,
     ):
         self.subject = subject
-        self.text = text
+        self._text = text
         self._html = html
         self.message_id = message_id
         self.data = data  # the whole message, CRLF line endings (DKIM-signed when configured)
 
     @property
+    def text(self) -> str:
+        """The text part (joined on first use: sending over SMTP never needs it)."""
+        if not isinstance(self._text, str):
+            self._text = str(self._text)
+        return self._text
+
+    @property
     def html(self) -> str:
-        """The HTML part (joined on first use: sending over SMTP never needs it)."""
+        """The HTML part (joined on first use)."""
         if not isinstance(self._html, str):
             self._html = str(self._html)
         return self._html
-
-
-@dataclass(frozen=True, slots=True)
-class Card:
-    """One paper as every reader of an edition sees it."""
-
-    paper_id: str
-    title: str
-    authors: str
-    categories: str
-    upvotes: int  # 0 when unknown: the trending badge shows the ones that are not
-    stars: int
-    excerpt: str
-    abs_url: str
-    pdf_url: str
-
-
-@dataclass(slots=True)
-class Item:
-    """One paper in one reader's digest: the card plus what is theirs."""
-
-    number: int
-    card: Card
-    why: str
-    feedback_up: str
-    feedback_down: str
-
-
-@dataclass(slots=True)
-class Section:
-    title: str
-    items: tuple[Item, ...]
-
-
-def _web_url(url: str) -> bool:
-    return url.startswith(("https://", "http://")) and url.isprintable()
-
-
-def card_for(paper: Paper) -> Card:
-    """The card of a paper; links that are not http(s) (``javascript:``...) are dropped."""
-    if not all(_web_url(url) for url in paper.links.values()):
-        safe = {k: v for k, v in paper.links.items() if _web_url(v)}
-        paper = replace(paper, links=safe)
-    return Card(
-        paper_id=paper.id,
-        title=clean(paper.title),
-        authors=authors_line(tuple(clean(a) for a in paper.authors)),
-        categories=", ".join(clean(c) for c in paper.categories[:4]),
-        upvotes=paper.upvotes or 0,
-        stars=paper.github_stars or 0,
-        excerpt=clean(excerpt(paper.abstract)),
-        abs_url=clean(paper.abs_url),
-        pdf_url=clean(paper.pdf_url),
-    )
-
-
-def digest_view(
-    subscriber: SubscriberInfo,
-    edition: EditionInfo,
-    picks: Sequence[Pick],
-    papers: Mapping[str, Paper],
-    links: RecipientLinks,
-    feedback_url: FeedbackUrl,
-    *,
-    cold_start: bool = False,
-    contact_line: str = "",
-    postal_address: str = "",
-    cards: dict[str, Card] | None = None,
-) -> dict[str, Any]:
-    """What the digest templates show. ``cards`` caches paper cards across readers."""
-    if cards is None:
-        cards = {}
-    grouped: dict[str, list[tuple[Card, str]]] = {}
-    for pick in picks:
-        card = cards.get(pick.paper_id)
-        if card is None:
-            paper = papers.get(pick.paper_id)
-            if paper is None:
-                continue
-            card = cards[pick.paper_id] = card_for(paper)
-        section = _clean_repeated(pick.section) or DEFAULT_SECTION
-        grouped.setdefault(section, []).append((card, pick.why))
-    sections = []
-    number = 0
-    for title, entries in grouped.items():
-        items = []
-        for card, why in entries:
-            number += 1
-            items.append(
-                Item(
-                    number,
-                    card,
-                    _clean_repeated(why)[:300],
-                    feedback_url(card.paper_id, "up"),
-                    feedback_url(card.paper_id, "down"),
-                )
-            )
-        sections.append(Section(title, tuple(items)))
-    name = clean(subscriber.name or "")[:100]
-    greeting = f"Hi {name}, " if name else ""
-    if cold_start:
-        count = (
-            "is the most talked-about new paper"
-            if number == 1
-            else (f"are the {number} most talked-about new papers")
-        )
-        intro = f"{greeting}here {count}."
-    else:
-        count = "is 1 new paper" if number == 1 else f"are {number} new papers"
-        intro = f"{greeting}here {count} picked for your interests."
-    first = sections[0].items[0].card.title if sections else ""
-    return {
-        "brand": BRAND,
-        "edition": edition,
-        "intro": intro,
-        "preheader": f"{intro} {first}".strip(),
-        "sections": sections,
-        "paper_count": number,
-        "cold_start": cold_start,
-        "links": links,
-        "recipient": {"email": subscriber.email, "name": name},
-        "frequency": subscriber.frequency,
-        "contact_line": _clean_repeated(contact_line),
-        "postal_address": _clean_repeated(postal_address),
-    }
 
 
 class DigestRenderer:
@@ -324,19 +207,29 @@ class DigestRenderer:
 
 
 class PreparedEdition:
-    """One edition, ready to render for many readers (create one per batch and edition)."""
+    """One edition, ready to render for many readers (create one per batch and edition).
+
+    The digest templates are compiled for the edition (:mod:`digest.render.blocks`):
+    blocks once per key (an item per paper, a section per title), the text around them
+    once per shape. For a reader no template is rendered: the pieces are joined with the
+    reader's values (name, links, reasons) filled in, and only the lines that hold those
+    are quoted-printable encoded.
+    """
 
     def __init__(self, renderer: DigestRenderer, edition: EditionInfo, papers: Mapping[str, Paper]):
         self.renderer = renderer
         self.edition = edition
         self.papers = papers
         self.cards: dict[str, Card] = {}
-        self.fragments: dict[object, str] = {}
         self.subjects: dict[tuple[int, bool], str] = {}
         templates = renderer.templates
         self._subject = templates.subject("digest")
-        self._text = templates.text("digest")
         self._html = templates.html("digest")
+        self._text = templates.text("digest")
+        escaped: dict[str, str] = {}  # escaped values that recur (reasons, names)
+        self._blocks = (TemplateBlocks(self._html, escaped), TemplateBlocks(self._text, escaped))
+        self._checked: set[tuple[object, ...]] = set()  # shapes checked against plain Jinja
+        self.qp = QPEncoder()  # lines that recur, for the whole edition
 
     def view(
         self,
@@ -386,14 +279,22 @@ class PreparedEdition:
         cold_start: bool = False,
         reference_build: bool = False,
     ) -> RenderedEmail:
-        """The reader's finished email. ``reference_build`` uses the ``email`` package path."""
+        """The reader's finished email.
+
+        ``reference_build``: the straightforward path instead (the whole templates
+        rendered with Jinja, the message built with the ``email`` package), to check the
+        fast one against.
+        """
         view = self.view(subscriber, picks, links, feedback_url, cold_start=cold_start)
-        subject = self.subject(view["paper_count"], cold_start)
-        view["subject"] = subject
-        view["_fragments"] = self.fragments
-        html = self._html.render_parts(view)
-        text = self._text.render(view)
-        args = {
+        subject = view["subject"] = self.subject(view["paper_count"], cold_start)
+        html: str | Spliced
+        text: str | Spliced
+        if reference_build:
+            html = self._html.render(view)
+            text = self._text.render(view)
+        else:
+            html, text = self.spliced(view)
+        args: dict[str, Any] = {
             "to_name": view["recipient"]["name"],
             "to_address": subscriber.email,
             "subject": subject,
@@ -408,8 +309,26 @@ class PreparedEdition:
         }
         writer = self.renderer.writer
         if reference_build:
-            args["html"] = str(html)
             data = reference.serialize(reference.build_message(writer.sender, **args))
         else:
-            data = writer.build(**args)
+            data = writer.build(**args, qp=self.qp)
         return RenderedEmail(subject, text, html, message_id, self.renderer.finish(data))
+
+    def spliced(self, view: dict[str, Any]) -> tuple[Spliced, Spliced]:
+        """The HTML and text bodies of ``view`` (with its subject), from compiled pieces."""
+        sections: Sequence[Section] = view["sections"]
+        shape = (view["cold_start"], view["frequency"], *[len(s.items) for s in sections])
+        values = scalars(view)
+        items: list[Item] = [item for section in sections for item in section.items]
+        html_blocks, text_blocks = self._blocks
+        html = html_blocks.spliced(view, shape, values, items)
+        text = text_blocks.spliced(view, shape, values, items)
+        if shape not in self._checked:  # a new shape: checked once against plain Jinja
+            for blocks, body in ((html_blocks, html), (text_blocks, text)):
+                if str(body) != blocks.template.render(view):
+                    raise ConfigError(
+                        f"template {blocks.template.name}: the blocks do not give the same "
+                        "text as the whole template; see docs/email.md"
+                    )
+            self._checked.add(shape)
+        return html, text

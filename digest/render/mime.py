@@ -7,13 +7,9 @@ pieces instead:
 
 * headers that are the same for every message of a sender are encoded once
   (:class:`MimeWriter`), subjects once per distinct subject;
-* bodies are quoted-printable encoded line by line through a cache (:class:`QPEncoder`).
-  Quoted-printable is line-local (a hard line break resets it), so encoding a body line
-  by line gives exactly the bytes of encoding it whole, and the lines that every reader
-  shares (the paper cards of the edition) are encoded once; only the lines that differ
-  (names, links) cost anything per reader. The static markup of the HTML template is
-  not even split into lines: it arrives as pre-encoded runs (``add_static``, see
-  :mod:`digest.render.templates`).
+* bodies are quoted-printable encoded by :class:`digest.render.qp.QPEncoder`, which
+  encodes what every reader shares (template markup, paper cards) once per edition and
+  per reader only the lines that differ (names, links); see :mod:`digest.render.qp`.
 
 The result parses back (``email`` with the default policy) to the same headers and body
 text as :func:`digest.render.message.build_message`, the straightforward ``email`` path,
@@ -23,70 +19,17 @@ most 76 octets in the bodies, 998 in the headers.
 
 from __future__ import annotations
 
-import binascii
-import contextlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from digest.render import headers as h
+from digest.render.qp import QPEncoder
+
+__all__ = ["ONE_CLICK", "EncodableBody", "MimeWriter", "QPEncoder", "Sender"]
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
-
-
-class QPEncoder:
-    """Quoted-printable body encoding with a cache of encoded lines (bounded, then reset)."""
-
-    def __init__(self, max_lines: int = 20_000):
-        self.max_lines = max_lines
-        self._cache: dict[str, bytes] = {}
-        self._static: dict[str, bytes] = {}  # lines that stay cached (template static runs)
-
-    def add_static(self, lines: dict[str, bytes]) -> None:
-        """Lines mapped to their encoding for good (survive the cache reset)."""
-        self._static.update(lines)
-        self._cache.update(lines)
-
-    def encode(self, text: str, *, cache: bool = True) -> bytes:
-        """``text`` (any line endings) as quoted-printable UTF-8 with CRLF line endings."""
-        if "\r" in text:
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
-        lines = text.split("\n")
-        if lines[-1] == "":
-            lines.pop()
-        if not cache:
-            return b"".join(_qp_line(line) for line in lines)
-        store = self._cache
-        if len(store) > self.max_lines:  # start afresh (a new dict: safe for other threads)
-            store = self._cache = dict(self._static)
-        encoded = list(map(store.get, lines))  # one C-level pass for the usual all-hits case
-        try:
-            return b"".join(encoded)  # type: ignore[arg-type]
-        except TypeError:  # some lines are new: find them without a Python loop over all
-            static = self._static
-            i = -1
-            with contextlib.suppress(ValueError):
-                while True:
-                    i = encoded.index(None, i + 1)
-                    line = lines[i]
-                    encoded[i] = store[line] = static.get(line) or _qp_line(line)
-            return b"".join(encoded)  # type: ignore[arg-type]
-
-
-def _qp_line(line: str) -> bytes:
-    """One line, quoted-printable, CRLF-terminated: exactly what b2a_qp makes of it."""
-    if (
-        len(line) <= 75
-        and line.isascii()
-        and line.isprintable()  # no control characters, no tab
-        and "=" not in line
-        and line[-1:] != " "
-        and line != "."
-    ):
-        return line.encode("ascii") + b"\r\n"  # nothing to encode (most per-reader lines)
-    # The CRLF terminator makes b2a_qp use CRLF for soft line breaks too.
-    return binascii.b2a_qp((line + "\r\n").encode("utf-8"), False, True, False)
 
 
 class EncodableBody(Protocol):
@@ -126,6 +69,7 @@ class MimeWriter:
         self._one_click = h.header("List-Unsubscribe-Post", ONE_CLICK).encode("ascii")
         self._subjects: dict[str, bytes] = {}
         self._feedback_ids: dict[str, bytes] = {}
+        self._last_date: tuple[object, bytes] = (None, b"")
         self._plain_head = _PART_HEAD.format(subtype="plain").encode("ascii")
         self._html_head = _PART_HEAD.format(subtype="html").encode("ascii")
         if sender.unsubscribe_mailto:
@@ -138,6 +82,13 @@ class MimeWriter:
                 self._subjects.clear()
             encoded = self._subjects[subject] = h.unstructured("Subject", subject).encode("ascii")
         return encoded
+
+    def _date(self, date: datetime) -> bytes:
+        """The Date header; the last one is kept (a batch sends many in the same second)."""
+        key = (date.replace(microsecond=0), date.utcoffset())
+        if self._last_date[0] != key:
+            self._last_date = (key, f"Date: {h.format_datetime(date)}\r\n".encode("ascii"))
+        return self._last_date[1]
 
     def _feedback_id(self, campaign: str, kind: str) -> bytes:
         key = f"{campaign}:{kind}"
@@ -165,21 +116,26 @@ class MimeWriter:
         subject: str,
         date: datetime,
         message_id: str,
-        text: str,
+        text: str | EncodableBody,
         html: str | EncodableBody,
         unsubscribe_url: str | None = None,
         unsubscribe_mailto_token: str | None = None,
         campaign: str = "",
         kind: str = "digest",
         boundary: str | None = None,
+        qp: QPEncoder | None = None,
     ) -> bytes:
-        """The whole message, CRLF line endings, ready for SMTP (and for DKIM signing)."""
+        """The whole message, CRLF line endings, ready for SMTP (and for DKIM signing).
+
+        ``qp``: the encoder to use (a prepared edition has its own); the writer's otherwise.
+        """
+        qp = qp or self.qp
         boundary = boundary or "=_" + secrets.token_hex(12)
         head = [
             self._from,
             h.address("To", to_name, to_address).encode("utf-8"),
             self._subject(subject),
-            f"Date: {h.format_datetime(date)}\r\n".encode("ascii"),
+            self._date(date),
             h.header("Message-ID", message_id).encode("ascii"),
         ]
         if unsubscribe_url:
@@ -197,19 +153,21 @@ class MimeWriter:
             + b'"\r\n\r\n'
         )
         delimiter = b"--" + boundary.encode("ascii") + b"\r\n"
-        return b"".join(
-            [
-                *head,
-                delimiter,
-                self._plain_head,
-                self.qp.encode(text),
-                b"\r\n",  # the CRLF before a delimiter belongs to the delimiter
-                delimiter,
-                self._html_head,
-                html.encode(self.qp) if not isinstance(html, str) else self.qp.encode(html),
-                b"\r\n--" + boundary.encode("ascii") + b"--\r\n",
-            ]
-        )
+        out = [*head, delimiter, self._plain_head]
+        _encode_body(text, qp, out)
+        out += [b"\r\n", delimiter, self._html_head]  # the CRLF belongs to the delimiter
+        _encode_body(html, qp, out)
+        out.append(b"\r\n--" + boundary.encode("ascii") + b"--\r\n")
+        return b"".join(out)
+
+
+def _encode_body(body: str | EncodableBody, qp: QPEncoder, out: list[bytes]) -> None:
+    if isinstance(body, str):
+        out.append(qp.encode(body))
+    elif hasattr(body, "encode_into"):  # appends its pieces: the message is joined once
+        body.encode_into(qp, out)
+    else:
+        out.append(body.encode(qp))
 
 
 def _feedback_part(value: str) -> str:

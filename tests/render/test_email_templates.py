@@ -1,4 +1,4 @@
-"""Templates: MJML compiled once and cached, recompiled on change, fragments rendered once."""
+"""Templates: MJML compiled once and cached, recompiled on change; clear errors."""
 
 from __future__ import annotations
 
@@ -57,19 +57,6 @@ def _minimal_context() -> dict[str, object]:
         "contact_line": "",
         "postal_address": "",
     }
-
-
-def test_fragments_render_once_per_key(template_dir: Path) -> None:
-    (template_dir / "email" / "frag.txt.j2").write_text(
-        "{% for k in keys %}{% fragment k %}[{{ count() }}]{% endfragment %}{% endfor %}"
-    )
-    templates = EmailTemplates(template_dir)
-    counter = iter(range(100))
-    store: dict = {}
-    context = {"keys": ["a", "b", "a"], "count": lambda: next(counter), "_fragments": store}
-    assert templates.text("frag").render(context) == "[0][1][0]"
-    assert templates.text("frag").render(context) == "[0][1][0]"
-    assert templates.text("frag").render({**context, "_fragments": None}) == "[2][3][4]"
 
 
 def test_broken_templates_are_config_errors(template_dir: Path) -> None:

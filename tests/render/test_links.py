@@ -55,3 +55,23 @@ def test_confirmation_links_expire() -> None:
     assert SIGNER.verify("confirm", token, max_age=7200) == 9
     with pytest.raises(InputError, match="expired"):
         SIGNER.verify("confirm", token, max_age=60)
+
+
+def test_recipient_links_fast_path_matches_generic_tokens() -> None:
+    for sid, edition in ((42, "daily:2025-05-30"), (7, 'weekly:é/"x" y')):
+        links = SIGNER.for_recipient(sid, edition)
+        assert links.unsubscribe_token == SIGNER.token("unsubscribe", sid)
+        assert _token(links.preferences) == SIGNER.token("preferences", sid)
+        assert _token(links.view_online) == SIGNER.token("view", [sid, edition])
+        assert SIGNER.verify("view", _token(links.view_online)) == [sid, edition]
+
+
+def test_precomputed_hmac_is_hmac_sha256() -> None:
+    import hashlib
+    import hmac
+
+    from digest.links import _Mac
+
+    for key in (b"", b"k", b"k" * 32, b"k" * 64, b"k" * 65, bytes(range(200))):
+        for message in (b"", b"WzIsIjI1MDUuMjI4NDIiXQ", bytes(range(256)) * 3):
+            assert _Mac(key).digest(message) == hmac.digest(key, message, hashlib.sha256)

@@ -1,0 +1,282 @@
+"""The digest templates, compiled for one edition: blocks per key, skeletons per shape.
+
+A digest template has four blocks: ``head`` and ``foot`` (once per email), ``section``
+(per section) and ``item`` (per paper, ``scoped`` to see ``section`` and ``item``). Each is
+rendered once per edition and key, with the values that differ between readers as
+placeholders (:mod:`digest.render.splice`):
+
+=========  ========================================  =====================================
+block      key (what its text may depend on)         per reader (output as is only)
+=========  ========================================  =====================================
+head/foot  ``cold_start``, ``frequency``,            ``intro``, ``preheader``, ``links``,
+           ``paper_count``, ``subject``              ``recipient``
+section    ``section.title``                         the same as head and foot
+item       ``item.card``, ``item.number`` (only if   ``item.why``, ``item.feedback_up``,
+           the block uses it)                        ``item.feedback_down``,
+                                                     ``item.label``, and the above
+=========  ========================================  =====================================
+
+Every block also sees the edition's values (``brand``, ``edition``, ``contact_line``,
+``postal_address``). The text around the blocks is rendered once per shape (cold start,
+frequency, items per section) with the blocks left out; it may use the edition's values
+and those of the shape (``subject``, ``paper_count``...), and the loops.
+
+Every block key is checked once against the block rendered with the reader's real values,
+and every shape once against the whole template rendered with Jinja, so a template that
+breaks these rules fails with a ConfigError instead of sending wrong mail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+
+from digest.errors import ConfigError
+from digest.render.splice import Forbidden, Hole, Piece, Spliced, escape_value, probe, render_block
+from digest.render.view import Item, Section
+
+BLOCKS = ("head", "section", "item", "foot")
+EDITION_VALUES = ("brand", "edition", "contact_line", "postal_address")
+# The same for readers of one shape: head, foot and the skeleton see them, items do not.
+SHAPE_VALUES = ("subject", "paper_count", "cold_start", "frequency")
+# The values that differ between readers, by their index in a piece's values.
+SCALARS = (
+    "intro",
+    "preheader",
+    "links.unsubscribe",
+    "links.preferences",
+    "links.view_online",
+    "links.unsubscribe_token",
+    "recipient.email",
+    "recipient.name",
+)
+ITEM_VALUES = ("item.why", "item.feedback_up", "item.feedback_down", "item.label")
+
+
+def scalars(view: dict[str, Any]) -> tuple[object, ...]:
+    """A reader's values in the order of :data:`SCALARS`."""
+    links, recipient = view["links"], view["recipient"]
+    return (
+        view["intro"],
+        view["preheader"],
+        links.unsubscribe,
+        links.preferences,
+        links.view_online,
+        links.unsubscribe_token,
+        recipient["email"],
+        recipient["name"],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Links:
+    unsubscribe: object
+    preferences: object
+    view_online: object
+    unsubscribe_token: object
+
+
+class _UsesNumber(Exception):
+    """The item block uses the item's number: it becomes part of the key."""
+
+
+class _NumberProbe:
+    """Stands for ``item.number`` while finding out whether the item block uses it."""
+
+    def _used(self, *args: object) -> Any:
+        raise _UsesNumber
+
+    __html__ = __str__ = __bool__ = __int__ = __index__ = __float__ = __format__ = _used
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __add__ = __radd__ = _used  # type: ignore[assignment]
+    __sub__ = __rsub__ = __mul__ = __rmul__ = __mod__ = __rmod__ = __len__ = __iter__ = _used
+    __hash__ = object.__hash__
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self._used()
+
+
+class TemplateBlocks:
+    """One digest template compiled for one edition."""
+
+    def __init__(self, template: jinja2.Template, escaped: dict[str, str]):
+        missing = [name for name in BLOCKS if name not in template.blocks]
+        if missing:
+            raise ConfigError(
+                f"template {template.name}: needs the blocks {', '.join(BLOCKS)} "
+                f"(missing: {', '.join(missing)}); see docs/email.md"
+            )
+        self.template = template
+        self.autoescape = bool(template.environment.autoescape)
+        self.escaped = escaped  # escaped values that recur (reasons, names), shared
+        self.items: dict[object, Piece] = {}
+        self.sections: dict[str, Piece] = {}
+        self.ends: dict[tuple[object, ...], Piece] = {}  # head and foot
+        self.skeletons: dict[tuple[object, ...], list[Piece | str]] = {}
+        self.number_in_key = False  # found out on the first item
+
+    def spliced(
+        self,
+        view: dict[str, Any],
+        shape: tuple[object, ...],
+        values: tuple[object, ...],
+        items: Sequence[Item],
+    ) -> Spliced:
+        """A reader's body: ``values`` are the reader's :func:`scalars`."""
+        skeleton = self.skeletons.get(shape)
+        if skeleton is None:
+            skeleton = self.skeletons[shape] = self._skeleton(view)
+        if self.autoescape:  # each value escaped once, not at every use
+            cache = self.escaped
+            values = tuple([escape_value(value, cache) for value in values])
+        units: list[tuple[Piece, Sequence[object]]] = []
+        append = units.append
+        next_item = iter(items).__next__
+        next_section = iter(view["sections"]).__next__
+        for entry in skeleton:
+            if type(entry) is Piece:
+                append((entry, ()))
+            elif entry == "item":
+                item = next_item()
+                paper = item.card.paper_id
+                key = (paper, item.number) if self.number_in_key else paper
+                piece = self.items.get(key) or self._item(view, item)
+                up, down, why, label = item.feedback_up, item.feedback_down, item.why, item.label
+                if self.autoescape:
+                    cache = self.escaped
+                    why = escape_value(why, cache)
+                    up = escape_value(up, cache)
+                    down = escape_value(down, cache)
+                    label = escape_value(label, cache)
+                append((piece, (*values, why, up, down, label)))
+            elif entry == "section":
+                section = next_section()
+                piece = self.sections.get(section.title) or self._section(view, section)
+                append((piece, values))
+            else:
+                key = (view["cold_start"], view["frequency"], view["paper_count"], entry)
+                append((self.ends.get(key) or self._end(view, key), values))
+        return Spliced(units)
+
+    # -- compiling ----------------------------------------------------------------------
+    def _item(self, view: dict[str, Any], item: Item) -> Piece:
+        def holes(context: dict[str, Any], where: str) -> None:
+            number: object = item.number if self.number_in_key else _NumberProbe()
+            hole = (Hole(i, n, where) for i, n in enumerate(ITEM_VALUES, len(SCALARS)))
+            context["item"] = Item(number, item.card, *hole)  # type: ignore[arg-type]
+
+        def real(context: dict[str, Any], where: str) -> None:
+            context["item"] = item
+
+        extra = (item.why, item.feedback_up, item.feedback_down, item.label)
+        try:
+            piece = self._compile("item", view, holes, real, extra)
+        except _UsesNumber:
+            self.number_in_key = True
+            self.items.clear()  # their keys lack the number
+            piece = self._compile("item", view, holes, real, extra)
+        paper = item.card.paper_id
+        self.items[(paper, item.number) if self.number_in_key else paper] = piece
+        return piece
+
+    def _section(self, view: dict[str, Any], section: Section) -> Piece:
+        def both(context: dict[str, Any], where: str) -> None:
+            items = Forbidden(0, "section.items", where)
+            context["section"] = Section(section.title, items)  # type: ignore[arg-type]
+
+        piece = self.sections[section.title] = self._compile("section", view, both, both, ())
+        return piece
+
+    def _end(self, view: dict[str, Any], key: tuple[object, ...]) -> Piece:
+        piece = self.ends[key] = self._compile(str(key[-1]), view, None, None, ())
+        return piece
+
+    def _compile(
+        self,
+        name: str,
+        view: dict[str, Any],
+        holes: Any,
+        real: Any,
+        extra: tuple[object, ...],
+    ) -> Piece:
+        """One block rendered with placeholders, and checked with the reader's values."""
+        where = f"{self.template.name}, block {name}"
+        shape = name not in ("item", "section")  # items and sections are per key only
+        with_holes = self._context(view, where, holes=True, shape=shape)
+        with_values = self._context(view, where, holes=False, shape=shape)
+        if holes is not None:
+            holes(with_holes, where)
+            real(with_values, where)
+        text = render_block(self.template, name, with_holes)
+        piece = Piece(text, where, autoescape=self.autoescape, cache=self.escaped)
+        values = piece.prepare((*scalars(view), *extra))
+        if piece.text(values) != render_block(self.template, name, with_values):
+            raise ConfigError(
+                f"template {where}: the block does not give the same text with the reader's "
+                "values filled in; values that differ per reader may only be output as they "
+                "are, and the rest may only depend on the block's key (see docs/email.md)"
+            )
+        return piece
+
+    def _context(
+        self, view: dict[str, Any], where: str, *, holes: bool, shape: bool = True
+    ) -> dict[str, Any]:
+        """What a block sees: the edition's values, and the reader's (or placeholders)."""
+        context = {name: view[name] for name in EDITION_VALUES}
+        for name in SHAPE_VALUES:
+            context[name] = view[name] if shape else Forbidden(0, name, where)
+        if holes:
+            hole = {name: Hole(i, name, where) for i, name in enumerate(SCALARS)}
+            context["intro"] = hole["intro"]
+            context["preheader"] = hole["preheader"]
+            context["links"] = _Links(
+                hole["links.unsubscribe"],
+                hole["links.preferences"],
+                hole["links.view_online"],
+                hole["links.unsubscribe_token"],
+            )
+            context["recipient"] = {
+                "email": hole["recipient.email"],
+                "name": hole["recipient.name"],
+            }
+        else:
+            for name in ("intro", "preheader", "links", "recipient"):
+                context[name] = view[name]
+        for name in ("sections", "section", "item"):
+            context[name] = Forbidden(0, name, where)
+        return context
+
+    def _skeleton(self, view: dict[str, Any]) -> list[Piece | str]:
+        """The template for the shape of ``view``, blocks left out: static pieces, names."""
+        where = f"{self.template.name} (outside the blocks)"
+        context = self._context(view, where, holes=True)
+        context["sections"] = [
+            Section(
+                Forbidden(0, "section.title", where),  # type: ignore[arg-type]
+                tuple(Forbidden(0, "item", where) for _ in section.items),  # type: ignore[misc]
+            )
+            for section in view["sections"]
+        ]
+        parts = probe(self.template, context, BLOCKS)
+        if any("\x01" in text for text in parts[0::2]):
+            raise ConfigError(
+                f"template {where}: values that differ per reader may only be used inside "
+                f"the blocks {', '.join(BLOCKS)}"
+            )
+        names = parts[1::2]
+        if names.count("section") != len(view["sections"]) or names.count("item") != sum(
+            len(section.items) for section in view["sections"]
+        ):
+            raise ConfigError(
+                f"template {self.template.name}: the section and item blocks must be "
+                "rendered once per section and item"
+            )
+        return [
+            Piece(part, where, autoescape=False, cache=self.escaped) if i % 2 == 0 else part
+            for i, part in enumerate(parts)
+            if part  # nothing between two blocks: no piece
+        ]

@@ -1,0 +1,384 @@
+"""Template output rendered once per edition, spliced per reader.
+
+A template sent to many readers (the digest) is cut into named blocks
+(``{% block item scoped %}...{% endblock %}``). For one edition:
+
+* each block is rendered once per *key* (what determines its content: a paper and its
+  number, a section title...) with the values that differ between readers replaced by
+  placeholders (:class:`Hole`), and compiled into a :class:`Piece`: runs of whole lines
+  without a placeholder are quoted-printable encoded once, lines with placeholders stay
+  text with slots;
+* the text around the blocks (the skeleton) is rendered once per *shape* (how many
+  sections and items, cold start...) with markers in place of the blocks (:func:`probe`).
+
+A reader's body is then a list of (piece, values), :class:`Spliced`: only the lines that
+hold the reader's values (links, names, reasons) are filled and encoded per reader, the
+rest is bytes joined. Values are escaped exactly as autoescape would (HTML), or written
+with ``str`` (text).
+
+Holes may only be output as they are (``{{ item.why }}``, or with ``|e``): a test, filter,
+comparison or attribute on one raises a ConfigError naming the template, and so does any
+per-reader value outside its block (:class:`Forbidden`). The first rendering of every
+block key is also checked against a rendering with the real values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import jinja2
+from markupsafe import escape
+
+from digest.errors import ConfigError
+from digest.render.qp import QPEncoder, qp_line, soft_breaks
+
+_SLOT = re.compile("\x01(Hh|Ss)(\\d+)\x01")
+BLOCK_MARK = "\x02"  # brackets a block's name in a skeleton probe (never in data)
+
+
+class Hole:
+    """Stands for a per-reader value while a block is rendered once per key."""
+
+    __slots__ = ("_index", "_name", "_where")
+
+    def __init__(self, index: int, name: str, where: str):
+        self._index = index
+        self._name = name
+        self._where = where
+
+    def __html__(self) -> str:  # output with autoescape, or |e: the escaped value
+        return f"\x01Hh{self._index}\x01"
+
+    def __str__(self) -> str:  # output without autoescape: str(value)
+        return f"\x01Ss{self._index}\x01"
+
+    def _misuse(self, *args: object, **kwargs: object) -> Any:
+        raise ConfigError(
+            f"template {self._where}: {self._name} differs per reader and may only be "
+            f"output as it is ({{{{ {self._name} }}}})"
+        )
+
+    __bool__ = __len__ = __iter__ = __contains__ = __getitem__ = __call__ = _misuse
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _misuse  # type: ignore[assignment]
+    __add__ = __radd__ = __mul__ = __mod__ = __rmod__ = __int__ = __float__ = _misuse
+    __hash__ = object.__hash__
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self._misuse()
+
+
+class Forbidden(Hole):
+    """A value a block (or the skeleton) may not use at all, not even output."""
+
+    def _misuse(self, *args: object, **kwargs: object) -> Any:
+        raise ConfigError(f"template {self._where}: {self._name} cannot be used here")
+
+    __html__ = __str__ = _misuse  # type: ignore[assignment]
+    __bool__ = __len__ = __iter__ = __contains__ = __getitem__ = __call__ = _misuse
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _misuse  # type: ignore[assignment]
+    __add__ = __radd__ = __mul__ = __mod__ = __rmod__ = __int__ = __float__ = _misuse
+    __hash__ = object.__hash__
+
+
+def escape_value(value: object, cache: dict[str, str]) -> str:
+    """Exactly ``str(markupsafe.escape(value))``, without its cost for plain safe strings.
+
+    Always a plain ``str``: a ``Markup`` would escape a string added to it.
+    """
+    if type(value) is not str:
+        return str(escape(value))
+    if "&" in value or "<" in value or ">" in value or '"' in value or "'" in value:
+        escaped = cache.get(value)
+        if escaped is None:
+            if len(cache) > 10_000:
+                cache.clear()
+            escaped = cache[value] = str(escape(value))
+        return escaped
+    return value  # nothing to escape: links, tokens, most names
+
+
+class _Slotted:
+    """A line (or a partial one) with slots for values: literal parts, where values go."""
+
+    __slots__ = (
+        "cached",
+        "escapes",
+        "hits",
+        "misses",
+        "one",
+        "parts",
+        "qp_parts",
+        "slots",
+        "text",
+    )
+
+    def __init__(self, text: str, where: str):
+        pieces = _SLOT.split(text)
+        self.parts: list[str] = []
+        self.slots: list[tuple[int, int, bool]] = []  # (part, value, escaped without autoescape)
+        for i in range(0, len(pieces), 3):
+            self.parts.append(pieces[i])
+            if i + 2 < len(pieces):
+                self.slots.append((len(self.parts), int(pieces[i + 2]), pieces[i + 1] == "Hh"))
+                self.parts.append("")
+        if any("\x01" in part for part in self.parts):
+            raise ConfigError(
+                f"template {where}: a value that differs per reader was changed by a "
+                "filter; such values may only be output as they are"
+            )
+        self.text = None if self.slots else text  # the text itself when there is no slot
+        # One slot (the usual line): before, value index, after, escaped without autoescape.
+        self.one = None
+        if len(self.slots) == 1:
+            pos, index, html = self.slots[0]
+            self.one = (self.parts[pos - 1], index, self.parts[pos + 1], html)
+        # Filled lines go through the line cache while it pays (reasons recur, links not).
+        self.cached = True
+        self.hits = self.misses = 0
+        # The literal parts quoted-printable encoded, when they are plain ASCII (so that a
+        # line with plain values, such as links, is encoded without looking at it again).
+        plain = all(part.isascii() and part.isprintable() for part in self.parts)
+        self.qp_parts = [part.replace("=", "=3D") for part in self.parts] if plain else None
+        self.escapes = any("=" in part for part in self.parts)  # "=3D" in the encoded parts
+
+
+class Piece:
+    """Compiled output: a first (partial) line, whole lines, a last (partial) line.
+
+    A piece may start and end in the middle of a line of the whole body; the lines in
+    between are whole lines, encoded on their own. ``segments`` is the same when the piece
+    starts a line: quoted-printable bytes for the static lines (from the first one on) and
+    the lines with slots.
+    """
+
+    __slots__ = ("autoescape", "cache", "head", "middle", "newline", "segments", "static", "tail")
+
+    def __init__(self, text: str, where: str, *, autoescape: bool, cache: dict[str, str]):
+        self.autoescape = autoescape
+        self.cache = cache  # escaped values (shared by an edition's pieces)
+        lines = text.split("\n")
+        self.newline = len(lines) > 1
+        self.head = _Slotted(lines[0], where)
+        self.tail = _Slotted(lines[-1] if self.newline else "", where)
+        self.middle = self._lines(lines[1:-1], where)  # static runs (text), lines with slots
+        self.segments: list[bytes | _Slotted] = []
+        if self.newline:
+            run: list[str] = []
+            for line in lines[:-1]:
+                if "\x01" in line:  # a line with slots: filled and encoded per reader
+                    if run:
+                        self._static(run)
+                    self.segments.append(_Slotted(line, where))
+                else:
+                    run.append(line)
+            if run:
+                self._static(run)
+        self.static = all(type(segment) is bytes for segment in self.segments)
+
+    def _static(self, run: list[str]) -> None:
+        data = b"".join(map(qp_line, run))
+        if self.segments and type(self.segments[-1]) is bytes:
+            self.segments[-1] += data  # type: ignore[operator]
+        else:
+            self.segments.append(data)
+        run.clear()
+
+    @staticmethod
+    def _lines(lines: list[str], where: str) -> list[str | _Slotted]:
+        out: list[str | _Slotted] = []
+        for line in lines:
+            if "\x01" in line:
+                out.append(_Slotted(line, where))
+            elif out and type(out[-1]) is str:
+                out[-1] += line + "\n"  # type: ignore[operator]
+            else:
+                out.append(line + "\n")
+        return out
+
+    def prepare(self, values: Sequence[object]) -> tuple[object, ...]:
+        """``values`` as :meth:`fill` wants them: escaped once when autoescaping."""
+        if self.autoescape:
+            cache = self.cache
+            return tuple(escape_value(value, cache) for value in values)
+        return tuple(values)
+
+    def fill(self, slotted: _Slotted, values: Sequence[object]) -> str:
+        """``slotted`` with prepared values in its slots."""
+        if slotted.text is not None:
+            return slotted.text
+        one = slotted.one
+        if one is not None:
+            value = values[one[1]]
+            if not self.autoescape:
+                value = escape_value(value, self.cache) if one[3] else str(value)
+            return one[0] + value + one[2]  # type: ignore[operator]
+        parts = slotted.parts.copy()
+        if self.autoescape:
+            for pos, index, _ in slotted.slots:
+                parts[pos] = values[index]  # type: ignore[call-overload]
+        else:
+            for pos, index, html in slotted.slots:
+                value = values[index]
+                parts[pos] = escape_value(value, self.cache) if html else str(value)
+        return "".join(parts)
+
+    def encode(self, slotted: _Slotted, values: Sequence[object]) -> bytes:
+        """``slotted`` filled and quoted-printable encoded (``qp_line(self.fill(...))``).
+
+        The usual line with a reader's link is plain ASCII: it is joined from the
+        pre-encoded literal parts and only gets its soft line breaks.
+        """
+        parts = slotted.qp_parts
+        if parts is not None:
+            one = slotted.one
+            if one is not None and (self.autoescape or not one[3]):
+                value = values[one[1]]
+                if not self.autoescape:
+                    value = str(value)
+                if value.isascii() and value.isprintable() and "=" not in value:  # type: ignore[union-attr]
+                    pos = slotted.slots[0][0]
+                    line = parts[pos - 1] + value + parts[pos + 1]  # type: ignore[operator]
+                    if slotted.escapes:
+                        data = _plain_qp(line)
+                        if data is not None:
+                            return data
+                    elif line[-1:] != " ":  # no escape at all: cut every 75 characters
+                        if len(line) <= 75:
+                            if line != ".":
+                                return line.encode("ascii") + b"\r\n"
+                        elif len(line) <= 150:
+                            if line[75:] != ".":
+                                return (line[:75] + "=\r\n" + line[75:] + "\r\n").encode("ascii")
+                        else:
+                            data = _plain_qp(line)
+                            if data is not None:
+                                return data
+            elif one is None:
+                parts = parts.copy()
+                for pos, index, html in slotted.slots:
+                    value = values[index]
+                    if not self.autoescape:
+                        value = escape_value(value, self.cache) if html else str(value)
+                    if not (value.isascii() and value.isprintable()) or "=" in value:  # type: ignore[union-attr]
+                        break
+                    parts[pos] = value  # type: ignore[call-overload]
+                else:
+                    data = _plain_qp("".join(parts))
+                    if data is not None:
+                        return data
+        return qp_line(self.fill(slotted, values))
+
+    def text(self, values: Sequence[object]) -> str:
+        """The whole output for prepared ``values``."""
+        head = self.fill(self.head, values)
+        if not self.newline:
+            return head
+        middle = "".join(
+            part if type(part) is str else self.fill(part, values) + "\n"  # type: ignore[arg-type]
+            for part in self.middle
+        )
+        return f"{head}\n{middle}{self.fill(self.tail, values)}"
+
+
+def _plain_qp(line: str) -> bytes | None:
+    """A line already quoted-printable encoded but for its soft breaks, finished; or None."""
+    if line[-1:] == " ":
+        return None  # a trailing space is encoded: left to qp_line
+    if len(line) > 75:
+        line = soft_breaks(line)
+    if line == "." or line.endswith("=\r\n."):
+        return None  # a lone "." is encoded
+    return line.encode("ascii") + b"\r\n"
+
+
+class Spliced:
+    """One reader's body: pieces with the reader's prepared values; text or quoted-printable."""
+
+    __slots__ = ("_text", "units")
+
+    def __init__(self, units: list[tuple[Piece, Sequence[object]]]):
+        self.units = units
+        self._text: str | None = None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            self._text = "".join(piece.text(values) for piece, values in self.units)
+        return self._text
+
+    def encode(self, qp: QPEncoder) -> bytes:
+        """The body as quoted-printable UTF-8, CRLF line endings (as ``qp.encode(str(self))``)."""
+        out: list[bytes] = []
+        self.encode_into(qp, out)
+        return b"".join(out)
+
+    def encode_into(self, qp: QPEncoder, out: list[bytes]) -> None:
+        """:meth:`encode`, appended to ``out`` in pieces (joined once with the message)."""
+        append = out.append
+        cached, store = qp.cached, qp.line
+        pending = ""  # the start of a line that an earlier piece left open
+        for piece, values in self.units:
+            if not pending and piece.segments:  # the usual case: the piece starts a line
+                if piece.static:
+                    out.extend(piece.segments)  # type: ignore[arg-type]
+                else:
+                    for segment in piece.segments:
+                        if type(segment) is bytes:
+                            append(segment)
+                            continue
+                        if not segment.cached:  # type: ignore[union-attr]
+                            append(piece.encode(segment, values))  # type: ignore[arg-type]
+                            continue  # a line that differs per reader (links)
+                        line = piece.fill(segment, values)  # type: ignore[arg-type]
+                        data = cached(line)
+                        if data is None:
+                            data = store(line)
+                            segment.misses += 1  # type: ignore[union-attr]
+                            if segment.misses == 64:  # type: ignore[union-attr]
+                                segment.cached = segment.hits >= 16  # type: ignore[union-attr]
+                        else:
+                            segment.hits += 1  # type: ignore[union-attr]
+                        append(data)
+            elif not piece.newline:
+                pending += piece.fill(piece.head, values)
+                continue
+            else:
+                append(qp.line(pending + piece.fill(piece.head, values)))
+                for part in piece.middle:
+                    if type(part) is str:
+                        append(qp.encode(part))
+                    else:
+                        append(qp.line(piece.fill(part, values)))  # type: ignore[arg-type]
+            tail = piece.tail
+            pending = tail.text if tail.text is not None else piece.fill(tail, values)
+        if pending:
+            append(qp.line(pending))
+
+
+def render_block(template: jinja2.Template, name: str, context: Mapping[str, Any]) -> str:
+    """One block of ``template`` rendered on its own with ``context``."""
+    return "".join(template.blocks[name](template.new_context(dict(context))))
+
+
+def probe(
+    template: jinja2.Template, context: Mapping[str, Any], blocks: Sequence[str]
+) -> list[str]:
+    """The skeleton: ``[text, block name, text, block name, ..., text]``.
+
+    ``template`` is rendered with ``context`` and every block in ``blocks`` replaced by
+    its name between markers.
+    """
+    ctx = template.new_context(dict(context))
+    for name in blocks:
+        ctx.blocks[name] = [_marker(name)]
+    return "".join(template.root_render_func(ctx)).split(BLOCK_MARK)
+
+
+def _marker(name: str) -> Any:
+    def block(context: object) -> Iterator[str]:
+        yield f"{BLOCK_MARK}{name}{BLOCK_MARK}"
+
+    return block
