@@ -162,7 +162,7 @@ def digest_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str
     for key in list(os.environ):
         if (
             key.startswith("DIGEST_")
-            and key not in ("DIGEST_REQUIRE_SERVICES",)
+            and key not in ("DIGEST_REQUIRE_SERVICES", "DIGEST_REQUIRE_SEMANTIC")
             and not key.startswith("DIGEST_TEST_")
         ):
             monkeypatch.delenv(key)

@@ -38,6 +38,8 @@ from digest.ingest.service import (
     sync_sources,
 )
 from digest.pipeline.runtime import utcnow
+from digest.rank import RankOptions
+from digest.rank.vectors import embed_after_ingest
 from digest.settings import Settings
 
 
@@ -98,12 +100,22 @@ def run(
         )
     with HttpClient(user_agent(settings.base_url)) as client:
         reports = _run_with_progress(db, chosen, client, since_day, quiet=as_json)
+    embedded = embed_new(db, settings, quiet=as_json)
     if as_json:
-        print_json({"sources": [r.to_json() for r in reports]})
+        print_json({"sources": [r.to_json() for r in reports], "embedded": embedded})
     else:
         _print_reports(reports)
     if any(r.failed for r in reports):
         raise typer.Exit(1)
+
+
+def embed_new(db: Database, settings: Settings, *, quiet: bool) -> int:
+    """Embed the papers that have no vector yet: those just stored, and any an earlier run
+    missed (semantic extra installed and not turned off; the model loads only if needed)."""
+    embedded = embed_after_ingest(db, RankOptions.parse(settings.rank))
+    if embedded and not quiet:
+        console.print(f"embedded {embedded} new papers for semantic ranking")
+    return embedded
 
 
 def _run_with_progress(db, chosen, client, since, *, quiet: bool) -> list[SourceReport]:  # type: ignore[no-untyped-def]
@@ -153,9 +165,11 @@ def jsonl(
 ) -> None:
     """Load papers from a JSONL file (gzip allowed); bad lines are reported and skipped."""
     lines = list(read_lines(path))
-    db = open_database(load_settings())
+    settings = load_settings()
+    db = open_database(settings)
     with db.session() as session:
         counts = ingest_lines(session, lines, f"jsonl:{path.name}", utcnow())
+    embedded = embed_new(db, settings, quiet=as_json)
     for line, problem in counts.errors[:50]:
         err_console.print(f"{path}:{line}: {problem}", markup=False)
     if len(counts.errors) > 50:
@@ -165,6 +179,7 @@ def jsonl(
         "updated": counts.updated,
         "unchanged": counts.unchanged,
         "rejected": len(counts.errors),
+        "embedded": embedded,
     }
     if as_json:
         print_json(summary)

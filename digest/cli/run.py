@@ -17,6 +17,7 @@ from digest.ingest.jsonl import parse_jsonl, read_lines
 from digest.pipeline.edition import EditionReport, run_edition
 from digest.pipeline.runtime import Runtime, utcnow
 from digest.pipeline.service import preview as preview_digest
+from digest.rank.vectors import embed_after_ingest
 from digest.settings import Settings
 from digest.subscriber_spec import validate_spec
 
@@ -157,10 +158,13 @@ def demo() -> None:
             if repo.find_subscriber(session, spec.email) is None:
                 repo.add_subscriber(session, spec, now)
                 created.append(spec.email)
+    embedded = embed_after_ingest(rt.db, rt.rank_options)
     console.print(f"database: {rt.db.display_url}")
     console.print(
         f"sample papers: {counts.new} new, {counts.updated + counts.unchanged} already known"
     )
+    if embedded:
+        console.print(f"embedded {embedded} sample papers for semantic ranking")
     existing = len(DEMO_SUBSCRIBERS) - len(created)
     console.print(f"demo subscribers: {len(created)} created, {existing} already there")
     _check_smtp(settings)

