@@ -15,6 +15,8 @@ import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
+import orjson
+
 from digest.domain import Paper
 from digest.errors import InputError
 from digest.gc_pause import gc_paused
@@ -70,20 +72,44 @@ def parse_numbered_lines(
 def _parse_lines(lines: Iterable[tuple[int, bytes | str]], source: str) -> ParseResult:
     result = ParseResult()
     for number, raw in lines:
-        line = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        if not line.strip():
-            continue
         try:
-            data = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-            result.errors.append((number, f"not valid JSON ({reason})"))
-            continue
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            data = _STDLIB
+        if data is _STDLIB or _has_float(data):
+            line = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except (json.JSONDecodeError, RecursionError) as exc:
+                reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+                result.errors.append((number, f"not valid JSON ({reason})"))
+                continue
         try:
             result.add(number, paper_from_dict(data, source=source))
         except InputError as exc:
             result.errors.append((number, str(exc)))
     return dedupe(result)
+
+
+# orjson parses a line 2-3x faster than ``json``. What it refuses (invalid UTF-8, NaN, a
+# lone surrogate escape, a blank line) or may read differently (an integer beyond 64 bits
+# becomes a float, so: any float where it matters) goes through ``json`` as before, so
+# records and messages are unchanged.
+_STDLIB = object()
+
+
+def _has_float(data: object) -> bool:
+    """A float among the fields or list items this parser reads (nested dicts only give
+    links and author names, where a number is ignored whatever its type)."""
+    if not isinstance(data, dict):
+        return False
+    for value in data.values():
+        kind = type(value)
+        if kind is float or (kind is list and any(type(v) is float for v in value)):
+            return True
+    return False
 
 
 def parse_file(data: bytes, *, source: str = "file") -> ParseResult:
