@@ -14,7 +14,9 @@ this module.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import repeat
 from json.encoder import JSONEncoder, c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
+from operator import is_not, itemgetter
 from typing import Any
 
 import orjson
@@ -38,18 +40,8 @@ _encode = c_make_encoder(
 )
 
 
-def json_bytes(value: Any) -> bytes:
-    """A JSON column's value as UTF-8 JSON text (orjson: 5-10x faster than ``json``)."""
-    if not value:
-        return b"[]" if isinstance(value, list) else b"{}"
-    try:
-        return orjson.dumps(value)
-    except TypeError:
-        return "".join(_encode(value, 0)).encode("utf-8", "surrogatepass")
-
-
 def to_json(value: Any) -> str:
-    """A JSON column's value as text (SQLite)."""
+    """A JSON column's value as text (orjson: 5-10x faster than ``json``)."""
     if not value:
         return "[]" if isinstance(value, list) else "{}"
     try:
@@ -60,8 +52,8 @@ def to_json(value: Any) -> str:
 
 # Binary COPY sends each value in the column type's binary form, which the server reads
 # without parsing text: the type of every column, named for psycopg's dumpers. The binary
-# form of ``json`` is its UTF-8 text, written as it is by the ``bytea`` dumper.
-_COPY_TYPES = ((JSON, "bytea"), (Boolean, "bool"), (Integer, "int4"), (Date, "date"),
+# form of ``json`` is its UTF-8 text, the same bytes as that of ``text``.
+_COPY_TYPES = ((JSON, "text"), (Boolean, "bool"), (Integer, "int4"), (Date, "date"),
                (DateTime, "timestamptz"), (String, "text"))  # fmt: skip
 
 
@@ -89,7 +81,7 @@ def _copy(
         for row in rows:
             values = [row[c] for c in columns]
             for i in json_at:
-                values[i] = json_bytes(values[i])
+                values[i] = to_json(values[i])
             if flag:
                 values.append(row.get("is_new", True))
             write(values)
@@ -101,7 +93,7 @@ def _copy_new(cursor: Any, table: str, columns: Sequence[str], rows: list[dict])
     Columns empty in every row are left out: the table's default (NULL, or '[]' where the
     schema says so) is what they would get, and COPY does half the work for sparse data.
     """
-    columns = [c for c in columns if c in REQUIRED or any(row[c] is not None for row in rows)]
+    columns = [c for c in columns if c in REQUIRED or _any_value(rows, c)]
     cursor.execute("SAVEPOINT digest_bulk")
     try:
         _copy(cursor, table, columns, rows, flag=False, like=table)
@@ -110,6 +102,11 @@ def _copy_new(cursor: Any, table: str, columns: Sequence[str], rows: list[dict])
         return False
     cursor.execute("RELEASE SAVEPOINT digest_bulk")
     return True
+
+
+def _any_value(rows: list[dict], column: str) -> bool:
+    """Whether some row has a value in ``column`` (the loop in C: 9 columns x 5,000 rows)."""
+    return any(map(is_not, map(itemgetter(column), rows), repeat(None)))
 
 
 def _stage(cursor: Any, name: str, table: str, columns: Sequence[str], rows: list[dict]) -> None:

@@ -101,15 +101,14 @@ _STDLIB = object()
 
 
 def _has_float(data: object) -> bool:
-    """A float among the fields or list items this parser reads (nested dicts only give
-    links and author names, where a number is ignored whatever its type)."""
-    if not isinstance(data, dict):
+    """A float among the fields or the categories (elsewhere, in author objects and links,
+    a number is ignored whatever its type)."""
+    if type(data) is not dict:
         return False
-    for value in data.values():
-        kind = type(value)
-        if kind is float or (kind is list and any(type(v) is float for v in value)):
-            return True
-    return False
+    if float in map(type, data.values()):
+        return True
+    categories = data.get("categories")
+    return type(categories) is list and float in map(type, categories)
 
 
 def parse_file(data: bytes, *, source: str = "file") -> ParseResult:
