@@ -30,8 +30,10 @@ SIGHTING_COLUMNS = ("paper_id", "source", "content_hash", "first_seen_at", "upda
 # NOT NULL columns without a server default: always copied.
 REQUIRED = frozenset(
     {"id", "title", "abstract", "authors", "categories", "links", "sources", "first_seen_at",
-     "updated_at", "paper_id", "source", "content_hash", "keywords", "affiliations"}
+     "updated_at", "paper_id", "source", "content_hash"}
 )  # fmt: skip
+# Columns whose server default is an empty JSON list: left out when empty in every row.
+EMPTY_LIST_DEFAULT = frozenset({"keywords", "affiliations"})
 
 # json.dumps builds a new C encoder on every call; one built once is ~3x faster. It is the
 # fallback for what orjson refuses (a lone surrogate from a broken escape).
@@ -105,7 +107,10 @@ def _copy_new(cursor: Any, table: str, columns: Sequence[str], rows: list[dict])
 
 
 def _any_value(rows: list[dict], column: str) -> bool:
-    """Whether some row has a value in ``column`` (the loop in C: 9 columns x 5,000 rows)."""
+    """Whether some row has a value in ``column`` other than what the table's default
+    gives (the loops in C: 11 columns x 5,000 rows)."""
+    if column in EMPTY_LIST_DEFAULT:
+        return any(map(itemgetter(column), rows))
     return any(map(is_not, map(itemgetter(column), rows), repeat(None)))
 
 
