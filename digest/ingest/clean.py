@@ -135,13 +135,18 @@ def clean_text(value: str | None, limit: int) -> str:
 
 # Lists of short strings (names, categories) are checked in one go, joined by \x1e.
 LIST_SPECIAL = re.compile(r"[&<\\`\x00-\x1d\x1f\x7f\u200b\ufeff]")
+_LIST_SPECIAL_ASCII = bytes(range(0x1E)) + b"\x1f\x7f&<\\`"
 
 
 def clean_list(values: list[str], limit: int) -> list[str]:
     """``clean_text`` of every string, fast when none needs work (the common case)."""
     joined = "\x1e".join(values)
     if (
-        LIST_SPECIAL.search(joined) is None
+        (
+            len(joined.encode().translate(None, _LIST_SPECIAL_ASCII)) == len(joined)
+            if joined.isascii()
+            else LIST_SPECIAL.search(joined) is None
+        )
         and "  " not in joined
         and "\x1e " not in joined
         and " \x1e" not in joined
