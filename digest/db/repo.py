@@ -6,6 +6,7 @@ gets plain data or ORM rows back; it never builds SQL itself.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -113,10 +114,7 @@ def _upsert_papers(
             batch = []
     if batch:
         _upsert_chunk(session, batch, now, status)
-    counts = UpsertCounts()
-    for value in status.values():
-        setattr(counts, value, getattr(counts, value) + 1)
-    return counts
+    return UpsertCounts(**Counter(status.values()))
 
 
 def _bulk_transaction(session: Session) -> None:

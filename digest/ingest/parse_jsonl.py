@@ -198,6 +198,8 @@ def _list(value: object) -> list[str]:
         return value.split()
     if not isinstance(value, list):
         raise InputError(f"expected a list of categories, got {type(value).__name__}")
+    if set(map(type, value)) <= {str}:  # the common case, checked in C
+        return value
     return [str(v) for v in value if isinstance(v, str | int) and not isinstance(v, bool)]
 
 
@@ -208,7 +210,7 @@ def _authors(value: object) -> list[str]:
         return value.split(",")
     if not isinstance(value, list):
         raise InputError(f"expected a list of authors, got {type(value).__name__}")
-    if all(isinstance(item, str) for item in value):
+    if set(map(type, value)) <= {str}:  # the common case, checked in C
         return value
     return [item.get("name") if isinstance(item, dict) else item for item in value]
 
