@@ -16,8 +16,6 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
-    any_,
-    bindparam,
     func,
     or_,
     select,
@@ -127,19 +125,24 @@ def _bulk_transaction(session: Session) -> None:
         session.execute(text("SET LOCAL synchronous_commit = off"))
 
 
-def _by_array(conn: Connection, query: Select, params: dict) -> list:  # type: ignore[type-arg]
-    """Rows of an ``= ANY(:array)`` query on PostgreSQL, planned for the actual array.
+def _by_array(conn: Connection, sql: str, *params: object) -> list[tuple]:  # type: ignore[type-arg]
+    """Rows of an ``= ANY(%b)`` query on PostgreSQL, planned for the actual array.
 
     psycopg prepares a statement run five times; PostgreSQL then may switch to a generic
     plan, which for ``col = ANY($1)`` is a sequential scan comparing every row with every
     array element: measured 50x slower than the index scan on a 2,000-id chunk. Custom
     plans are forced only around these lookups: for the whole transaction they also
-    re-plan the foreign-key check of every copied sighting (server CPU 0.63 -> 0.42 s
-    without that, first load of the benchmark).
+    re-plan the foreign-key check of every copied sighting (server CPU of a first load
+    0.45 -> 0.30 s without that). The array goes in binary (``%b``): psycopg dumps 10,000
+    strings in 2.5 ms, as text in 19 ms.
     """
-    conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
-    rows = conn.execute(query, params).all()
-    conn.exec_driver_sql("SET LOCAL plan_cache_mode = DEFAULT")
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        rows = cursor.execute(sql, params).fetchall()
+        cursor.execute("SET LOCAL plan_cache_mode = DEFAULT")
+    finally:
+        cursor.close()
     return rows
 
 
@@ -148,10 +151,8 @@ def known_hashes(session: Session, source: str, digests: Sequence[str]) -> set[s
     table = PaperSightingRow.__table__
     conn = session.connection()
     if conn.dialect.name == "postgresql":  # one array parameter instead of thousands
-        query = select(table.c.content_hash).where(
-            table.c.source == source, table.c.content_hash == any_(bindparam("digests"))
-        )
-        return {row[0] for row in _by_array(conn, query, {"digests": list(digests)})}
+        sql = f"SELECT content_hash FROM {table.name} WHERE source = %s AND content_hash = ANY(%b)"
+        return {row[0] for row in _by_array(conn, sql, source, list(digests))}
     found: set[str] = set()
     for chunk in _chunks(digests, CHUNK):
         found.update(
@@ -229,9 +230,8 @@ def _sighting_hashes(session: Session, ids: list[str]) -> dict[tuple[str, str], 
     found: dict[tuple[str, str], str] = {}
     conn = session.connection()
     if conn.dialect.name == "postgresql":  # one array parameter instead of thousands
-        query = query.where(table.c.paper_id == any_(bindparam("ids")))
-        rows = _by_array(conn, query, {"ids": ids})
-        return {(pid, src): digest for pid, src, digest in rows}
+        sql = f"SELECT paper_id, source, content_hash FROM {table.name} WHERE paper_id = ANY(%b)"
+        return {(pid, src): digest for pid, src, digest in _by_array(conn, sql, ids)}
     for chunk in _chunks(ids):
         for pid, src, digest in conn.execute(query.where(table.c.paper_id.in_(chunk))):
             found[(pid, src)] = digest
@@ -242,18 +242,14 @@ def _paper_rows(session: Session, ids: list[str]) -> dict[str, Row]:
     table = PaperRow.__table__
     columns = [table.c[name] for name in LOADED_COLUMNS]
     conn = session.connection()
+    if conn.dialect.name == "postgresql":  # the driver gives what the ORM types would
+        sql = f"SELECT {', '.join(LOADED_COLUMNS)} FROM {table.name} WHERE id = ANY(%b)"
+        return {
+            row[0]: dict(zip(LOADED_COLUMNS, row, strict=True)) for row in _by_array(conn, sql, ids)
+        }
     found: dict[str, Row] = {}
-    chunks = [ids] if conn.dialect.name == "postgresql" else list(_chunks(ids))
-    for chunk in chunks:
-        if conn.dialect.name == "postgresql":
-            rows = _by_array(
-                conn,
-                select(*columns).where(table.c.id == any_(bindparam("ids"))),
-                {"ids": list(chunk)},
-            )
-        else:
-            rows = conn.execute(select(*columns).where(table.c.id.in_(chunk)))
-        for row in rows:
+    for chunk in _chunks(ids):
+        for row in conn.execute(select(*columns).where(table.c.id.in_(chunk))):
             found[row.id] = dict(row._mapping)
     return found
 
