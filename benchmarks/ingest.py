@@ -12,7 +12,10 @@ both through ``ingest_lines`` (what ``digest ingest jsonl`` and file sources run
 whose digest the source already sent are skipped unparsed) and through the record path
 that feeds use (parse everything, compare record digests). A baseline in the same process
 (read + ``json.loads`` of every line, no cleaning, no database) is printed so figures can
-be compared across machines as ratios. Peak memory is the process's peak RSS.
+be compared across machines as ratios. Peak memory is the process's peak RSS. The CPU
+time of a first load is printed for this process and, when the server is local and its
+/proc readable, for the PostgreSQL backends (the machine is shared: wall time varies with
+its load, CPU time much less).
 Targets on PostgreSQL: first load >= 10,000 papers/s, re-run >= 30,000 papers/s, < 300 MB.
 """
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import sys
@@ -66,19 +70,42 @@ def empty(db: Database) -> None:
             conn.execute(text("DELETE FROM papers"))
 
 
+def server_cpu(db: Database) -> float | None:
+    """CPU seconds used so far by the PostgreSQL backends serving ``db`` (a local server
+    whose /proc is readable), else None."""
+    if not db.is_postgres:
+        return None
+    with db.engine.connect() as conn:
+        pids = conn.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        ).scalars()
+        total = 0.0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                return None
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def measure(db: Database, run: Callable[[Database, Path, datetime], tuple[int, int, int]],
             path: Path, repeat: int) -> dict[str, object]:  # fmt: skip
-    first, again, counts, cpu = [], [], {}, []
+    first, again, counts, cpu, server = [], [], {}, [], []
     for _ in range(repeat):
         empty(db)
+        server_started = server_cpu(db)
         started, cpu_started = time.perf_counter(), time.process_time()
         counts["first"] = run(db, path, datetime.now(UTC))
         first.append(time.perf_counter() - started)
         cpu.append(time.process_time() - cpu_started)
+        server_done = server_cpu(db)
+        if server_started is not None and server_done is not None:
+            server.append(server_done - server_started)
         started = time.perf_counter()
         counts["again"] = run(db, path, datetime.now(UTC))
         again.append(time.perf_counter() - started)
-    return {"first": first, "again": again, "counts": counts, "cpu": cpu}
+    return {"first": first, "again": again, "counts": counts, "cpu": cpu, "server": server}
 
 
 def baseline(path: Path, repeat: int) -> list[float]:
@@ -128,9 +155,12 @@ def main() -> None:
                     got = measure(db, run, args.data, args.repeat)
                     first, again = got["first"], got["again"]  # type: ignore[assignment]
                     cpu = statistics.median(got["cpu"])  # type: ignore[arg-type]
+                    server: list[float] = got["server"]  # type: ignore[assignment]
+                    on_server = f", server: {statistics.median(server):.3f} s" if server else ""
                     print(
                         f"{label:<10} {path_name:<7} first load  {rate(n, first)}  "
-                        f"{got['counts']['first']}  (this process's CPU: {cpu:.3f} s)"
+                        f"{got['counts']['first']}  (CPU of this process: {cpu:.3f} s"
+                        f"{on_server})"
                     )  # type: ignore[index]
                     print(
                         f"{label:<10} {path_name:<7} re-run      {rate(n, again)}  "

@@ -14,44 +14,79 @@ this module.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import repeat
 from json.encoder import JSONEncoder, c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
+from operator import is_not, itemgetter
 from typing import Any
 
+import orjson
 import psycopg
-from sqlalchemy import Connection, Table
+from sqlalchemy import JSON, Boolean, Connection, Date, DateTime, Integer, String, Table
+
+from digest.db.models import Base
 
 JSON_COLUMNS = frozenset({"authors", "categories", "links", "sources", "keywords", "affiliations"})
 SIGHTING_COLUMNS = ("paper_id", "source", "content_hash", "first_seen_at", "updated_at")
 # NOT NULL columns without a server default: always copied.
 REQUIRED = frozenset(
     {"id", "title", "abstract", "authors", "categories", "links", "sources", "first_seen_at",
-     "updated_at", "paper_id", "source", "content_hash", "keywords", "affiliations"}
+     "updated_at", "paper_id", "source", "content_hash"}
 )  # fmt: skip
+# Columns whose server default is an empty JSON list: left out when empty in every row.
+EMPTY_LIST_DEFAULT = frozenset({"keywords", "affiliations"})
 
-# json.dumps builds a new C encoder on every call; one built once is ~3x faster.
+# json.dumps builds a new C encoder on every call; one built once is ~3x faster. It is the
+# fallback for what orjson refuses (a lone surrogate from a broken escape).
 _encode = c_make_encoder(
     None, JSONEncoder().default, encode_basestring_ascii, None, ": ", ", ", False, False, True
 )
 
 
 def to_json(value: Any) -> str:
+    """A JSON column's value as text (orjson: 5-10x faster than ``json``)."""
     if not value:
         return "[]" if isinstance(value, list) else "{}"
-    return "".join(_encode(value, 0))
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return "".join(_encode(value, 0))
 
 
-def _copy(cursor: Any, table: str, columns: Sequence[str], rows: list[dict], *, flag: bool) -> None:
+# Binary COPY sends each value in the column type's binary form, which the server reads
+# without parsing text: the type of every column, named for psycopg's dumpers. The binary
+# form of ``json`` is its UTF-8 text, the same bytes as that of ``text``.
+_COPY_TYPES = ((JSON, "text"), (Boolean, "bool"), (Integer, "int4"), (Date, "date"),
+               (DateTime, "timestamptz"), (String, "text"))  # fmt: skip
+
+
+def _copy_type(table: Table, column: str) -> str:
+    kind = table.c[column].type
+    kind = getattr(kind, "impl_instance", kind)  # UTCDateTime -> DateTime
+    for base, name in _COPY_TYPES:
+        if isinstance(kind, base):
+            return name
+    raise TypeError(f"no COPY type for {table.name}.{column} ({kind!r})")
+
+
+def _copy(
+    cursor: Any, table: str, columns: Sequence[str], rows: list[dict], *, flag: bool, like: str
+) -> None:
+    """Binary COPY of ``rows`` into ``table``, whose columns are typed as those of ``like``."""
+    model = Base.metadata.tables[like]
+    types = [_copy_type(model, c) for c in columns]
     cols = ", ".join(columns)
     json_at = [i for i, c in enumerate(columns) if c in JSON_COLUMNS]
     target = f"{table} ({cols}, is_new)" if flag else f"{table} ({cols})"
-    with cursor.copy(f"COPY {target} FROM STDIN") as copy:
+    with cursor.copy(f"COPY {target} FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types([*types, "bool"] if flag else types)
+        write = copy.write_row
         for row in rows:
             values = [row[c] for c in columns]
             for i in json_at:
                 values[i] = to_json(values[i])
             if flag:
                 values.append(row.get("is_new", True))
-            copy.write_row(values)
+            write(values)
 
 
 def _copy_new(cursor: Any, table: str, columns: Sequence[str], rows: list[dict]) -> bool:
@@ -60,15 +95,23 @@ def _copy_new(cursor: Any, table: str, columns: Sequence[str], rows: list[dict])
     Columns empty in every row are left out: the table's default (NULL, or '[]' where the
     schema says so) is what they would get, and COPY does half the work for sparse data.
     """
-    columns = [c for c in columns if c in REQUIRED or any(row[c] is not None for row in rows)]
+    columns = [c for c in columns if c in REQUIRED or _any_value(rows, c)]
     cursor.execute("SAVEPOINT digest_bulk")
     try:
-        _copy(cursor, table, columns, rows, flag=False)
+        _copy(cursor, table, columns, rows, flag=False, like=table)
     except psycopg.errors.UniqueViolation:
         cursor.execute("ROLLBACK TO SAVEPOINT digest_bulk")
         return False
     cursor.execute("RELEASE SAVEPOINT digest_bulk")
     return True
+
+
+def _any_value(rows: list[dict], column: str) -> bool:
+    """Whether some row has a value in ``column`` other than what the table's default
+    gives (the loops in C: 11 columns x 5,000 rows)."""
+    if column in EMPTY_LIST_DEFAULT:
+        return any(map(itemgetter(column), rows))
+    return any(map(is_not, map(itemgetter(column), rows), repeat(None)))
 
 
 def _stage(cursor: Any, name: str, table: str, columns: Sequence[str], rows: list[dict]) -> None:
@@ -77,7 +120,7 @@ def _stage(cursor: Any, name: str, table: str, columns: Sequence[str], rows: lis
         f"SELECT {', '.join(columns)}, true AS is_new FROM {table} WITH NO DATA"
     )
     cursor.execute(f"TRUNCATE {name}")
-    _copy(cursor, name, columns, rows, flag=True)
+    _copy(cursor, name, columns, rows, flag=True, like=table)
 
 
 def write_papers_pg(

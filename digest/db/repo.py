@@ -6,6 +6,7 @@ gets plain data or ORM rows back; it never builds SQL itself.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -15,8 +16,6 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
-    any_,
-    bindparam,
     func,
     or_,
     select,
@@ -41,6 +40,7 @@ from digest.db.models import (
 )
 from digest.domain import FeedbackEvent, Paper, Pick, Profile, SubscriberInfo
 from digest.errors import InputError, NotFoundError
+from digest.gc_pause import gc_paused
 from digest.ingest.merge import CONTENT, Row, merge_row, new_row, record_hash, same_content
 from digest.schedule import EditionSlot
 from digest.subscriber_spec import INTEREST_KIND, LIST_FIELDS, SubscriberSpec, email_key
@@ -93,7 +93,14 @@ def upsert_papers(
     and written, in bulk. ``hashes`` (one per paper) lets a caller supply digests of the
     raw items, e.g. JSONL lines; by default a digest of the record is used.
     """
-    _custom_plans(session)
+    with gc_paused():
+        return _upsert_papers(session, papers, now, hashes)
+
+
+def _upsert_papers(
+    session: Session, papers: Iterable[Paper], now: datetime, hashes: Iterable[str] | None
+) -> UpsertCounts:
+    _bulk_transaction(session)
     status: dict[str, str] = {}
     batch: list[tuple[Paper, str]] = []
     hash_iter = iter(hashes) if hashes is not None else None
@@ -105,24 +112,38 @@ def upsert_papers(
             batch = []
     if batch:
         _upsert_chunk(session, batch, now, status)
-    counts = UpsertCounts()
-    for value in status.values():
-        setattr(counts, value, getattr(counts, value) + 1)
-    return counts
+    return UpsertCounts(**Counter(status.values()))
 
 
-def _custom_plans(session: Session) -> None:
-    """Plan ``= ANY(:array)`` lookups for the actual array, for this transaction.
+def _bulk_transaction(session: Session) -> None:
+    """An ingest can always be run again, so its commit need not wait for the disk.
+
+    With ``synchronous_commit = off`` a crash may lose the last commits of this
+    transaction's kind; the next run finds their lines unknown and stores them again.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit = off"))
+
+
+def _by_array(conn: Connection, sql: str, *params: object) -> list[tuple]:  # type: ignore[type-arg]
+    """Rows of an ``= ANY(%b)`` query on PostgreSQL, planned for the actual array.
 
     psycopg prepares a statement run five times; PostgreSQL then may switch to a generic
     plan, which for ``col = ANY($1)`` is a sequential scan comparing every row with every
-    array element: measured 50x slower than the index scan on a 2,000-id chunk. An ingest
-    also need not wait for its commit to reach the disk: it can always be run again.
+    array element: measured 50x slower than the index scan on a 2,000-id chunk. Custom
+    plans are forced only around these lookups: for the whole transaction they also
+    re-plan the foreign-key check of every copied sighting (server CPU of a first load
+    0.45 -> 0.30 s without that). The array goes in binary (``%b``): psycopg dumps 10,000
+    strings in 2.5 ms, as text in 19 ms.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-        # An ingest can always be run again, so its commit need not wait for the disk.
-        session.execute(text("SET LOCAL synchronous_commit = off"))
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        rows = cursor.execute(sql, params).fetchall()
+        cursor.execute("SET LOCAL plan_cache_mode = DEFAULT")
+    finally:
+        cursor.close()
+    return rows
 
 
 def known_hashes(session: Session, source: str, digests: Sequence[str]) -> set[str]:
@@ -130,11 +151,8 @@ def known_hashes(session: Session, source: str, digests: Sequence[str]) -> set[s
     table = PaperSightingRow.__table__
     conn = session.connection()
     if conn.dialect.name == "postgresql":  # one array parameter instead of thousands
-        _custom_plans(session)
-        query = select(table.c.content_hash).where(
-            table.c.source == source, table.c.content_hash == any_(bindparam("digests"))
-        )
-        return set(conn.execute(query, {"digests": list(digests)}).scalars())
+        sql = f"SELECT content_hash FROM {table.name} WHERE source = %s AND content_hash = ANY(%b)"
+        return {row[0] for row in _by_array(conn, sql, source, list(digests))}
     found: set[str] = set()
     for chunk in _chunks(digests, CHUNK):
         found.update(
@@ -212,8 +230,8 @@ def _sighting_hashes(session: Session, ids: list[str]) -> dict[tuple[str, str], 
     found: dict[tuple[str, str], str] = {}
     conn = session.connection()
     if conn.dialect.name == "postgresql":  # one array parameter instead of thousands
-        rows = conn.execute(query.where(table.c.paper_id == any_(bindparam("ids"))), {"ids": ids})
-        return {(pid, src): digest for pid, src, digest in rows}
+        sql = f"SELECT paper_id, source, content_hash FROM {table.name} WHERE paper_id = ANY(%b)"
+        return {(pid, src): digest for pid, src, digest in _by_array(conn, sql, ids)}
     for chunk in _chunks(ids):
         for pid, src, digest in conn.execute(query.where(table.c.paper_id.in_(chunk))):
             found[(pid, src)] = digest
@@ -224,16 +242,14 @@ def _paper_rows(session: Session, ids: list[str]) -> dict[str, Row]:
     table = PaperRow.__table__
     columns = [table.c[name] for name in LOADED_COLUMNS]
     conn = session.connection()
+    if conn.dialect.name == "postgresql":  # the driver gives what the ORM types would
+        sql = f"SELECT {', '.join(LOADED_COLUMNS)} FROM {table.name} WHERE id = ANY(%b)"
+        return {
+            row[0]: dict(zip(LOADED_COLUMNS, row, strict=True)) for row in _by_array(conn, sql, ids)
+        }
     found: dict[str, Row] = {}
-    chunks = [ids] if conn.dialect.name == "postgresql" else list(_chunks(ids))
-    for chunk in chunks:
-        if conn.dialect.name == "postgresql":
-            rows = conn.execute(
-                select(*columns).where(table.c.id == any_(bindparam("ids"))), {"ids": list(chunk)}
-            )
-        else:
-            rows = conn.execute(select(*columns).where(table.c.id.in_(chunk)))
-        for row in rows:
+    for chunk in _chunks(ids):
+        for row in conn.execute(select(*columns).where(table.c.id.in_(chunk))):
             found[row.id] = dict(row._mapping)
     return found
 

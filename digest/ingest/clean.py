@@ -48,27 +48,48 @@ def _accent(match: re.Match[str]) -> str:
     return unicodedata.normalize("NFC", letter + ACCENTS[match.group(1)])
 
 
+def _typography(text: str) -> str:
+    """Dashes and quotes made typographic: LATEX_ESCAPE on text without a backslash."""
+    if "-" in text:
+        text = text.replace("---", "—").replace("--", "–")
+    if "`" in text or "''" in text:
+        text = text.replace("``", "“").replace("''", "”")
+    return text
+
+
 def delatex(text: str) -> str:
-    """Readable text from stray LaTeX outside ``$...$`` math."""
+    """Readable text from stray LaTeX outside ``$...$`` math.
+
+    Each pattern runs only on parts holding what it needs (a backslash, a brace): most
+    abstracts with LaTeX have it only inside math, which is kept as written.
+    """
     if "\\" not in text:  # the common case: only dashes and quotes to make typographic
-        if "-" in text:
-            text = text.replace("---", "—").replace("--", "–")
-        if "`" in text or "''" in text:
-            text = text.replace("``", "“").replace("''", "”")
-        return text
+        return _typography(text)
     parts = MATH.split(text)
     for i in range(0, len(parts), 2):  # even parts are outside math
         part = parts[i]
-        for _ in range(3):  # nested wrappers: \emph{\textbf{x}}
-            new = LATEX_OLD_FONT.sub(r"\1", LATEX_WRAPPERS.sub(r"\1", part))
-            if new == part:
-                break
-            part = new
-        part = LATEX_BRACED_ACCENT.sub(_accent, part)
+        if "\\" not in part:
+            parts[i] = _typography(part)
+            continue
+        if "{" in part:
+            for _ in range(3):  # nested wrappers: \emph{\textbf{x}}
+                new = LATEX_OLD_FONT.sub(r"\1", LATEX_WRAPPERS.sub(r"\1", part))
+                if new == part:
+                    break
+                part = new
+            part = LATEX_BRACED_ACCENT.sub(_accent, part)
         part = LATEX_ACCENT.sub(_accent, part)
-        part = LATEX_ESCAPE.sub(lambda m: LATEX_ESCAPES[m.group(0)], part)
-        parts[i] = part
+        parts[i] = LATEX_ESCAPE.sub(lambda m: LATEX_ESCAPES[m.group(0)], part)
     return "".join(parts)
+
+
+# Plain ASCII text without these needs at most spacing and dashes fixed (most titles and
+# abstracts): one bytes.translate finds them 2x faster than isprintable() alone.
+_SPECIAL_ASCII = bytes(range(32)) + b"\x7f&<\\`"
+
+
+def _plain_ascii(value: str) -> bool:
+    return len(value.encode().translate(None, _SPECIAL_ASCII)) == len(value)
 
 
 def clean_text(value: str | None, limit: int) -> str:
@@ -77,13 +98,23 @@ def clean_text(value: str | None, limit: int) -> str:
         return ""
     if len(value) > limit * 4 + 1000:
         value = value[: limit * 4 + 1000]
-    markup = "&" in value or "<" in value or "\\" in value or "`" in value
-    # isprintable() is False for newlines, tabs, control and zero-width characters
-    if not markup and len(value) <= limit and value.isprintable():
+    if len(value) <= limit and (
+        _plain_ascii(value)
+        if value.isascii()
+        # isprintable() is False for newlines, tabs, control and zero-width characters
+        else (
+            "&" not in value
+            and "<" not in value
+            and "\\" not in value
+            and "`" not in value
+            and value.isprintable()
+        )
+    ):
         if "  " in value or value[0] == " " or value[-1] == " ":
             value = " ".join(value.split())
-        if "--" in value or "''" in value:
-            value = delatex(value)
+        # one-character scans (memchr) first: the two-character ones cost 1 us an abstract
+        if ("-" in value and "--" in value) or ("'" in value and "''" in value):
+            value = _typography(value)
         return value  # the common case: plain text, at most spacing and dashes to fix
     text = value
     if "&" in text:
@@ -92,7 +123,12 @@ def clean_text(value: str | None, limit: int) -> str:
             text = html.unescape(text)
     if "<" in text:
         text = TAG.sub(" ", COMMENT.sub(" ", text))
-    text = " ".join(delatex(CONTROL.sub(" ", text)).split())
+    printable = text.isprintable()  # then the only whitespace is " " (also after delatex)
+    if not printable:
+        text = CONTROL.sub(" ", text)
+    text = delatex(text)
+    if not printable or "  " in text or text[:1] == " " or text[-1:] == " ":
+        text = " ".join(text.split())
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
     return text
@@ -100,13 +136,18 @@ def clean_text(value: str | None, limit: int) -> str:
 
 # Lists of short strings (names, categories) are checked in one go, joined by \x1e.
 LIST_SPECIAL = re.compile(r"[&<\\`\x00-\x1d\x1f\x7f\u200b\ufeff]")
+_LIST_SPECIAL_ASCII = bytes(range(0x1E)) + b"\x1f\x7f&<\\`"
 
 
 def clean_list(values: list[str], limit: int) -> list[str]:
     """``clean_text`` of every string, fast when none needs work (the common case)."""
     joined = "\x1e".join(values)
     if (
-        LIST_SPECIAL.search(joined) is None
+        (
+            len(joined.encode().translate(None, _LIST_SPECIAL_ASCII)) == len(joined)
+            if joined.isascii()
+            else LIST_SPECIAL.search(joined) is None
+        )
         and "  " not in joined
         and "\x1e " not in joined
         and " \x1e" not in joined

@@ -15,8 +15,11 @@ import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
+import orjson
+
 from digest.domain import Paper
 from digest.errors import InputError
+from digest.gc_pause import gc_paused
 from digest.ingest.parsing import (
     ParseError,
     ParseResult,
@@ -62,22 +65,50 @@ def parse_numbered_lines(
     lines: Iterable[tuple[int, bytes | str]], *, source: str = "jsonl"
 ) -> ParseResult:
     """Like :func:`parse_jsonl` for a selection of lines that keep their line numbers."""
+    with gc_paused():
+        return _parse_lines(lines, source)
+
+
+def _parse_lines(lines: Iterable[tuple[int, bytes | str]], source: str) -> ParseResult:
     result = ParseResult()
     for number, raw in lines:
-        line = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        if not line.strip():
-            continue
         try:
-            data = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-            result.errors.append((number, f"not valid JSON ({reason})"))
-            continue
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            data = _STDLIB
+        if data is _STDLIB or _has_float(data):
+            line = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except (json.JSONDecodeError, RecursionError) as exc:
+                reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+                result.errors.append((number, f"not valid JSON ({reason})"))
+                continue
         try:
             result.add(number, paper_from_dict(data, source=source))
         except InputError as exc:
             result.errors.append((number, str(exc)))
     return dedupe(result)
+
+
+# orjson parses a line 2-3x faster than ``json``. What it refuses (invalid UTF-8, NaN, a
+# lone surrogate escape, a blank line) or may read differently (an integer beyond 64 bits
+# becomes a float, so: any float where it matters) goes through ``json`` as before, so
+# records and messages are unchanged.
+_STDLIB = object()
+
+
+def _has_float(data: object) -> bool:
+    """A float among the fields or the categories (elsewhere, in author objects and links,
+    a number is ignored whatever its type)."""
+    if type(data) is not dict:
+        return False
+    if float in map(type, data.values()):
+        return True
+    categories = data.get("categories")
+    return type(categories) is list and float in map(type, categories)
 
 
 def parse_file(data: bytes, *, source: str = "file") -> ParseResult:
@@ -116,11 +147,12 @@ def parse_json(data: bytes, *, source: str = "json") -> ParseResult:
 
 def _parse_items(doc: list[object], source: str) -> ParseResult:
     result = ParseResult()
-    for number, item in enumerate(doc, start=1):
-        try:
-            result.add(number, paper_from_dict(item, source=source))
-        except InputError as exc:
-            result.errors.append((number, str(exc)))
+    with gc_paused():
+        for number, item in enumerate(doc, start=1):
+            try:
+                result.add(number, paper_from_dict(item, source=source))
+            except InputError as exc:
+                result.errors.append((number, str(exc)))
     return dedupe(result)
 
 
@@ -166,6 +198,8 @@ def _list(value: object) -> list[str]:
         return value.split()
     if not isinstance(value, list):
         raise InputError(f"expected a list of categories, got {type(value).__name__}")
+    if set(map(type, value)) <= {str}:  # the common case, checked in C
+        return value
     return [str(v) for v in value if isinstance(v, str | int) and not isinstance(v, bool)]
 
 
@@ -176,7 +210,7 @@ def _authors(value: object) -> list[str]:
         return value.split(",")
     if not isinstance(value, list):
         raise InputError(f"expected a list of authors, got {type(value).__name__}")
-    if all(isinstance(item, str) for item in value):
+    if set(map(type, value)) <= {str}:  # the common case, checked in C
         return value
     return [item.get("name") if isinstance(item, dict) else item for item in value]
 

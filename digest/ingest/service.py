@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from digest.db import Database, repo
 from digest.errors import DigestError, InputError, NotFoundError
+from digest.gc_pause import gc_paused
 from digest.ingest.http import HttpClient
 from digest.ingest.merge import raw_hash
 from digest.ingest.parse_jsonl import parse_numbered_lines
@@ -75,6 +76,13 @@ def ingest_lines(
     The digest of each raw line is compared with the stored digests of what this source
     said last, so an unchanged re-run costs one hash per line and one query.
     """
+    with gc_paused():
+        return _ingest_lines(session, lines, source, now)
+
+
+def _ingest_lines(
+    session: Session, lines: Sequence[bytes], source: str, now: datetime
+) -> LineCounts:
     counts = LineCounts()
     numbered = [(i, line) for i, line in enumerate(lines, start=1) if line.strip()]
     digests = [raw_hash(line) for _, line in numbered]

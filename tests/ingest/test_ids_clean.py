@@ -75,6 +75,13 @@ def test_normalize_doi() -> None:
         ("keep $\\alpha_{1} + \\beta$ math", "keep $\\alpha_{1} + \\beta$ math"),
         ("50\\% of \\& -- yes", "50% of & – yes"),
         ("ctrl\x00\x07chars\u200b", "ctrl chars"),
+        # the fast paths: a removed wrapper leaves two spaces, entities give whitespace,
+        # LaTeX only in math, non-ASCII text with quotes, ASCII text with spacing to fix
+        ("x \\emph{} y", "x y"),
+        ("a&#10;b&nbsp;c", "a b c"),
+        ("a -- $\\alpha--b$ -- \\emph{c} ``q''", "a – $\\alpha--b$ – c “q”"),
+        ("café ``x'' -- y", "café “x” – y"),
+        (" plain -- ascii  text ", "plain – ascii text"),
         ("", ""),
     ],
 )

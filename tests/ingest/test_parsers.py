@@ -256,6 +256,36 @@ def test_jsonl_bad_lines() -> None:
     assert [n for n, _ in result.errors] == [2, 3, 4, 5, 6, 9]
 
 
+def test_jsonl_lines_json_reads_differently_from_orjson() -> None:
+    """Lines orjson refuses or reads otherwise give what the standard json module gives."""
+    big = "123456789012345678901234567890"  # beyond 64 bits: orjson would give a float
+    lines = [
+        b'{"id": "2501.00001", "title": "T", "upvotes": NaN}',
+        b'\xef\xbb\xbf{"id": "2501.00002", "title": "BOM"}',
+        b'{"id": "2501.00003", "title": %s}' % big.encode(),
+        b'{"id": "2501.00004", "title": "T", "categories": [%s, 1.5, "cs.LG"]}' % big.encode(),
+        b'{"id": "2501.00005", "title": "bad \xff utf-8"}',
+        b'{"id": "2501.00006", "title": "lone \\ud800 escape"}',
+        b"\xc2\xa0",  # a no-break space alone: a blank line
+        b'{"id": "2501.00007", "title": "T", "published": %s}' % big.encode(),
+        b"[" * 5000,
+        b'{"id": "2501.00008", "title": "T", "upvotes": 3.7}',
+    ]
+    result = parse_jsonl(lines)
+    got = {p.id: p for p in result.records}
+    assert got["2501.00003"].title == big
+    assert got["2501.00004"].categories == (big, "cs.LG")
+    assert got["2501.00005"].title == "bad \ufffd utf-8"
+    assert got["2501.00006"].title == "lone \ud800 escape"
+    assert got["2501.00008"].upvotes == 3
+    assert result.errors == [
+        (1, "expected a count, got 'nan'"),
+        (2, "not valid JSON (Unexpected UTF-8 BOM (decode using utf-8-sig))"),
+        (8, f"invalid published date '{big}'"),
+        (9, "not valid JSON (nested too deeply)"),
+    ]
+
+
 def test_truncated_gzip_is_a_parse_error() -> None:
     data = fixture("papers.jsonl.gz")
     with pytest.raises(ParseError, match="truncated"):
