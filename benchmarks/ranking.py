@@ -276,44 +276,67 @@ def evaluate(
     return out
 
 
+@dataclass
+class SimDay:
+    """One day of the feedback simulation: nDCG@10 without and with the 👍 given so far,
+    over all readers and over the readers who had given at least one 👍 before the day."""
+
+    day: date
+    readers: int
+    with_feedback: int
+    plain: float
+    fed: float
+    plain_fb: float
+    fed_fb: float
+
+
 def feedback_simulation(
     days: Sequence[Day],
     all_papers: dict[str, Paper],
     opts: RankOptions,
     embedder: sem.Embedder | None,
     vectors: Vectors | None,
-) -> dict[str, list[tuple[date, int, float, float]]]:
+) -> dict[str, list[SimDay]]:
     """Each day, each reader 👍 the relevant papers among the ten shown; nDCG with that
-    feedback accumulated vs. without it, day by day."""
-    out: dict[str, list[tuple[date, int, float, float]]] = {}
+    feedback accumulated vs. without it, day by day.
+
+    A liked-task reader keeps the liked papers of the first day they appear (their sign-up):
+    the task's own profile is re-derived daily from the author's latest papers, which would
+    already hold every paper the reader could 👍 and leave feedback nothing to add."""
+    out: dict[str, list[SimDay]] = {}
     for name in ("stated", "liked"):
         events: dict[str, list[FeedbackEvent]] = defaultdict(list)
+        signed_up: dict[str, Profile] = {}
         rows = []
         for day in days:
             tasks = day.stated if name == "stated" else day.liked
             pool = day.stated_pool if name == "stated" else day.liked_pool
             if not tasks:
                 continue
-            with_feedback = [
-                replace(t.profile, feedback=tuple(events[t.profile.id])) for t in tasks
-            ]
-            ids = {e.paper_id for t in tasks for e in events[t.profile.id]}
-            history = day.history + [all_papers[i] for i in ids]
-            plain = run_ranker(pool, tasks, day.history, opts, embedder, vectors)
+            profiles = [signed_up.setdefault(t.profile.id, t.profile) for t in tasks]
+            with_feedback = [replace(p, feedback=tuple(events[p.id])) for p in profiles]
+            ids = {e.paper_id for p in profiles for e in events[p.id]}
+            ids |= {s for p in profiles for s in p.liked}
+            history = [all_papers[i] for i in sorted(ids)]
+            plain = run_ranker(pool, tasks, history, opts, embedder, vectors, profiles)
             fed = run_ranker(pool, tasks, history, opts, embedder, vectors, with_feedback)
+            had = [bool(events[p.id]) for p in profiles]
             at = datetime(day.day.year, day.day.month, day.day.day)
             for task, shown in zip(tasks, fed, strict=True):
                 for pid in shown:
                     if pid in task.relevant:
                         events[task.profile.id].append(FeedbackEvent(pid, "up", at))
+            before = [ndcg(r, t.relevant) for r, t in zip(plain, tasks, strict=True)]
+            after = [ndcg(r, t.relevant) for r, t in zip(fed, tasks, strict=True)]
             rows.append(
-                (
+                SimDay(
                     day.day,
                     len(tasks),
-                    float(
-                        np.mean([ndcg(r, t.relevant) for r, t in zip(plain, tasks, strict=True)])
-                    ),
-                    float(np.mean([ndcg(r, t.relevant) for r, t in zip(fed, tasks, strict=True)])),
+                    sum(had),
+                    float(np.mean(before)),
+                    float(np.mean(after)),
+                    float(np.mean([b for b, h in zip(before, had, strict=True) if h] or [0])),
+                    float(np.mean([a for a, h in zip(after, had, strict=True) if h] or [0])),
                 )
             )
         out[name] = rows
@@ -417,20 +440,38 @@ def main(argv: list[str] | None = None) -> int:
         sim = feedback_simulation(report_days, by_id, opts, embedder, vectors)
         figures["feedback"] = {}
         for task, rows in sim.items():
-            print(f"\nfeedback simulation, {task}: nDCG@10 per day without / with 👍 so far")
-            for day, n, plain, fed in rows:
-                bar = "+" * max(0, round((fed - plain) * 100))
-                print(f"  {day}  {n:4d} readers  {plain:.3f}  {fed:.3f}  {fed - plain:+.3f} {bar}")
-            gains = [fed - plain for _, _, plain, fed in rows]
-            third = max(1, len(gains) // 3)
-            first, last = float(np.mean(gains[:third])), float(np.mean(gains[-third:]))
             print(
-                f"  gain from feedback: first {third} days {first:+.3f}, last {third} {last:+.3f}"
+                f"\nfeedback simulation, {task}: nDCG@10 per day without / with the 👍 so far,"
+                " all readers | readers who gave 👍 before that day"
+            )
+            for r in rows:
+                bar = "+" * max(0, round((r.fed - r.plain) * 100))
+                print(
+                    f"  {r.day}  {r.readers:4d} readers  {r.plain:.3f} {r.fed:.3f}"
+                    f" {r.fed - r.plain:+.3f} | {r.with_feedback:4d}  {r.plain_fb:.3f}"
+                    f" {r.fed_fb:.3f} {r.fed_fb - r.plain_fb:+.3f} {bar}"
+                )
+            third = max(1, len(rows) // 3)
+            summary = {}
+            for label, part in (("first", rows[:third]), ("last", rows[-third:])):
+                summary[f"gain_{label}"] = float(np.mean([r.fed - r.plain for r in part]))
+                weights = [r.with_feedback for r in part]
+                summary[f"gain_fb_{label}"] = (
+                    float(np.average([r.fed_fb - r.plain_fb for r in part], weights=weights))
+                    if sum(weights)
+                    else 0.0
+                )
+                summary[f"readers_fb_{label}"] = sum(weights)
+            print(
+                f"  gain from feedback, all readers: first {third} days"
+                f" {summary['gain_first']:+.3f}, last {third} {summary['gain_last']:+.3f};"
+                f" readers who gave 👍: first {summary['gain_fb_first']:+.3f}"
+                f" ({summary['readers_fb_first']} reader-days),"
+                f" last {summary['gain_fb_last']:+.3f} ({summary['readers_fb_last']})"
             )
             figures["feedback"][task] = {  # type: ignore[index]
-                "days": [[str(d), n, p, f] for d, n, p, f in rows],
-                "gain_first": first,
-                "gain_last": last,
+                "days": [list(map(str, vars(r).values())) for r in rows],
+                **summary,
             }
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
