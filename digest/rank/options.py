@@ -36,8 +36,9 @@ class RankOptions:
     liked_weight: float = 1.0
     liked_top_k: int = 3
     liked_threshold: float = 0.06  # TF-IDF cosine to one seed that makes a paper a match
-    semantic_liked_threshold: float = 0.55
-    semantic_liked_share: float = 0.0  # tuned: embeddings did not help the liked task
+    semantic_liked_threshold: float = 0.55  # or this embedding cosine to one seed
+    liked_standardize: bool = True  # each seed's similarities standardized over the pool
+    semantic_liked_share: float = 0.5  # share of the (standardized) embedding similarity
     disliked_weight: float = 0.8
     # Per-reader logistic regression, once there is enough feedback.
     learned_weight: float = 0.5

@@ -136,6 +136,42 @@ def test_liked_seeds_kept_per_interest_not_averaged(pool) -> None:
     assert "sp1" in ids(picks)
 
 
+GENERIC = "We propose a new learning method for models and data and show results on tasks"
+
+
+def test_seed_similarity_is_standardized_per_seed() -> None:
+    """One seed is written in words every paper of the pool uses, the other is specific: the
+    one paper close to the specific seed comes first, and scores run from 0 to 1. Raw
+    cosines (liked_standardize=False) let the common-words seed fill the top."""
+    pool = [
+        paper(f"g{i}", f"Learning models {i}", f"{GENERIC} with experiments number {i}.")
+        for i in range(6)
+    ]
+    pool.append(
+        paper(
+            "hop",
+            "Hopfield associative memory retrieval",
+            "Modern Hopfield networks store patterns in an associative memory; retrieval.",
+        )
+    )
+    history = [
+        paper("s1", "A learning method for models", GENERIC + " and benchmarks."),
+        paper(
+            "s2",
+            "Hopfield energy landscapes",
+            "Associative memory in Hopfield networks: energy and retrieval of stored patterns.",
+        ),
+    ]
+    profile = Profile("r", liked=("s1", "s2"))
+    opts = LEXICAL.with_(liked_top_k=1, trending_weight=0.0, recency_weight=0.0)
+    picks = one(profile, pool, history=history, options=opts, top_k=3)
+    assert ids(picks)[0] == "hop"
+    assert picks[0].score == 1.0 and all(0 <= p.score <= 1 for p in picks)
+    assert picks[0].why == "close to 'Hopfield energy landscapes', which you liked"
+    raw = one(profile, pool, history=history, options=opts.with_(liked_standardize=False), top_k=3)
+    assert ids(raw)[0] != "hop"
+
+
 def test_disliked_pushes_down(pool) -> None:
     history = [
         paper(

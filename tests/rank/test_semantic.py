@@ -76,3 +76,27 @@ def test_stored_vectors_are_not_embedded_again(model) -> None:
 def test_default_backend_is_semantic_when_installed(pool) -> None:
     picks = rank([Profile("r", topics=("recognising spoken words",))], pool)[0]
     assert picks and picks[0].paper_id == "sp1"
+
+
+def test_liked_paper_found_by_meaning(model) -> None:
+    """No word shared with the liked paper: only the embedding similarity (standardized and
+    fused with the lexical one, and over ``semantic_liked_threshold``) finds it."""
+    history = [
+        paper(
+            "seed", "Picking up household items with a mechanical arm", "A manipulator lifts cups."
+        )
+    ]
+    pool = [
+        paper("a", "Robotic grasping of everyday objects", "Robots grasp kitchen objects."),
+        paper("b", "Stock price forecasting", "Time series models predict equity markets."),
+    ]
+    profile = Profile("r", liked=("seed",))
+    opts = RankOptions(semantic=True)
+    picks = rank([profile], pool, history=history, options=opts, embedder=model)[0]
+    assert [p.paper_id for p in picks] == ["a"]
+    assert (
+        picks[0].why
+        == "close to 'Picking up household items with a mechanical arm', which you liked"
+    )
+    lexical = rank([profile], pool, history=history, options=opts.with_(semantic=False))
+    assert lexical == [[]]
