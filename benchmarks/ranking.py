@@ -360,6 +360,7 @@ def tuning_grid(semantic_on: bool) -> list[tuple[str, RankOptions]]:
         grid.append((f"liked_top_k={value}", base.with_(liked_top_k=value)))
     for value in (0.05, 0.12, 0.2):
         grid.append((f"liked_threshold={value}", base.with_(liked_threshold=value)))
+    grid.append(("liked_standardize=False", base.with_(liked_standardize=False)))
     grid.append(("diversity=False", base.with_(diversity=False)))
     if semantic_on:
         for value in (0.3, 0.5, 0.7):
