@@ -12,9 +12,11 @@ Two tasks, each pool one day's papers (issue 4):
           history); the pool has authors removed; relevant = that author's papers that day.
 Defaults are tuned on the first 22 days only (``--tune``); figures are reported on the last
 22. BM25 (Okapi, k1=1.2, b=0.75, title + abstract, lower-cased words without stop words;
-for `liked` the query is the five papers' text) runs in the same process on the same pools.
-``--feedback`` simulates a reader who 👍 the relevant papers shown each day and reports
-nDCG day by day with and without that feedback.
+for `liked` the query is the five papers' text) runs in the same process on the same pools,
+twice: ``bm25`` counts each distinct query word once, ``bm25-qtf`` as often as the query
+has it (as Lucene or rank_bm25 do). ``--feedback`` simulates a reader who 👍 the relevant
+papers shown each day and reports nDCG day by day with and without that feedback (a liked
+reader keeps the liked papers of their first day).
 """
 
 from __future__ import annotations

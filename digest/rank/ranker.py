@@ -8,7 +8,8 @@ with sparse/dense matrix operations over the distinct topics and seeds of the ch
                  papers in the reader's categories;
   topics         lexical BM25 with phrases and expansion (and embeddings when the semantic
                  backend is on), per topic; a paper belongs to its best matching topic;
-  liked          similarity to liked papers and 👍 feedback: the mean of the ``liked_top_k``
+  liked          similarity to liked papers and 👍 feedback, standardized per seed over the
+                 pool (TF-IDF, plus embeddings when on): the mean of the ``liked_top_k``
                  closest seeds (never the mean over all seeds, which would blur interests);
   disliked       similarity to the closest disliked / 👎 paper, subtracted;
   learned        a per-reader logistic regression once there is enough feedback;
