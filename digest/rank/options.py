@@ -19,6 +19,7 @@ class LexicalParams:
     k1: float = 1.2
     b: float = 0.75
     title_weight: int = 2
+    query_k3: float = 3.0  # topic words said n times weigh (k3+1)n/(k3+n); 0: each weighs 1
     prf_docs: int = 5  # papers a topic is expanded from (0 = no expansion)
     prf_terms: int = 30  # terms added to the topic
     prf_weight: float = 0.5  # share of the expanded query that comes from those terms

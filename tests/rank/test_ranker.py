@@ -29,6 +29,22 @@ def test_topic_matches_rank_first_and_say_where(pool) -> None:
     assert "gr1" not in ids(picks) and "tr1" not in ids(picks)
 
 
+def test_words_a_topic_repeats_weigh_more() -> None:
+    """'graph' said three times outweighs 'speech' said once (query_k3); with query_k3=0
+    every word weighs 1 and the shorter speech paper wins."""
+    pool = [
+        paper("g", "Graph data methods", "Graph data with networks for many kinds of tasks."),
+        paper("s", "Speech data", "Speech data."),
+        paper("x", "Other methods", "Tables."),
+    ]
+    profile = Profile("r", topics=("graph learning: graph structure, graph data and speech",))
+    opts = LEXICAL.with_(trending_weight=0.0, recency_weight=0.0, diversity=False)
+    opts = opts.with_(lexical=replace(opts.lexical, prf_docs=0))
+    assert ids(one(profile, pool, options=opts)) == ["g", "s"]
+    flat = opts.with_(lexical=replace(opts.lexical, query_k3=0.0))
+    assert ids(one(profile, pool, options=flat)) == ["s", "g"]
+
+
 def test_abstract_only_match_says_abstract(pool) -> None:
     picks = one(Profile("r", topics=("catastrophic forgetting",)), pool)
     assert ids(picks)[0] == "cl1"
