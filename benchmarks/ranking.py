@@ -12,9 +12,11 @@ Two tasks, each pool one day's papers (issue 4):
           history); the pool has authors removed; relevant = that author's papers that day.
 Defaults are tuned on the first 22 days only (``--tune``); figures are reported on the last
 22. BM25 (Okapi, k1=1.2, b=0.75, title + abstract, lower-cased words without stop words;
-for `liked` the query is the five papers' text) runs in the same process on the same pools.
-``--feedback`` simulates a reader who 👍 the relevant papers shown each day and reports
-nDCG day by day with and without that feedback.
+for `liked` the query is the five papers' text) runs in the same process on the same pools,
+twice: ``bm25`` counts each distinct query word once, ``bm25-qtf`` as often as the query
+has it (as Lucene or rank_bm25 do). ``--feedback`` simulates a reader who 👍 the relevant
+papers shown each day and reports nDCG day by day with and without that feedback (a liked
+reader keeps the liked papers of their first day).
 """
 
 from __future__ import annotations
@@ -79,12 +81,22 @@ def load(data: Path, categories: Path) -> tuple[list[Paper], dict[str, dict[str,
         return result.records, json.load(fh)["categories"]
 
 
-def build_days(papers: list[Paper], taxonomy: dict[str, dict[str, str]]) -> list[Day]:
+def build_days(
+    papers: list[Paper], taxonomy: dict[str, dict[str, str]], *, seeds_from: str = "earlier"
+) -> list[Day]:
+    """One Day per announcement day. ``seeds_from="earlier"`` is the issue's definition (an
+    author's 5 most recent papers from earlier days); ``"other"`` (tuning only, see
+    ``--tune``) takes the 5 papers closest in time from any other day of ``papers``, which
+    gives the short tuning half three times as many liked queries."""
     by_day: dict[date, list[Paper]] = defaultdict(list)
     for paper in papers:
         if paper.announced is not None:
             by_day[paper.announced].append(paper)
-    earlier: dict[str, list[Paper]] = defaultdict(list)  # author -> papers, oldest first
+    by_author: dict[str, list[Paper]] = defaultdict(list)  # author -> papers, oldest first
+    for day in sorted(by_day):
+        for paper in by_day[day]:
+            for author in dict.fromkeys(paper.authors):  # a name listed twice counts once
+                by_author[author].append(paper)
     days = []
     for day in sorted(by_day):
         today = by_day[day]
@@ -98,9 +110,9 @@ def build_days(papers: list[Paper], taxonomy: dict[str, dict[str, str]]) -> list
             stated.append(Task(Profile(id=cat, topics=(text,)), relevant, text))
         liked, history = [], {}
         for author in sorted({a for p in today for a in p.authors}):
-            if len(earlier[author]) < LIKED_SEEDS:
+            seeds = _seeds(by_author[author], day, seeds_from)
+            if len(seeds) < LIKED_SEEDS:
                 continue
-            seeds = earlier[author][-LIKED_SEEDS:]
             history.update({s.id: s for s in seeds})
             relevant = {p.id for p in today if author in p.authors}
             query = " ".join(f"{s.title} {s.abstract}" for s in seeds)
@@ -116,10 +128,17 @@ def build_days(papers: list[Paper], taxonomy: dict[str, dict[str, str]]) -> list
                 list(history.values()),
             )
         )
-        for paper in today:
-            for author in paper.authors:
-                earlier[author].append(paper)
     return days
+
+
+def _seeds(papers: list[Paper], day: date, seeds_from: str) -> list[Paper]:
+    """The author's liked papers for ``day``: the 5 most recent before it, or (tuning) the 5
+    closest in time on other days."""
+    if seeds_from == "earlier":
+        return [p for p in papers if p.announced and p.announced < day][-LIKED_SEEDS:]
+    other = [p for p in papers if p.announced and p.announced != day]
+    other.sort(key=lambda p: (abs((p.announced - day).days), p.announced > day))  # type: ignore[operator]
+    return other[:LIKED_SEEDS]
 
 
 # -- metrics and the baseline -----------------------------------------------------------
@@ -140,8 +159,15 @@ def _words(text: str) -> list[str]:
     return [w for w in WORD.findall(text.lower()) if len(w) > 1 and w not in ENGLISH_STOP_WORDS]
 
 
-def bm25_rankings(pool: Sequence[Paper], queries: Sequence[str]) -> list[list[str]]:
-    """Textbook Okapi BM25 (k1=1.2, b=0.75) over title + abstract: the baseline."""
+def bm25_rankings(
+    pool: Sequence[Paper], queries: Sequence[str], *, query_tf: bool = False
+) -> list[list[str]]:
+    """Textbook Okapi BM25 (k1=1.2, b=0.75) over title + abstract: the baseline.
+
+    ``query_tf=False`` counts each distinct query word once (Okapi with k3 = 0, the figures
+    reported so far); ``query_tf=True`` counts a word as often as the query says it (k3 ->
+    infinity: what Lucene or rank_bm25 do with a query text). Both are printed: the second
+    is stronger on long queries such as five liked papers or a category description."""
     k1, b = 1.2, 0.75
     vectorizer = CountVectorizer(analyzer=_words)
     counts = vectorizer.fit_transform([f"{p.title} {p.abstract}" for p in pool]).tocsr()
@@ -154,10 +180,14 @@ def bm25_rankings(pool: Sequence[Paper], queries: Sequence[str]) -> list[list[st
     counts.data = counts.data * (k1 + 1) / (counts.data + np.repeat(norm, np.diff(counts.indptr)))
     weights = counts.multiply(idf).tocsr()
     q = vectorizer.transform(queries).tocsr()
-    q.data[:] = 1
+    if not query_tf:
+        q.data[:] = 1
     scores = (q @ weights.T).toarray()
     ids = [p.id for p in pool]
     return [[ids[i] for i in np.argsort(-row, kind="stable")[:K]] for row in scores]
+
+
+BASELINES = ("bm25", "bm25-qtf")
 
 
 # -- running the ranker -----------------------------------------------------------------
@@ -224,7 +254,10 @@ def evaluate(
     *,
     baseline: bool = True,
 ) -> dict[str, dict[str, Score]]:
-    out = {task: {"bm25": Score([], []), "digest": Score([], [])} for task in ("stated", "liked")}
+    out = {
+        task: {name: Score([], []) for name in (*BASELINES, "digest")}
+        for task in ("stated", "liked")
+    }
     for day in days:
         for name, pool, tasks in (
             ("stated", day.stated_pool, day.stated),
@@ -233,12 +266,30 @@ def evaluate(
             if not tasks:
                 continue
             ours = run_ranker(pool, tasks, day.history, opts, embedder, vectors)
-            base = bm25_rankings(pool, [t.bm25_query for t in tasks]) if baseline else None
             for j, task in enumerate(tasks):
                 out[name]["digest"].add(ours[j], task.relevant)
-                if base is not None:
-                    out[name]["bm25"].add(base[j], task.relevant)
+            if not baseline:
+                continue
+            queries = [t.bm25_query for t in tasks]
+            for method in BASELINES:
+                ranked = bm25_rankings(pool, queries, query_tf=method == "bm25-qtf")
+                for j, task in enumerate(tasks):
+                    out[name][method].add(ranked[j], task.relevant)
     return out
+
+
+@dataclass
+class SimDay:
+    """One day of the feedback simulation: nDCG@10 without and with the 👍 given so far,
+    over all readers and over the readers who had given at least one 👍 before the day."""
+
+    day: date
+    readers: int
+    with_feedback: int
+    plain: float
+    fed: float
+    plain_fb: float
+    fed_fb: float
 
 
 def feedback_simulation(
@@ -247,38 +298,47 @@ def feedback_simulation(
     opts: RankOptions,
     embedder: sem.Embedder | None,
     vectors: Vectors | None,
-) -> dict[str, list[tuple[date, int, float, float]]]:
+) -> dict[str, list[SimDay]]:
     """Each day, each reader 👍 the relevant papers among the ten shown; nDCG with that
-    feedback accumulated vs. without it, day by day."""
-    out: dict[str, list[tuple[date, int, float, float]]] = {}
+    feedback accumulated vs. without it, day by day.
+
+    A liked-task reader keeps the liked papers of the first day they appear (their sign-up):
+    the task's own profile is re-derived daily from the author's latest papers, which would
+    already hold every paper the reader could 👍 and leave feedback nothing to add."""
+    out: dict[str, list[SimDay]] = {}
     for name in ("stated", "liked"):
         events: dict[str, list[FeedbackEvent]] = defaultdict(list)
+        signed_up: dict[str, Profile] = {}
         rows = []
         for day in days:
             tasks = day.stated if name == "stated" else day.liked
             pool = day.stated_pool if name == "stated" else day.liked_pool
             if not tasks:
                 continue
-            with_feedback = [
-                replace(t.profile, feedback=tuple(events[t.profile.id])) for t in tasks
-            ]
-            ids = {e.paper_id for t in tasks for e in events[t.profile.id]}
-            history = day.history + [all_papers[i] for i in ids]
-            plain = run_ranker(pool, tasks, day.history, opts, embedder, vectors)
+            profiles = [signed_up.setdefault(t.profile.id, t.profile) for t in tasks]
+            with_feedback = [replace(p, feedback=tuple(events[p.id])) for p in profiles]
+            ids = {e.paper_id for p in profiles for e in events[p.id]}
+            ids |= {s for p in profiles for s in p.liked}
+            history = [all_papers[i] for i in sorted(ids)]
+            plain = run_ranker(pool, tasks, history, opts, embedder, vectors, profiles)
             fed = run_ranker(pool, tasks, history, opts, embedder, vectors, with_feedback)
+            had = [bool(events[p.id]) for p in profiles]
             at = datetime(day.day.year, day.day.month, day.day.day)
             for task, shown in zip(tasks, fed, strict=True):
                 for pid in shown:
                     if pid in task.relevant:
                         events[task.profile.id].append(FeedbackEvent(pid, "up", at))
+            before = [ndcg(r, t.relevant) for r, t in zip(plain, tasks, strict=True)]
+            after = [ndcg(r, t.relevant) for r, t in zip(fed, tasks, strict=True)]
             rows.append(
-                (
+                SimDay(
                     day.day,
                     len(tasks),
-                    float(
-                        np.mean([ndcg(r, t.relevant) for r, t in zip(plain, tasks, strict=True)])
-                    ),
-                    float(np.mean([ndcg(r, t.relevant) for r, t in zip(fed, tasks, strict=True)])),
+                    sum(had),
+                    float(np.mean(before)),
+                    float(np.mean(after)),
+                    float(np.mean([b for b, h in zip(before, had, strict=True) if h] or [0])),
+                    float(np.mean([a for a, h in zip(after, had, strict=True) if h] or [0])),
                 )
             )
         out[name] = rows
@@ -302,6 +362,7 @@ def tuning_grid(semantic_on: bool) -> list[tuple[str, RankOptions]]:
         grid.append((f"liked_top_k={value}", base.with_(liked_top_k=value)))
     for value in (0.05, 0.12, 0.2):
         grid.append((f"liked_threshold={value}", base.with_(liked_threshold=value)))
+    grid.append(("liked_standardize=False", base.with_(liked_standardize=False)))
     grid.append(("diversity=False", base.with_(diversity=False)))
     if semantic_on:
         for value in (0.3, 0.5, 0.7):
@@ -340,6 +401,14 @@ def main(argv: list[str] | None = None) -> int:
         f"{'lexical + ' + sem.MODEL_NAME if args.semantic else 'lexical'}"
     )
     if args.tune:
+        # Liked seeds from any other day of the tuning half: 3x the queries, same days.
+        tune_end = tune_days[-1].day
+        tune_days = build_days(
+            [p for p in papers if p.announced and p.announced <= tune_end],
+            taxonomy,
+            seeds_from="other",
+        )
+        print(f"tuning: {sum(len(d.liked) for d in tune_days)} liked queries", flush=True)
         for label, candidate in tuning_grid(args.semantic):
             result = evaluate(tune_days, candidate, embedder, vectors, baseline=False)
             stated, liked = result["stated"]["digest"].mean[0], result["liked"]["digest"].mean[0]
@@ -351,21 +420,20 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict[str, object] = {"backend": "semantic" if args.semantic else "lexical"}
     print(f"\nreport days ({len(report_days)}), top {K}:")
     print(
-        f"  {'task':7s} {'method':7s} {'queries':>7s} {'nDCG@10':>8s} {'P@10':>6s} {'x BM25':>7s}"
+        f"  {'task':7s} {'method':8s} {'queries':>7s} {'nDCG@10':>8s} {'P@10':>6s}"
+        f" {'x bm25':>7s} {'x bm25-qtf':>10s}"
     )
     for task in ("stated", "liked"):
-        base_ndcg, base_p = result[task]["bm25"].mean
-        ours_ndcg, ours_p = result[task]["digest"].mean
         count = len(result[task]["digest"].ndcg)
-        ratio = ours_ndcg / base_ndcg if base_ndcg else float("nan")
-        print(f"  {task:7s} {'bm25':7s} {count:7d} {base_ndcg:8.4f} {base_p:6.3f}")
-        print(f"  {task:7s} {'digest':7s} {count:7d} {ours_ndcg:8.4f} {ours_p:6.3f} {ratio:7.3f}")
-        figures[task] = {
-            "queries": count,
-            "bm25": {"ndcg@10": base_ndcg, "p@10": base_p},
-            "digest": {"ndcg@10": ours_ndcg, "p@10": ours_p},
-            "ratio": ratio,
-        }
+        figures[task] = {"queries": count}
+        for method in (*BASELINES, "digest"):
+            value, prec = result[task][method].mean
+            ratios = [value / result[task][b].mean[0] for b in BASELINES]
+            figures[task][method] = {"ndcg@10": value, "p@10": prec}  # type: ignore[index]
+            shown = "".join(f" {r:7.3f}" if i == 0 else f" {r:10.3f}" for i, r in enumerate(ratios))
+            print(f"  {task:7s} {method:8s} {count:7d} {value:8.4f} {prec:6.3f}{shown}")
+        figures[task]["ratio"] = ratios[0]  # type: ignore[index]
+        figures[task]["ratio_qtf"] = ratios[1]  # type: ignore[index]
     print(f"  ({time.perf_counter() - started:.1f} s)")
     if vectors is not None and not math.isnan(vectors.seconds_per_paper):
         print(f"  embedding: {vectors.seconds_per_paper * 1000:.1f} ms per paper")
@@ -375,20 +443,38 @@ def main(argv: list[str] | None = None) -> int:
         sim = feedback_simulation(report_days, by_id, opts, embedder, vectors)
         figures["feedback"] = {}
         for task, rows in sim.items():
-            print(f"\nfeedback simulation, {task}: nDCG@10 per day without / with 👍 so far")
-            for day, n, plain, fed in rows:
-                bar = "+" * max(0, round((fed - plain) * 100))
-                print(f"  {day}  {n:4d} readers  {plain:.3f}  {fed:.3f}  {fed - plain:+.3f} {bar}")
-            gains = [fed - plain for _, _, plain, fed in rows]
-            third = max(1, len(gains) // 3)
-            first, last = float(np.mean(gains[:third])), float(np.mean(gains[-third:]))
             print(
-                f"  gain from feedback: first {third} days {first:+.3f}, last {third} {last:+.3f}"
+                f"\nfeedback simulation, {task}: nDCG@10 per day without / with the 👍 so far,"
+                " all readers | readers who gave 👍 before that day"
+            )
+            for r in rows:
+                bar = "+" * max(0, round((r.fed - r.plain) * 100))
+                print(
+                    f"  {r.day}  {r.readers:4d} readers  {r.plain:.3f} {r.fed:.3f}"
+                    f" {r.fed - r.plain:+.3f} | {r.with_feedback:4d}  {r.plain_fb:.3f}"
+                    f" {r.fed_fb:.3f} {r.fed_fb - r.plain_fb:+.3f} {bar}"
+                )
+            third = max(1, len(rows) // 3)
+            summary = {}
+            for label, part in (("first", rows[:third]), ("last", rows[-third:])):
+                summary[f"gain_{label}"] = float(np.mean([r.fed - r.plain for r in part]))
+                weights = [r.with_feedback for r in part]
+                summary[f"gain_fb_{label}"] = (
+                    float(np.average([r.fed_fb - r.plain_fb for r in part], weights=weights))
+                    if sum(weights)
+                    else 0.0
+                )
+                summary[f"readers_fb_{label}"] = sum(weights)
+            print(
+                f"  gain from feedback, all readers: first {third} days"
+                f" {summary['gain_first']:+.3f}, last {third} {summary['gain_last']:+.3f};"
+                f" readers who gave 👍: first {summary['gain_fb_first']:+.3f}"
+                f" ({summary['readers_fb_first']} reader-days),"
+                f" last {summary['gain_fb_last']:+.3f} ({summary['readers_fb_last']})"
             )
             figures["feedback"][task] = {  # type: ignore[index]
-                "days": [[str(d), n, p, f] for d, n, p, f in rows],
-                "gain_first": first,
-                "gain_last": last,
+                "days": [list(map(str, vars(r).values())) for r in rows],
+                **summary,
             }
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))

@@ -13,6 +13,7 @@ Everything is a sparse matrix product over the whole batch of queries at once:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,7 +30,13 @@ from digest.rank.text import MAX_QUERY_CHARS, analyze
 @lru_cache(maxsize=100_000)
 def analyze_query(text: str) -> frozenset[str]:
     """The distinct terms of a topic (topics recur across readers and batches)."""
-    return frozenset(analyze(text[:MAX_QUERY_CHARS]))
+    return frozenset(query_counts(text))
+
+
+@lru_cache(maxsize=100_000)
+def query_counts(text: str) -> dict[str, int]:
+    """Each term of a topic with how often the topic says it."""
+    return dict(Counter(analyze(text[:MAX_QUERY_CHARS])))
 
 
 def paper_text(paper: Paper, title_weight: int = 1) -> str:
@@ -123,31 +130,39 @@ class LexicalIndex:
         )
         return self._tfidf(counts)
 
-    def query_matrix(self, queries: Sequence[str]) -> tuple[sparse.csr_matrix, np.ndarray]:
-        """Binary query x term matrix, and each query's count of distinct words."""
+    def query_matrix(
+        self, queries: Sequence[str], k3: float = 0.0
+    ) -> tuple[sparse.csr_matrix, np.ndarray]:
+        """Query x term matrix, and each query's count of distinct words. With ``k3`` = 0
+        every term weighs 1; otherwise a term said ``n`` times weighs (k3 + 1) n / (k3 + n)
+        (Okapi's query-term saturation), so a description's recurring words count more."""
         vocabulary = self.vocabulary
-        indptr, indices, n_words = [0], [], []
+        indptr, indices, data, n_words = [0], [], [], []
         for text in queries:
-            terms = analyze_query(text)
-            found = {vocabulary[t] for t in terms if t in vocabulary}
-            indices.extend(sorted(found))
+            counts = query_counts(text)
+            found = sorted((vocabulary[t], n) for t, n in counts.items() if t in vocabulary)
+            indices.extend(i for i, _ in found)
+            data.extend(n for _, n in found)
             indptr.append(len(indices))
-            n_words.append(sum(1 for t in terms if " " not in t))
-        data = np.ones(len(indices), dtype=np.float32)
+            n_words.append(sum(1 for t in counts if " " not in t))
+        weights = np.array(data, dtype=np.float32)
+        weights = (k3 + 1) * weights / (k3 + weights) if k3 > 0 else np.ones_like(weights)
         shape = (len(queries), len(vocabulary))
-        q = sparse.csr_matrix((data, np.array(indices, dtype=np.int64), indptr), shape=shape)
+        q = sparse.csr_matrix((weights, np.array(indices, dtype=np.int64), indptr), shape=shape)
         return q, np.array(n_words, dtype=np.float32)
 
     def score_topics(self, topics: Sequence[str]) -> TopicScores:
         """Relevance and match of every topic against every paper of the pool."""
         p = self.params
-        q, n_words = self.query_matrix(topics)
+        q, n_words = self.query_matrix(topics, p.query_k3)
         raw = (q @ self.bm25_t).toarray()
         if p.prf_docs > 0 and p.prf_weight > 0 and self.n_docs > 0:
             raw = self._expanded(q, raw)
         best = raw.max(axis=1, initial=0.0)
         relevance = np.divide(raw, best[:, None], out=np.zeros_like(raw), where=best[:, None] > 0)
-        found = (q @ self.presence_t).toarray()
+        present = q.copy()
+        present.data[:] = 1  # matching counts distinct words, whatever their weight
+        found = (present @ self.presence_t).toarray()
         matched = (found >= required_words(n_words)[:, None]) & (found > 0)
         return TopicScores(relevance.astype(np.float32), matched)
 

@@ -19,6 +19,7 @@ class LexicalParams:
     k1: float = 1.2
     b: float = 0.75
     title_weight: int = 2
+    query_k3: float = 3.0  # topic words said n times weigh (k3+1)n/(k3+n); 0: each weighs 1
     prf_docs: int = 5  # papers a topic is expanded from (0 = no expansion)
     prf_terms: int = 30  # terms added to the topic
     prf_weight: float = 0.5  # share of the expanded query that comes from those terms
@@ -36,8 +37,9 @@ class RankOptions:
     liked_weight: float = 1.0
     liked_top_k: int = 3
     liked_threshold: float = 0.06  # TF-IDF cosine to one seed that makes a paper a match
-    semantic_liked_threshold: float = 0.55
-    semantic_liked_share: float = 0.0  # tuned: embeddings did not help the liked task
+    semantic_liked_threshold: float = 0.55  # or this embedding cosine to one seed
+    liked_standardize: bool = True  # each seed's similarities standardized over the pool
+    semantic_liked_share: float = 0.5  # share of the (standardized) embedding similarity
     disliked_weight: float = 0.8
     # Per-reader logistic regression, once there is enough feedback.
     learned_weight: float = 0.5

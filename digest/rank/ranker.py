@@ -8,7 +8,8 @@ with sparse/dense matrix operations over the distinct topics and seeds of the ch
                  papers in the reader's categories;
   topics         lexical BM25 with phrases and expansion (and embeddings when the semantic
                  backend is on), per topic; a paper belongs to its best matching topic;
-  liked          similarity to liked papers and 👍 feedback: the mean of the ``liked_top_k``
+  liked          similarity to liked papers and 👍 feedback, standardized per seed over the
+                 pool (TF-IDF, plus embeddings when on): the mean of the ``liked_top_k``
                  closest seeds (never the mean over all seeds, which would blur interests);
   disliked       similarity to the closest disliked / 👎 paper, subtracted;
   learned        a per-reader logistic regression once there is enough feedback;
@@ -328,28 +329,53 @@ class _Chunk:
         return best, which, by_meaning
 
     def _similarity(self, seed_ids: list[str]) -> np.ndarray:
-        """Seeds x papers similarity: TF-IDF cosine, blended with embeddings when on."""
-        pool, opts = self.pool, self.opts
-        sim = np.zeros((len(seed_ids), self.n), dtype=np.float32)
-        if not seed_ids:
-            return sim
-        if pool.lexical is not None:
-            sim = (pool.seed_tfidf(seed_ids) @ pool.lexical.tfidf.T).toarray()
-        if pool.dense is not None:
-            share = opts.semantic_liked_share
-            cosine = pool.seed_vectors(seed_ids) @ pool.dense.T
-            sim = (1 - share) * sim + share * cosine
-        for row, seed in enumerate(seed_ids):  # a liked paper is not a candidate for itself
-            if seed in pool.index:
-                sim[row, pool.index[seed]] = 0.0
-        return sim.astype(np.float32)
+        """Seeds x papers raw similarity (for disliked papers): TF-IDF cosine, blended with
+        the embedding cosine when the semantic backend is on."""
+        lexical, dense = self._raw_similarity(seed_ids)
+        if dense is None:
+            return lexical
+        share = self.opts.semantic_liked_share
+        return ((1 - share) * lexical + share * dense).astype(np.float32)
 
-    def _threshold(self) -> float:
+    def _raw_similarity(self, seed_ids: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Seeds x papers TF-IDF cosine and (semantic backend) embedding cosine; a seed that
+        is itself in the pool is not a candidate for itself."""
+        pool = self.pool
+        lexical = np.zeros((len(seed_ids), self.n), dtype=np.float32)
+        dense = None
+        if seed_ids and pool.lexical is not None:
+            lexical = (pool.seed_tfidf(seed_ids) @ pool.lexical.tfidf.T).toarray()
+        if seed_ids and pool.dense is not None:
+            dense = pool.seed_vectors(seed_ids) @ pool.dense.T
+        for row, seed in enumerate(seed_ids):
+            if seed in pool.index:
+                lexical[row, pool.index[seed]] = 0.0
+                if dense is not None:
+                    dense[row, pool.index[seed]] = 0.0
+        return lexical.astype(np.float32), dense
+
+    def _seed_scores(self, seed_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Seeds x papers: how close each paper is to each seed, and whether it is close
+        enough to count as a match (TF-IDF cosine >= ``liked_threshold``, or embedding
+        cosine >= ``semantic_liked_threshold``).
+
+        With ``liked_standardize`` each seed's similarities are standardized over the pool
+        (minus their mean, over their spread): a seed written in common words is close to
+        every paper and would otherwise outvote a seed whose closeness is rare and telling.
+        The semantic backend then adds the embedding cosine, standardized the same way,
+        with the share ``semantic_liked_share``."""
         opts = self.opts
-        if self.pool.dense is None:
-            return opts.liked_threshold
-        share = opts.semantic_liked_share
-        return (1 - share) * opts.liked_threshold + share * opts.semantic_liked_threshold
+        lexical, dense = self._raw_similarity(seed_ids)
+        hit = lexical >= opts.liked_threshold
+        if dense is not None:
+            hit |= dense >= opts.semantic_liked_threshold
+        if not opts.liked_standardize:
+            return self._similarity(seed_ids), hit
+        score = _standardize(lexical) if self.pool.lexical is not None else lexical
+        if dense is not None:
+            share = opts.semantic_liked_share
+            score = (1 - share) * score + share * _standardize(dense)
+        return score.astype(np.float32), hit
 
     def _liked(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         k = max(1, self.opts.liked_top_k)
@@ -359,13 +385,16 @@ class _Chunk:
         unique = list(dict.fromkeys(s for ss in self.seeds for s in ss))
         if not unique:
             return score, hit, which
-        sim = self._similarity(unique)
+        sim, seed_hit = self._seed_scores(unique)
         slot = {s: i for i, s in enumerate(unique)}
         width = max(len(s) for s in self.seeds)
-        tops = np.zeros((k, self.size, self.n), dtype=np.float32)  # running top-k, descending
+        floor = np.float32(-np.inf) if self.opts.liked_standardize else np.float32(0)
+        tops = np.full((k, self.size, self.n), floor, dtype=np.float32)  # running top-k
         for j in range(width):
             rows = np.flatnonzero([len(s) > j for s in self.seeds])
-            values = sim[[slot[self.seeds[r][j]] for r in rows]]
+            picked = [slot[self.seeds[r][j]] for r in rows]
+            values = sim[picked]
+            hit[rows] |= seed_hit[picked]
             better = values > tops[0, rows]
             which[rows] = np.where(better, j, which[rows])
             carry = values
@@ -374,9 +403,14 @@ class _Chunk:
                 tops[level, rows] = np.maximum(current, carry)
                 carry = np.minimum(current, carry)
         counts = np.array([max(1, min(k, len(s))) for s in self.seeds], dtype=np.float32)
-        score = tops.sum(axis=0) / counts[:, None]
-        hit = tops[0] >= self._threshold()
-        return score, hit, which
+        levels = np.arange(k)[:, None, None] < counts[None, :, None]
+        score = np.where(levels, tops, 0).sum(axis=0) / counts[:, None]
+        if self.opts.liked_standardize:
+            # Back to 0..1 like the topic relevance: the reader's closest paper scores 1.
+            score = np.maximum(score, 0)
+            top = score.max(axis=1, keepdims=True)
+            score = np.divide(score, top, out=np.zeros_like(score), where=top > 0)
+        return score.astype(np.float32), hit, which
 
     def _disliked(self) -> np.ndarray:
         negatives = [
@@ -492,6 +526,13 @@ class _Chunk:
                     break
         chosen.extend(skipped[: max(0, top_k - len(chosen))])  # near-copies fill what is left
         return sorted(chosen, key=lambda j: (sections[j] != AUTHOR_SECTION, -scores[j], j))
+
+
+def _standardize(sim: np.ndarray) -> np.ndarray:
+    """Each row minus its mean, over its standard deviation (rows without spread: zeros)."""
+    mean = sim.mean(axis=1, keepdims=True)
+    spread = sim.std(axis=1, keepdims=True)
+    return np.divide(sim - mean, spread, out=np.zeros_like(sim), where=spread > 1e-9)
 
 
 def _clean(items: Sequence[str]) -> list[str]:

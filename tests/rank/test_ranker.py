@@ -29,6 +29,22 @@ def test_topic_matches_rank_first_and_say_where(pool) -> None:
     assert "gr1" not in ids(picks) and "tr1" not in ids(picks)
 
 
+def test_words_a_topic_repeats_weigh_more() -> None:
+    """'graph' said three times outweighs 'speech' said once (query_k3); with query_k3=0
+    every word weighs 1 and the shorter speech paper wins."""
+    pool = [
+        paper("g", "Graph data methods", "Graph data with networks for many kinds of tasks."),
+        paper("s", "Speech data", "Speech data."),
+        paper("x", "Other methods", "Tables."),
+    ]
+    profile = Profile("r", topics=("graph learning: graph structure, graph data and speech",))
+    opts = LEXICAL.with_(trending_weight=0.0, recency_weight=0.0, diversity=False)
+    opts = opts.with_(lexical=replace(opts.lexical, prf_docs=0))
+    assert ids(one(profile, pool, options=opts)) == ["g", "s"]
+    flat = opts.with_(lexical=replace(opts.lexical, query_k3=0.0))
+    assert ids(one(profile, pool, options=flat)) == ["s", "g"]
+
+
 def test_abstract_only_match_says_abstract(pool) -> None:
     picks = one(Profile("r", topics=("catastrophic forgetting",)), pool)
     assert ids(picks)[0] == "cl1"
@@ -134,6 +150,42 @@ def test_liked_seeds_kept_per_interest_not_averaged(pool) -> None:
     ]
     picks = one(Profile("r", liked=("c0", "c1", "c2", "s0")), pool, history=history)
     assert "sp1" in ids(picks)
+
+
+GENERIC = "We propose a new learning method for models and data and show results on tasks"
+
+
+def test_seed_similarity_is_standardized_per_seed() -> None:
+    """One seed is written in words every paper of the pool uses, the other is specific: the
+    one paper close to the specific seed comes first, and scores run from 0 to 1. Raw
+    cosines (liked_standardize=False) let the common-words seed fill the top."""
+    pool = [
+        paper(f"g{i}", f"Learning models {i}", f"{GENERIC} with experiments number {i}.")
+        for i in range(6)
+    ]
+    pool.append(
+        paper(
+            "hop",
+            "Hopfield associative memory retrieval",
+            "Modern Hopfield networks store patterns in an associative memory; retrieval.",
+        )
+    )
+    history = [
+        paper("s1", "A learning method for models", GENERIC + " and benchmarks."),
+        paper(
+            "s2",
+            "Hopfield energy landscapes",
+            "Associative memory in Hopfield networks: energy and retrieval of stored patterns.",
+        ),
+    ]
+    profile = Profile("r", liked=("s1", "s2"))
+    opts = LEXICAL.with_(liked_top_k=1, trending_weight=0.0, recency_weight=0.0)
+    picks = one(profile, pool, history=history, options=opts, top_k=3)
+    assert ids(picks)[0] == "hop"
+    assert picks[0].score == 1.0 and all(0 <= p.score <= 1 for p in picks)
+    assert picks[0].why == "close to 'Hopfield energy landscapes', which you liked"
+    raw = one(profile, pool, history=history, options=opts.with_(liked_standardize=False), top_k=3)
+    assert ids(raw)[0] != "hop"
 
 
 def test_disliked_pushes_down(pool) -> None:

@@ -114,3 +114,27 @@ def test_ingest_does_not_embed_when_semantic_is_off(digest_env, capsys, monkeypa
     result = run_cli(capsys, "ingest", "jsonl", str(sample_papers_path()), "--json")
     assert result.code == 0, result.err
     assert result.json()["embedded"] == 0 and result.json()["new"] > 30
+
+
+def test_liked_paper_found_by_meaning(model) -> None:
+    """No word shared with the liked paper: only the embedding similarity (standardized and
+    fused with the lexical one, and over ``semantic_liked_threshold``) finds it."""
+    history = [
+        paper(
+            "seed", "Picking up household items with a mechanical arm", "A manipulator lifts cups."
+        )
+    ]
+    pool = [
+        paper("a", "Robotic grasping of everyday objects", "Robots grasp kitchen objects."),
+        paper("b", "Stock price forecasting", "Time series models predict equity markets."),
+    ]
+    profile = Profile("r", liked=("seed",))
+    opts = RankOptions(semantic=True)
+    picks = rank([profile], pool, history=history, options=opts, embedder=model)[0]
+    assert [p.paper_id for p in picks] == ["a"]
+    assert (
+        picks[0].why
+        == "close to 'Picking up household items with a mechanical arm', which you liked"
+    )
+    lexical = rank([profile], pool, history=history, options=opts.with_(semantic=False))
+    assert lexical == [[]]
