@@ -262,3 +262,17 @@ class FeedbackEventRow(Base):
     paper_id: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime]
+
+
+class TextEmbeddingRow(Base):
+    """The sentence embedding of a reader's topic text (float32 bytes), stored the first
+    time a ranking needs it: topics recur in every edition, and a run started by cron
+    would otherwise run the model on every reader's topics each time. Keyed by a SHA-256
+    of the text (``digest.rank.vectors.text_key``), so the table holds no reader's words."""
+
+    __tablename__ = "text_embeddings"
+
+    model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    text_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]

@@ -37,6 +37,7 @@ from digest.db.models import (
     SentPaperRow,
     SourceRow,
     SubscriberRow,
+    TextEmbeddingRow,
 )
 from digest.domain import FeedbackEvent, Paper, Pick, Profile, SubscriberInfo
 from digest.errors import InputError, NotFoundError
@@ -797,3 +798,26 @@ def embeddings_for(session: Session, ids: Iterable[str], model: str) -> dict[str
         for paper_id, blob in session.execute(query):
             found[paper_id] = blob
     return found
+
+
+def text_embeddings_for(session: Session, keys: Iterable[str], model: str) -> dict[str, bytes]:
+    """Stored vectors of ``model`` for these text keys (unknown keys are left out)."""
+    found: dict[str, bytes] = {}
+    for chunk in _chunks(list(dict.fromkeys(keys))):
+        query = select(TextEmbeddingRow.text_key, TextEmbeddingRow.vector).where(
+            TextEmbeddingRow.model == model, TextEmbeddingRow.text_key.in_(chunk)
+        )
+        found.update((key, blob) for key, blob in session.execute(query))
+    return found
+
+
+def store_text_embeddings(
+    session: Session, vectors: dict[str, bytes], model: str, now: datetime
+) -> None:
+    """Insert these vectors; a key another worker stored meanwhile is left as it is."""
+    rows = [
+        {"model": model, "text_key": key, "vector": blob, "created_at": now}
+        for key, blob in vectors.items()
+    ]
+    for chunk in _chunks(rows):
+        session.execute(_insert(session, TextEmbeddingRow).values(chunk).on_conflict_do_nothing())

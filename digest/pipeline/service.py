@@ -178,18 +178,37 @@ def compute_picks(
         already_sent=excluded,
         top_k=rt.settings.top_k,
         options=rt.rank_options,
+        embedder=stored_topics_embedder(rt, session, profiles, now),
         vectors=stored_vectors(rt, session, [*candidates, *history]),
     )
+
+
+def semantic_on(rt: Runtime) -> bool:
+    from digest.rank import semantic
+
+    return rt.rank_options.semantic is not False and semantic.available()
 
 
 def stored_vectors(rt: Runtime, session, papers: Sequence[Paper]):  # type: ignore[no-untyped-def]
     """Embeddings stored at ingest, when the semantic backend is on (else None)."""
     from digest.rank import semantic, vectors
 
-    if rt.rank_options.semantic is False or not semantic.available():
+    if not semantic_on(rt):
         return None
     blobs = repo.embeddings_for(session, [p.id for p in papers], semantic.MODEL_NAME)
     return vectors.decode_all(blobs)
+
+
+def stored_topics_embedder(rt: Runtime, session, profiles, now: datetime):  # type: ignore[no-untyped-def]
+    """The model, answering from stored vectors for the readers' topics (semantic backend
+    on; else None). Topics no earlier edition embedded are embedded now and stored."""
+    from digest.rank import semantic, topic_texts, vectors
+
+    if not semantic_on(rt):
+        return None
+    model = semantic.default_embedder()
+    known = vectors.text_vectors(session, topic_texts(profiles), model, now)
+    return vectors.KnownTexts(model, known)
 
 
 def preview(rt: Runtime, email: str) -> RenderedEmail | None:

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 from digest.rank.options import LexicalParams, RankOptions
 
 if TYPE_CHECKING:
-    from digest.rank.ranker import build_pool, rank, rank_pool
+    from digest.rank.ranker import build_pool, rank, rank_pool, topic_texts
 
-__all__ = ["LexicalParams", "RankOptions", "build_pool", "rank", "rank_pool"]
+__all__ = ["LexicalParams", "RankOptions", "build_pool", "rank", "rank_pool", "topic_texts"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("build_pool", "rank", "rank_pool"):
+    if name in ("build_pool", "rank", "rank_pool", "topic_texts"):
         from digest.rank import ranker
 
         return getattr(ranker, name)

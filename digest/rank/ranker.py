@@ -80,6 +80,12 @@ def rank(
     return rank_pool(pool, profiles, already_sent=already_sent, top_k=top_k, options=opts)
 
 
+def topic_texts(profiles: Sequence[Profile]) -> list[str]:
+    """The distinct topic texts ranking these profiles embeds (with the semantic backend),
+    exactly as it passes them to the model: so callers can supply stored vectors."""
+    return list(dict.fromkeys(t for p in profiles for t in _clean(p.topics)[:MAX_TOPICS]))
+
+
 def build_pool(
     papers: Sequence[Paper],
     history: Sequence[Paper],

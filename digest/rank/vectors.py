@@ -8,7 +8,9 @@ ingest path may always call it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -72,3 +74,54 @@ def embed_after_ingest(db, options=None) -> int:  # type: ignore[no-untyped-def]
         return 0
     with db.session() as session:
         return embed_new_papers(session)
+
+
+def text_key(text: str) -> str:
+    """How a topic text is stored: its SHA-256, so the table holds no reader's words."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def text_vectors(
+    session,  # type: ignore[no-untyped-def]
+    texts: Sequence[str],
+    embedder: semantic.Embedder,
+    now: datetime | None = None,
+) -> dict[str, np.ndarray]:
+    """Vectors of these texts: stored ones read back, the others embedded and stored.
+
+    The pipeline calls it with the topics of a batch of readers before ranking, so the
+    model runs only on topics no earlier edition has seen.
+    """
+    from digest.db import repo
+
+    keys = {text: text_key(text) for text in dict.fromkeys(texts)}
+    stored = repo.text_embeddings_for(session, keys.values(), embedder.name)
+    found = {text: decode(stored[key]) for text, key in keys.items() if key in stored}
+    missing = [text for text in keys if text not in found]
+    if missing:
+        matrix = embedder.embed(missing)
+        fresh = dict(zip(missing, matrix, strict=True))
+        repo.store_text_embeddings(
+            session,
+            {keys[text]: encode(v) for text, v in fresh.items()},
+            embedder.name,
+            now or datetime.now(UTC),
+        )
+        found.update(fresh)
+    return found
+
+
+class KnownTexts:
+    """An embedder that answers from vectors it was given and runs ``inner`` on the rest."""
+
+    def __init__(self, inner: semantic.Embedder, known: Mapping[str, np.ndarray]):
+        self.inner, self.name, self.known = inner, inner.name, known
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return self.inner.embed([])
+        missing = [t for t in dict.fromkeys(texts) if t not in self.known]
+        computed = dict(zip(missing, self.inner.embed(missing), strict=True)) if missing else {}
+        return np.vstack(
+            [np.asarray(self.known.get(t, computed.get(t)), dtype=np.float32) for t in texts]
+        )

@@ -1,5 +1,5 @@
-"""Migration 0003 and the ranking adapters on real SQLite and PostgreSQL: feedback events,
-stored embeddings, and the pipeline's compute_picks reading both."""
+"""Migrations 0003-0004 and the ranking adapters on real SQLite and PostgreSQL: feedback
+events, stored paper and topic embeddings, and the pipeline's compute_picks reading them."""
 
 from __future__ import annotations
 
@@ -65,6 +65,54 @@ def test_migration_creates_and_drops_the_ranking_schema(db: Database) -> None:
     assert "embedding" not in {c["name"] for c in insp.get_columns("papers")}
     db.upgrade()
     assert "feedback_events" in inspect(db.engine).get_table_names()
+
+
+def test_migration_0004_creates_and_drops_text_embeddings(db: Database) -> None:
+    from alembic import command
+
+    assert "text_embeddings" in inspect(db.engine).get_table_names()
+    db_cfg = db._alembic_config()
+    with db.engine.begin() as conn:
+        db_cfg.attributes["connection"] = conn
+        command.downgrade(db_cfg, "0003")
+    assert "text_embeddings" not in inspect(db.engine).get_table_names()
+    db.upgrade()
+    assert "text_embeddings" in inspect(db.engine).get_table_names()
+
+
+def test_topic_vectors_are_embedded_once_and_read_back(db: Database) -> None:
+    model = TinyEmbedder()
+    topics = ["speech recognition", "graph learning", "speech recognition"]
+    with db.session() as session:
+        first = vectors.text_vectors(session, topics, model, NOW)
+    assert model.calls == 1 and set(first) == {"speech recognition", "graph learning"}
+    with db.session() as session:
+        again = vectors.text_vectors(session, [*topics, "learning to rank"], model, NOW)
+        assert vectors.text_vectors(session, topics, model, NOW).keys() == first.keys()
+    assert model.calls == 2  # only "learning to rank" reached the model the second time
+    assert all(np.allclose(again[t], first[t]) for t in first)
+    with db.session() as session:
+        stored = repo.text_embeddings_for(session, [vectors.text_key(t) for t in again], model.name)
+        assert len(stored) == 3
+        assert repo.text_embeddings_for(session, stored, "another-model") == {}
+        # a key stored meanwhile (another worker) is left as it is, not an error
+        repo.store_text_embeddings(
+            session, {vectors.text_key("graph learning"): b"x"}, model.name, NOW
+        )
+        kept = repo.text_embeddings_for(session, [vectors.text_key("graph learning")], model.name)
+    assert vectors.decode(next(iter(kept.values()))).shape == (3,)
+
+
+def test_known_texts_run_the_model_only_on_the_others() -> None:
+    model = TinyEmbedder()
+    known = {"speech": np.array([1.0, 0.0, 0.0], dtype=np.float32)}
+    embedder = vectors.KnownTexts(model, known)
+    out = embedder.embed(["speech", "graph", "speech"])
+    assert model.calls == 1 and out.shape == (3, 3)
+    assert np.array_equal(out[0], known["speech"]) and np.array_equal(out[2], known["speech"])
+    assert np.allclose(out[1], model.embed(["graph"])[0])
+    embedder.embed(["speech"])
+    assert model.calls == 2  # the direct call above; "speech" alone never reached the model
 
 
 def test_feedback_events_round_trip(db: Database) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from digest.domain import Profile
-from digest.rank import RankOptions, rank
+from digest.rank import RankOptions, rank, vectors
 from digest.rank import semantic as sem
 from tests.rank.conftest import paper
 
@@ -138,3 +138,26 @@ def test_liked_paper_found_by_meaning(model) -> None:
     )
     lexical = rank([profile], pool, history=history, options=opts.with_(semantic=False))
     assert lexical == [[]]
+
+
+def test_pipeline_stores_topic_vectors_once(digest_env, capsys) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import func, select
+
+    from digest.cli.common import open_database
+    from digest.db.models import TextEmbeddingRow
+    from digest.demo import sample_papers_path
+    from digest.settings import Settings
+    from tests.helpers import run_cli
+
+    assert run_cli(capsys, "ingest", "jsonl", str(sample_papers_path())).code == 0
+    for email, topic in (("a@example.org", "speech recognition"), ("b@example.org", "robot")):
+        assert run_cli(capsys, "subscribers", "add", email, "--topic", topic).code == 0
+    assert run_cli(capsys, "subscribers", "add", "c@example.org", "--topic", "robot").code == 0
+    result = run_cli(capsys, "run", "--json")
+    assert result.code == 0, result.err
+    with open_database(Settings.from_env()).session() as session:
+        keys = session.scalars(select(TextEmbeddingRow.text_key)).all()
+        assert sorted(keys) == sorted(
+            {vectors.text_key("speech recognition"), vectors.text_key("robot")}
+        )
+        assert session.scalar(select(func.count()).select_from(TextEmbeddingRow)) == 2
