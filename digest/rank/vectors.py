@@ -68,9 +68,7 @@ def embed_after_ingest(db, options=None) -> int:  # type: ignore[no-untyped-def]
     Does nothing (returns 0) when the semantic backend is off (``DIGEST_RANK=semantic=off``)
     or its extra is not installed; a later ingest or ranking picks up what is missing.
     """
-    if options is not None and options.semantic is False:
-        return 0
-    if not semantic.available():
+    if not semantic.in_use(options.semantic if options is not None else None):
         return 0
     with db.session() as session:
         return embed_new_papers(session)
