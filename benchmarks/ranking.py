@@ -363,6 +363,10 @@ def tuning_grid(semantic_on: bool) -> list[tuple[str, RankOptions]]:
     for value in (0.05, 0.12, 0.2):
         grid.append((f"liked_threshold={value}", base.with_(liked_threshold=value)))
     grid.append(("liked_standardize=False", base.with_(liked_standardize=False)))
+    for value in (0.0, 0.5, 2.0):
+        grid.append((f"code_owner_weight={value}", base.with_(code_owner_weight=value)))
+    for value in (0.003, 0.03):
+        grid.append((f"code_owner_max_share={value}", base.with_(code_owner_max_share=value)))
     grid.append(("diversity=False", base.with_(diversity=False)))
     if semantic_on:
         for value in (0.3, 0.5, 0.7):

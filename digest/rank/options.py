@@ -40,6 +40,8 @@ class RankOptions:
     semantic_liked_threshold: float = 0.55  # or this embedding cosine to one seed
     liked_standardize: bool = True  # each seed's similarities standardized over the pool
     semantic_liked_share: float = 0.5  # share of the (standardized) embedding similarity
+    code_owner_weight: float = 1.0  # a paper linking to code of the same owner as a seed
+    code_owner_max_share: float = 0.01  # owners linked by more of the pool say little
     disliked_weight: float = 0.8
     # Per-reader logistic regression, once there is enough feedback.
     learned_weight: float = 0.5

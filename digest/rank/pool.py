@@ -15,7 +15,7 @@ from scipy import sparse
 from digest.domain import Paper
 from digest.rank.lexical import LexicalIndex, LexicalParams, analyze_query
 from digest.rank.semantic import Embedder, embed_papers
-from digest.rank.text import analyze, author_key, fold, keyword_pattern, words
+from digest.rank.text import analyze, author_key, code_owners, fold, keyword_pattern, words
 
 
 class Pool:
@@ -46,7 +46,11 @@ class Pool:
         self._keyword_cache: dict[str, np.ndarray] = {}
         self.authors: dict[str, list[int]] = {}
         self.categories: dict[str, list[int]] = {}
+        self.owned: dict[str, list[int]] = {}  # code owner -> papers linking to their code
+        self._owners: dict[str, frozenset[str]] = {}
         for i, paper in enumerate(self.papers):
+            for owner in self.owners(paper.id):
+                self.owned.setdefault(owner, []).append(i)
             for name in paper.authors:
                 self.authors.setdefault(author_key(name), []).append(i)
             for category in paper.categories:
@@ -60,6 +64,17 @@ class Pool:
         if i not in self._title_terms:
             self._title_terms[i] = set(analyze(self.papers[i].title))
         return not analyze_query(topic).isdisjoint(self._title_terms[i])
+
+    def owners(self, paper_id: str) -> frozenset[str]:
+        """Owners of the code and project pages a known paper links to (see ``code_owners``):
+        in its abstract, its comment, or its repository and project links (Hugging Face)."""
+        if paper_id not in self._owners:
+            paper = self.known[paper_id]
+            links = paper.links or {}
+            self._owners[paper_id] = code_owners(
+                paper.abstract, paper.comment, links.get("github"), links.get("project")
+            )
+        return self._owners[paper_id]
 
     def seed_tfidf(self, seed_ids: Sequence[str]):  # type: ignore[no-untyped-def]
         """Unit TF-IDF rows of seed papers, analysed once per pool (seeds recur across chunks)."""

@@ -11,6 +11,7 @@ with sparse/dense matrix operations over the distinct topics and seeds of the ch
   liked          similarity to liked papers and 👍 feedback, standardized per seed over the
                  pool (TF-IDF, plus embeddings when on): the mean of the ``liked_top_k``
                  closest seeds (never the mean over all seeds, which would blur interests);
+                 plus a match for papers linking code of the same owner as a seed;
   disliked       similarity to the closest disliked / 👎 paper, subtracted;
   learned        a per-reader logistic regression once there is enough feedback;
   categories     a boost (or the filter above); alone enough for a category-only reader;
@@ -153,6 +154,9 @@ class _Chunk:
         self.topics = [_clean(p.topics)[:MAX_TOPICS] for p in profiles]
         self.labels = [fb.labels(p.feedback) for p in profiles]
         self.seeds = [self._seeds(p, lab) for p, lab in zip(profiles, self.labels, strict=True)]
+        # (reader, paper) -> (seed index, owner) where the paper links to the code of a
+        # seed's owner: filled by _code_owner_matches, read by the reasons.
+        self.owner_match: dict[tuple[int, int], tuple[int, str]] = {}
         # Cold start: nothing usable to steer ranking (empty, only exclusions, unknown ids).
         self.cold = np.array(
             [
@@ -416,7 +420,28 @@ class _Chunk:
             score = np.maximum(score, 0)
             top = score.max(axis=1, keepdims=True)
             score = np.divide(score, top, out=np.zeros_like(score), where=top > 0)
+        self._code_owner_matches(score, hit)
         return score.astype(np.float32), hit, which
+
+    def _code_owner_matches(self, score: np.ndarray, hit: np.ndarray) -> None:
+        """Papers that link to code or a project page of the same owner as one of the
+        reader's seeds (a group's next paper): a match, worth ``code_owner_weight`` more.
+        Owners that a large share of the pool links to (big companies) are skipped."""
+        pool, opts = self.pool, self.opts
+        if opts.code_owner_weight <= 0 or not pool.owned:
+            return
+        limit = max(1, int(opts.code_owner_max_share * pool.n))
+        for r, seeds in enumerate(self.seeds):
+            for j, seed in enumerate(seeds):
+                for owner in sorted(pool.owners(seed)):
+                    docs = pool.owned.get(owner, ())
+                    if len(docs) > limit:
+                        continue
+                    for i in docs:
+                        if pool.papers[i].id != seed and (r, i) not in self.owner_match:
+                            self.owner_match[(r, i)] = (j, owner)
+                            score[r, i] += opts.code_owner_weight
+                            hit[r, i] = True
 
     def _disliked(self) -> np.ndarray:
         negatives = [
@@ -495,9 +520,13 @@ class _Chunk:
                 where = "title" if self.pool.in_title(topic, i) else "abstract"
                 why = f"matches your topic '{short(topic)}' ({where})"
         elif kind == KIND_LIKED:
-            seed = self.pool.known[self.seeds[r][int(s.liked_seed[r, i])]]
+            j, owner = self.owner_match.get((r, i), (int(s.liked_seed[r, i]), ""))
+            seed = self.pool.known[self.seeds[r][j]]
             verb = "which you liked" if seed.id in profile.liked else "which you rated 👍"
-            why = f"close to '{short(seed.title)}', {verb}"
+            if owner:
+                why = f"code from {owner}, like '{short(seed.title)}', {verb}"
+            else:
+                why = f"close to '{short(seed.title)}', {verb}"
         else:
             why = "like the papers you rated 👍"
         return Pick(paper.id, score, _with_trend(opts, why, paper), section)

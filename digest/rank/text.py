@@ -77,3 +77,32 @@ def short(text: str, limit: int = 48) -> str:
     """One line of at most ``limit`` characters, cut with an ellipsis."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+# A code repository or project page linked from an abstract or comment names its owner,
+# and the papers of one group share it: github.com/OWNER/..., gitlab.com/OWNER,
+# huggingface.co/OWNER (past its datasets/, spaces/ ... folders) or OWNER.github.io.
+# (Other hosts, such as a lab's own site, were tried and added nothing: docs/ranking.md.)
+_URL = re.compile(r"((?:[a-z0-9-]+\.)+[a-z]{2,})(/[^\s)\]},;]*)?", re.IGNORECASE)
+_CODE_HOSTS = frozenset({"github.com", "gitlab.com", "huggingface.co", "hf.co", "bitbucket.org"})
+_HOST_HINTS = ("github", "gitlab", "huggingface", "hf.co", "bitbucket")
+_HUB_FOLDERS = frozenset({"datasets", "spaces", "models", "collections", "papers", "docs"})
+
+
+def code_owners(*texts: str | None) -> frozenset[str]:
+    """Owners of the code repositories and project pages these texts link to."""
+    found = set()
+    for text in texts:
+        if not text or not any(hint in text.lower() for hint in _HOST_HINTS):
+            continue  # most abstracts: skip the regex
+        for host, path in _URL.findall(text):
+            host = host.lower().removeprefix("www.")
+            if host.endswith(".github.io"):
+                found.add(host)
+            elif host in _CODE_HOSTS:
+                parts = [p for p in path.split("/") if p]
+                if parts and parts[0].lower() in _HUB_FOLDERS:
+                    parts = parts[1:]
+                if parts:
+                    found.add(f"{host}/{parts[0].lower().rstrip('.')}")
+    return frozenset(found)

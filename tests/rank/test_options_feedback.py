@@ -116,3 +116,21 @@ def test_lexical_index_phrase_beats_loose_words_and_title_counts() -> None:
     assert rel[0] == 1.0 and rel[0] > rel[1] > rel[2] == 0.0
     assert matched.tolist() == [True, True, False]
     assert LexicalIndex.build([paper("x", "?!")]) is None
+
+
+def test_code_owners_from_links() -> None:
+    from digest.rank.text import code_owners
+
+    assert code_owners(
+        "Code: https://github.com/OpenGVLab/InternVL. Data: huggingface.co/datasets/Org/set",
+        "Project page: https://foo-bar.github.io/x; gitlab.com/Group/repo",
+    ) == {"github.com/opengvlab", "huggingface.co/org", "foo-bar.github.io", "gitlab.com/group"}
+    # Hosts of other pages, bare hosts and text without links name no owner.
+    assert code_owners("https://doi.org/10.1/x and https://lab.example.org/p", None, "") == set()
+    assert code_owners("see github.com and GitHub stars") == set()
+    # A paper's repository link (Hugging Face daily papers) counts like a link in the text.
+    from digest.domain import Paper
+    from digest.rank.pool import Pool
+
+    hf = Paper(id="x", title="t", links={"github": "https://github.com/Foo/bar", "hf": "h"})
+    assert Pool([hf]).owners("x") == {"github.com/foo"}

@@ -188,6 +188,42 @@ def test_seed_similarity_is_standardized_per_seed() -> None:
     assert ids(raw)[0] != "hop"
 
 
+def test_paper_linking_a_seeds_code_owner_is_a_match() -> None:
+    """A seed links github.com/Acme-Lab/...; a pool paper on another subject links the same
+    owner's repository: it comes first, before a paper merely written like the seed, and
+    its reason names the owner and the seed. With the signal off, or for an owner that
+    much of the pool links to, the paper written like the seed comes first."""
+    pool = [
+        paper("near", "Diffusion models for proteins", "Protein structure with diffusion."),
+        paper(
+            "own",
+            "Sparse tensor kernels on accelerators",
+            "Fast sparse kernels: https://github.com/acme-lab/spk",
+        ),
+        *[paper(f"f{i}", f"Filler topic {i}", f"Unrelated words number {i}.") for i in range(8)],
+    ]
+    history = [
+        paper(
+            "seed",
+            "Protein folding with diffusion",
+            "Diffusion for protein folding. Code at https://github.com/Acme-Lab/fold.",
+        )
+    ]
+    profile = Profile("r", liked=("seed",))
+    opts = LEXICAL.with_(trending_weight=0.0, recency_weight=0.0)
+    picks = one(profile, pool, history=history, options=opts)
+    assert ids(picks)[:2] == ["own", "near"]
+    assert picks[0].why == (
+        "code from github.com/acme-lab, like 'Protein folding with diffusion', which you liked"
+    )
+    assert picks[1].why == "close to 'Protein folding with diffusion', which you liked"
+    off = one(profile, pool, history=history, options=opts.with_(code_owner_weight=0.0))
+    assert ids(off)[0] == "near" and "code from" not in " ".join(p.why for p in off)
+    crowded = [replace(p, abstract=p.abstract + " github.com/acme-lab/x") for p in pool]
+    many = one(profile, crowded, history=history, options=opts)
+    assert ids(many)[0] == "near" and "code from" not in " ".join(p.why for p in many)
+
+
 def test_disliked_pushes_down(pool) -> None:
     history = [
         paper(
