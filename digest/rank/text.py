@@ -83,8 +83,12 @@ def short(text: str, limit: int = 48) -> str:
 # and the papers of one group share it: github.com/OWNER/..., gitlab.com/OWNER,
 # huggingface.co/OWNER (past its datasets/, spaces/ ... folders) or OWNER.github.io.
 # (Other hosts, such as a lab's own site, were tried and added nothing: docs/ranking.md.)
-_URL = re.compile(r"((?:[a-z0-9-]+\.)+[a-z]{2,})(/[^\s)\]},;]*)?", re.IGNORECASE)
-_CODE_HOSTS = frozenset({"github.com", "gitlab.com", "huggingface.co", "hf.co", "bitbucket.org"})
+_CODE_LINK = re.compile(
+    r"(?<![\w.-])(?:www\.)?(github\.com|gitlab\.com|huggingface\.co|hf\.co|bitbucket\.org)"
+    r"/([\w.-]+)(?:/([\w.-]+))?"
+    r"|(?:(?<=//)|(?<![\w./-]))([a-z0-9][a-z0-9-]*)\.github\.io(?![\w-])",
+    re.IGNORECASE,
+)  # each alternative starts at a word boundary: linear time on any text
 _HOST_HINTS = ("github", "gitlab", "huggingface", "hf.co", "bitbucket")
 _HUB_FOLDERS = frozenset({"datasets", "spaces", "models", "collections", "papers", "docs"})
 
@@ -95,14 +99,12 @@ def code_owners(*texts: str | None) -> frozenset[str]:
     for text in texts:
         if not text or not any(hint in text.lower() for hint in _HOST_HINTS):
             continue  # most abstracts: skip the regex
-        for host, path in _URL.findall(text):
-            host = host.lower().removeprefix("www.")
-            if host.endswith(".github.io"):
-                found.add(host)
-            elif host in _CODE_HOSTS:
-                parts = [p for p in path.split("/") if p]
-                if parts and parts[0].lower() in _HUB_FOLDERS:
-                    parts = parts[1:]
-                if parts:
-                    found.add(f"{host}/{parts[0].lower().rstrip('.')}")
+        for host, first, second, page in _CODE_LINK.findall(text):
+            if page:
+                found.add(f"{page.lower()}.github.io")
+                continue
+            owner = second if first.lower() in _HUB_FOLDERS else first
+            owner = owner.lower().rstrip(".")
+            if owner:
+                found.add(f"{host.lower()}/{owner}")
     return frozenset(found)

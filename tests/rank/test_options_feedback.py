@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import numpy as np
@@ -127,7 +128,21 @@ def test_code_owners_from_links() -> None:
     ) == {"github.com/opengvlab", "huggingface.co/org", "foo-bar.github.io", "gitlab.com/group"}
     # Hosts of other pages, bare hosts and text without links name no owner.
     assert code_owners("https://doi.org/10.1/x and https://lab.example.org/p", None, "") == set()
-    assert code_owners("see github.com and GitHub stars") == set()
+    assert code_owners("see github.com and GitHub stars, https://github.com/.") == set()
+    # A page under another page's path is not an owner; a broken 'https: //' link still is.
+    assert code_owners("https://me.github.io/Demo.github.io/") == {"me.github.io"}
+    assert code_owners("page: https: //njuvision.github.io/x/") == {"njuvision.github.io"}
+
+
+def test_code_owners_in_linear_time_on_hostile_text() -> None:
+    """A pattern with nested repeats would take a minute on this (quadratic backtracking)."""
+    from digest.rank.text import code_owners
+
+    started = time.perf_counter()
+    hostile = ("github " + "a" * 100_000, "github.io " + "a-" * 50_000, "gitlab " + "a." * 50_000)
+    for text in hostile:
+        assert code_owners(text) == set()
+    assert time.perf_counter() - started < 2.0
     # A paper's repository link (Hugging Face daily papers) counts like a link in the text.
     from digest.domain import Paper
     from digest.rank.pool import Pool
