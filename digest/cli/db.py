@@ -1,13 +1,16 @@
-"""`digest db ...`: schema migrations."""
+"""`digest db ...`: schema migrations and upkeep."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Annotated
+
 import typer
 
-from digest.cli.common import console, load_settings
+from digest.cli.common import console, load_settings, open_database
 from digest.db import Database
 
-app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
+app = typer.Typer(help="Manage the database schema and its upkeep.", no_args_is_help=True)
 
 
 @app.command()
@@ -28,3 +31,19 @@ def current() -> None:
     console.print(f"{db.display_url}: revision {current_rev or 'none'} (latest {head}): {state}")
     if current_rev != head:
         raise typer.Exit(1)
+
+
+@app.command("prune-vectors")
+def prune_vectors(
+    grace_days: Annotated[
+        float,
+        typer.Option("--grace-days", min=0, help="Keep what was stored in the last N days."),
+    ] = 1.0,
+) -> None:
+    """Delete stored topic vectors that no subscriber's topics need any more."""
+    from digest.rank.vectors import prune_text_vectors
+
+    db = open_database(load_settings())
+    with db.session() as session:
+        deleted = prune_text_vectors(session, grace=timedelta(days=grace_days))
+    console.print(f"deleted {deleted} topic vector(s) that no subscriber needs")

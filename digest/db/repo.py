@@ -16,6 +16,7 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    delete,
     func,
     or_,
     select,
@@ -809,6 +810,27 @@ def text_embeddings_for(session: Session, keys: Iterable[str], model: str) -> di
         )
         found.update((key, blob) for key, blob in session.execute(query))
     return found
+
+
+def prune_text_embeddings(session: Session, keep: set[str], model: str, before: datetime) -> int:
+    """Delete the text vectors stored before ``before`` that are not of ``model`` or whose
+    key is not in ``keep``; returns how many. Rows stored since are left alone: a topic
+    added meanwhile may already have its vector."""
+    stale: dict[str, list[str]] = {}
+    query = select(TextEmbeddingRow.model, TextEmbeddingRow.text_key).where(
+        TextEmbeddingRow.created_at < before
+    )
+    for row_model, key in session.execute(query):
+        if row_model != model or key not in keep:
+            stale.setdefault(row_model, []).append(key)
+    for row_model, keys in stale.items():
+        for chunk in _chunks(keys):
+            session.execute(
+                delete(TextEmbeddingRow).where(
+                    TextEmbeddingRow.model == row_model, TextEmbeddingRow.text_key.in_(chunk)
+                )
+            )
+    return sum(len(keys) for keys in stale.values())
 
 
 def store_text_embeddings(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -107,6 +107,30 @@ def text_vectors(
         )
         found.update(fresh)
     return found
+
+
+def prune_text_vectors(
+    session,  # type: ignore[no-untyped-def]
+    now: datetime | None = None,
+    grace: timedelta = timedelta(days=1),
+) -> int:
+    """Delete the stored topic vectors no subscriber needs any more (topics that were
+    removed, readers who unsubscribed, another model's vectors); returns how many.
+
+    Vectors stored within ``grace`` of ``now`` are kept whatever they are, so a topic added
+    while this runs is not embedded twice. ``digest db prune-vectors`` calls it.
+    """
+    from digest.db import repo
+    from digest.rank.ranker import topic_texts
+
+    profiles = [
+        repo.profile_from_row(row)
+        for row in repo.list_subscribers(session)
+        if row.status != "unsubscribed"
+    ]
+    keep = {text_key(text) for text in topic_texts(profiles)}
+    before = (now or datetime.now(UTC)) - grace
+    return repo.prune_text_embeddings(session, keep, semantic.MODEL_NAME, before)
 
 
 class KnownTexts:
