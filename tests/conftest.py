@@ -15,8 +15,12 @@ from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from digest.db import Database
 
 PG_ADMIN_URL = os.environ.get("DIGEST_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_HOST = os.environ.get("DIGEST_TEST_REDIS_HOST", "127.0.0.1")
@@ -83,6 +87,17 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'digest.db'}"
     return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    """A migrated database on each engine of ``db_url``."""
+    from digest.db import Database
+
+    database = Database(db_url)
+    database.upgrade()
+    yield database
+    database.dispose()
 
 
 # -- redis ----------------------------------------------------------------------------

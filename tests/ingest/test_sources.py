@@ -24,14 +24,6 @@ QUICK = {"delay": 0, "backoff": 0.01, "max_backoff": 0.05, "retries": 1, "read_t
 
 
 @pytest.fixture
-def db(db_url: str):  # type: ignore[no-untyped-def]
-    database = Database(db_url)
-    database.upgrade()
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
 def sqlite_db(sqlite_url: str):  # type: ignore[no-untyped-def]
     database = Database(sqlite_url)
     database.upgrade()

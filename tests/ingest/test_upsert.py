@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
-import pytest
 from alembic import command
 from sqlalchemy import inspect, select
 
@@ -14,14 +13,6 @@ from digest.db.models import PaperRow, PaperSightingRow
 from digest.domain import Paper
 
 NOW = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def db(db_url: str):  # type: ignore[no-untyped-def]
-    database = Database(db_url)
-    database.upgrade()
-    yield database
-    database.dispose()
 
 
 def paper(pid: str = "2501.00001", **kw: object) -> Paper:

@@ -33,14 +33,6 @@ class TinyEmbedder:
         return m / np.linalg.norm(m, axis=1, keepdims=True)
 
 
-@pytest.fixture
-def db(db_url: str) -> Database:
-    database = Database(db_url)
-    database.upgrade()
-    yield database
-    database.dispose()
-
-
 def papers() -> list[Paper]:
     day = date(2025, 5, 2)
     return [

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from digest.db import Database, repo
 from digest.rank import semantic, vectors
 from digest.subscriber_spec import validate_spec
@@ -13,14 +11,6 @@ from tests.helpers import run_cli
 
 NOW = datetime(2025, 5, 2, 8, 0, tzinfo=UTC)
 OLD = NOW - timedelta(days=3)
-
-
-@pytest.fixture
-def db(db_url: str) -> Database:
-    database = Database(db_url)
-    database.upgrade()
-    yield database
-    database.dispose()
 
 
 def add(session, email: str, status: str, topics: list[str]) -> None:  # type: ignore[no-untyped-def]
