@@ -37,7 +37,9 @@ def current() -> None:
 def prune_vectors(
     grace_days: Annotated[
         float,
-        typer.Option("--grace-days", min=0, help="Keep what was stored in the last N days."),
+        typer.Option(
+            "--grace-days", min=0, max=36500, help="Keep what was stored in the last N days."
+        ),
     ] = 1.0,
 ) -> None:
     """Delete stored topic vectors that no subscriber's topics need any more."""

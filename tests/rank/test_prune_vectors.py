@@ -60,5 +60,6 @@ def test_prune_vectors_command(db: Database, db_url, digest_env, monkeypatch, ca
     assert result.code == 0, result.err
     assert "deleted 1 topic vector(s)" in result.out
     assert stored(db) == {"graph learning"}
-    bad = run_cli(capsys, "db", "prune-vectors", "--grace-days", "-1")
-    assert bad.code != 0 and "Traceback" not in bad.err
+    for days in ("-1", "1e12", "soon"):
+        bad = run_cli(capsys, "db", "prune-vectors", "--grace-days", days)
+        assert bad.code != 0 and "Traceback" not in bad.err + bad.out
