@@ -10,13 +10,17 @@ Two tasks, each pool one day's papers (issue 4):
           papers that day);
   liked   profile liked = an author's 5 most recent papers from earlier days (given as
           history); the pool has authors removed; relevant = that author's papers that day.
+  liked+coauthors (extra, not in the issue) the liked task with the pool's authors kept,
+          except the relevant author's name, hidden in the seeds so it cannot match: what
+          the co-author signal adds when a liked paper's co-authors write again.
 Defaults are tuned on the first 22 days only (``--tune``); figures are reported on the last
 22. BM25 (Okapi, k1=1.2, b=0.75, title + abstract, lower-cased words without stop words;
 for `liked` the query is the five papers' text) runs in the same process on the same pools,
 twice: ``bm25`` counts each distinct query word once, ``bm25-qtf`` as often as the query
 has it (as Lucene or rank_bm25 do). ``--feedback`` simulates a reader who 👍 the relevant
 papers shown each day and reports nDCG day by day with and without that feedback (a liked
-reader keeps the liked papers of their first day).
+reader keeps the liked papers of their first day); ``--feedback-days tune`` runs it on the
+tuning days, and ``--options`` tries other ranker options (``DIGEST_RANK`` syntax).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from digest.domain import FeedbackEvent, Paper, Profile  # noqa: E402
 from digest.ingest.jsonl import parse_jsonl, read_lines  # noqa: E402
 from digest.rank import RankOptions, build_pool, rank_pool  # noqa: E402
 from digest.rank import semantic as sem  # noqa: E402
+from digest.rank.text import author_key  # noqa: E402
 
 DATA = Path("/work/shared/data/arxiv-2025-04-05.jsonl.gz")
 CATEGORIES = Path("/work/shared/data/arxiv-categories.json")
@@ -68,6 +73,7 @@ class Day:
     day: date
     stated_pool: list[Paper]
     liked_pool: list[Paper]
+    coauthor_pool: list[Paper]  # the day's papers as announced (authors and categories)
     stated: list[Task]
     liked: list[Task]
     history: list[Paper]
@@ -123,6 +129,7 @@ def build_days(
                 day,
                 [replace(p, categories=()) for p in today],
                 [replace(p, authors=()) for p in today],
+                today,
                 stated,
                 liked,
                 list(history.values()),
@@ -188,6 +195,7 @@ def bm25_rankings(
 
 
 BASELINES = ("bm25", "bm25-qtf")
+TASKS = ("stated", "liked", "liked+coauthors")
 
 
 # -- running the ranker -----------------------------------------------------------------
@@ -230,6 +238,31 @@ def run_ranker(
     return [[p.paper_id for p in row] for row in picks]
 
 
+def run_coauthor_task(
+    day: Day, opts: RankOptions, embedder: sem.Embedder | None, vectors: Vectors | None
+) -> list[list[str]]:
+    """The liked task with the pool's authors kept: one reader at a time, its seeds shown
+    without the relevant author's name, so only the seeds' co-authors can match."""
+    prepared = build_pool(
+        day.coauthor_pool,
+        day.history,
+        opts,
+        embedder=embedder,
+        vectors=vectors.by_id if vectors else None,
+    )
+    out = []
+    for task in day.liked:
+        target = author_key(task.profile.id)
+        seeds = {s: prepared.known[s] for s in task.profile.liked}
+        for sid, seed in seeds.items():
+            hidden = tuple(a for a in seed.authors if author_key(a) != target)
+            prepared.known[sid] = replace(seed, authors=hidden)
+        picks = rank_pool(prepared, [task.profile], top_k=K, options=opts)[0]
+        prepared.known.update(seeds)
+        out.append([p.paper_id for p in picks])
+    return out
+
+
 @dataclass
 class Score:
     ndcg: list[float]
@@ -254,11 +287,10 @@ def evaluate(
     *,
     baseline: bool = True,
 ) -> dict[str, dict[str, Score]]:
-    out = {
-        task: {name: Score([], []) for name in (*BASELINES, "digest")}
-        for task in ("stated", "liked")
-    }
+    out = {task: {name: Score([], []) for name in (*BASELINES, "digest")} for task in TASKS}
     for day in days:
+        for j, ranked in enumerate(run_coauthor_task(day, opts, embedder, vectors)):
+            out["liked+coauthors"]["digest"].add(ranked, day.liked[j].relevant)
         for name, pool, tasks in (
             ("stated", day.stated_pool, day.stated),
             ("liked", day.liked_pool, day.liked),
@@ -275,6 +307,8 @@ def evaluate(
                 ranked = bm25_rankings(pool, queries, query_tf=method == "bm25-qtf")
                 for j, task in enumerate(tasks):
                     out[name][method].add(ranked[j], task.relevant)
+                    if name == "liked":  # BM25 reads no authors: the same lists
+                        out["liked+coauthors"][method].add(ranked[j], task.relevant)
     return out
 
 
@@ -365,8 +399,12 @@ def tuning_grid(semantic_on: bool) -> list[tuple[str, RankOptions]]:
     grid.append(("liked_standardize=False", base.with_(liked_standardize=False)))
     for value in (0.0, 0.5, 2.0):
         grid.append((f"code_owner_weight={value}", base.with_(code_owner_weight=value)))
-    for value in (0.003, 0.03):
-        grid.append((f"code_owner_max_share={value}", base.with_(code_owner_max_share=value)))
+    for value in (0.0, 4.0, 12.0):  # check the feedback simulation too (docs/ranking.md)
+        grid.append((f"coauthor_weight={value}", base.with_(coauthor_weight=value)))
+    for value in (10, 50):
+        grid.append((f"coauthor_max_authors={value}", base.with_(coauthor_max_authors=value)))
+    for value in (0.005, 0.03):
+        grid.append((f"group_max_share={value}", base.with_(group_max_share=value)))
     grid.append(("diversity=False", base.with_(diversity=False)))
     if semantic_on:
         for value in (0.3, 0.5, 0.7):
@@ -387,6 +425,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--semantic", action=argparse.BooleanOptionalAction, default=False)
     parser.add_argument("--tune", action="store_true", help="grid search on the first 22 days")
     parser.add_argument("--feedback", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--feedback-days",
+        choices=("report", "tune"),
+        default="report",
+        help="run the feedback simulation on the report days or on the tuning days (to tune)",
+    )
+    parser.add_argument(
+        "--options", default="", help="ranker options to try, as in DIGEST_RANK ('k=v, k=v')"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
 
@@ -395,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     half = len(days) // 2
     tune_days, report_days = days[:half], days[half:]
     embedder = vectors = None
-    opts = RankOptions(semantic=args.semantic)
+    opts = RankOptions.parse(args.options, RankOptions(semantic=args.semantic))
     if args.semantic:
         embedder = sem.default_embedder()
         vectors = Vectors(papers, embedder)
@@ -415,8 +462,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tuning: {sum(len(d.liked) for d in tune_days)} liked queries", flush=True)
         for label, candidate in tuning_grid(args.semantic):
             result = evaluate(tune_days, candidate, embedder, vectors, baseline=False)
-            stated, liked = result["stated"]["digest"].mean[0], result["liked"]["digest"].mean[0]
-            print(f"  {label:32s} stated {stated:.4f}  liked {liked:.4f}", flush=True)
+            stated, liked, coauthors = (result[t]["digest"].mean[0] for t in TASKS)
+            print(
+                f"  {label:32s} stated {stated:.4f}  liked {liked:.4f}"
+                f"  liked+coauthors {coauthors:.4f}",
+                flush=True,
+            )
         return 0
 
     started = time.perf_counter()
@@ -424,10 +475,10 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict[str, object] = {"backend": "semantic" if args.semantic else "lexical"}
     print(f"\nreport days ({len(report_days)}), top {K}:")
     print(
-        f"  {'task':7s} {'method':8s} {'queries':>7s} {'nDCG@10':>8s} {'P@10':>6s}"
+        f"  {'task':15s} {'method':8s} {'queries':>7s} {'nDCG@10':>8s} {'P@10':>6s}"
         f" {'x bm25':>7s} {'x bm25-qtf':>10s}"
     )
-    for task in ("stated", "liked"):
+    for task in TASKS:
         count = len(result[task]["digest"].ndcg)
         figures[task] = {"queries": count}
         for method in (*BASELINES, "digest"):
@@ -435,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
             ratios = [value / result[task][b].mean[0] for b in BASELINES]
             figures[task][method] = {"ndcg@10": value, "p@10": prec}  # type: ignore[index]
             shown = "".join(f" {r:7.3f}" if i == 0 else f" {r:10.3f}" for i, r in enumerate(ratios))
-            print(f"  {task:7s} {method:8s} {count:7d} {value:8.4f} {prec:6.3f}{shown}")
+            print(f"  {task:15s} {method:8s} {count:7d} {value:8.4f} {prec:6.3f}{shown}")
         figures[task]["ratio"] = ratios[0]  # type: ignore[index]
         figures[task]["ratio_qtf"] = ratios[1]  # type: ignore[index]
     print(f"  ({time.perf_counter() - started:.1f} s)")
@@ -444,7 +495,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.feedback:
         by_id = {p.id: p for p in papers}
-        sim = feedback_simulation(report_days, by_id, opts, embedder, vectors)
+        sim_days = tune_days if args.feedback_days == "tune" else report_days
+        sim = feedback_simulation(sim_days, by_id, opts, embedder, vectors)
         figures["feedback"] = {}
         for task, rows in sim.items():
             print(

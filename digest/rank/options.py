@@ -40,8 +40,10 @@ class RankOptions:
     semantic_liked_threshold: float = 0.55  # or this embedding cosine to one seed
     liked_standardize: bool = True  # each seed's similarities standardized over the pool
     semantic_liked_share: float = 0.5  # share of the (standardized) embedding similarity
+    coauthor_weight: float = 8.0  # std devs closer to a seed per author shared with it
+    coauthor_max_authors: int = 20  # seeds with more authors (collaborations) are skipped
     code_owner_weight: float = 1.0  # a paper linking to code of the same owner as a seed
-    code_owner_max_share: float = 0.01  # owners linked by more of the pool say little
+    group_max_share: float = 0.01  # names, owners on more of the pool (>= 2 papers): skipped
     disliked_weight: float = 0.8
     # Per-reader logistic regression, once there is enough feedback.
     learned_weight: float = 0.5

@@ -11,7 +11,8 @@ with sparse/dense matrix operations over the distinct topics and seeds of the ch
   liked          similarity to liked papers and 👍 feedback, standardized per seed over the
                  pool (TF-IDF, plus embeddings when on): the mean of the ``liked_top_k``
                  closest seeds (never the mean over all seeds, which would blur interests);
-                 plus a match for papers linking code of the same owner as a seed;
+                 a paper sharing authors with a seed is closer to it; plus a match for
+                 papers linking code of the same owner as a seed;
   disliked       similarity to the closest disliked / 👎 paper, subtracted;
   learned        a per-reader logistic regression once there is enough feedback;
   categories     a boost (or the filter above); alone enough for a category-only reader;
@@ -51,6 +52,7 @@ SECTIONS = {
 }
 MAX_TOPICS = 100  # per reader; more are ignored (a form should not allow them anyway)
 MAX_SEEDS = 500
+MAX_SHARED_AUTHORS = 3  # authors shared with a seed that count
 
 
 def rank(
@@ -154,9 +156,11 @@ class _Chunk:
         self.topics = [_clean(p.topics)[:MAX_TOPICS] for p in profiles]
         self.labels = [fb.labels(p.feedback) for p in profiles]
         self.seeds = [self._seeds(p, lab) for p, lab in zip(profiles, self.labels, strict=True)]
-        # (reader, paper) -> (seed index, owner) where the paper links to the code of a
-        # seed's owner: filled by _code_owner_matches, read by the reasons.
+        # For the reasons: (reader, paper) -> (seed index, owner) where the paper links to
+        # the code of a seed's owner (_code_owner_matches); (seed id, paper) -> the first
+        # author key they share (_shared_authors).
         self.owner_match: dict[tuple[int, int], tuple[int, str]] = {}
+        self.coauthor: dict[tuple[str, int], str] = {}
         # Cold start: nothing usable to steer ranking (empty, only exclusions, unknown ids).
         self.cold = np.array(
             [
@@ -373,19 +377,56 @@ class _Chunk:
         (minus their mean, over their spread): a seed written in common words is close to
         every paper and would otherwise outvote a seed whose closeness is rare and telling.
         The semantic backend then adds the embedding cosine, standardized the same way,
-        with the share ``semantic_liked_share``."""
+        with the share ``semantic_liked_share``.
+
+        A paper sharing authors with a seed is then closer to that seed by
+        ``coauthor_weight`` standard deviations per shared author (see ``_shared_authors``):
+        per seed, so that among many 👍 seeds one seed's co-author counts as one close
+        seed does, not as a match of its own that would crowd out the reader's topics."""
         opts = self.opts
         lexical, dense = self._raw_similarity(seed_ids)
         hit = lexical >= opts.liked_threshold
         if dense is not None:
             hit |= dense >= opts.semantic_liked_threshold
         if not opts.liked_standardize:
-            return self._similarity(seed_ids), hit
-        score = _standardize(lexical) if self.pool.lexical is not None else lexical
-        if dense is not None:
-            share = opts.semantic_liked_share
-            score = (1 - share) * score + share * _standardize(dense)
+            score = self._similarity(seed_ids)
+            unit = score.std(axis=1, keepdims=True)
+        else:
+            score = _standardize(lexical) if self.pool.lexical is not None else lexical
+            if dense is not None:
+                share = opts.semantic_liked_share
+                score = (1 - share) * score + share * _standardize(dense)
+            unit = np.ones((len(seed_ids), 1), dtype=np.float32)
+        shared = self._shared_authors(seed_ids)
+        if shared is not None:
+            score = score + opts.coauthor_weight * unit * shared
+            hit |= shared > 0
         return score.astype(np.float32), hit
+
+    def _shared_authors(self, seed_ids: list[str]) -> np.ndarray | None:
+        """Seeds x papers: how many authors each paper shares with each seed, up to
+        ``MAX_SHARED_AUTHORS`` (a group's next paper, even on another subject). Names on
+        more than ``group_max_share`` of the pool (and at least two papers) are skipped, and
+        so are the authors of seeds with more than ``coauthor_max_authors`` (collaborations).
+        Remembers the first shared name of each pair for the reasons."""
+        pool, opts = self.pool, self.opts
+        if opts.coauthor_weight <= 0 or not pool.authors:
+            return None
+        limit = max(2, int(opts.group_max_share * pool.n))
+        shared = np.zeros((len(seed_ids), self.n), dtype=np.float32)
+        for u, seed in enumerate(seed_ids):
+            names = pool.known[seed].authors
+            if len(names) > opts.coauthor_max_authors:
+                continue
+            for key in dict.fromkeys(author_key(a) for a in names):
+                docs = pool.authors.get(key, ())
+                if not key or len(docs) > limit:
+                    continue
+                for i in docs:
+                    if pool.papers[i].id != seed:
+                        shared[u, i] += 1
+                        self.coauthor.setdefault((seed, i), key)
+        return np.minimum(shared, MAX_SHARED_AUTHORS)
 
     def _liked(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         k = max(1, self.opts.liked_top_k)
@@ -426,11 +467,12 @@ class _Chunk:
     def _code_owner_matches(self, score: np.ndarray, hit: np.ndarray) -> None:
         """Papers that link to code or a project page of the same owner as one of the
         reader's seeds (a group's next paper): a match, worth ``code_owner_weight`` more.
-        Owners that a large share of the pool links to (big companies) are skipped."""
+        Owners that a large share of the pool links to (``group_max_share``, at least two
+        papers: big companies) are skipped."""
         pool, opts = self.pool, self.opts
         if opts.code_owner_weight <= 0 or not pool.owned:
             return
-        limit = max(1, int(opts.code_owner_max_share * pool.n))
+        limit = max(2, int(opts.group_max_share * pool.n))
         for r, seeds in enumerate(self.seeds):
             for j, seed in enumerate(seeds):
                 for owner in sorted(pool.owners(seed)):
@@ -520,10 +562,15 @@ class _Chunk:
                 where = "title" if self.pool.in_title(topic, i) else "abstract"
                 why = f"matches your topic '{short(topic)}' ({where})"
         elif kind == KIND_LIKED:
-            j, owner = self.owner_match.get((r, i), (int(s.liked_seed[r, i]), ""))
+            j = int(s.liked_seed[r, i])
+            j, owner = self.owner_match.get((r, i), (j, ""))
+            key = self.coauthor.get((self.seeds[r][j], i), "")
             seed = self.pool.known[self.seeds[r][j]]
             verb = "which you liked" if seed.id in profile.liked else "which you rated 👍"
-            if owner:
+            if key:
+                name = next(a for a in paper.authors if author_key(a) == key)
+                why = f"by {name}, an author of '{short(seed.title)}', {verb}"
+            elif owner:
                 why = f"code from {owner}, like '{short(seed.title)}', {verb}"
             else:
                 why = f"close to '{short(seed.title)}', {verb}"

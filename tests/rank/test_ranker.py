@@ -224,6 +224,54 @@ def test_paper_linking_a_seeds_code_owner_is_a_match() -> None:
     assert ids(many)[0] == "near" and "code from" not in " ".join(p.why for p in many)
 
 
+def test_paper_sharing_an_author_with_a_seed_is_a_match() -> None:
+    """A pool paper on another subject by one of a seed's authors is a match and comes
+    before the paper merely written like the seed; its reason names the author as the paper
+    spells it; two shared authors weigh more than one (also with unstandardized similarity).
+    With the signal off, for a name on much of the pool, or for a seed with more than
+    ``coauthor_max_authors`` authors, the paper on another subject is no match at all."""
+    pool = [
+        paper("near", "Diffusion models for proteins", "Protein structure with diffusion."),
+        paper(
+            "one",
+            "Sparse tensor kernels on accelerators",
+            "Fast sparse kernels.",
+            authors=("Zoë Quill", "Someone Else"),
+        ),
+        paper(
+            "two",
+            "Query planning for column stores",
+            "Plans for analytic queries.",
+            authors=("Quill, Zoe", "Max Mustermann"),
+        ),
+        *[paper(f"f{i}", f"Filler topic {i}", f"Unrelated words number {i}.") for i in range(7)],
+    ]
+    seed = paper(
+        "seed",
+        "Protein folding with diffusion",
+        "Diffusion for protein folding.",
+        authors=("Zoe Quill", "Max Mustermann", "Ina Iverson"),
+    )
+    profile = Profile("r", liked=("seed",))
+    opts = LEXICAL.with_(trending_weight=0.0, recency_weight=0.0)
+    picks = {p.paper_id: p for p in one(profile, pool, history=[seed], options=opts)}
+    assert list(picks)[:3] == ["two", "one", "near"]  # two of the seed's authors, then one
+    raw = one(profile, pool, history=[seed], options=opts.with_(liked_standardize=False))
+    assert ids(raw)[:3] == ["two", "one", "near"]
+    assert picks["one"].why == (
+        "by Zoë Quill, an author of 'Protein folding with diffusion', which you liked"
+    )
+    off = one(profile, pool, history=[seed], options=opts.with_(coauthor_weight=0.0))
+    assert ids(off)[0] == "near" and not {"one", "two"} & set(ids(off))
+    crowded = [replace(p, authors=(*p.authors, "Max Mustermann")) for p in pool]
+    crowd = {p.paper_id: p for p in one(profile, crowded, history=[seed], options=opts)}
+    assert crowd["one"].score == crowd["two"].score  # only the rare shared name counts now
+    assert "Mustermann" not in " ".join(p.why for p in crowd.values())
+    big = replace(seed, authors=(*seed.authors, *[f"Member {i}" for i in range(20)]))
+    collab = one(profile, pool, history=[big], options=opts)
+    assert ids(collab)[0] == "near" and not {"one", "two"} & set(ids(collab))
+
+
 def test_disliked_pushes_down(pool) -> None:
     history = [
         paper(
