@@ -239,25 +239,33 @@ def run_ranker(
 
 
 def run_coauthor_task(
-    day: Day, opts: RankOptions, embedder: sem.Embedder | None, vectors: Vectors | None
+    day: Day,
+    opts: RankOptions,
+    embedder: sem.Embedder | None,
+    vectors: Vectors | None,
+    profiles: Sequence[Profile] | None = None,
+    history: Sequence[Paper] | None = None,
 ) -> list[list[str]]:
-    """The liked task with the pool's authors kept: one reader at a time, its seeds shown
-    without the relevant author's name, so only the seeds' co-authors can match."""
+    """The liked task with the pool's authors kept: one reader at a time, its seeds (liked
+    and 👍 papers) shown without the relevant author's name, so only the seeds' co-authors
+    can match."""
     prepared = build_pool(
         day.coauthor_pool,
-        day.history,
+        day.history if history is None else history,
         opts,
         embedder=embedder,
         vectors=vectors.by_id if vectors else None,
     )
     out = []
-    for task in day.liked:
+    wanted = profiles if profiles is not None else [t.profile for t in day.liked]
+    for task, profile in zip(day.liked, wanted, strict=True):
         target = author_key(task.profile.id)
-        seeds = {s: prepared.known[s] for s in task.profile.liked}
+        ids = [*profile.liked, *(e.paper_id for e in profile.feedback)]
+        seeds = {s: prepared.known[s] for s in ids if s in prepared.known}
         for sid, seed in seeds.items():
             hidden = tuple(a for a in seed.authors if author_key(a) != target)
             prepared.known[sid] = replace(seed, authors=hidden)
-        picks = rank_pool(prepared, [task.profile], top_k=K, options=opts)[0]
+        picks = rank_pool(prepared, [profile], top_k=K, options=opts)[0]
         prepared.known.update(seeds)
         out.append([p.paper_id for p in picks])
     return out
@@ -340,13 +348,12 @@ def feedback_simulation(
     the task's own profile is re-derived daily from the author's latest papers, which would
     already hold every paper the reader could 👍 and leave feedback nothing to add."""
     out: dict[str, list[SimDay]] = {}
-    for name in ("stated", "liked"):
+    for name in TASKS:
         events: dict[str, list[FeedbackEvent]] = defaultdict(list)
         signed_up: dict[str, Profile] = {}
         rows = []
         for day in days:
             tasks = day.stated if name == "stated" else day.liked
-            pool = day.stated_pool if name == "stated" else day.liked_pool
             if not tasks:
                 continue
             profiles = [signed_up.setdefault(t.profile.id, t.profile) for t in tasks]
@@ -354,8 +361,14 @@ def feedback_simulation(
             ids = {e.paper_id for p in profiles for e in events[p.id]}
             ids |= {s for p in profiles for s in p.liked}
             history = [all_papers[i] for i in sorted(ids)]
-            plain = run_ranker(pool, tasks, history, opts, embedder, vectors, profiles)
-            fed = run_ranker(pool, tasks, history, opts, embedder, vectors, with_feedback)
+            if name == "liked+coauthors":
+                args = (day, opts, embedder, vectors)
+                plain = run_coauthor_task(*args, profiles, history)
+                fed = run_coauthor_task(*args, with_feedback, history)
+            else:
+                pool = day.stated_pool if name == "stated" else day.liked_pool
+                plain = run_ranker(pool, tasks, history, opts, embedder, vectors, profiles)
+                fed = run_ranker(pool, tasks, history, opts, embedder, vectors, with_feedback)
             had = [bool(events[p.id]) for p in profiles]
             at = datetime(day.day.year, day.day.month, day.day.day)
             for task, shown in zip(tasks, fed, strict=True):
