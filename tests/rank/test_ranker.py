@@ -267,6 +267,10 @@ def test_paper_sharing_an_author_with_a_seed_is_a_match() -> None:
     crowd = {p.paper_id: p for p in one(profile, crowded, history=[seed], options=opts)}
     assert crowd["one"].score == crowd["two"].score  # only the rare shared name counts now
     assert "Mustermann" not in " ".join(p.why for p in crowd.values())
+    # Names with nothing to compare (on two papers: below the share that skips a name).
+    blank = [replace(p, authors=(" . ",)) if p.id in ("one", "two") else p for p in pool]
+    nameless = one(profile, blank, history=[replace(seed, authors=("", "-"))], options=opts)
+    assert ids(nameless)[0] == "near" and not {"one", "two"} & set(ids(nameless))
     big = replace(seed, authors=(*seed.authors, *[f"Member {i}" for i in range(20)]))
     collab = one(profile, pool, history=[big], options=opts)
     assert ids(collab)[0] == "near" and not {"one", "two"} & set(ids(collab))
