@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from digest.domain import FeedbackEvent, Paper, Profile  # noqa: E402
+from digest.errors import ConfigError  # noqa: E402
 from digest.ingest.jsonl import parse_jsonl, read_lines  # noqa: E402
 from digest.rank import RankOptions, build_pool, rank_pool  # noqa: E402
 from digest.rank import semantic as sem  # noqa: E402
@@ -455,7 +456,10 @@ def main(argv: list[str] | None = None) -> int:
     half = len(days) // 2
     tune_days, report_days = days[:half], days[half:]
     embedder = vectors = None
-    opts = RankOptions.parse(args.options, RankOptions(semantic=args.semantic))
+    try:
+        opts = RankOptions.parse(args.options, RankOptions(semantic=args.semantic))
+    except ConfigError as exc:
+        parser.error(f"--options: {exc}")
     if args.semantic:
         embedder = sem.default_embedder()
         vectors = Vectors(papers, embedder)
