@@ -403,6 +403,10 @@ class _Chunk:
             hit |= shared > 0
         return score.astype(np.float32), hit
 
+    def _group_limit(self) -> int:
+        """Papers a name or code owner may be on before it says too little to count."""
+        return max(2, int(self.opts.group_max_share * self.pool.n))
+
     def _shared_authors(self, seed_ids: list[str]) -> np.ndarray | None:
         """Seeds x papers: how many authors each paper shares with each seed, up to
         ``MAX_SHARED_AUTHORS`` (a group's next paper, even on another subject). Names on
@@ -412,7 +416,7 @@ class _Chunk:
         pool, opts = self.pool, self.opts
         if opts.coauthor_weight <= 0 or not pool.authors:
             return None
-        limit = max(2, int(opts.group_max_share * pool.n))
+        limit = self._group_limit()
         shared = np.zeros((len(seed_ids), self.n), dtype=np.float32)
         for u, seed in enumerate(seed_ids):
             names = pool.known[seed].authors
@@ -472,7 +476,7 @@ class _Chunk:
         pool, opts = self.pool, self.opts
         if opts.code_owner_weight <= 0 or not pool.owned:
             return
-        limit = max(2, int(opts.group_max_share * pool.n))
+        limit = self._group_limit()
         for r, seeds in enumerate(self.seeds):
             for j, seed in enumerate(seeds):
                 for owner in sorted(pool.owners(seed)):
