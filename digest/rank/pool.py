@@ -48,6 +48,7 @@ class Pool:
         self.categories: dict[str, list[int]] = {}
         self.owned: dict[str, list[int]] = {}  # code owner -> papers linking to their code
         self._owners: dict[str, frozenset[str]] = {}
+        self._coauthors: dict[tuple[object, ...], dict[int, list[str]]] = {}
         for i, paper in enumerate(self.papers):
             for owner in self.owners(paper.id):
                 self.owned.setdefault(owner, []).append(i)
@@ -75,6 +76,26 @@ class Pool:
                 paper.abstract, paper.comment, links.get("github"), links.get("project")
             )
         return self._owners[paper_id]
+
+    def coauthors(self, seed_id: str, max_authors: int, limit: int) -> dict[int, list[str]]:
+        """Pool papers sharing authors with a known paper -> the shared author keys, in the
+        seed's order; computed once per pool (seeds recur across chunks). Names on more than
+        ``limit`` pool papers are skipped, and so are seeds with more than ``max_authors``
+        authors (collaborations)."""
+        names = self.known[seed_id].authors
+        cache_key = (seed_id, names, max_authors, limit)
+        if cache_key not in self._coauthors:
+            shared: dict[int, list[str]] = {}
+            if len(names) <= max_authors:
+                for key in dict.fromkeys(author_key(a) for a in names):
+                    docs = self.authors.get(key, ())
+                    if not key or len(docs) > limit:
+                        continue
+                    for i in docs:
+                        if self.papers[i].id != seed_id:
+                            shared.setdefault(i, []).append(key)
+            self._coauthors[cache_key] = shared
+        return self._coauthors[cache_key]
 
     def seed_tfidf(self, seed_ids: Sequence[str]):  # type: ignore[no-untyped-def]
         """Unit TF-IDF rows of seed papers, analysed once per pool (seeds recur across chunks)."""

@@ -156,11 +156,9 @@ class _Chunk:
         self.topics = [_clean(p.topics)[:MAX_TOPICS] for p in profiles]
         self.labels = [fb.labels(p.feedback) for p in profiles]
         self.seeds = [self._seeds(p, lab) for p, lab in zip(profiles, self.labels, strict=True)]
-        # For the reasons: (reader, paper) -> (seed index, owner) where the paper links to
-        # the code of a seed's owner (_code_owner_matches); (seed id, paper) -> the first
-        # author key they share (_shared_authors).
+        # (reader, paper) -> (seed index, owner) where the paper links to the code of a
+        # seed's owner: filled by _code_owner_matches, read by the reasons.
         self.owner_match: dict[tuple[int, int], tuple[int, str]] = {}
-        self.coauthor: dict[tuple[str, int], str] = {}
         # Cold start: nothing usable to steer ranking (empty, only exclusions, unknown ids).
         self.cold = np.array(
             [
@@ -390,13 +388,13 @@ class _Chunk:
             hit |= dense >= opts.semantic_liked_threshold
         if not opts.liked_standardize:
             score = self._similarity(seed_ids)
-            unit = score.std(axis=1, keepdims=True)
+            unit: float | np.ndarray = score.std(axis=1, keepdims=True)
         else:
             score = _standardize(lexical) if self.pool.lexical is not None else lexical
             if dense is not None:
                 share = opts.semantic_liked_share
                 score = (1 - share) * score + share * _standardize(dense)
-            unit = np.ones((len(seed_ids), 1), dtype=np.float32)
+            unit = 1.0  # standardized: the weight is in standard deviations already
         shared = self._shared_authors(seed_ids)
         if shared is not None:
             score = score + opts.coauthor_weight * unit * shared
@@ -408,29 +406,19 @@ class _Chunk:
         return max(2, int(self.opts.group_max_share * self.pool.n))
 
     def _shared_authors(self, seed_ids: list[str]) -> np.ndarray | None:
-        """Seeds x papers: how many authors each paper shares with each seed, up to
-        ``MAX_SHARED_AUTHORS`` (a group's next paper, even on another subject). Names on
-        more than ``group_max_share`` of the pool (and at least two papers) are skipped, and
-        so are the authors of seeds with more than ``coauthor_max_authors`` (collaborations).
-        Remembers the first shared name of each pair for the reasons."""
-        pool, opts = self.pool, self.opts
-        if opts.coauthor_weight <= 0 or not pool.authors:
+        """Seeds x papers: how many authors each paper shares with each seed (a group's
+        next paper, even on another subject), up to ``MAX_SHARED_AUTHORS``; see
+        ``Pool.coauthors`` for the names that are skipped."""
+        if self.opts.coauthor_weight <= 0 or not self.pool.authors:
             return None
-        limit = self._group_limit()
         shared = np.zeros((len(seed_ids), self.n), dtype=np.float32)
         for u, seed in enumerate(seed_ids):
-            names = pool.known[seed].authors
-            if len(names) > opts.coauthor_max_authors:
-                continue
-            for key in dict.fromkeys(author_key(a) for a in names):
-                docs = pool.authors.get(key, ())
-                if not key or len(docs) > limit:
-                    continue
-                for i in docs:
-                    if pool.papers[i].id != seed:
-                        shared[u, i] += 1
-                        self.coauthor.setdefault((seed, i), key)
-        return np.minimum(shared, MAX_SHARED_AUTHORS)
+            for i, keys in self._coauthors(seed).items():
+                shared[u, i] = min(len(keys), MAX_SHARED_AUTHORS)
+        return shared
+
+    def _coauthors(self, seed: str) -> dict[int, list[str]]:
+        return self.pool.coauthors(seed, self.opts.coauthor_max_authors, self._group_limit())
 
     def _liked(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         k = max(1, self.opts.liked_top_k)
@@ -568,11 +556,11 @@ class _Chunk:
         elif kind == KIND_LIKED:
             j = int(s.liked_seed[r, i])
             j, owner = self.owner_match.get((r, i), (j, ""))
-            key = self.coauthor.get((self.seeds[r][j], i), "")
+            shared = self._coauthors(self.seeds[r][j]).get(i) if opts.coauthor_weight > 0 else None
             seed = self.pool.known[self.seeds[r][j]]
             verb = "which you liked" if seed.id in profile.liked else "which you rated 👍"
-            if key:
-                name = next(a for a in paper.authors if author_key(a) == key)
+            if shared:
+                name = next(a for a in paper.authors if author_key(a) == shared[0])
                 why = f"by {name}, an author of '{short(seed.title)}', {verb}"
             elif owner:
                 why = f"code from {owner}, like '{short(seed.title)}', {verb}"
