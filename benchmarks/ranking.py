@@ -450,16 +450,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
+    try:  # before the data loads: a typo should not cost a minute
+        opts = RankOptions.parse(args.options, RankOptions(semantic=args.semantic))
+    except ConfigError as exc:
+        parser.error(f"--options: {exc}")
 
     papers, taxonomy = load(args.data, args.categories)
     days = build_days(papers, taxonomy)
     half = len(days) // 2
     tune_days, report_days = days[:half], days[half:]
     embedder = vectors = None
-    try:
-        opts = RankOptions.parse(args.options, RankOptions(semantic=args.semantic))
-    except ConfigError as exc:
-        parser.error(f"--options: {exc}")
     if args.semantic:
         embedder = sem.default_embedder()
         vectors = Vectors(papers, embedder)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -149,3 +152,19 @@ def test_code_owners_in_linear_time_on_hostile_text() -> None:
 
     hf = Paper(id="x", title="t", links={"github": "https://github.com/Foo/bar", "hf": "h"})
     assert Pool([hf]).owners("x") == {"github.com/foo"}
+
+
+def test_ranking_benchmark_rejects_bad_options_before_loading_data(tmp_path) -> None:
+    """``benchmarks/ranking.py --options`` takes DIGEST_RANK's syntax; a bad key or value is
+    a usage error (exit 2, one line, no traceback) before any data is read."""
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "ranking.py"
+    missing = tmp_path / "absent.jsonl.gz"
+    for bad in ("nope=1", "liked_top_k=many"):
+        done = subprocess.run(
+            [sys.executable, str(script), "--data", str(missing), "--options", bad],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 2, done.stderr
+        assert "--options: DIGEST_RANK" in done.stderr and "Traceback" not in done.stderr
