@@ -21,6 +21,9 @@ has it (as Lucene or rank_bm25 do). ``--feedback`` simulates a reader who 👍 t
 papers shown each day and reports nDCG day by day with and without that feedback (a liked
 reader keeps the liked papers of their first day); ``--feedback-days tune`` runs it on the
 tuning days, and ``--options`` tries other ranker options (``DIGEST_RANK`` syntax).
+Differences are printed with the 95 % half-width of the paired per-query differences (vs
+BM25 in the report, vs the defaults in ``--tune``): the queries are a sample, and a grid
+row better by less than that is noise.
 """
 
 from __future__ import annotations
@@ -287,6 +290,15 @@ class Score:
             return 0.0, 0.0
         return float(np.mean(self.ndcg)), float(np.mean(self.precision))
 
+    def minus(self, other: Score) -> tuple[float, float]:
+        """Mean per-query nDCG@10 difference from ``other`` (the same queries, in the same
+        order) and its 95 % half-width (1.96 standard errors): a difference inside it is
+        noise, which matters when grids differ in the third decimal."""
+        diff = np.asarray(self.ndcg) - np.asarray(other.ndcg)
+        if diff.size < 2:
+            return float(diff.sum()), float("nan")
+        return float(diff.mean()), float(1.96 * diff.std(ddof=1) / math.sqrt(diff.size))
+
 
 def evaluate(
     days: Sequence[Day],
@@ -476,15 +488,21 @@ def main(argv: list[str] | None = None) -> int:
             taxonomy,
             seeds_from="other",
         )
-        print(f"tuning: {sum(len(d.liked) for d in tune_days)} liked queries", flush=True)
+        print(
+            f"tuning: {sum(len(d.liked) for d in tune_days)} liked queries; each row: nDCG@10"
+            " (difference from the defaults ± its 95 % half-width)",
+            flush=True,
+        )
+        defaults: dict[str, Score] = {}
         for label, candidate in tuning_grid(args.semantic):
             result = evaluate(tune_days, candidate, embedder, vectors, baseline=False)
-            stated, liked, coauthors = (result[t]["digest"].mean[0] for t in TASKS)
-            print(
-                f"  {label:32s} stated {stated:.4f}  liked {liked:.4f}"
-                f"  liked+coauthors {coauthors:.4f}",
-                flush=True,
-            )
+            shown = []
+            for task in TASKS:
+                score = result[task]["digest"]
+                defaults.setdefault(task, score)
+                diff, half = score.minus(defaults[task])
+                shown.append(f"{task} {score.mean[0]:.4f} ({diff:+.4f} ± {half:.4f})")
+            print(f"  {label:32s} " + "  ".join(shown), flush=True)
         return 0
 
     started = time.perf_counter()
@@ -506,6 +524,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {task:15s} {method:8s} {count:7d} {value:8.4f} {prec:6.3f}{shown}")
         figures[task]["ratio"] = ratios[0]  # type: ignore[index]
         figures[task]["ratio_qtf"] = ratios[1]  # type: ignore[index]
+        diff, half = result[task]["digest"].minus(result[task]["bm25"])
+        base = result[task]["bm25"].mean[0]
+        low, high = (1 + (diff - half) / base, 1 + (diff + half) / base) if base else (0, 0)
+        figures[task]["ratio_95"] = [low, high]  # type: ignore[index]
+        print(
+            f"  {'':15s} digest - bm25: {diff:+.4f} ± {half:.4f} (95 %),"
+            f" x bm25 between {low:.3f} and {high:.3f}"
+        )
     print(f"  ({time.perf_counter() - started:.1f} s)")
     if vectors is not None and not math.isnan(vectors.seconds_per_paper):
         print(f"  embedding: {vectors.seconds_per_paper * 1000:.1f} ms per paper")

@@ -1,4 +1,5 @@
-"""RankOptions parsing (DIGEST_RANK), feedback labels, vector encoding, the lexical index."""
+"""RankOptions parsing (DIGEST_RANK), feedback labels, vector encoding, the lexical index,
+and the ranking benchmark's command line."""
 
 from __future__ import annotations
 
@@ -168,3 +169,81 @@ def test_ranking_benchmark_rejects_bad_options_before_loading_data(tmp_path) -> 
         )
         assert done.returncode == 2, done.stderr
         assert "--options: DIGEST_RANK" in done.stderr and "Traceback" not in done.stderr
+
+
+def _tiny_benchmark_data(folder: Path) -> tuple[Path, Path]:
+    """Eight days of made-up papers: each day five cs.LG papers, one by Ada Lovelace about
+    spiking networks, and one unrelated cs.CV paper; enough for both tasks on both halves."""
+    import gzip
+    import json
+
+    lines = []
+    for d in range(8):
+        day = f"2025-04-{d + 1:02d}"
+        for k in range(5):
+            ada = k == 0
+            lines.append(
+                {
+                    "id": f"2504.{d:02d}{k:03d}",
+                    "day": day,
+                    "title": ("Spiking neural networks" if ada else f"Gradient method {k}")
+                    + f" day {d}",
+                    "abstract": "Spiking neurons learn with surrogate gradients."
+                    if ada
+                    else f"We study optimisation trick number {k} for deep learning models.",
+                    "authors": ["Ada Lovelace", f"Helper {d}"] if ada else [f"Writer {d}-{k}"],
+                    "categories": ["cs.LG"],
+                }
+            )
+        lines.append(
+            {
+                "id": f"2504.{d:02d}900",
+                "day": day,
+                "title": f"Image segmentation {d}",
+                "abstract": "Pixels are grouped into regions.",
+                "authors": [f"Painter {d}"],
+                "categories": ["cs.CV"],
+            }
+        )
+    data = folder / "papers.jsonl.gz"
+    with gzip.open(data, "wt") as fh:
+        fh.write("\n".join(json.dumps(line) for line in lines) + "\n")
+    taxonomy = folder / "categories.json"
+    taxonomy.write_text(
+        json.dumps(
+            {
+                "categories": {
+                    "cs.LG": {"name": "Machine Learning", "description": "Learning, gradients."},
+                    "cs.CV": {"name": "Computer Vision", "description": "Images, pixels."},
+                }
+            }
+        )
+    )
+    return data, taxonomy
+
+
+def test_ranking_benchmark_runs_end_to_end_and_bounds_its_ratios(tmp_path) -> None:
+    """The whole benchmark on a tiny dataset: both tasks scored, each ratio to BM25 given
+    with the 95 % interval of the paired per-query difference around it."""
+    import json
+
+    data, taxonomy = _tiny_benchmark_data(tmp_path)
+    out = tmp_path / "figures.json"
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "ranking.py"
+    inputs = ["--data", str(data), "--categories", str(taxonomy), "--json", str(out)]
+    done = subprocess.run(
+        [sys.executable, str(script), *inputs, "--no-semantic", "--no-feedback"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(out.read_text())
+    assert figures["stated"]["queries"] == 4  # cs.LG on each report day (cs.CV has 1 paper)
+    assert figures["liked"]["queries"] == 3  # Ada Lovelace: 5 earlier papers from day 6 on
+    for task in ("stated", "liked"):
+        low, high = figures[task]["ratio_95"]
+        assert low <= figures[task]["ratio"] <= high
+    # Ada's spiking paper is plainly closest to her five spiking papers.
+    assert figures["liked"]["digest"]["ndcg@10"] == 1.0
+    assert "x bm25 between" in done.stdout
