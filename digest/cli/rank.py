@@ -76,7 +76,7 @@ def rank_command(
 
     ranked = rank(people, candidates, history=earlier, top_k=top, options=options)
     if output is OutputFormat.table:
-        _print_table(people, ranked)
+        _print_table(people, ranked, {p.id: p.title for p in candidates})
         return
     out = sys.stdout
     for profile, picks in zip(people, ranked, strict=True):
@@ -161,13 +161,15 @@ def _feedback(value: Any, where: str) -> tuple[FeedbackEvent, ...]:
     return tuple(events)
 
 
-def _print_table(profiles: list[Profile], ranked: list[list[Any]]) -> None:
+def _print_table(profiles: list[Profile], ranked: list[list[Any]], titles: dict[str, str]) -> None:
+    """For people: each pick with its title, so a ranking can be judged at a glance."""
     table = Table(show_lines=False)
-    for column in ("profile", "#", "paper", "score", "why"):
+    for column in ("profile", "#", "paper", "title", "score", "why"):
         table.add_column(column, overflow="fold")
     for profile, picks in zip(profiles, ranked, strict=True):
         if not picks:
-            table.add_row(profile.id, "-", "(nothing matches)", "", "")
+            table.add_row(profile.id, "-", "(nothing matches)", "", "", "")
         for i, pick in enumerate(picks, start=1):
-            table.add_row(profile.id, str(i), pick.paper_id, f"{pick.score:.3f}", pick.why)
+            title = titles.get(pick.paper_id, "")
+            table.add_row(profile.id, str(i), pick.paper_id, title, f"{pick.score:.3f}", pick.why)
     console.print(table)

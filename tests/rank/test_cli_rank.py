@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from digest.cli.rank import load_papers
 from digest.rank import semantic
 from tests.conftest import FIXTURES
 from tests.helpers import run_cli
@@ -69,13 +70,15 @@ def test_jsonl_one_line_per_profile_in_order(capsys, profiles: Path) -> None:
     assert all("which you liked" in i["why"] for i in lines[2]["ranked"])
 
 
-def test_table_format(capsys, profiles: Path) -> None:
-    result = run_cli(
-        capsys, "rank", "--pool", str(POOL), "--profiles", str(profiles), "--format", "table",
-        "--no-semantic", "--top", "2",
-    )  # fmt: skip
+def test_table_format(capsys, monkeypatch, profiles: Path) -> None:
+    args = ("rank", "--pool", str(POOL), "--profiles", str(profiles), "--no-semantic")
+    best = json.loads(run_cli(capsys, *args, "--top", "1").out.splitlines()[0])["ranked"][0]
+    title = next(p.title for p in load_papers(POOL, "--pool") if p.id == best["id"])
+    monkeypatch.setenv("COLUMNS", "400")  # one line per row: the title is not folded
+    result = run_cli(capsys, *args, "--format", "table", "--top", "2")
     assert result.code == 0, result.err
     assert "object detection" in result.out and "profile" in result.out
+    assert title in result.out
 
 
 def test_empty_pool_gives_empty_lists(capsys, tmp_path: Path, profiles: Path) -> None:
