@@ -3,6 +3,8 @@ and the ranking benchmark's command line."""
 
 from __future__ import annotations
 
+import gzip
+import json
 import subprocess
 import sys
 import time
@@ -174,9 +176,6 @@ def test_ranking_benchmark_rejects_bad_options_before_loading_data(tmp_path) -> 
 def _tiny_benchmark_data(folder: Path) -> tuple[Path, Path]:
     """Eight days of made-up papers: each day five cs.LG papers, one by Ada Lovelace about
     spiking networks, and one unrelated cs.CV paper; enough for both tasks on both halves."""
-    import gzip
-    import json
-
     lines = []
     for d in range(8):
         day = f"2025-04-{d + 1:02d}"
@@ -225,8 +224,6 @@ def _tiny_benchmark_data(folder: Path) -> tuple[Path, Path]:
 def test_ranking_benchmark_runs_end_to_end_and_bounds_its_ratios(tmp_path) -> None:
     """The whole benchmark on a tiny dataset: both tasks scored, each ratio to BM25 given
     with the 95 % interval of the paired per-query difference around it."""
-    import json
-
     data, taxonomy = _tiny_benchmark_data(tmp_path)
     out = tmp_path / "figures.json"
     script = Path(__file__).resolve().parents[2] / "benchmarks" / "ranking.py"
