@@ -13,6 +13,9 @@ Two tasks, each pool one day's papers (issue 4):
   liked+coauthors (extra, not in the issue) the liked task with the pool's authors kept,
           except the relevant author's name, hidden in the seeds so it cannot match: what
           the co-author signal adds when a liked paper's co-authors write again.
+  two topics, two authors (extra) readers with two interests: the day's stated (liked)
+          tasks paired up; relevant = either one's papers. Also printed: the share of
+          readers whose top 10 has papers of both interests.
 Defaults are tuned on the first 22 days only (``--tune``); figures are reported on the last
 22. BM25 (Okapi, k1=1.2, b=0.75, title + abstract, lower-cased words without stop words;
 for `liked` the query is the five papers' text) runs in the same process on the same pools,
@@ -32,12 +35,13 @@ import argparse
 import hashlib
 import json
 import math
+import random
 import re
 import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -70,6 +74,7 @@ class Task:
     profile: Profile
     relevant: set[str]
     bm25_query: str
+    interests: tuple[frozenset[str], ...] = ()  # two-interest readers: each one's papers
 
 
 @dataclass
@@ -81,6 +86,8 @@ class Day:
     stated: list[Task]
     liked: list[Task]
     history: list[Paper]
+    two_topics: list[Task] = field(default_factory=list)  # stated tasks paired up
+    two_authors: list[Task] = field(default_factory=list)  # liked tasks paired up
 
 
 def load(data: Path, categories: Path) -> tuple[list[Paper], dict[str, dict[str, str]]]:
@@ -137,9 +144,31 @@ def build_days(
                 stated,
                 liked,
                 list(history.values()),
+                pair_up(stated, day),
+                pair_up(liked, day),
             )
         )
     return days
+
+
+def pair_up(tasks: list[Task], day: date) -> list[Task]:
+    """Readers with two interests (not in the issue): the day's tasks shuffled, seeded by the
+    day, and joined two by two: both topics, or both authors' liked papers; relevant = either
+    one's papers. What a single-interest task cannot show: whether a digest keeps both
+    interests (per-seed similarity, the interests' turns) or lets one crowd out the other."""
+    shuffled = list(tasks)
+    random.Random(day.toordinal()).shuffle(shuffled)
+    pairs = []
+    for a, b in zip(shuffled[::2], shuffled[1::2], strict=False):
+        profile = Profile(
+            id=f"{a.profile.id} + {b.profile.id}",
+            topics=a.profile.topics + b.profile.topics,
+            liked=a.profile.liked + b.profile.liked,
+        )
+        interests = (frozenset(a.relevant), frozenset(b.relevant))
+        query = f"{a.bm25_query} {b.bm25_query}"
+        pairs.append(Task(profile, a.relevant | b.relevant, query, interests))
+    return pairs
 
 
 def _seeds(papers: list[Paper], day: date, seeds_from: str) -> list[Paper]:
@@ -199,7 +228,8 @@ def bm25_rankings(
 
 
 BASELINES = ("bm25", "bm25-qtf")
-TASKS = ("stated", "liked", "liked+coauthors")
+TASKS = ("stated", "liked", "liked+coauthors", "two topics", "two authors")
+SIMULATED = TASKS[:3]  # the feedback simulation's tasks
 
 
 # -- running the ranker -----------------------------------------------------------------
@@ -279,16 +309,25 @@ def run_coauthor_task(
 class Score:
     ndcg: list[float]
     precision: list[float]
+    both: list[float] = field(default_factory=list)  # two-interest tasks: both in the top K
 
-    def add(self, ranked: Sequence[str], relevant: set[str]) -> None:
+    def add(self, ranked: Sequence[str], relevant: set[str], interests: Sequence = ()) -> None:
         self.ndcg.append(ndcg(ranked, relevant))
         self.precision.append(precision(ranked, relevant))
+        if interests:
+            top = set(ranked[:K])
+            self.both.append(float(all(top & papers for papers in interests)))
 
     @property
     def mean(self) -> tuple[float, float]:
         if not self.ndcg:
             return 0.0, 0.0
         return float(np.mean(self.ndcg)), float(np.mean(self.precision))
+
+    @property
+    def both_share(self) -> float:
+        """Two-interest tasks: the share of readers with papers of both in their top K."""
+        return float(np.mean(self.both)) if self.both else 0.0
 
     def minus(self, other: Score) -> tuple[float, float]:
         """Mean per-query nDCG@10 difference from ``other`` (the same queries, in the same
@@ -315,19 +354,21 @@ def evaluate(
         for name, pool, tasks in (
             ("stated", day.stated_pool, day.stated),
             ("liked", day.liked_pool, day.liked),
+            ("two topics", day.stated_pool, day.two_topics),
+            ("two authors", day.liked_pool, day.two_authors),
         ):
             if not tasks:
                 continue
             ours = run_ranker(pool, tasks, day.history, opts, embedder, vectors)
             for j, task in enumerate(tasks):
-                out[name]["digest"].add(ours[j], task.relevant)
+                out[name]["digest"].add(ours[j], task.relevant, task.interests)
             if not baseline:
                 continue
             queries = [t.bm25_query for t in tasks]
             for method in BASELINES:
                 ranked = bm25_rankings(pool, queries, query_tf=method == "bm25-qtf")
                 for j, task in enumerate(tasks):
-                    out[name][method].add(ranked[j], task.relevant)
+                    out[name][method].add(ranked[j], task.relevant, task.interests)
                     if name == "liked":  # BM25 reads no authors: the same lists
                         out["liked+coauthors"][method].add(ranked[j], task.relevant)
     return out
@@ -361,7 +402,7 @@ def feedback_simulation(
     the task's own profile is re-derived daily from the author's latest papers, which would
     already hold every paper the reader could 👍 and leave feedback nothing to add."""
     out: dict[str, list[SimDay]] = {}
-    for name in TASKS:
+    for name in SIMULATED:
         events: dict[str, list[FeedbackEvent]] = defaultdict(list)
         signed_up: dict[str, Profile] = {}
         rows = []
@@ -443,6 +484,10 @@ def tuning_grid(semantic_on: bool) -> list[tuple[str, RankOptions]]:
     return grid
 
 
+def _ratio(value: float, base: float) -> float:
+    return value / base if base else float("nan")
+
+
 # -- main --------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -501,7 +546,8 @@ def main(argv: list[str] | None = None) -> int:
                 score = result[task]["digest"]
                 defaults.setdefault(task, score)
                 diff, half = score.minus(defaults[task])
-                shown.append(f"{task} {score.mean[0]:.4f} ({diff:+.4f} ± {half:.4f})")
+                both = f", both {score.both_share:.0%}" if score.both else ""
+                shown.append(f"{task} {score.mean[0]:.4f} ({diff:+.4f} ± {half:.4f}{both})")
             print(f"  {label:32s} " + "  ".join(shown), flush=True)
         return 0
 
@@ -516,11 +562,18 @@ def main(argv: list[str] | None = None) -> int:
     for task in TASKS:
         count = len(result[task]["digest"].ndcg)
         figures[task] = {"queries": count}
+        if not count:
+            print(f"  {task:15s} (no queries)")
+            continue
         for method in (*BASELINES, "digest"):
             value, prec = result[task][method].mean
-            ratios = [value / result[task][b].mean[0] for b in BASELINES]
+            ratios = [_ratio(value, result[task][b].mean[0]) for b in BASELINES]
             figures[task][method] = {"ndcg@10": value, "p@10": prec}  # type: ignore[index]
             shown = "".join(f" {r:7.3f}" if i == 0 else f" {r:10.3f}" for i, r in enumerate(ratios))
+            if result[task][method].both:
+                both = result[task][method].both_share
+                figures[task][method]["both_interests"] = both  # type: ignore[index]
+                shown += f"   both interests in the top {K}: {both:.0%}"
             print(f"  {task:15s} {method:8s} {count:7d} {value:8.4f} {prec:6.3f}{shown}")
         figures[task]["ratio"] = ratios[0]  # type: ignore[index]
         figures[task]["ratio_qtf"] = ratios[1]  # type: ignore[index]

@@ -174,36 +174,28 @@ def test_ranking_benchmark_rejects_bad_options_before_loading_data(tmp_path) -> 
 
 
 def _tiny_benchmark_data(folder: Path) -> tuple[Path, Path]:
-    """Eight days of made-up papers: each day five cs.LG papers, one by Ada Lovelace about
-    spiking networks, and one unrelated cs.CV paper; enough for both tasks on both halves."""
+    """Eight days of made-up papers: each day five cs.LG papers, one of them by Ada Lovelace
+    about spiking networks, and five cs.CV papers, one by Grace Hopper about point clouds;
+    enough for every task, two-interest ones included, on both halves."""
     lines = []
     for d in range(8):
         day = f"2025-04-{d + 1:02d}"
-        for k in range(5):
-            ada = k == 0
-            lines.append(
-                {
-                    "id": f"2504.{d:02d}{k:03d}",
-                    "day": day,
-                    "title": ("Spiking neural networks" if ada else f"Gradient method {k}")
-                    + f" day {d}",
-                    "abstract": "Spiking neurons learn with surrogate gradients."
-                    if ada
-                    else f"We study optimisation trick number {k} for deep learning models.",
-                    "authors": ["Ada Lovelace", f"Helper {d}"] if ada else [f"Writer {d}-{k}"],
-                    "categories": ["cs.LG"],
-                }
-            )
-        lines.append(
-            {
-                "id": f"2504.{d:02d}900",
-                "day": day,
-                "title": f"Image segmentation {d}",
-                "abstract": "Pixels are grouped into regions.",
-                "authors": [f"Painter {d}"],
-                "categories": ["cs.CV"],
-            }
-        )
+        for category, author, subject, other in (
+            ("cs.LG", "Ada Lovelace", "Spiking neurons learn by surrogate gradients.", "optimiser"),
+            ("cs.CV", "Grace Hopper", "Lidar point clouds are registered by voxels.", "pixel"),
+        ):
+            for k in range(5):
+                own = k == 0
+                lines.append(
+                    {
+                        "id": f"2504.{d:02d}{category[-2:]}{k}",
+                        "day": day,
+                        "title": f"{subject.split()[0] if own else other.title()} study {d}-{k}",
+                        "abstract": subject if own else f"We study {other} trick number {k}.",
+                        "authors": [author, f"Helper {d}"] if own else [f"Writer {d}-{k}"],
+                        "categories": [category],
+                    }
+                )
     data = folder / "papers.jsonl.gz"
     with gzip.open(data, "wt") as fh:
         fh.write("\n".join(json.dumps(line) for line in lines) + "\n")
@@ -212,8 +204,14 @@ def _tiny_benchmark_data(folder: Path) -> tuple[Path, Path]:
         json.dumps(
             {
                 "categories": {
-                    "cs.LG": {"name": "Machine Learning", "description": "Learning, gradients."},
-                    "cs.CV": {"name": "Computer Vision", "description": "Images, pixels."},
+                    "cs.LG": {
+                        "name": "Machine Learning",
+                        "description": "Every optimiser trick, and spiking neurons that learn.",
+                    },
+                    "cs.CV": {
+                        "name": "Computer Vision",
+                        "description": "Pixel tricks, lidar point clouds and their voxels.",
+                    },
                 }
             }
         )
@@ -236,11 +234,14 @@ def test_ranking_benchmark_runs_end_to_end_and_bounds_its_ratios(tmp_path) -> No
     )
     assert done.returncode == 0, done.stderr
     figures = json.loads(out.read_text())
-    assert figures["stated"]["queries"] == 4  # cs.LG on each report day (cs.CV has 1 paper)
-    assert figures["liked"]["queries"] == 3  # Ada Lovelace: 5 earlier papers from day 6 on
-    for task in ("stated", "liked"):
+    assert figures["stated"]["queries"] == 8  # both categories on each report day
+    assert figures["liked"]["queries"] == 6  # Ada and Grace: 5 earlier papers from day 6 on
+    assert figures["two topics"]["queries"] == 4 and figures["two authors"]["queries"] == 3
+    for task in ("stated", "liked", "two topics", "two authors"):
         low, high = figures[task]["ratio_95"]
-        assert low <= figures[task]["ratio"] <= high
-    # Ada's spiking paper is plainly closest to her five spiking papers.
+        assert low - 1e-9 <= figures[task]["ratio"] <= high + 1e-9
+    # Each author's paper is plainly closest to their five earlier ones; a reader liking
+    # both gets both.
     assert figures["liked"]["digest"]["ndcg@10"] == 1.0
-    assert "x bm25 between" in done.stdout
+    assert figures["two authors"]["digest"]["both_interests"] == 1.0
+    assert "x bm25 between" in done.stdout and "both interests in the top 10" in done.stdout
