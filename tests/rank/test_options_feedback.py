@@ -244,4 +244,6 @@ def test_ranking_benchmark_runs_end_to_end_and_bounds_its_ratios(tmp_path) -> No
     # both gets both.
     assert figures["liked"]["digest"]["ndcg@10"] == 1.0
     assert figures["two authors"]["digest"]["both_interests"] == 1.0
+    # Intent-aware nDCG: one author's paper first, the other's second (each has one).
+    assert figures["two authors"]["digest"]["ia_ndcg@10"] == pytest.approx((1 + 1 / np.log2(3)) / 2)
     assert "x bm25 between" in done.stdout and "both interests in the top 10" in done.stdout
