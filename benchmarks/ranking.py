@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/ranking.py --semantic      # with the semantic extra
     .venv/bin/python benchmarks/ranking.py --tune          # the grid used to pick defaults
 
-Two tasks, each pool one day's papers (issue 4):
+The tasks, each pool one day's papers (the first two are issue 4's):
   stated  profile topics = a category's name and description; the pool has categories
           removed; relevant = the papers carrying that category (categories with >= 5
           papers that day);
@@ -592,7 +592,7 @@ def main(argv: list[str] | None = None) -> int:
         figures[task]["ratio_qtf"] = ratios[1]  # type: ignore[index]
         diff, half = result[task]["digest"].minus(result[task]["bm25"])
         base = result[task]["bm25"].mean[0]
-        low, high = (1 + (diff - half) / base, 1 + (diff + half) / base) if base else (0, 0)
+        low, high = _ratio(base + diff - half, base), _ratio(base + diff + half, base)
         figures[task]["ratio_95"] = [low, high]  # type: ignore[index]
         print(
             f"  {'':15s} digest - bm25: {diff:+.4f} ± {half:.4f} (95 %),"

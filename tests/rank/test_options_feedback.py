@@ -247,3 +247,22 @@ def test_ranking_benchmark_runs_end_to_end_and_bounds_its_ratios(tmp_path) -> No
     # Intent-aware nDCG: one author's paper first, the other's second (each has one).
     assert figures["two authors"]["digest"]["ia_ndcg@10"] == pytest.approx((1 + 1 / np.log2(3)) / 2)
     assert "x bm25 between" in done.stdout and "both interests in the top 10" in done.stdout
+
+
+def test_ranking_benchmark_tune_prints_each_row_against_the_defaults(tmp_path) -> None:
+    """``--tune`` runs the grid on the first half and prints, per task, each row's
+    difference from the defaults with its 95 % half-width (zero for the defaults)."""
+    data, taxonomy = _tiny_benchmark_data(tmp_path)
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "ranking.py"
+    inputs = ["--data", str(data), "--categories", str(taxonomy)]
+    done = subprocess.run(
+        [sys.executable, str(script), *inputs, "--no-semantic", "--tune"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("  ")]
+    assert rows[0].split()[0] == "defaults" and "stated 1.0000 (+0.0000 ± 0.0000)" in rows[0]
+    assert any(row.split()[0] == "liked_top_k=1" for row in rows)
+    assert all(row.count("±") == 5 for row in rows)  # one per task
