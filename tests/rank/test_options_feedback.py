@@ -219,20 +219,22 @@ def _tiny_benchmark_data(folder: Path) -> tuple[Path, Path]:
     return data, taxonomy
 
 
-def test_ranking_benchmark_runs_end_to_end_and_bounds_its_ratios(tmp_path) -> None:
-    """The whole benchmark on a tiny dataset: both tasks scored, each ratio to BM25 given
-    with the 95 % interval of the paired per-query difference around it."""
-    data, taxonomy = _tiny_benchmark_data(tmp_path)
-    out = tmp_path / "figures.json"
+def _run_benchmark_on_tiny_data(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    data, taxonomy = _tiny_benchmark_data(folder)
     script = Path(__file__).resolve().parents[2] / "benchmarks" / "ranking.py"
-    inputs = ["--data", str(data), "--categories", str(taxonomy), "--json", str(out)]
+    inputs = ["--data", str(data), "--categories", str(taxonomy), "--no-semantic"]
     done = subprocess.run(
-        [sys.executable, str(script), *inputs, "--no-semantic", "--no-feedback"],
-        capture_output=True,
-        text=True,
-        timeout=300,
+        [sys.executable, str(script), *inputs, *args], capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_ranking_benchmark_runs_end_to_end_and_bounds_its_ratios(tmp_path) -> None:
+    """The whole benchmark on a tiny dataset: every task scored, each ratio to BM25 given
+    with the 95 % interval of the paired per-query difference around it."""
+    out = tmp_path / "figures.json"
+    done = _run_benchmark_on_tiny_data(tmp_path, "--no-feedback", "--json", str(out))
     figures = json.loads(out.read_text())
     assert figures["stated"]["queries"] == 8  # both categories on each report day
     assert figures["liked"]["queries"] == 6  # Ada and Grace: 5 earlier papers from day 6 on
@@ -252,16 +254,7 @@ def test_ranking_benchmark_runs_end_to_end_and_bounds_its_ratios(tmp_path) -> No
 def test_ranking_benchmark_tune_prints_each_row_against_the_defaults(tmp_path) -> None:
     """``--tune`` runs the grid on the first half and prints, per task, each row's
     difference from the defaults with its 95 % half-width (zero for the defaults)."""
-    data, taxonomy = _tiny_benchmark_data(tmp_path)
-    script = Path(__file__).resolve().parents[2] / "benchmarks" / "ranking.py"
-    inputs = ["--data", str(data), "--categories", str(taxonomy)]
-    done = subprocess.run(
-        [sys.executable, str(script), *inputs, "--no-semantic", "--tune"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
+    done = _run_benchmark_on_tiny_data(tmp_path, "--tune")
     rows = [line for line in done.stdout.splitlines() if line.startswith("  ")]
     assert rows[0].split()[0] == "defaults" and "stated 1.0000 (+0.0000 ± 0.0000)" in rows[0]
     assert any(row.split()[0] == "liked_top_k=1" for row in rows)
