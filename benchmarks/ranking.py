@@ -87,8 +87,8 @@ class Day:
     stated: list[Task]
     liked: list[Task]
     history: list[Paper]
-    two_topics: list[Task] = field(default_factory=list)  # stated tasks paired up
-    two_authors: list[Task] = field(default_factory=list)  # liked tasks paired up
+    two_topics: list[Task]  # stated tasks paired up
+    two_authors: list[Task]  # liked tasks paired up
 
 
 def load(data: Path, categories: Path) -> tuple[list[Paper], dict[str, dict[str, str]]]:

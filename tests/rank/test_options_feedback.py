@@ -259,3 +259,46 @@ def test_ranking_benchmark_tune_prints_each_row_against_the_defaults(tmp_path) -
     assert rows[0].split()[0] == "defaults" and "stated 1.0000 (+0.0000 ± 0.0000)" in rows[0]
     assert any(row.split()[0] == "liked_top_k=1" for row in rows)
     assert all(row.count("±") == 5 for row in rows)  # one per task
+
+
+def _benchmark_module():  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "ranking.py"
+    spec = importlib.util.spec_from_file_location("ranking_benchmark", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_paired_difference_and_its_half_width() -> None:
+    bench = _benchmark_module()
+    ours = bench.Score([1.0, 0.5, 0.0, 1.0], [0.0] * 4)
+    theirs = bench.Score([0.5, 0.5, 0.0, 0.5], [0.0] * 4)
+    diff, half = ours.minus(theirs)
+    differences = np.array([0.5, 0.0, 0.0, 0.5])
+    assert diff == pytest.approx(0.25)
+    assert half == pytest.approx(1.96 * differences.std(ddof=1) / 2)
+    assert ours.minus(ours) == (0.0, 0.0)
+    assert np.isnan(bench._ratio(0.3, 0.0)) and bench._ratio(0.3, 0.2) == pytest.approx(1.5)
+
+
+def test_benchmark_pairs_readers_by_day_and_drops_the_odd_one() -> None:
+    from datetime import date
+
+    bench = _benchmark_module()
+    tasks = [
+        bench.Task(Profile(id=f"r{i}", topics=(f"topic {i}",)), {f"p{i}"}, f"topic {i}")
+        for i in range(5)
+    ]
+    day = date(2025, 5, 2)
+    pairs = bench.pair_up(tasks, day)
+    assert len(pairs) == 2  # five readers: two pairs, one left over
+    assert [p.profile.id for p in pairs] == [p.profile.id for p in bench.pair_up(tasks, day)]
+    for pair in pairs:
+        first, second = pair.interests
+        assert pair.relevant == first | second and len(pair.profile.topics) == 2
+    ids = [p.profile.id for p in pairs]
+    assert len({name for i in ids for name in i.split(" + ")}) == 4  # nobody paired twice
