@@ -17,6 +17,10 @@ The tasks, each pool one day's papers (the first two are issue 4's):
           tasks paired up; relevant = either one's papers. Also printed: the share of
           readers whose top 10 has papers of both interests, and the intent-aware nDCG@10
           (the mean of each interest's own nDCG@10).
+  topic + author (extra) readers with a topic and liked papers: each liked reader of the
+          day with one of its stated readers (the pool has neither categories nor
+          authors); relevant = either one's papers; each interest's nDCG@10 is printed
+          too: how the digest weighs a topic against liked papers.
 Defaults are tuned on the first 22 days only (``--tune``); figures are reported on the last
 22. BM25 (Okapi, k1=1.2, b=0.75, title + abstract, lower-cased words without stop words;
 for `liked` the query is the five papers' text) runs in the same process on the same pools,
@@ -89,6 +93,8 @@ class Day:
     history: list[Paper]
     two_topics: list[Task]  # stated tasks paired up
     two_authors: list[Task]  # liked tasks paired up
+    mixed_pool: list[Paper]  # neither categories nor authors
+    topic_author: list[Task]  # each liked task with a stated one
 
 
 def load(data: Path, categories: Path) -> tuple[list[Paper], dict[str, dict[str, str]]]:
@@ -147,6 +153,8 @@ def build_days(
                 list(history.values()),
                 pair_up(stated, day),
                 pair_up(liked, day),
+                [replace(p, categories=(), authors=()) for p in today],
+                mix_up(stated, liked, day),
             )
         )
     return days
@@ -170,6 +178,29 @@ def pair_up(tasks: list[Task], day: date) -> list[Task]:
         query = f"{a.bm25_query} {b.bm25_query}"
         pairs.append(Task(profile, a.relevant | b.relevant, query, interests))
     return pairs
+
+
+def mix_up(stated: list[Task], liked: list[Task], day: date) -> list[Task]:
+    """Readers who both state a topic and like papers (not in the issue): each of the day's
+    liked readers with one of its stated readers (shuffled, seeded by the day, taken in turn);
+    relevant = either one's papers. It shows how the digest weighs a topic against liked
+    papers: neither should crowd the other out of a reader's ten places."""
+    if not stated:
+        return []
+    topics = list(stated)
+    random.Random(day.toordinal()).shuffle(topics)
+    mixed = []
+    for k, author in enumerate(liked):
+        topic = topics[k % len(topics)]
+        profile = Profile(
+            id=f"{topic.profile.id} + {author.profile.id}",
+            topics=topic.profile.topics,
+            liked=author.profile.liked,
+        )
+        interests = (frozenset(topic.relevant), frozenset(author.relevant))
+        query = f"{topic.bm25_query} {author.bm25_query}"
+        mixed.append(Task(profile, topic.relevant | author.relevant, query, interests))
+    return mixed
 
 
 def _seeds(papers: list[Paper], day: date, seeds_from: str) -> list[Paper]:
@@ -229,7 +260,7 @@ def bm25_rankings(
 
 
 BASELINES = ("bm25", "bm25-qtf")
-TASKS = ("stated", "liked", "liked+coauthors", "two topics", "two authors")
+TASKS = ("stated", "liked", "liked+coauthors", "two topics", "two authors", "topic + author")
 SIMULATED = TASKS[:3]  # the feedback simulation's tasks
 
 
@@ -312,6 +343,7 @@ class Score:
     precision: list[float]
     both: list[float] = field(default_factory=list)  # two-interest tasks: both in the top K
     per_interest: list[float] = field(default_factory=list)  # and their intent-aware nDCG
+    each: list[tuple[float, ...]] = field(default_factory=list)  # each interest's nDCG
 
     def add(self, ranked: Sequence[str], relevant: set[str], interests: Sequence = ()) -> None:
         self.ndcg.append(ndcg(ranked, relevant))
@@ -321,7 +353,9 @@ class Score:
             self.both.append(float(all(top & papers for papers in interests)))
             # Intent-aware nDCG (Agrawal et al., 2009), interests equally likely: the mean of
             # each interest's own nDCG, which a top K taken from one interest does not earn.
-            self.per_interest.append(float(np.mean([ndcg(ranked, set(p)) for p in interests])))
+            each = tuple(ndcg(ranked, set(p)) for p in interests)
+            self.each.append(each)
+            self.per_interest.append(float(np.mean(each)))
 
     @property
     def mean(self) -> tuple[float, float]:
@@ -332,6 +366,11 @@ class Score:
     @property
     def intent_aware(self) -> float:
         return float(np.mean(self.per_interest)) if self.per_interest else 0.0
+
+    @property
+    def interest_means(self) -> list[float]:
+        """Each interest's mean nDCG@10 (first interest, second ...): how the top K is shared."""
+        return [float(v) for v in np.mean(self.each, axis=0)] if self.each else []
 
     @property
     def both_share(self) -> float:
@@ -365,6 +404,7 @@ def evaluate(
             ("liked", day.liked_pool, day.liked),
             ("two topics", day.stated_pool, day.two_topics),
             ("two authors", day.liked_pool, day.two_authors),
+            ("topic + author", day.mixed_pool, day.topic_author),
         ):
             if not tasks:
                 continue
@@ -583,9 +623,12 @@ def main(argv: list[str] | None = None) -> int:
                 both = result[task][method].both_share
                 aware = result[task][method].intent_aware
                 figures[task][method]["both_interests"] = both  # type: ignore[index]
+                parts = result[task][method].interest_means
                 figures[task][method]["ia_ndcg@10"] = aware  # type: ignore[index]
+                figures[task][method]["per_interest_ndcg@10"] = parts  # type: ignore[index]
                 shown += (
                     f"   both interests in the top {K}: {both:.0%}, intent-aware nDCG {aware:.4f}"
+                    f" ({' / '.join(f'{v:.4f}' for v in parts)})"
                 )
             print(f"  {task:15s} {method:8s} {count:7d} {value:8.4f} {prec:6.3f}{shown}")
         figures[task]["ratio"] = ratios[0]  # type: ignore[index]

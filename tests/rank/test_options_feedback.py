@@ -239,7 +239,8 @@ def test_ranking_benchmark_runs_end_to_end_and_bounds_its_ratios(tmp_path) -> No
     assert figures["stated"]["queries"] == 8  # both categories on each report day
     assert figures["liked"]["queries"] == 6  # Ada and Grace: 5 earlier papers from day 6 on
     assert figures["two topics"]["queries"] == 4 and figures["two authors"]["queries"] == 3
-    for task in ("stated", "liked", "two topics", "two authors"):
+    assert figures["topic + author"]["queries"] == 6  # each liked reader with a topic
+    for task in ("stated", "liked", "two topics", "two authors", "topic + author"):
         low, high = figures[task]["ratio_95"]
         assert low - 1e-9 <= figures[task]["ratio"] <= high + 1e-9
     # Each author's paper is plainly closest to their five earlier ones; a reader liking
@@ -248,6 +249,11 @@ def test_ranking_benchmark_runs_end_to_end_and_bounds_its_ratios(tmp_path) -> No
     assert figures["two authors"]["digest"]["both_interests"] == 1.0
     # Intent-aware nDCG: one author's paper first, the other's second (each has one).
     assert figures["two authors"]["digest"]["ia_ndcg@10"] == pytest.approx((1 + 1 / np.log2(3)) / 2)
+    # A topic and an author: both in every top 10, the author's paper near the top (it is
+    # plainly closest to the five liked ones; a topic's best match may come before it).
+    mixed = figures["topic + author"]["digest"]
+    assert mixed["both_interests"] == 1.0 and mixed["per_interest_ndcg@10"][1] > 0.6
+    assert 0 < mixed["per_interest_ndcg@10"][0] <= 1
     assert "x bm25 between" in done.stdout and "both interests in the top 10" in done.stdout
 
 
@@ -258,7 +264,7 @@ def test_ranking_benchmark_tune_prints_each_row_against_the_defaults(tmp_path) -
     rows = [line for line in done.stdout.splitlines() if line.startswith("  ")]
     assert rows[0].split()[0] == "defaults" and "stated 1.0000 (+0.0000 ± 0.0000)" in rows[0]
     assert any(row.split()[0] == "liked_top_k=1" for row in rows)
-    assert all(row.count("±") == 5 for row in rows)  # one per task
+    assert all(row.count("±") == 6 for row in rows)  # one per task
 
 
 def _benchmark_module():  # type: ignore[no-untyped-def]
@@ -302,3 +308,27 @@ def test_benchmark_pairs_readers_by_day_and_drops_the_odd_one() -> None:
         assert pair.relevant == first | second and len(pair.profile.topics) == 2
     ids = [p.profile.id for p in pairs]
     assert len({name for i in ids for name in i.split(" + ")}) == 4  # nobody paired twice
+
+
+def test_benchmark_gives_each_liked_reader_a_topic_in_turn() -> None:
+    from datetime import date
+
+    bench = _benchmark_module()
+    stated = [
+        bench.Task(Profile(id=f"cat{i}", topics=(f"topic {i}",)), {f"c{i}"}, f"topic {i}")
+        for i in range(2)
+    ]
+    liked = [
+        bench.Task(Profile(id=f"author{i}", liked=(f"s{i}",)), {f"a{i}"}, f"seed {i}")
+        for i in range(5)
+    ]
+    day = date(2025, 5, 2)
+    mixed = bench.mix_up(stated, liked, day)
+    assert [m.profile.liked for m in mixed] == [(f"s{i}",) for i in range(5)]  # each once
+    topics = [m.profile.topics[0] for m in mixed]
+    assert topics[:2] != topics[1:3] and sorted(set(topics)) == ["topic 0", "topic 1"]
+    for m in mixed:
+        topic, author = m.interests
+        assert m.relevant == topic | author and len(topic) == len(author) == 1
+    assert [m.profile.id for m in mixed] == [m.profile.id for m in bench.mix_up(stated, liked, day)]
+    assert bench.mix_up([], liked, day) == []  # no topic that day: no mixed readers
