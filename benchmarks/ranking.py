@@ -17,6 +17,9 @@ The tasks, each pool one day's papers (the first two are issue 4's):
           tasks paired up; relevant = either one's papers. Also printed: the share of
           readers whose top 10 has papers of both interests, and the intent-aware nDCG@10
           (the mean of each interest's own nDCG@10).
+  names   (extra) the stated task with the category's name alone as the topic ("Machine
+          Learning", "Graphics"): short topics, as readers type them. Also printed: how many
+          papers the digest shows (it shows only papers that match).
   topic + author (extra) readers with a topic and liked papers: each liked reader of the
           day with one of its stated readers (the pool has neither categories nor
           authors); relevant = either one's papers; each interest's nDCG@10 is printed
@@ -95,6 +98,7 @@ class Day:
     two_authors: list[Task]  # liked tasks paired up
     mixed_pool: list[Paper]  # neither categories nor authors
     topic_author: list[Task]  # each liked task with a stated one
+    names: list[Task]  # stated tasks with the category's name alone
 
 
 def load(data: Path, categories: Path) -> tuple[list[Paper], dict[str, dict[str, str]]]:
@@ -125,13 +129,15 @@ def build_days(
     for day in sorted(by_day):
         today = by_day[day]
         counts = Counter(c for p in today for c in p.categories)
-        stated = []
+        stated, names = [], []
         for cat, n in sorted(counts.items()):
             if n < MIN_RELEVANT_STATED or cat not in taxonomy:
                 continue
             text = f"{taxonomy[cat]['name']}. {taxonomy[cat]['description']}"
             relevant = {p.id for p in today if cat in p.categories}
             stated.append(Task(Profile(id=cat, topics=(text,)), relevant, text))
+            name = taxonomy[cat]["name"]
+            names.append(Task(Profile(id=cat, topics=(name,)), relevant, name))
         liked, history = [], {}
         for author in sorted({a for p in today for a in p.authors}):
             seeds = _seeds(by_author[author], day, seeds_from)
@@ -155,6 +161,7 @@ def build_days(
                 pair_up(liked, day),
                 [replace(p, categories=(), authors=()) for p in today],
                 mix_up(stated, liked, day),
+                names,
             )
         )
     return days
@@ -260,7 +267,15 @@ def bm25_rankings(
 
 
 BASELINES = ("bm25", "bm25-qtf")
-TASKS = ("stated", "liked", "liked+coauthors", "two topics", "two authors", "topic + author")
+TASKS = (
+    "stated",
+    "liked",
+    "liked+coauthors",
+    "two topics",
+    "two authors",
+    "topic + author",
+    "names",
+)
 SIMULATED = TASKS[:3]  # the feedback simulation's tasks
 
 
@@ -344,10 +359,13 @@ class Score:
     both: list[float] = field(default_factory=list)  # two-interest tasks: both in the top K
     per_interest: list[float] = field(default_factory=list)  # and their intent-aware nDCG
     each: list[tuple[float, ...]] = field(default_factory=list)  # each interest's nDCG
+    shown: list[int] = field(default_factory=list)  # papers in each top K (the digest may
+    # show fewer than K: only papers that match)
 
     def add(self, ranked: Sequence[str], relevant: set[str], interests: Sequence = ()) -> None:
         self.ndcg.append(ndcg(ranked, relevant))
         self.precision.append(precision(ranked, relevant))
+        self.shown.append(len(ranked[:K]))
         if interests:
             top = set(ranked[:K])
             self.both.append(float(all(top & papers for papers in interests)))
@@ -405,6 +423,7 @@ def evaluate(
             ("two topics", day.stated_pool, day.two_topics),
             ("two authors", day.liked_pool, day.two_authors),
             ("topic + author", day.mixed_pool, day.topic_author),
+            ("names", day.stated_pool, day.names),
         ):
             if not tasks:
                 continue
@@ -630,6 +649,11 @@ def main(argv: list[str] | None = None) -> int:
                     f"   both interests in the top {K}: {both:.0%}, intent-aware nDCG {aware:.4f}"
                     f" ({' / '.join(f'{v:.4f}' for v in parts)})"
                 )
+            shows = result[task][method].shown
+            figures[task][method]["shown"] = float(np.mean(shows))  # type: ignore[index]
+            if np.mean(shows) < K:
+                empty = sum(1 for n in shows if n == 0)
+                shown += f"   shows {np.mean(shows):.2f} papers on average, none to {empty} readers"
             print(f"  {task:15s} {method:8s} {count:7d} {value:8.4f} {prec:6.3f}{shown}")
         figures[task]["ratio"] = ratios[0]  # type: ignore[index]
         figures[task]["ratio_qtf"] = ratios[1]  # type: ignore[index]

@@ -240,7 +240,8 @@ def test_ranking_benchmark_runs_end_to_end_and_bounds_its_ratios(tmp_path) -> No
     assert figures["liked"]["queries"] == 6  # Ada and Grace: 5 earlier papers from day 6 on
     assert figures["two topics"]["queries"] == 4 and figures["two authors"]["queries"] == 3
     assert figures["topic + author"]["queries"] == 6  # each liked reader with a topic
-    for task in ("stated", "liked", "two topics", "two authors", "topic + author"):
+    assert figures["names"]["queries"] == 8  # the stated readers, with the names alone
+    for task in ("stated", "liked", "two topics", "two authors", "topic + author", "names"):
         low, high = figures[task]["ratio_95"]
         assert low - 1e-9 <= figures[task]["ratio"] <= high + 1e-9
     # Each author's paper is plainly closest to their five earlier ones; a reader liking
@@ -254,6 +255,10 @@ def test_ranking_benchmark_runs_end_to_end_and_bounds_its_ratios(tmp_path) -> No
     mixed = figures["topic + author"]["digest"]
     assert mixed["both_interests"] == 1.0 and mixed["per_interest_ndcg@10"][1] > 0.6
     assert 0 < mixed["per_interest_ndcg@10"][0] <= 1
+    # No paper has both words of 'Machine Learning' or of 'Computer Vision': the digest
+    # shows nothing rather than papers that do not match; BM25 always shows ten.
+    assert figures["names"]["digest"]["shown"] == 0 and figures["names"]["bm25"]["shown"] == 10
+    assert figures["stated"]["digest"]["shown"] > 0  # a description matches by one word
     assert "x bm25 between" in done.stdout and "both interests in the top 10" in done.stdout
 
 
@@ -264,7 +269,7 @@ def test_ranking_benchmark_tune_prints_each_row_against_the_defaults(tmp_path) -
     rows = [line for line in done.stdout.splitlines() if line.startswith("  ")]
     assert rows[0].split()[0] == "defaults" and "stated 1.0000 (+0.0000 ± 0.0000)" in rows[0]
     assert any(row.split()[0] == "liked_top_k=1" for row in rows)
-    assert all(row.count("±") == 6 for row in rows)  # one per task
+    assert all(row.count("±") == 7 for row in rows)  # one per task
 
 
 def _benchmark_module():  # type: ignore[no-untyped-def]
