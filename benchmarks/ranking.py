@@ -545,7 +545,7 @@ def tuning_grid(semantic_on: bool) -> list[tuple[str, RankOptions]]:
         for value in (0.3, 0.5, 0.7):
             grid.append((f"semantic_share={value}", base.with_(semantic_share=value)))
             grid.append((f"semantic_liked_share={value}", base.with_(semantic_liked_share=value)))
-        for value in (0.35, 0.45, 0.55):
+        for value in (0.25, 0.35, 0.45):
             grid.append(
                 (f"semantic_topic_threshold={value}", base.with_(semantic_topic_threshold=value))
             )

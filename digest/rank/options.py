@@ -32,7 +32,7 @@ class RankOptions:
     # Text relevance to a topic: lexical (BM25, expanded) blended with semantic when on.
     topic_weight: float = 1.0
     semantic_share: float = 0.7  # share of topic relevance taken from embeddings
-    semantic_topic_threshold: float = 0.45  # cosine at which a topic matches by meaning
+    semantic_topic_threshold: float = 0.3  # cosine at which a topic matches by meaning
     # Similarity to liked papers (and 👍 feedback): mean of the best ``liked_top_k`` seeds.
     liked_weight: float = 1.0
     liked_top_k: int = 3
