@@ -19,7 +19,8 @@ The tasks, each pool one day's papers (the first two are issue 4's):
           (the mean of each interest's own nDCG@10).
   names   (extra) the stated task with the category's name alone as the topic ("Machine
           Learning", "Graphics"): short topics, as readers type them. Also printed: how many
-          papers the digest shows (it shows only papers that match).
+          papers the digest shows (it shows only papers that match), and how many it shows
+          readers whose topic is the name of a category with no paper that day.
   topic + author (extra) readers with a topic and liked papers: each liked reader of the
           day with one of its stated readers (the pool has neither categories nor
           authors); relevant = either one's papers; each interest's nDCG@10 is printed
@@ -99,6 +100,7 @@ class Day:
     mixed_pool: list[Paper]  # neither categories nor authors
     topic_author: list[Task]  # each liked task with a stated one
     names: list[Task]  # stated tasks with the category's name alone
+    absent: list[Task]  # names of the categories with no paper that day (nothing relevant)
 
 
 def load(data: Path, categories: Path) -> tuple[list[Paper], dict[str, dict[str, str]]]:
@@ -162,6 +164,10 @@ def build_days(
                 [replace(p, categories=(), authors=()) for p in today],
                 mix_up(stated, liked, day),
                 names,
+                [
+                    Task(Profile(id=cat, topics=(taxonomy[cat]["name"],)), set(), "")
+                    for cat in sorted(set(taxonomy) - set(counts))
+                ],
             )
         )
     return days
@@ -277,6 +283,7 @@ TASKS = (
     "names",
 )
 SIMULATED = TASKS[:3]  # the feedback simulation's tasks
+ABSENT = "absent subjects"  # names of categories with no paper that day: only what is shown
 
 
 # -- running the ranker -----------------------------------------------------------------
@@ -414,6 +421,7 @@ def evaluate(
     baseline: bool = True,
 ) -> dict[str, dict[str, Score]]:
     out = {task: {name: Score([], []) for name in (*BASELINES, "digest")} for task in TASKS}
+    out[ABSENT] = {"digest": Score([], [])}
     for day in days:
         for j, ranked in enumerate(run_coauthor_task(day, opts, embedder, vectors)):
             out["liked+coauthors"]["digest"].add(ranked, day.liked[j].relevant)
@@ -439,6 +447,10 @@ def evaluate(
                     out[name][method].add(ranked[j], task.relevant, task.interests)
                     if name == "liked":  # BM25 reads no authors: the same lists
                         out["liked+coauthors"][method].add(ranked[j], task.relevant)
+        if day.absent:  # readers whose subject has no paper today: what they are shown
+            shown = run_ranker(day.stated_pool, day.absent, day.history, opts, embedder, vectors)
+            for task, ranked in zip(day.absent, shown, strict=True):
+                out[ABSENT]["digest"].add(ranked, task.relevant)
     return out
 
 
@@ -664,6 +676,15 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  {'':15s} digest - bm25: {diff:+.4f} ± {half:.4f} (95 %),"
             f" x bm25 between {low:.3f} and {high:.3f}"
+        )
+    shows = np.array(result[ABSENT]["digest"].shown)
+    if shows.size:
+        figures[ABSENT] = {"readers": int(shows.size), "shown": float(shows.mean())}
+        figures[ABSENT]["shown_any"] = float(np.mean(shows > 0))  # type: ignore[index]
+        print(
+            f"  {ABSENT}: {shows.size} readers whose topic is the name of a category with no"
+            f" paper that day are shown {shows.mean():.2f} papers on average"
+            f" ({np.mean(shows > 0):.0%} shown any)"
         )
     print(f"  ({time.perf_counter() - started:.1f} s)")
     if vectors is not None and not math.isnan(vectors.seconds_per_paper):

@@ -212,6 +212,10 @@ def _tiny_benchmark_data(folder: Path) -> tuple[Path, Path]:
                         "name": "Computer Vision",
                         "description": "Pixel tricks, lidar point clouds and their voxels.",
                     },
+                    "cs.CR": {  # no paper: its name is an absent subject every day
+                        "name": "Cryptography and Security",
+                        "description": "Ciphers.",
+                    },
                 }
             }
         )
@@ -259,6 +263,8 @@ def test_ranking_benchmark_runs_end_to_end_and_bounds_its_ratios(tmp_path) -> No
     # shows nothing rather than papers that do not match; BM25 always shows ten.
     assert figures["names"]["digest"]["shown"] == 0 and figures["names"]["bm25"]["shown"] == 10
     assert figures["stated"]["digest"]["shown"] > 0  # a description matches by one word
+    # A reader of a subject with no paper that day is shown nothing.
+    assert figures["absent subjects"] == {"readers": 4, "shown": 0.0, "shown_any": 0.0}
     assert "x bm25 between" in done.stdout and "both interests in the top 10" in done.stdout
 
 
