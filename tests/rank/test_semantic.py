@@ -69,6 +69,29 @@ def test_meaning_without_shared_words(model) -> None:
     assert lexical == [[]]  # no shared word: only the semantic backend finds it
 
 
+def test_a_one_word_topic_matches_by_meaning_from_cosine_0_3(model) -> None:
+    """'Graphics' shares no word with a paper on rendering meshes, whose cosine with it is
+    about 0.36: a match from ``semantic_topic_threshold`` 0.3 (chosen on short topics, see
+    docs/ranking.md), not at the earlier 0.45; a paper on stock prices (cosine ~0.06) never."""
+    pool = [
+        paper(
+            "mesh",
+            "Neural rendering of 3D meshes",
+            "Differentiable rasterization renders textured meshes from novel viewpoints.",
+        ),
+        paper("stock", "Stock price forecasting", "Time series models predict equity markets."),
+    ]
+    profile = Profile("r", topics=("Graphics",))
+    opts = RankOptions(semantic=True)
+    cosine = model.embed(["Graphics"]) @ sem.embed_papers(pool, model).T
+    assert 0.3 <= cosine[0, 0] < 0.45 and cosine[0, 1] < 0.3  # the case this test is about
+    picks = rank([profile], pool, options=opts, embedder=model)[0]
+    assert [p.paper_id for p in picks] == ["mesh"]
+    assert picks[0].why == "close in meaning to your topic 'Graphics'"
+    before = opts.with_(semantic_topic_threshold=0.45)
+    assert rank([profile], pool, options=before, embedder=model) == [[]]
+
+
 def test_stored_vectors_are_not_embedded_again(model) -> None:
     pool = [
         paper("a", "Speech recognition", "Acoustic models for speech."),
