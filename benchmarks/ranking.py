@@ -180,17 +180,7 @@ def pair_up(tasks: list[Task], day: date) -> list[Task]:
     interests (per-seed similarity, the interests' turns) or lets one crowd out the other."""
     shuffled = list(tasks)
     random.Random(day.toordinal()).shuffle(shuffled)
-    pairs = []
-    for a, b in zip(shuffled[::2], shuffled[1::2], strict=False):
-        profile = Profile(
-            id=f"{a.profile.id} + {b.profile.id}",
-            topics=a.profile.topics + b.profile.topics,
-            liked=a.profile.liked + b.profile.liked,
-        )
-        interests = (frozenset(a.relevant), frozenset(b.relevant))
-        query = f"{a.bm25_query} {b.bm25_query}"
-        pairs.append(Task(profile, a.relevant | b.relevant, query, interests))
-    return pairs
+    return [_join(a, b) for a, b in zip(shuffled[::2], shuffled[1::2], strict=False)]
 
 
 def mix_up(stated: list[Task], liked: list[Task], day: date) -> list[Task]:
@@ -202,18 +192,19 @@ def mix_up(stated: list[Task], liked: list[Task], day: date) -> list[Task]:
         return []
     topics = list(stated)
     random.Random(day.toordinal()).shuffle(topics)
-    mixed = []
-    for k, author in enumerate(liked):
-        topic = topics[k % len(topics)]
-        profile = Profile(
-            id=f"{topic.profile.id} + {author.profile.id}",
-            topics=topic.profile.topics,
-            liked=author.profile.liked,
-        )
-        interests = (frozenset(topic.relevant), frozenset(author.relevant))
-        query = f"{topic.bm25_query} {author.bm25_query}"
-        mixed.append(Task(profile, topic.relevant | author.relevant, query, interests))
-    return mixed
+    return [_join(topics[k % len(topics)], author) for k, author in enumerate(liked)]
+
+
+def _join(a: Task, b: Task) -> Task:
+    """One reader with both readers' interests (topics and liked papers); relevant = either
+    one's papers, each kept as an interest; BM25's query is both texts."""
+    profile = Profile(
+        id=f"{a.profile.id} + {b.profile.id}",
+        topics=a.profile.topics + b.profile.topics,
+        liked=a.profile.liked + b.profile.liked,
+    )
+    interests = (frozenset(a.relevant), frozenset(b.relevant))
+    return Task(profile, a.relevant | b.relevant, f"{a.bm25_query} {b.bm25_query}", interests)
 
 
 def _seeds(papers: list[Paper], day: date, seeds_from: str) -> list[Paper]:
