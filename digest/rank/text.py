@@ -21,6 +21,8 @@ TOKEN = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*", re.UNICODE)
 WORD = re.compile(r"\w+", re.UNICODE)
 STOP_WORDS = frozenset(ENGLISH_STOP_WORDS) | {"paper", "propose", "proposed", "using", "based"}
 MAX_QUERY_CHARS = 2000
+# An acronym's plural ("LLMs", "GPUs", "ViTs"), which the stemmer leaves apart from "LLM".
+_PLURAL_ACRONYM = re.compile(r"\b([A-Z][A-Za-z0-9]*[A-Z0-9])s\b")
 _STEMMER = snowballstemmer.stemmer("english")
 
 
@@ -39,7 +41,9 @@ def stem(word: str) -> str:
 
 
 def tokens(text: str) -> list[str]:
-    """Content words of ``text``: folded, stop words and one-letter tokens removed, stemmed."""
+    """Content words of ``text``: folded, stop words and one-letter tokens removed, stemmed
+    (an acronym's plural as the acronym)."""
+    text = _PLURAL_ACRONYM.sub(r"\1", text)
     return [stem(t) for t in TOKEN.findall(fold(text)) if len(t) > 1 and t not in STOP_WORDS]
 
 
