@@ -530,6 +530,7 @@ def tuning_grid(semantic_on: bool) -> list[tuple[str, RankOptions]]:
         grid.append((f"k1={value}", base.with_(lexical=replace(lex, k1=value))))
     for value in (1, 3):
         grid.append((f"title_weight={value}", base.with_(lexical=replace(lex, title_weight=value))))
+    grid.append(("acronyms=False", base.with_(lexical=replace(lex, acronyms=False))))
     for value in (1, 2, 3, 5):
         grid.append((f"liked_top_k={value}", base.with_(liked_top_k=value)))
     for value in (0.05, 0.12, 0.2):

@@ -8,7 +8,10 @@ Everything is a sparse matrix product over the whole batch of queries at once:
     ``prf_docs`` papers (RM3-style pseudo-relevance feedback) and scored again, which finds
     papers that say the same thing in other words;
   * a topic *matches* a paper only when enough of its distinct words occur in it (two of a
-    short topic, one of a long description: see :func:`required_words`).
+    short topic, one of a long description: see :func:`required_words`);
+  * for topics (BM25 and matching), each paper's text is completed with the other form of
+    the acronyms it uses, learned from the pool's definitions (:mod:`digest.rank.acronyms`);
+    the TF-IDF vectors that compare papers read only what the papers say.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer
 
 from digest.domain import Paper
+from digest.rank.acronyms import Acronyms
 from digest.rank.options import LexicalParams
 from digest.rank.text import MAX_QUERY_CHARS, analyze
 
@@ -52,6 +56,10 @@ def required_words(n_words: np.ndarray) -> np.ndarray:
     about learning; one for a description, whose BM25 score then does the ranking (a
     stricter rule lost 0.02 nDCG@10 on the tuning days)."""
     return np.where(n_words <= SHORT_TOPIC, np.minimum(n_words, 2), 1).astype(np.float32)
+
+
+def _idf(df: np.ndarray, n: int) -> np.ndarray:
+    return np.log1p((n - df + 0.5) / (df + 0.5))
 
 
 def _row_normalize(m: sparse.csr_matrix, order: int = 2) -> sparse.csr_matrix:
@@ -87,23 +95,31 @@ class LexicalIndex:
 
     def __init__(self, papers: Sequence[Paper], params: LexicalParams | None = None):
         self.params = p = params or LexicalParams()
-        self.n_docs = len(papers)
+        self.n_docs = n = len(papers)
         self.vectorizer = CountVectorizer(analyzer=analyze, dtype=np.float32)
         texts = [paper_text(paper, p.title_weight) for paper in papers]
-        counts = self.vectorizer.fit_transform(texts).tocsr()  # ValueError on empty vocabulary
+        acronyms = Acronyms.learn(texts) if p.acronyms else Acronyms({})
+        self.acronyms = acronyms
+        completions = [acronyms.completion(text) for text in texts] if acronyms.table else []
+        # ValueError on an empty vocabulary
+        both = self.vectorizer.fit_transform(texts + completions).tocsr()
+        counts = both[:n]  # what the papers say
+        topical = counts + both[n:] if completions else counts  # and their acronyms' forms
         self.vocabulary: dict[str, int] = self.vectorizer.vocabulary_
-        df = np.bincount(counts.indices, minlength=counts.shape[1])
-        n = counts.shape[0]
-        self.idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
-        lengths = np.asarray(counts.sum(axis=1)).ravel()
+        # TF-IDF compares papers by what they say: terms only the completions hold weigh 0.
+        said = np.bincount(counts.indices, minlength=counts.shape[1])
+        self.idf = np.where(said > 0, _idf(said, n), 0.0).astype(np.float32)
+        df = np.bincount(topical.indices, minlength=topical.shape[1])
+        idf = _idf(df, n)
+        lengths = np.asarray(topical.sum(axis=1)).ravel()
         norm = p.k1 * (1 - p.b + p.b * lengths / max(float(lengths.mean()), 1e-9))
-        tf = counts.copy()
+        tf = topical.copy()
         tf.data = tf.data * (p.k1 + 1) / (tf.data + np.repeat(norm, np.diff(tf.indptr)))
-        self.bm25_t = tf.multiply(self.idf).tocsr().astype(np.float32).T.tocsr()  # terms x docs
+        self.bm25_t = tf.multiply(idf).tocsr().astype(np.float32).T.tocsr()  # terms x docs
         self.tfidf = self._tfidf(counts)  # docs x terms, unit rows
         # Each paper's strongest terms: what expansion draws from (keeps it sparse and fast).
         self.strongest = _top_per_row(self.tfidf, p.prf_terms)
-        presence = counts.copy()
+        presence = topical.copy()
         presence.data[:] = 1
         terms = self.vectorizer.get_feature_names_out()
         self.unigram = np.array([" " not in t for t in terms])

@@ -23,6 +23,7 @@ class LexicalParams:
     prf_docs: int = 5  # papers a topic is expanded from (0 = no expansion)
     prf_terms: int = 30  # terms added to the topic
     prf_weight: float = 0.5  # share of the expanded query that comes from those terms
+    acronyms: bool = True  # topics match a paper's acronyms and their long forms alike
 
 
 @dataclass(frozen=True)

@@ -61,9 +61,12 @@ class Pool:
         self._seed_rows: dict[str, object] = {}
 
     def in_title(self, topic: str, i: int) -> bool:
-        """Whether a word or phrase of ``topic`` is in paper ``i``'s title (for reasons)."""
+        """Whether a word or phrase of ``topic`` is in paper ``i``'s title (for reasons), an
+        acronym counting as its long form and the other way round."""
         if i not in self._title_terms:
-            self._title_terms[i] = set(analyze(self.papers[i].title))
+            title = self.papers[i].title
+            completion = self.lexical.acronyms.completion(title) if self.lexical else ""
+            self._title_terms[i] = set(analyze(f"{title} . {completion}"))
         return not analyze_query(topic).isdisjoint(self._title_terms[i])
 
     def owners(self, paper_id: str) -> frozenset[str]:
