@@ -15,7 +15,15 @@ from scipy import sparse
 from digest.domain import Paper
 from digest.rank.lexical import LexicalIndex, LexicalParams, analyze_query
 from digest.rank.semantic import Embedder, embed_papers
-from digest.rank.text import analyze, author_key, code_owners, fold, keyword_pattern, words
+from digest.rank.text import (
+    analyze,
+    author_key,
+    code_owners,
+    fold,
+    keyword_pattern,
+    plurals,
+    words,
+)
 
 
 class Pool:
@@ -151,8 +159,11 @@ class Pool:
         found = np.zeros(0, dtype=np.int64)
         if pattern is not None:
             candidates: np.ndarray | None = None
-            for word in set(words(key)):  # a paper must hold every word before the regex runs
-                docs = self._postings.get(word, np.zeros(0, dtype=np.int64))
+            # A paper must hold every word (the last one maybe plural) before the regex runs.
+            said = words(key)
+            for forms in [(w,) for w in said[:-1]] + [plurals(w) for w in said[-1:]]:
+                docs = [self._postings[w] for w in forms if w in self._postings]
+                docs = np.unique(np.concatenate(docs)) if docs else np.zeros(0, dtype=np.int64)
                 candidates = docs if candidates is None else np.intersect1d(candidates, docs)
             if candidates is None:  # no word characters at all ('C++' is 'c', '++' is none)
                 candidates = np.arange(self.n)

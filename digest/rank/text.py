@@ -58,12 +58,21 @@ def words(text: str) -> list[str]:
     return WORD.findall(fold(text))
 
 
+def plurals(word: str) -> tuple[str, ...]:
+    """A folded word and the plurals a keyword pattern also matches (see keyword_pattern)."""
+    return (word, word + "s", word + "es")
+
+
 def keyword_pattern(keywords: Iterable[str]) -> re.Pattern[str] | None:
-    """One regex matching any keyword as whole words (phrases allowed), on folded text."""
+    """One regex matching any keyword as whole words (phrases allowed), on folded text; a
+    keyword's last word also in its plural, so excluding 'LLM' excludes "LLMs" and requiring
+    'replay buffer' finds "replay buffers" (but 'buffer' never finds "buffering")."""
     parts = [re.escape(fold(k).strip()) for k in keywords if k.strip()]
     if not parts:
         return None
-    parts = [p.replace(r"\ ", r"[\s\-]+") for p in parts]
+    # Words apart by spaces or hyphens alike: 'replay-buffer' = 'replay buffer'.
+    parts = [re.sub(r"(?:\\[ -])+", r"[\\s\\-]+", p) for p in parts]
+    parts = [p + (r"(?:e?s)?" if p[-1].isalnum() else "") for p in parts]
     return re.compile(r"(?<!\w)(?:" + "|".join(sorted(parts, key=len, reverse=True)) + r")(?!\w)")
 
 

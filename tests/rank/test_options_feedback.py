@@ -96,7 +96,8 @@ def test_analysis_phrases_stems_and_folding() -> None:
     assert fold("Schrödinger ÉCOLE") == "schrodinger ecole"
     pattern = keyword_pattern(["large language model"])
     assert pattern is not None and pattern.search(fold("a Large-Language Model here"))
-    assert not pattern.search("large language models")  # whole words only
+    assert pattern.search("large language models")  # the last word's plural too
+    assert not pattern.search("large language modeling")  # whole words only
     assert keyword_pattern(["  ", ""]) is None
 
 

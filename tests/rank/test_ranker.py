@@ -81,11 +81,29 @@ def test_required_keywords_keep_only_papers_with_one_of_them(pool) -> None:
     assert set(ids(picks)) == {"cl1", "cl2", "cl3"}
 
 
-def test_required_keyword_phrase_is_whole_words(pool) -> None:
-    picks = one(Profile("r", topics=("continual learning",), require=("replay buffer",)), pool)
-    assert ids(picks) == []  # 'replay buffers' is not the whole word 'buffer'
-    picks = one(Profile("r", topics=("continual learning",), require=("replay buffers",)), pool)
-    assert ids(picks) == ["cl1"]
+def test_required_keyword_phrase_is_whole_words_or_a_plural(pool) -> None:
+    picks = one(Profile("r", topics=("continual learning",), require=("replay buff",)), pool)
+    assert ids(picks) == []  # 'replay buffers' is not the whole word 'buff'
+    for keyword in ("replay buffers", "replay buffer", "Replay-Buffer"):
+        picks = one(Profile("r", topics=("continual learning",), require=(keyword,)), pool)
+        assert ids(picks) == ["cl1"], keyword
+
+
+def test_excluded_keyword_covers_its_plural_and_symbols_still_work() -> None:
+    pool = [
+        paper("llm", "Agents built on LLMs", "Tool use for LLMs."),
+        paper("cls", "Object classes", "Counting classes of objects."),
+        paper("cpp", "Fast C++ kernels for agents", "Tool use for agents, in C++."),
+        paper("llx", "LLMX agents", "Tool use for agents."),
+    ]
+    picks = one(Profile("r", topics=("tool use",), exclude=("LLM",)), pool)
+    assert ids(picks) and "llm" not in ids(picks) and "llx" in ids(picks)
+    picks = one(Profile("r", topics=("objects",), require=("class",)), pool)
+    assert ids(picks) == ["cls"]  # 'classes'
+    picks = one(Profile("r", topics=("tool use",), exclude=("C++",)), pool)
+    assert "cpp" not in ids(picks) and "llm" in ids(picks)
+    picks = one(Profile("r", topics=("tool use",), require=("c++",)), pool)
+    assert ids(picks) == ["cpp"]
 
 
 def test_paper_already_sent_never_returns(pool) -> None:
