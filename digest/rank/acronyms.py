@@ -99,20 +99,25 @@ class Acronyms:
     def completion(self, text: str) -> str:
         """The other form of every acronym and long form ``text`` uses, once per use (empty
         when there is none): what the paper says in the words it did not use."""
+        return " . ".join(other for _, other in self.uses(text))
+
+    def uses(self, text: str) -> list[tuple[str, str]]:
+        """Each acronym or long form ``text`` uses, as it says it, with its other form:
+        ("AI", "artificial intelligence"), ("large language models", "LLM")."""
         if not self.table:
-            return ""
+            return []
         own = definitions_in(text)  # a paper's own definition wins over the pool's
-        extra = []
+        found = []
         for word in _CAPITALISED.findall(text):
             acronym = word if word in self.table else word[:-1] if word[-1] == "s" else ""
             if acronym in self.table:
-                extra.append(own.get(acronym) or self.table[acronym])
-        extra.extend(self._acronyms_of_long_forms(text))
-        return " . ".join(extra)
+                found.append((word, own.get(acronym) or self.table[acronym]))
+        return found + self._acronyms_of_long_forms(text)
 
-    def _acronyms_of_long_forms(self, text: str) -> list[str]:
-        """The acronym of each long form in ``text`` (any case, spaces or hyphens between its
-        words, the last one plural or singular), the longest first and without overlaps."""
+    def _acronyms_of_long_forms(self, text: str) -> list[tuple[str, str]]:
+        """Each long form in ``text`` (any case, spaces or hyphens between its words, the
+        last one plural or singular), the longest first and without overlaps, with its
+        acronym."""
         found = []
         for clause in _CLAUSE.split(text.lower()):
             words = [w for w in _SPLIT.split(clause) if w]
@@ -123,7 +128,7 @@ class Acronyms:
                     n = len(form)
                     last = words[i + n - 1] if i + n <= len(words) else ""
                     if _same_word(last, form[-1]) and tuple(words[i : i + n - 1]) == form[:-1]:
-                        found.append(acronym)
+                        found.append((" ".join(words[i : i + n]), acronym))
                         step = n
                         break
                 i += step

@@ -22,6 +22,7 @@ from digest.rank.text import (
     fold,
     keyword_pattern,
     plurals,
+    tokens,
     words,
 )
 
@@ -66,6 +67,7 @@ class Pool:
                 self.categories.setdefault(category.strip(), []).append(i)
         self._duplicates: list[frozenset[int]] | None = None
         self._title_terms: dict[int, set[str]] = {}
+        self._said: dict[int, tuple[set[str], list[tuple[str, set[str]]]]] = {}
         self._seed_rows: dict[str, object] = {}
 
     def in_title(self, topic: str, i: int) -> bool:
@@ -76,6 +78,19 @@ class Pool:
             completion = self.lexical.acronyms.completion(title) if self.lexical else ""
             self._title_terms[i] = set(analyze(f"{title} . {completion}"))
         return not analyze_query(topic).isdisjoint(self._title_terms[i])
+
+    def via_acronym(self, topic: str, i: int) -> str:
+        """How paper ``i`` says words of ``topic`` that it has only through an acronym or its
+        long form ('AI' for the topic 'artificial intelligence'), or '' (for reasons)."""
+        if self.lexical is None or not self.lexical.acronyms.table:
+            return ""
+        if i not in self._said:
+            text = f"{self.papers[i].title}\n{self.papers[i].abstract}"
+            uses = [(said, set(tokens(other))) for said, other in self.lexical.acronyms.uses(text)]
+            self._said[i] = (set(tokens(text)), uses)
+        own, uses = self._said[i]
+        missing = {t for t in analyze_query(topic) if " " not in t} - own
+        return next((said for said, other in uses if missing & other), "") if missing else ""
 
     def owners(self, paper_id: str) -> frozenset[str]:
         """Owners of the code and project pages a known paper links to (see ``code_owners``):

@@ -552,7 +552,9 @@ class _Chunk:
                 why = f"close in meaning to your topic '{short(topic)}'"
             else:
                 where = "title" if self.pool.in_title(topic, i) else "abstract"
-                why = f"matches your topic '{short(topic)}' ({where})"
+                via = self.pool.via_acronym(topic, i)
+                said = f" as '{short(via, 24)}'" if via else ""
+                why = f"matches your topic '{short(topic)}'{said} ({where})"
         elif kind == KIND_LIKED:
             j = int(s.liked_seed[r, i])
             j, owner = self.owner_match.get((r, i), (j, ""))
