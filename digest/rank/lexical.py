@@ -38,6 +38,12 @@ def analyze_query(text: str) -> frozenset[str]:
 
 
 @lru_cache(maxsize=100_000)
+def topic_words(text: str) -> frozenset[str]:
+    """The distinct words of a topic, without its phrases."""
+    return frozenset(t for t in analyze_query(text) if " " not in t)
+
+
+@lru_cache(maxsize=100_000)
 def query_counts(text: str) -> dict[str, int]:
     """Each term of a topic with how often the topic says it."""
     return dict(Counter(analyze(text[:MAX_QUERY_CHARS])))
@@ -100,7 +106,9 @@ class LexicalIndex:
         texts = [paper_text(paper, p.title_weight) for paper in papers]
         acronyms = Acronyms.learn(texts) if p.acronyms else Acronyms({})
         self.acronyms = acronyms
-        completions = [acronyms.completion(text) for text in texts] if acronyms.table else []
+        # Each paper's acronyms and long forms, with their other forms (reasons use them too).
+        self.uses = [acronyms.uses(text) if acronyms.table else [] for text in texts]
+        completions = [" . ".join(o for _, o in u) for u in self.uses] if acronyms.table else []
         # ValueError on an empty vocabulary
         both = self.vectorizer.fit_transform(texts + completions).tocsr()
         counts = both[:n]  # what the papers say

@@ -13,7 +13,7 @@ import numpy as np
 from scipy import sparse
 
 from digest.domain import Paper
-from digest.rank.lexical import LexicalIndex, LexicalParams, analyze_query
+from digest.rank.lexical import LexicalIndex, LexicalParams, analyze_query, topic_words
 from digest.rank.semantic import Embedder, embed_papers
 from digest.rank.text import (
     analyze,
@@ -67,7 +67,8 @@ class Pool:
                 self.categories.setdefault(category.strip(), []).append(i)
         self._duplicates: list[frozenset[int]] | None = None
         self._title_terms: dict[int, set[str]] = {}
-        self._said: dict[int, tuple[set[str], list[tuple[str, set[str]]]]] = {}
+        # paper -> (words its acronyms' other forms say, each use, its own words once needed)
+        self._said: dict[int, tuple[frozenset[str], list, frozenset[str] | None]] = {}
         self._seed_rows: dict[str, object] = {}
 
     def in_title(self, topic: str, i: int) -> bool:
@@ -82,14 +83,19 @@ class Pool:
     def via_acronym(self, topic: str, i: int) -> str:
         """How paper ``i`` says words of ``topic`` that it has only through an acronym or its
         long form ('AI' for the topic 'artificial intelligence'), or '' (for reasons)."""
-        if self.lexical is None or not self.lexical.acronyms.table:
+        if self.lexical is None or not self.lexical.uses[i]:
             return ""
         if i not in self._said:
-            text = f"{self.papers[i].title}\n{self.papers[i].abstract}"
-            uses = [(said, set(tokens(other))) for said, other in self.lexical.acronyms.uses(text)]
-            self._said[i] = (set(tokens(text)), uses)
-        own, uses = self._said[i]
-        missing = {t for t in analyze_query(topic) if " " not in t} - own
+            uses = [(said, frozenset(tokens(other))) for said, other in self.lexical.uses[i]]
+            self._said[i] = (frozenset().union(*(other for _, other in uses)), uses, None)
+        others, uses, own = self._said[i]
+        wanted = topic_words(topic)
+        if wanted.isdisjoint(others):  # most picks: no acronym says the topic's words
+            return ""
+        if own is None:
+            own = frozenset(tokens(f"{self.papers[i].title}\n{self.papers[i].abstract}"))
+            self._said[i] = (others, uses, own)
+        missing = wanted - own
         return next((said for said, other in uses if missing & other), "") if missing else ""
 
     def owners(self, paper_id: str) -> frozenset[str]:
