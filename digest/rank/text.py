@@ -58,9 +58,12 @@ def words(text: str) -> list[str]:
     return WORD.findall(fold(text))
 
 
+_PLURAL_SUFFIXES = ("s", "es")  # a keyword's last word also matches with these
+
+
 def plurals(word: str) -> tuple[str, ...]:
     """A folded word and the plurals a keyword pattern also matches (see keyword_pattern)."""
-    return (word, word + "s", word + "es")
+    return (word, *(word + suffix for suffix in _PLURAL_SUFFIXES))
 
 
 def keyword_pattern(keywords: Iterable[str]) -> re.Pattern[str] | None:
@@ -72,7 +75,8 @@ def keyword_pattern(keywords: Iterable[str]) -> re.Pattern[str] | None:
         return None
     # Words apart by spaces or hyphens alike: 'replay-buffer' = 'replay buffer'.
     parts = [re.sub(r"(?:\\[ -])+", r"[\\s\\-]+", p) for p in parts]
-    parts = [p + (r"(?:e?s)?" if p[-1].isalnum() else "") for p in parts]
+    plural = "(?:" + "|".join(_PLURAL_SUFFIXES) + ")?"
+    parts = [p + (plural if p[-1].isalnum() else "") for p in parts]
     return re.compile(r"(?<!\w)(?:" + "|".join(sorted(parts, key=len, reverse=True)) + r")(?!\w)")
 
 
