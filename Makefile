@@ -10,7 +10,7 @@ SEMANTIC_VENV ?= .venv-semantic
 # CPU wheel of 2.13.0; elsewhere point pip at https://download.pytorch.org/whl/cpu).
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo test test-semantic lint clean venv
+.PHONY: demo web test test-semantic lint clean venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/digest demo
+
+# The subscription site on http://localhost:8000/ (every link in the demo emails points here).
+web: $(STAMP)
+	$(BIN)/digest web
 
 # System packages for the browser and SpamAssassin tests (installed when missing and root;
 # a failure here only makes those tests skip, or fail under DIGEST_REQUIRE_SERVICES=1).
@@ -47,4 +51,4 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) $(SEMANTIC_VENV) var .pytest_cache
+	rm -rf $(VENV) $(SEMANTIC_VENV) var .pytest_cache test-artifacts

@@ -142,3 +142,5 @@ class SubscriberInfo:
     frequency: str = "daily"
     delivery_hour: int = 7
     created_at: datetime | None = None
+    link_id: str = ""  # the opaque id signed links carry (``subscribers.link_id``)
+    weekday: int = 0

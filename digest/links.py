@@ -1,17 +1,19 @@
-"""Signed links that go into every email: unsubscribe, preferences, feedback, web view, confirm.
+"""Signed links that go into every email and page: unsubscribe, preferences, feedback, view,
+confirm, and the CSRF tokens of the site's forms.
 
 A token is ``base64url(json payload) "." base64url(HMAC-SHA256(purpose key, payload))[:16 bytes]``.
-The web site can trust it without looking the token up, and a tampered token fails
-verification. Each purpose has its own key (derived from the secret key and the purpose),
-so an unsubscribe token cannot be replayed as a preferences token.
+The payload names the reader by their *link id* (``subscribers.link_id``: 128 random bits),
+never by the row id or the address, so a token says nothing readable about who it belongs
+to, and replacing the link id revokes every link the reader was ever sent. Each purpose
+has its own key (derived from the secret key and the purpose), so an unsubscribe token
+cannot be replayed as a preferences, confirm or delete token. Confirmation and form tokens
+carry their issue time and expire.
 
-Signing is on the hot path of sending (about a dozen tokens per email), so the purpose
-keys are derived once, with the HMAC pads already hashed (:class:`_Mac`: HMAC-SHA256 from
-two copied SHA-256 states, a third of the cost of ``hmac.digest`` for short messages),
-and a token costs that and two base64 calls. Feedback links
-carry one token per (reader, paper); the vote (``up``/``down``) is a path segment outside
-the signature: either vote is the reader's own choice, so signing it adds nothing.
-Confirmation tokens carry their issue time and expire.
+Signing is on the hot path of sending (about a dozen tokens per email), so each purpose
+key's HMAC state is made once and copied per token (``hmac.new(...).copy()``, public API),
+and a token costs that and two base64 calls. Feedback links carry one token per (reader,
+paper); the vote (``up``/``down``) is a path segment outside the signature: either vote is
+the reader's own choice, so signing it adds nothing.
 """
 
 from __future__ import annotations
@@ -29,11 +31,25 @@ from urllib.parse import quote
 
 from digest.errors import InputError
 
-PURPOSES = ("unsubscribe", "preferences", "feedback", "view", "confirm")
+PURPOSES = ("unsubscribe", "preferences", "feedback", "view", "confirm", "csrf")
 VOTES = ("up", "down")
+CONFIRM_MAX_AGE = 7 * 24 * 3600  # a confirmation link works for 7 days
 _MAC_BYTES = 16  # 128-bit tag
 
 FeedbackUrl = Callable[[str, str], str]  # (paper_id, "up"|"down") -> URL
+LinkKey = str | int  # a reader's link id (ints only in tests and benchmarks)
+
+
+class LinkError(InputError):
+    """A link that is tampered, malformed, of another purpose, or expired."""
+
+
+class ExpiredLink(LinkError):
+    """A well-signed link past its age: ``payload`` still says whose it was."""
+
+    def __init__(self, message: str, payload: object):
+        super().__init__(message)
+        self.payload = payload
 
 
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
@@ -48,24 +64,24 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-class _Mac:
-    """HMAC-SHA256 with one key: the inner and outer pads hashed once (RFC 2104)."""
+def _json(value: object) -> bytes:
+    if type(value) is int:  # the common case of tests, without json
+        return b"%d" % value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
-    __slots__ = ("_inner", "_outer")
+
+class _Mac:
+    """HMAC-SHA256 with one key, its keyed state made once and copied per message."""
+
+    __slots__ = ("_state",)
 
     def __init__(self, key: bytes):
-        if len(key) > 64:  # SHA-256's block size
-            key = hashlib.sha256(key).digest()
-        key = key.ljust(64, b"\0")
-        self._inner = hashlib.sha256(key.translate(hmac.trans_36))
-        self._outer = hashlib.sha256(key.translate(hmac.trans_5C))
+        self._state = hmac.new(key, digestmod=hashlib.sha256)
 
     def digest(self, message: bytes) -> bytes:
-        inner = self._inner.copy()
-        inner.update(message)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()
+        mac = self._state.copy()
+        mac.update(message)
+        return mac.digest()
 
 
 class LinkSigner:
@@ -87,56 +103,69 @@ class LinkSigner:
         return (body + b"." + tag).decode("ascii")
 
     def token(self, purpose: str, payload: object) -> str:
-        if type(payload) is int:  # the common case, without json
-            data = b"%d" % payload
-        else:
-            data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        return self._sign(self._macs[purpose], data)
+        return self._sign(self._macs[purpose], _json(payload))
 
-    def verify(self, purpose: str, token: str, *, max_age: float | None = None) -> object:
-        """The payload of a valid token; InputError for a tampered, malformed or expired one."""
+    def verify(self, purpose: str, token: str) -> object:
+        """The payload of a valid token; LinkError for a tampered or malformed one."""
         key = self._keys.get(purpose)
         if key is None:
-            raise InputError(f"unknown link purpose {purpose!r}")
+            raise LinkError(f"unknown link purpose {purpose!r}")
         body, _, tag = token.partition(".")
         try:
             expected = hmac.digest(key, body.encode("ascii"), "sha256")[:_MAC_BYTES]
             if not hmac.compare_digest(expected, _unb64(tag)):
                 raise ValueError
-            payload = json.loads(_unb64(body))
+            return json.loads(_unb64(body))
         except (ValueError, UnicodeError, binascii.Error):
-            raise InputError(f"invalid or tampered {purpose} link") from None
-        if purpose == "confirm":
-            if not (isinstance(payload, list) and len(payload) == 2):
-                raise InputError("invalid or tampered confirm link")
-            if max_age is not None and time.time() - float(payload[1]) > max_age:
-                raise InputError("this confirmation link has expired; please subscribe again")
-            return payload[0]
-        return payload
+            raise LinkError(f"invalid or tampered {purpose} link") from None
+
+    def verify_timed(
+        self, purpose: str, token: str, *, max_age: float, now: float | None = None
+    ) -> list[object]:
+        """A token whose payload ends with its issue time: the payload without that time.
+
+        ExpiredLink (carrying the payload) when it is older than ``max_age`` seconds.
+        """
+        payload = self.verify(purpose, token)
+        if not (isinstance(payload, list) and payload and isinstance(payload[-1], int)):
+            raise LinkError(f"invalid or tampered {purpose} link")
+        age = (time.time() if now is None else now) - payload[-1]
+        if age > max_age or age < -300:  # five minutes of clock skew between servers
+            raise ExpiredLink(f"this {purpose} link has expired", payload[:-1])
+        return payload[:-1]
 
     # -- links --------------------------------------------------------------------------
-    def for_recipient(self, subscriber_id: int, edition_key: str) -> RecipientLinks:
-        sid = int(subscriber_id)
-        number = b"%d" % sid
+    def for_recipient(self, link_id: LinkKey, edition_key: str) -> RecipientLinks:
+        ident = _json(link_id)
         macs = self._macs
-        unsubscribe = self._sign(macs["unsubscribe"], number)
+        unsubscribe = self._sign(macs["unsubscribe"], ident)
         path, key_json = _edition_parts(edition_key)
-        view = self._sign(macs["view"], b"[" + number + b"," + key_json + b"]")
+        view = self._sign(macs["view"], b"[" + ident + b"," + key_json + b"]")
         base = self.base_url
         return RecipientLinks(
             unsubscribe=f"{base}/u/{unsubscribe}",
-            preferences=f"{base}/p/{self._sign(macs['preferences'], number)}",
+            preferences=f"{base}/p/{self._sign(macs['preferences'], ident)}",
             view_online=f"{base}/v/{path}/{view}",
             unsubscribe_token=unsubscribe,
         )
 
-    def feedback(self, subscriber_id: int, paper_id: str, vote: str) -> str:
-        return self.feedback_links(subscriber_id)(paper_id, vote)
+    def preferences_url(self, link_id: LinkKey) -> str:
+        return f"{self.base_url}/p/{self.token('preferences', link_id)}"
 
-    def feedback_links(self, subscriber_id: int) -> FeedbackUrl:
+    def unsubscribe_url(self, link_id: LinkKey) -> str:
+        return f"{self.base_url}/u/{self.token('unsubscribe', link_id)}"
+
+    def view_url(self, link_id: LinkKey, edition_key: str) -> str:
+        path, _ = _edition_parts(edition_key)
+        return f"{self.base_url}/v/{path}/{self.token('view', [link_id, edition_key])}"
+
+    def feedback(self, link_id: LinkKey, paper_id: str, vote: str) -> str:
+        return self.feedback_links(link_id)(paper_id, vote)
+
+    def feedback_links(self, link_id: LinkKey) -> FeedbackUrl:
         """A fast ``(paper_id, vote) -> URL`` for one reader (the hot path of rendering)."""
         key = self._macs["feedback"]
-        prefix = b"[%d," % int(subscriber_id)
+        prefix = b"[" + _json(link_id) + b","
         base = self.base_url + "/f/"
         cache = self._paper_json
         sign = self._sign
@@ -158,9 +187,23 @@ class LinkSigner:
 
         return url
 
-    def confirm_url(self, subscriber_id: int, *, now: float | None = None) -> str:
+    def confirm_url(self, link_id: LinkKey, *, now: float | None = None) -> str:
         issued = int(time.time() if now is None else now)
-        return f"{self.base_url}/c/{self.token('confirm', [int(subscriber_id), issued])}"
+        return f"{self.base_url}/c/{self.token('confirm', [link_id, issued])}"
+
+    def csrf_token(self, link_id: LinkKey, form: str, *, now: float | None = None) -> str:
+        """A form's hidden token: bound to one reader and one form, valid for a day."""
+        issued = int(time.time() if now is None else now)
+        return self.token("csrf", [link_id, form, issued])
+
+    def check_csrf(
+        self, token: str, link_id: LinkKey, form: str, *, now: float | None = None
+    ) -> bool:
+        try:
+            payload = self.verify_timed("csrf", token, max_age=24 * 3600, now=now)
+        except LinkError:
+            return False
+        return payload == [link_id, form]
 
 
 @functools.lru_cache(maxsize=64)

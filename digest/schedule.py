@@ -1,7 +1,8 @@
 """Scheduling decisions, pure: which edition a subscriber is due for at a given instant.
 
 An edition is keyed by the subscriber's *local* calendar: ``daily:YYYY-MM-DD`` for daily
-readers, ``weekly:YYYY-Www`` (ISO week) for weekly readers, who are due from Monday on. With
+readers, ``weekly:YYYY-Www`` (ISO week) for weekly readers, who are due from their chosen
+weekday on (Monday unless they chose another). With
 ``respect_hour`` a reader is due only once their local clock has reached their delivery
 hour; zoneinfo makes this correct across daylight-saving changes. A missed slot is caught up
 later the same day (or week): the delivery ledger, not the clock, prevents a second send.
@@ -15,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest.errors import InputError
 
-WEEKLY_DAY = 0  # Monday
+WEEKLY_DAY = 0  # Monday: the weekly day of readers who chose none
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +46,45 @@ def edition_for(frequency: str, now: datetime, timezone: str) -> EditionSlot:
 
 
 def due_edition(
-    frequency: str, delivery_hour: int, timezone: str, now: datetime, *, respect_hour: bool
+    frequency: str,
+    delivery_hour: int,
+    timezone: str,
+    now: datetime,
+    *,
+    respect_hour: bool,
+    weekday: int = WEEKLY_DAY,
 ) -> EditionSlot | None:
     """The edition the reader should get now, or None when it is not time yet."""
     slot = edition_for(frequency, now, timezone)
     if not respect_hour:
         return slot
     local = local_now(now, timezone)
-    if frequency == "weekly" and local.weekday() != WEEKLY_DAY:
-        return slot  # later in the week: catch up on a Monday that was missed
+    if frequency == "weekly":
+        if local.weekday() < weekday:
+            return None  # their day of this week has not come
+        if local.weekday() > weekday:
+            return slot  # later in the week: catch up on a day that was missed
     return slot if local.hour >= delivery_hour else None
+
+
+def next_delivery(
+    frequency: str, delivery_hour: int, timezone: str, now: datetime, *, weekday: int = WEEKLY_DAY
+) -> datetime:
+    """When the reader's next digest is due (local time): for a welcome email's promise.
+
+    The first slot strictly after ``now`` (a reader who subscribes at 09:00 with hour 7
+    gets tomorrow's), computed on the local calendar so that DST is respected.
+    """
+    local = local_now(now, timezone)
+    zone = local.tzinfo
+    day = local.date()
+    for offset in range(0, 15):
+        candidate_day = day + timedelta(days=offset)
+        if frequency == "weekly" and candidate_day.weekday() != weekday:
+            continue
+        candidate = datetime(
+            candidate_day.year, candidate_day.month, candidate_day.day, delivery_hour, tzinfo=zone
+        )
+        if candidate > local:
+            return candidate
+    raise AssertionError("a slot exists within two weeks")  # pragma: no cover

@@ -82,6 +82,15 @@ class Settings:
     # [sources.NAME] tables of the TOML file, validated by digest.ingest.sources
     sources: dict[str, dict[str, object]] = field(default_factory=dict)
     rank: str = ""  # ranking overrides, "key=value,..." (see digest.rank.options)
+    # The subscription site:
+    secret_key_generated: bool = False  # True when the key came from var/secret_key
+    redis_url: str | None = None  # shared rate limits of the web processes
+    allow_http_links: bool = False  # let `digest run` send over SMTP with http:// links
+    web_cache_seconds: int = 60
+
+    @property
+    def links_are_https(self) -> bool:
+        return self.base_url.startswith("https://")
 
     @property
     def from_domain(self) -> str:
@@ -116,7 +125,15 @@ class Settings:
         from_name, from_address = _parse_from(values.get("from") or "digest <digest@localhost>")
         base_url = (values.get("base_url") or "http://localhost:8000").rstrip("/")
         _check_url("DIGEST_BASE_URL", base_url, {"http", "https"})
-        secret_key = values.get("secret_key") or _embedded_secret(var_dir)
+        secret_key = values.get("secret_key") or ""
+        secret_key_generated = not secret_key
+        if secret_key_generated:
+            secret_key = _embedded_secret(var_dir)
+        redis_url = values.get("redis_url") or None
+        if redis_url:
+            _check_url("DIGEST_REDIS_URL", redis_url, {"redis", "rediss"})
+        elif broker_url and broker_url.startswith("redis"):
+            redis_url = broker_url
         if len(secret_key) < 16:
             raise ConfigError("DIGEST_SECRET_KEY: must be at least 16 characters long")
         return cls(
@@ -148,6 +165,12 @@ class Settings:
             dkim=_dkim(values, from_address),
             sources=_read_toml_tables(env.get(PREFIX + "CONFIG"), "sources"),
             rank=_rank_options(values.get("rank")),
+            secret_key_generated=secret_key_generated,
+            redis_url=redis_url,
+            allow_http_links=_bool("DIGEST_ALLOW_HTTP_LINKS", values.get("allow_http_links")),
+            web_cache_seconds=_int(
+                "DIGEST_WEB_CACHE_SECONDS", values.get("web_cache_seconds", 60), 0, 86_400
+            ),
         )
 
 
@@ -333,6 +356,17 @@ def _dkim(values: Mapping[str, object], from_address: str) -> DkimConfig | None:
 
     check_private_key(key, f"DIGEST_DKIM_KEY_FILE ({path})")
     return DkimConfig(selector=selector, domain=domain, key_file=path, key=key)
+
+
+def _bool(name: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value or "").strip().lower()
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    if text in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name}: expected 1/0, true/false or yes/no, got {value!r}")
 
 
 def _int(name: str, value: object, low: int, high: int) -> int:

@@ -44,6 +44,7 @@ class SubscriberSpec:
     timezone: str = "UTC"
     frequency: str = "daily"
     delivery_hour: int = 7
+    weekday: int = 0  # weekly readers' day: 0 = Monday ... 6 = Sunday
     topics: tuple[str, ...] = ()
     require: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
@@ -114,6 +115,20 @@ def check_hour(value: object) -> int:
     return hour
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def check_weekday(value: object) -> int:
+    """0-6, or a day's name in English (``fri``, ``Friday``): the weekly reader's day."""
+    text = str(value).strip().lower()
+    if text.isdigit() and 0 <= int(text) <= 6:
+        return int(text)
+    for number, name in enumerate(WEEKDAYS):
+        if len(text) >= 3 and name.startswith(text):
+            return number
+    raise InputError(f"weekday must be a day's name (monday ... sunday) or 0-6, got {value!r}")
+
+
 def check_choice(label: str, value: str, choices: Iterable[str]) -> str:
     value = (value or "").strip().lower()
     allowed = tuple(choices)
@@ -179,5 +194,6 @@ def validate_spec(data: Mapping[str, object]) -> SubscriberSpec:
         timezone=check_timezone(str(data.get("timezone") or "UTC")),
         frequency=check_choice("frequency", str(data.get("frequency") or "daily"), FREQUENCIES),
         delivery_hour=check_hour(7 if hour in (None, "") else hour),
+        weekday=check_weekday(data.get("weekday") if data.get("weekday") not in (None, "") else 0),
         **lists,
     )

@@ -21,6 +21,7 @@ from digest.cli import rank as rank_cli
 from digest.cli import run as run_cli
 from digest.cli import sources as sources_cli
 from digest.cli import subscribers as subscribers_cli
+from digest.cli import web as web_cli
 from digest.cli.common import err_console
 from digest.errors import DigestError
 
@@ -47,6 +48,7 @@ app.add_typer(papers_cli.app, name="papers")
 app.add_typer(db_cli.app, name="db")
 run_cli.register(app)
 rank_cli.register(app)
+web_cli.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,7 +12,7 @@ from rich.table import Table
 from digest.cli.common import console, is_terminal, load_settings, open_database, print_json
 from digest.db import repo
 from digest.demo import DEMO_SUBSCRIBERS, sample_papers_path
-from digest.errors import InputError
+from digest.errors import ConfigError, InputError
 from digest.ingest.jsonl import parse_jsonl, read_lines
 from digest.pipeline.edition import EditionReport, run_edition
 from digest.pipeline.runtime import Runtime, utcnow
@@ -33,6 +33,12 @@ def _runtime(settings: Settings, *, auto_upgrade: bool | None = None) -> Runtime
 
 
 def _check_smtp(settings: Settings) -> None:
+    if settings.smtp is not None and not settings.links_are_https and not settings.allow_http_links:
+        raise ConfigError(
+            f"DIGEST_BASE_URL: {settings.base_url} is not https; mailbox providers ignore a "
+            "one-click List-Unsubscribe over http, so digest does not send over SMTP with it "
+            "(set an https:// URL, or DIGEST_ALLOW_HTTP_LINKS=1 for a test relay)"
+        )
     if settings.smtp is not None and settings.in_process:
         from digest.deliver.transports import check_smtp
 
@@ -178,5 +184,10 @@ def demo() -> None:
             console.print(f"  {path}")
     if report.result.counts["sent"] == 0 and report.ok:
         console.print("\nNothing new was sent: every demo subscriber already has today's edition.")
+    console.print(
+        "\nThe subscription site: run `.venv/bin/digest web` (or `make web`) and open "
+        f"{settings.base_url}/\nEvery link in the demo emails (unsubscribe, preferences, "
+        "view in browser, 👍/👎) then works."
+    )
     if not report.ok:
         raise typer.Exit(1)

@@ -66,6 +66,10 @@ Frequency = Annotated[
     str | None, typer.Option("--frequency", help=f"One of {', '.join(FREQUENCIES)}.")
 ]
 Hour = Annotated[int | None, typer.Option("--hour", help="Local hour of delivery, 0-23.")]
+Weekday = Annotated[
+    str | None,
+    typer.Option("--weekday", help="Weekly readers' day: monday ... sunday (default monday)."),
+]
 Tz = Annotated[str | None, typer.Option("--tz", help="IANA time zone, e.g. Europe/Berlin.")]
 Status = Annotated[
     str | None, typer.Option("--status", help=f"One of {', '.join(SUBSCRIBER_STATUSES)}.")
@@ -86,6 +90,7 @@ def _options(**values: object) -> dict[str, object]:
         "name": "name",
         "frequency": "frequency",
         "hour": "delivery_hour",
+        "weekday": "weekday",
         "tz": "timezone",
         "status": "status",
     }
@@ -118,6 +123,7 @@ def add(
     disliked: Disliked = None,
     frequency: Frequency = None,
     hour: Hour = None,
+    weekday: Weekday = None,
     tz: Tz = None,
     status: Status = None,
     as_json: Json = False,
@@ -137,6 +143,7 @@ def add(
                 disliked=disliked,
                 frequency=frequency,
                 hour=hour,
+                weekday=weekday,
                 tz=tz,
                 status=status,
             ),
@@ -212,6 +219,7 @@ def update(
     disliked: Disliked = None,
     frequency: Frequency = None,
     hour: Hour = None,
+    weekday: Weekday = None,
     tz: Tz = None,
     status: Status = None,
     clear: Annotated[
@@ -234,6 +242,7 @@ def update(
         disliked=disliked,
         frequency=frequency,
         hour=hour,
+        weekday=weekday,
         tz=tz,
         status=status,
     )

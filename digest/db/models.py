@@ -7,6 +7,7 @@ Every change here needs an Alembic migration in ``digest/db/migrations/versions`
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, date, datetime
 from typing import ClassVar
 
@@ -139,6 +140,11 @@ class SourceRow(Base):
     updated_at: Mapped[datetime]
 
 
+def new_link_id() -> str:
+    """128 random bits, URL-safe: the subscriber's identity inside signed links."""
+    return secrets.token_urlsafe(16)
+
+
 class SubscriberRow(Base):
     __tablename__ = "subscribers"
 
@@ -154,6 +160,22 @@ class SubscriberRow(Base):
     updated_at: Mapped[datetime]
     confirmed_at: Mapped[datetime | None]
     unsubscribed_at: Mapped[datetime | None]
+    # Added by the subscription site (migration 0005):
+    # weekly readers' day, 0 = Monday ... 6 = Sunday
+    weekday: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The random, opaque id every signed link carries instead of ``id``; replacing it
+    # revokes every link sent before ("sign me out of all links", a resubscribe).
+    link_id: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: new_link_id())
+    paused_until: Mapped[datetime | None]
+    # Consent: when and how the reader asked (and, for the web form, from which IP, as a
+    # keyed hash, and which wording of the form they saw).
+    consent_at: Mapped[datetime | None]
+    consent_source: Mapped[str | None] = mapped_column(String(20))
+    consent_ip_hash: Mapped[str | None] = mapped_column(String(64))
+    consent_version: Mapped[str | None] = mapped_column(String(40))
+    # Confirmation emails sent on ``confirm_day`` (UTC), to cap them per address and day.
+    confirm_day: Mapped[date | None] = mapped_column(Date)
+    confirm_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     interests: Mapped[list[InterestRow]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", order_by="InterestRow.id"

@@ -298,6 +298,34 @@ def papers_by_ids(session: Session, ids: Iterable[str]) -> dict[str, Paper]:
     return found
 
 
+def _listing_day():  # type: ignore[no-untyped-def]
+    """The day a paper is listed under on the home page: featured, else announced, else
+    published (Hugging Face's day wins over arXiv's, as on the page we are modelled on)."""
+    return func.coalesce(PaperRow.featured_on, PaperRow.announced_on, PaperRow.published_on)
+
+
+def listing_days(session: Session, limit: int = 60) -> list[date]:
+    """The most recent days that have papers, newest first."""
+    day = _listing_day()
+    query = select(day).where(day.is_not(None)).distinct().order_by(day.desc()).limit(limit)
+    return [d for d in session.scalars(query) if d is not None]
+
+
+def papers_listed_on(session: Session, day: date, limit: int = 200) -> list[Paper]:
+    """One day's papers, most upvoted first (then most starred, then newest id)."""
+    query = (
+        select(PaperRow)
+        .where(_listing_day() == day)
+        .order_by(
+            PaperRow.upvotes.desc().nulls_last(),
+            PaperRow.github_stars.desc().nulls_last(),
+            PaperRow.id.desc(),
+        )
+        .limit(limit)
+    )
+    return [paper_from_row(r) for r in session.scalars(query)]
+
+
 def count_papers(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(PaperRow)) or 0
 
@@ -448,6 +476,7 @@ def add_subscriber(session: Session, spec: SubscriberSpec, now: datetime) -> Sub
         timezone=spec.timezone,
         frequency=spec.frequency,
         delivery_hour=spec.delivery_hour,
+        weekday=spec.weekday,
         created_at=now,
         updated_at=now,
         confirmed_at=now if spec.status == "active" else None,
@@ -476,6 +505,7 @@ def replace_subscriber(
     row.email, row.email_key, row.name = spec.email, key, spec.name
     row.status, row.timezone = spec.status, spec.timezone
     row.frequency, row.delivery_hour = spec.frequency, spec.delivery_hour
+    row.weekday = spec.weekday
     wanted = spec.interests()
     current = {(i.kind, i.value): i for i in row.interests}
     row.interests = [
@@ -503,6 +533,7 @@ def spec_from_row(row: SubscriberRow) -> SubscriberSpec:
         timezone=row.timezone,
         frequency=row.frequency,
         delivery_hour=row.delivery_hour,
+        weekday=row.weekday,
         **{f: tuple(v) for f, v in lists.items()},
     )
 
@@ -530,6 +561,8 @@ def info_from_row(row: SubscriberRow) -> SubscriberInfo:
         frequency=row.frequency,
         delivery_hour=row.delivery_hour,
         created_at=row.created_at,
+        link_id=row.link_id,
+        weekday=row.weekday,
     )
 
 
@@ -593,6 +626,7 @@ def claim_delivery(session: Session, delivery_id: int, now: datetime, lease: tim
             DeliveryRow.id == delivery_id,
             DeliveryRow.status.in_(("pending", "retry")),
             or_(DeliveryRow.next_attempt_at.is_(None), DeliveryRow.next_attempt_at <= now),
+            _reader_is_active(),
         )
         .values(
             status="sending",
@@ -603,6 +637,41 @@ def claim_delivery(session: Session, delivery_id: int, now: datetime, lease: tim
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
+
+
+def _reader_is_active():  # type: ignore[no-untyped-def]
+    """The row's reader is still subscribed: checked in the claim itself, so an unsubscribe
+    committed at any time before the claim reaches an edition that is already running."""
+    return (
+        select(SubscriberRow.id)
+        .where(SubscriberRow.id == DeliveryRow.subscriber_id, SubscriberRow.status == "active")
+        .exists()
+    )
+
+
+def skip_if_reader_left(session: Session, delivery_id: int, now: datetime) -> str | None:
+    """Settle an open row whose reader is no longer active as ``skipped``; their status
+    (``unsubscribed``, ``paused``, ...) when it did, else None."""
+    status = session.scalar(
+        select(SubscriberRow.status)
+        .join(DeliveryRow, DeliveryRow.subscriber_id == SubscriberRow.id)
+        .where(DeliveryRow.id == delivery_id)
+    )
+    if status is None or status == "active":
+        return None
+    result = session.execute(
+        update(DeliveryRow)
+        .where(DeliveryRow.id == delivery_id, DeliveryRow.status.in_(("pending", "retry")))
+        .values(
+            status="skipped",
+            last_error=f"reader is {status}",
+            lease_until=None,
+            next_attempt_at=None,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return status if result.rowcount else None
 
 
 def store_picks(session: Session, delivery_id: int, picks: Sequence[Pick]) -> None:

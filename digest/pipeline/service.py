@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from digest.db import repo
+from digest.db import accounts, repo
 from digest.db.models import DeliveryRow, EditionRow, SubscriberRow
 from digest.deliver.transports import OutgoingMessage
 from digest.domain import Paper, Pick
@@ -59,6 +59,7 @@ def plan_edition(
     now = rt.clock()
     with rt.db.session() as session:
         expired = repo.expire_leases(session, now)
+        accounts.resume_paused(session, now)
         subscribers = repo.list_subscribers(session, status="active")
         if emails is not None:
             wanted = {e.casefold() for e in emails}
@@ -67,7 +68,12 @@ def plan_edition(
         editions: dict[str, EditionRow] = {}
         for sub in subscribers:
             slot = due_edition(
-                sub.frequency, sub.delivery_hour, sub.timezone, now, respect_hour=respect_hour
+                sub.frequency,
+                sub.delivery_hour,
+                sub.timezone,
+                now,
+                respect_hour=respect_hour,
+                weekday=sub.weekday,
             )
             if slot is None:
                 continue
@@ -250,6 +256,9 @@ def _deliver_one(
         if not repo.claim_delivery(
             session, delivery.id, rt.clock(), timedelta(seconds=rt.settings.lease_seconds)
         ):
+            left = repo.skip_if_reader_left(session, delivery.id, rt.clock())
+            if left is not None:
+                return outcome | {"status": "skipped", "detail": f"reader is {left}"}
             return outcome | {"status": "not claimed", "detail": "another worker has it"}
         if not delivery.picks:
             repo.mark_skipped(
@@ -337,8 +346,8 @@ def render_for(
     return cache[edition.key].render(
         info,
         picks,
-        rt.signer.for_recipient(info.id, edition.key),
-        rt.signer.feedback_links(info.id),
+        rt.signer.for_recipient(info.link_id, edition.key),
+        rt.signer.feedback_links(info.link_id),
         message_id=message_id,
         when=rt.clock(),
         cold_start=repo.profile_from_row(subscriber).is_empty,

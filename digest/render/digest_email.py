@@ -166,6 +166,24 @@ class DigestRenderer:
         }
         return self._render_simple("welcome", context, message_id, when, links)
 
+    def manage(
+        self,
+        subscriber: SubscriberInfo,
+        links: RecipientLinks,
+        *,
+        reason: str,
+        message_id: str,
+        when: datetime,
+    ) -> RenderedEmail:
+        """Links to manage a subscription: ``reason`` is ``already_subscribed`` (someone
+        filled in the form with an active address) or ``signed_out`` (old links revoked)."""
+        context = {
+            **self._common(subscriber.name, subscriber.email),
+            "links": links,
+            "reason": reason,
+        }
+        return self._render_simple("manage", context, message_id, when, links)
+
     def _common(self, name: str | None, address: str) -> dict[str, Any]:
         return {
             "brand": BRAND,

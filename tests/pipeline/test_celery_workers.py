@@ -11,8 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from digest.db import Database
+from digest.db.models import SubscriberRow
 from digest.demo import DEMO_SUBSCRIBERS, sample_papers_path
+from digest.settings import Settings
 from tests.conftest import SmtpSink
 from tests.helpers import run_cli
 
@@ -31,6 +35,13 @@ def setup_database(capsys) -> None:  # type: ignore[no-untyped-def]
         for word in data.get("exclude", []):  # type: ignore[union-attr]
             args += ["--exclude", word]
         assert run_cli(capsys, "subscribers", "add", *args).code == 0
+    # Link ids are random per database; the same ids in both databases make the emails
+    # of two set-ups comparable byte for byte.
+    db = Database(Settings.from_env().database_url)
+    with db.session() as session:
+        for row in session.scalars(select(SubscriberRow)):
+            row.link_id = f"link-of-{row.email}"
+    db.dispose()
 
 
 def start_worker(env: dict[str, str], log: Path, concurrency: int = 2) -> subprocess.Popen[bytes]:

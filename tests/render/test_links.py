@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 
 import pytest
 
 from digest.errors import InputError
-from digest.links import LinkSigner
+from digest.links import CONFIRM_MAX_AGE, ExpiredLink, LinkError, LinkSigner
 
 SIGNER = LinkSigner("test-secret-key-0123456789", "https://digest.example.org/")
 
@@ -49,12 +51,42 @@ def test_feedback_links_fast_path_matches_generic_tokens() -> None:
         SIGNER.feedback(7, "p", "sideways")
 
 
-def test_confirmation_links_expire() -> None:
+def test_confirmation_links_expire_and_still_say_whose_they_were() -> None:
     now = time.time()
-    token = _token(SIGNER.confirm_url(9, now=now - 3600))
-    assert SIGNER.verify("confirm", token, max_age=7200) == 9
-    with pytest.raises(InputError, match="expired"):
-        SIGNER.verify("confirm", token, max_age=60)
+    token = _token(SIGNER.confirm_url("k9", now=now - 3600))
+    assert SIGNER.verify_timed("confirm", token, max_age=7200) == ["k9"]
+    with pytest.raises(ExpiredLink, match="expired") as caught:
+        SIGNER.verify_timed("confirm", token, max_age=60)
+    assert caught.value.payload == ["k9"]
+    # a week is the default life of a confirmation link
+    old = _token(SIGNER.confirm_url("k9", now=now - CONFIRM_MAX_AGE - 60))
+    with pytest.raises(ExpiredLink):
+        SIGNER.verify_timed("confirm", old, max_age=CONFIRM_MAX_AGE)
+    # an untimed token of the purpose is not a timed one
+    with pytest.raises(LinkError):
+        SIGNER.verify_timed("confirm", SIGNER.token("confirm", "k9"), max_age=60)
+
+
+def test_tokens_carry_no_readable_subscriber_id_or_address() -> None:
+    """What a reader's links carry is their random link id, nothing else about them."""
+    link_id = "Zq3v8r1nKx0TfW4yS2p7Lg"
+    links = SIGNER.for_recipient(link_id, "daily:2025-05-30")
+    payloads = []
+    for url in (links.unsubscribe, links.preferences, links.view_online):
+        body = _token(url).split(".")[0]
+        payloads.append(json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))))
+    assert payloads == [link_id, link_id, [link_id, "daily:2025-05-30"]]
+
+
+def test_csrf_tokens_are_bound_to_reader_form_and_time() -> None:
+    now = time.time()
+    token = SIGNER.csrf_token("k1", "preferences", now=now)
+    assert SIGNER.check_csrf(token, "k1", "preferences", now=now + 60)
+    assert not SIGNER.check_csrf(token, "k2", "preferences", now=now + 60)
+    assert not SIGNER.check_csrf(token, "k1", "delete", now=now + 60)
+    assert not SIGNER.check_csrf(token, "k1", "preferences", now=now + 2 * 24 * 3600)
+    assert not SIGNER.check_csrf("", "k1", "preferences")
+    assert not SIGNER.check_csrf(token + "x", "k1", "preferences")
 
 
 def test_recipient_links_fast_path_matches_generic_tokens() -> None:
@@ -66,7 +98,7 @@ def test_recipient_links_fast_path_matches_generic_tokens() -> None:
         assert SIGNER.verify("view", _token(links.view_online)) == [sid, edition]
 
 
-def test_precomputed_hmac_is_hmac_sha256() -> None:
+def test_copied_hmac_state_is_hmac_sha256() -> None:
     import hashlib
     import hmac
 

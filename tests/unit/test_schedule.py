@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import pytest
 
 from digest.errors import InputError
-from digest.schedule import due_edition, edition_for
+from digest.schedule import due_edition, edition_for, next_delivery
 
 
 def at(text: str) -> datetime:
@@ -59,3 +59,35 @@ def test_unknown_timezone_is_an_input_error() -> None:
 def test_naive_now_is_refused() -> None:
     with pytest.raises(ValueError, match="aware"):
         edition_for("daily", datetime(2026, 1, 1), "UTC")
+
+
+def test_weekly_readers_are_due_from_their_own_weekday() -> None:
+    friday = 4
+    thursday = at("2026-11-26T12:00:00")
+    assert due_edition("weekly", 7, "UTC", thursday, respect_hour=True, weekday=friday) is None
+    assert (
+        due_edition(
+            "weekly", 7, "UTC", at("2026-11-27T06:59:00"), respect_hour=True, weekday=friday
+        )
+        is None
+    )
+    due = due_edition("weekly", 7, "UTC", at("2026-11-27T07:00:00"), respect_hour=True, weekday=4)
+    assert due is not None and due.key == "weekly:2026-W48"
+    sunday = due_edition(
+        "weekly", 7, "UTC", at("2026-11-29T01:00:00"), respect_hour=True, weekday=4
+    )
+    assert sunday is not None and sunday.key == "weekly:2026-W48"  # caught up before the week ends
+
+
+def test_next_delivery_is_the_first_slot_after_now_on_the_local_calendar() -> None:
+    now = at("2026-11-27T09:30:00")  # a Friday
+    daily = next_delivery("daily", 7, "Europe/Berlin", now)
+    assert daily.isoformat() == "2026-11-28T07:00:00+01:00"
+    assert (
+        next_delivery("daily", 11, "Europe/Berlin", now).isoformat() == "2026-11-27T11:00:00+01:00"
+    )
+    weekly = next_delivery("weekly", 7, "UTC", now, weekday=0)
+    assert weekly.isoformat() == "2026-11-30T07:00:00+00:00"
+    # across the spring DST change: 07:00 local is still 07:00
+    spring = next_delivery("daily", 7, "Europe/Berlin", at("2027-03-27T12:00:00"))
+    assert spring.isoformat() == "2027-03-28T07:00:00+02:00"

@@ -1,0 +1,135 @@
+"""Unsubscribing: one page, one button, and RFC 8058 one-click.
+
+``GET /u/TOKEN`` only shows the page (link scanners fetch every link in a message).
+``POST /u/TOKEN`` unsubscribes at once: it is also the ``List-Unsubscribe`` URL that
+Gmail and Yahoo POST ``List-Unsubscribe=One-Click`` to, with no cookie, no CSRF token and
+no login; it answers 200 (never a redirect) and is idempotent. The token itself (signed,
+for this purpose only) is the credential. The page offers a pause or a weekly digest
+instead, and after leaving, a way back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from digest.db import accounts
+from digest.subscriptions import (
+    Consent,
+    Notice,
+    hash_ip,
+    pause,
+    resubscribe,
+    set_frequency,
+)
+from digest.web.security import client_ip
+from digest.web.site import Site, form_of
+
+RESUBSCRIBE_VERSION = "unsubscribe-page-2026-12"
+PAUSE_CHOICES = (1, 2, 4, 8)
+
+
+def routes(site: Site) -> list[Route]:
+    pages = site.pages
+
+    def page(token: str, state: dict[str, Any], **extra: Any) -> Response:
+        return pages.render(
+            "unsubscribe.html.j2",
+            token=token,
+            reader=state,
+            pause_choices=PAUSE_CHOICES,
+            done=extra.pop("done", ""),
+            **extra,
+        )
+
+    async def show(request: Request) -> Response:
+        token = request.path_params["token"]
+        link_id = site.link_id("unsubscribe", token)
+        state = await site.db(_state, link_id)
+        if state is None:
+            return site.gone_link()
+        return page(token, state)
+
+    async def one_click(request: Request) -> Response:
+        """The unsubscribe POST: the page's button and RFC 8058 one-click alike."""
+        token = request.path_params["token"]
+        link_id = site.link_id("unsubscribe", token)
+        changed = await site.db(accounts.unsubscribe_by_link, link_id, site.rt.clock())
+        if changed is None:
+            return site.gone_link()
+        return page(token, {"status": "unsubscribed", "frequency": ""}, done="unsubscribed")
+
+    async def act(request: Request) -> Response:
+        token = request.path_params["token"]
+        action = request.path_params["action"]
+        link_id = site.link_id("unsubscribe", token)
+        form = await form_of(request)
+        weeks = (form.get("weeks") or ["4"])[0]
+        consent = Consent(
+            "resubscribe",
+            hash_ip(site.rt.settings.secret_key, client_ip(request)),
+            RESUBSCRIBE_VERSION,
+        )
+        outcome = await site.db(_act, link_id, action, weeks, consent, site.rt.clock())
+        if outcome is None:
+            return site.gone_link()
+        state, notice, done = outcome
+        if done == "resubscribed":  # the old links (this one too) were replaced
+            return pages.message(
+                "Welcome back",
+                "You are subscribed again. We have emailed you a welcome message with your "
+                "new links: the links in earlier emails no longer work.",
+                background=site.notify(notice),
+            )
+        return page(token, state, done=done)
+
+    return [
+        Route("/u/{token}", show, methods=["GET", "HEAD"]),
+        Route("/u/{token}", one_click, methods=["POST"]),
+        Route("/u/{token}/{action:str}", act, methods=["POST"]),
+    ]
+
+
+def _state_of(row) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    return {
+        "status": row.status,
+        "frequency": row.frequency,
+        "paused_until": row.paused_until,
+        "timezone": row.timezone,
+    }
+
+
+def _state(session: Session, link_id: object) -> dict[str, Any] | None:
+    row = Site.reader(session, link_id)
+    return None if row is None else _state_of(row)
+
+
+def _act(
+    session: Session,
+    link_id: object,
+    action: str,
+    weeks: str,
+    consent: Consent,
+    now: datetime,
+) -> tuple[dict[str, Any], Notice | None, str] | None:
+    row = Site.reader(session, link_id)
+    if row is None:
+        return None
+    notice: Notice | None = None
+    done = ""
+    if action == "pause" and row.status in ("active", "paused"):
+        count = int(weeks) if weeks.isdigit() and int(weeks) in PAUSE_CHOICES else 4
+        pause(session, row, count, now)
+        done = "paused"
+    elif action == "weekly" and row.status in ("active", "paused"):
+        set_frequency(session, row, "weekly", now)
+        done = "weekly"
+    elif action == "resubscribe" and row.status in ("unsubscribed", "bounced"):
+        notice = resubscribe(session, row, consent, now)
+        done = "resubscribed"
+    return _state_of(row), notice, done
