@@ -42,3 +42,9 @@ class TransportError(DigestError):
         super().__init__(message)
         self.permanent = permanent
         self.code = code
+
+
+class SessionError(TransportError):
+    """The relay session failed (cannot connect, login refused, TLS, 421 or 530 for the
+    whole session): no recipient's fault. The batch stops and leaves its unsent rows open,
+    so they go out once the relay works again; nothing is marked failed."""

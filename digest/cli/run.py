@@ -6,10 +6,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from digest.cli.common import console, is_terminal, load_settings, open_database, print_json
+from digest.cli.common import (
+    console,
+    err_console,
+    is_terminal,
+    load_settings,
+    open_database,
+    print_json,
+)
 from digest.db import repo
 from digest.demo import DEMO_SUBSCRIBERS, sample_papers_path
 from digest.errors import ConfigError, InputError
@@ -69,7 +77,13 @@ def run(
     _check_smtp(settings)
     report = _run_with_progress(rt, due_only=due_only, emails=email, quiet=as_json)
     if as_json:
-        print_json({"summary": report.summary(), "outcomes": report.result.outcomes})
+        print_json(
+            {
+                "summary": report.summary(),
+                "outcomes": report.result.outcomes,
+                "errors": report.result.errors,
+            }
+        )
     else:
         _print_report(report)
     if not report.ok:
@@ -107,6 +121,12 @@ def _print_report(report: EditionReport) -> None:
     for outcome in report.result.outcomes:
         if outcome["status"] in ("failed", "retry"):
             console.print(f"  {outcome['email']}: {outcome['status']}: {outcome.get('detail', '')}")
+    for error in report.result.errors:
+        err_console.print(
+            f"[bold red]error:[/] {escape(error)} (the rest of the edition stays open; "
+            "run again once this is fixed)",
+            markup=True,
+        )
 
 
 def preview(

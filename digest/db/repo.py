@@ -748,6 +748,17 @@ def mark_failed(
         delivery.next_attempt_at = now + backoff * (2 ** max(delivery.attempts - 1, 0))
 
 
+def release_claim(session: Session, delivery: DeliveryRow, *, reason: str, now: datetime) -> None:
+    """Give back a claimed row that was never handed to the relay (the session failed
+    first): open again at once, its attempt not counted."""
+    delivery.status = "retry"
+    delivery.attempts = max(delivery.attempts - 1, 0)
+    delivery.next_attempt_at = now
+    delivery.lease_until = None
+    delivery.last_error = reason[:2000]
+    delivery.updated_at = now
+
+
 def mark_skipped(session: Session, delivery: DeliveryRow, *, reason: str, now: datetime) -> None:
     delivery.status = "skipped"
     delivery.last_error = reason

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from digest.errors import ConfigError, TransportError
+from digest.errors import ConfigError, SessionError, TransportError
 from digest.settings import Settings, SmtpConfig
 
 
@@ -33,13 +33,22 @@ class OutgoingMessage:
 
 
 class Transport(Protocol):
+    def open(self) -> None:
+        """Get ready to send (connect and log in); SessionError when that fails."""
+
     def send(self, message: OutgoingMessage) -> str:
-        """Deliver one message; return the server's reply (or a description)."""
+        """Deliver one message; return the server's reply (or a description).
+
+        TransportError for this message (``permanent`` or not), SessionError when the
+        session itself failed and no later message of the batch can go either."""
 
     def close(self) -> None: ...
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]+")
+# Replies about the session, not the recipient: 421 service closing, 454 TLS or temporary
+# authentication failure, 530 authentication required, 534/535 authentication refused.
+SESSION_CODES = frozenset({421, 454, 530, 534, 535})
 
 
 class OutboxTransport:
@@ -66,6 +75,9 @@ class OutboxTransport:
             ) from None
         return f"written to {self.directory / stem}.eml"
 
+    def open(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
@@ -90,6 +102,9 @@ class MemoryTransport:
             raise error
         self.sent.append(message)
         return "250 OK (memory)"
+
+    def open(self) -> None:
+        pass
 
     def close(self) -> None:
         pass
@@ -123,29 +138,59 @@ class SmtpTransport:
             if cfg.username:
                 conn.login(cfg.username, cfg.password or "")
         except smtplib.SMTPAuthenticationError as exc:
-            raise TransportError(
+            raise SessionError(
                 f"DIGEST_SMTP_URL: {cfg.display} refused the login: {_reply(exc)}",
                 permanent=True,
                 code=exc.smtp_code,
             ) from None
         except (OSError, smtplib.SMTPException) as exc:
-            raise TransportError(
+            raise SessionError(
                 f"DIGEST_SMTP_URL: cannot connect to {cfg.display}: {_why(exc)}"
             ) from None
         return conn
 
-    def send(self, message: OutgoingMessage) -> str:
+    def open(self) -> None:
         if self._conn is None:
             self._conn = self._connect()
+
+    def send(self, message: OutgoingMessage) -> str:
+        self.open()
+        assert self._conn is not None
+        options: list[str] = []
+        if not (message.recipient.isascii() and message.sender.isascii()):
+            if not self._conn.has_extn("smtputf8"):
+                raise TransportError(
+                    f"{self.config.display} does not offer SMTPUTF8, which the address "
+                    f"{message.recipient!r} needs",
+                    permanent=True,
+                )
+            options = ["SMTPUTF8"]
         try:
-            refused = self._conn.sendmail(message.sender, [message.recipient], message.data)
+            refused = self._conn.sendmail(
+                message.sender, [message.recipient], message.data, mail_options=options
+            )
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
+            if code in SESSION_CODES:
+                self._drop()
+                raise SessionError(
+                    f"{self.config.display}: {code} {_text(text)}", code=code
+                ) from None
             raise TransportError(
                 f"recipient refused: {code} {_text(text)}", permanent=500 <= code < 600, code=code
             ) from None
+        except smtplib.SMTPSenderRefused as exc:
+            self._drop()
+            raise SessionError(
+                f"{self.config.display} refused the sender {message.sender}: {_reply(exc)}",
+                code=exc.smtp_code,
+            ) from None
         except smtplib.SMTPResponseException as exc:
             self._drop()
+            if exc.smtp_code in SESSION_CODES:
+                raise SessionError(
+                    f"{self.config.display}: {_reply(exc)}", code=exc.smtp_code
+                ) from None
             raise TransportError(
                 f"server replied {exc.smtp_code} {_text(exc.smtp_error)}",
                 permanent=500 <= exc.smtp_code < 600,
@@ -204,7 +249,8 @@ def check_smtp(config: SmtpConfig) -> None:
     """Connect and say hello, so a wrong DIGEST_SMTP_URL fails before any row is claimed."""
     transport = SmtpTransport(config)
     try:
-        transport._conn = transport._connect()
+        transport.open()
+        assert transport._conn is not None
         transport._conn.noop()
     except TransportError as exc:
         raise ConfigError(str(exc)) from None

@@ -30,7 +30,8 @@ class EditionReport:
 
     @property
     def ok(self) -> bool:
-        return self.result.counts["failed"] + self.result.counts["retry"] == 0
+        counts = self.result.counts
+        return counts["failed"] + counts["retry"] == 0 and not self.result.errors
 
 
 def run_edition(

@@ -42,6 +42,7 @@ class Runtime:
         clock: Callable[[], datetime] = utcnow,
     ) -> Runtime:
         renderer = DigestRenderer.from_settings(settings)
+        renderer.check()  # a broken template fails here, before any row is claimed
         return cls(
             settings=settings,
             db=db or Database(settings.database_url),

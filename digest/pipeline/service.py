@@ -10,6 +10,7 @@ server accepts it.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -19,11 +20,13 @@ from digest.db import accounts, repo
 from digest.db.models import DeliveryRow, EditionRow, SubscriberRow
 from digest.deliver.transports import OutgoingMessage
 from digest.domain import Paper, Pick
-from digest.errors import InputError, TransportError
+from digest.errors import InputError, SessionError, TransportError
 from digest.pipeline.runtime import Runtime
 from digest.rank import rank
 from digest.render import EditionInfo, PreparedEdition, RenderedEmail
 from digest.schedule import due_edition, edition_for
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -39,17 +42,24 @@ class Plan:
 class BatchResult:
     counts: Counter[str] = field(default_factory=Counter)
     outcomes: list[dict[str, object]] = field(default_factory=list)
+    # Why a batch stopped before its end (the relay session failed): its rows stay open.
+    errors: list[str] = field(default_factory=list)
 
     def merge(self, other: BatchResult) -> None:
         self.counts.update(other.counts)
         self.outcomes.extend(other.outcomes)
+        self.errors.extend(e for e in other.errors if e not in self.errors)
 
     def to_json(self) -> dict[str, object]:
-        return {"counts": dict(self.counts), "outcomes": self.outcomes}
+        return {"counts": dict(self.counts), "outcomes": self.outcomes, "errors": self.errors}
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> BatchResult:
-        return cls(Counter(data["counts"]), list(data["outcomes"]))  # type: ignore[arg-type]
+        return cls(
+            Counter(data["counts"]),  # type: ignore[arg-type]
+            list(data["outcomes"]),  # type: ignore[call-overload]
+            list(data.get("errors") or []),  # type: ignore[call-overload]
+        )
 
 
 def plan_edition(
@@ -117,6 +127,8 @@ def deliver_batch(rt: Runtime, delivery_ids: Sequence[int]) -> BatchResult:
     transport = rt.transport_factory()
     prepared: dict[str, PreparedEdition] = {}  # rendering work shared by the whole batch
     try:
+        if deliveries:
+            transport.open()  # a relay that refuses us fails here, before any claim
         for delivery in deliveries:
             outcome = _deliver_one(
                 rt,
@@ -129,6 +141,9 @@ def deliver_batch(rt: Runtime, delivery_ids: Sequence[int]) -> BatchResult:
             )
             result.counts[outcome["status"]] += 1
             result.outcomes.append(outcome)
+    except SessionError as exc:
+        log.info("batch stopped, its unsent rows stay open: %s", exc)
+        result.errors.append(str(exc))
     finally:
         transport.close()
     return result
@@ -269,10 +284,7 @@ def _deliver_one(
             )
             return outcome | {"status": "skipped", "detail": "no new papers match"}
     try:
-        try:
-            email = render_delivery(rt, delivery, subscriber, edition, papers, prepared)
-        except InputError as exc:  # this reader's data cannot make a valid message: no retry
-            raise TransportError(f"cannot build the message: {exc}", permanent=True) from None
+        email = render_delivery(rt, delivery, subscriber, edition, papers, prepared)
         reply = transport.send(
             OutgoingMessage(
                 sender=rt.settings.from_address,
@@ -283,24 +295,49 @@ def _deliver_one(
                 name=f"{edition.key.replace(':', '-')}_{subscriber.email}",
             )
         )
-    except TransportError as exc:
+    except SessionError as exc:
         with rt.db.session() as session:
             row = session.get_one(DeliveryRow, delivery.id)
-            repo.mark_failed(
-                session,
-                row,
-                error=str(exc),
-                permanent=exc.permanent,
-                now=rt.clock(),
-                max_attempts=rt.settings.max_attempts,
-                backoff=timedelta(seconds=rt.settings.retry_backoff_seconds),
-            )
-            status = row.status
-        return outcome | {"status": status, "detail": str(exc)}
+            repo.release_claim(session, row, reason=str(exc), now=rt.clock())
+        raise
+    except TransportError as exc:
+        return _record_failure(rt, delivery, outcome, str(exc), permanent=exc.permanent)
+    except InputError as exc:  # this reader's data cannot make a valid message: no retry
+        reason = f"cannot build the message: {exc}"
+        return _record_failure(rt, delivery, outcome, reason, permanent=True)
+    except Exception as exc:  # a bug: recorded on the row (Mailman's shunt), the batch goes on
+        reason = f"cannot build or send the message: {type(exc).__name__}: {exc}"
+        log.error("delivery %s failed: %s", delivery.id, reason)
+        log.debug("delivery %s failed", delivery.id, exc_info=True)
+        return _record_failure(rt, delivery, outcome, reason, permanent=True)
     with rt.db.session() as session:
         row = session.get_one(DeliveryRow, delivery.id)
         repo.mark_sent(session, row, message_id=email.message_id, reply=reply, now=rt.clock())
     return outcome | {"status": "sent", "message_id": email.message_id}
+
+
+def _record_failure(
+    rt: Runtime,
+    delivery: DeliveryRow,
+    outcome: dict[str, object],
+    reason: str,
+    *,
+    permanent: bool,
+) -> dict[str, object]:
+    """A claimed row that did not go out: ``failed`` for good, or ``retry`` with backoff."""
+    with rt.db.session() as session:
+        row = session.get_one(DeliveryRow, delivery.id)
+        repo.mark_failed(
+            session,
+            row,
+            error=reason,
+            permanent=permanent,
+            now=rt.clock(),
+            max_attempts=rt.settings.max_attempts,
+            backoff=timedelta(seconds=rt.settings.retry_backoff_seconds),
+        )
+        status = row.status
+    return outcome | {"status": status, "detail": reason}
 
 
 def message_id_for(rt: Runtime, delivery_id: int, edition_key: str) -> str:

@@ -11,7 +11,7 @@ reasons, name).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from digest.domain import Paper, Pick, SubscriberInfo
@@ -218,6 +218,47 @@ class DigestRenderer:
             kind=name,
         )
         return RenderedEmail(subject, text, html, message_id, self.finish(data))
+
+    def check(self) -> None:
+        """Render every email once with sample values: a broken or misused template stops
+        the process here, with one ConfigError line, before any ledger row is claimed."""
+        when = datetime(2026, 1, 5, 7, 0, tzinfo=UTC)
+        reader = SubscriberInfo(1, "check@example.org", "Check", link_id="check")
+        links = RecipientLinks(
+            "https://check.invalid/u/t", "https://check.invalid/p/t", "https://check.invalid/v/t"
+        )
+        paper = Paper("2501.00001", "A paper", "An abstract. " * 30, ("A. Author",), ("cs.LG",))
+        picks = [Pick(paper.id, 1.0, "matches your topic 'papers'", "papers")]
+        try:
+            edition = self.edition(EditionInfo("daily:2026-01-05", when.date()), {paper.id: paper})
+            for cold in (False, True):
+                edition.render(
+                    reader,
+                    picks,
+                    links,
+                    lambda paper_id, vote: f"https://check.invalid/f/{vote}",
+                    message_id="<check@check.invalid>",
+                    when=when,
+                    cold_start=cold,
+                )
+            self.confirmation(
+                to_name="Check",
+                to_address=reader.email,
+                confirm_url="https://check.invalid/c/t",
+                message_id="<check@check.invalid>",
+                when=when,
+            )
+            self.welcome(
+                reader, links, first_delivery="tomorrow", message_id="<c@check.invalid>", when=when
+            )
+            for reason in ("already_subscribed", "signed_out"):
+                self.manage(reader, links, reason=reason, message_id="<c@c.invalid>", when=when)
+        except ConfigError as exc:
+            raise ConfigError(f"DIGEST_TEMPLATES_DIR: {exc}") from None
+        except Exception as exc:
+            raise ConfigError(
+                f"DIGEST_TEMPLATES_DIR: an email template fails: {type(exc).__name__}: {exc}"
+            ) from None
 
     def finish(self, data: bytes) -> bytes:
         """The last step: DKIM-sign the finished bytes when a key is configured."""

@@ -1,0 +1,217 @@
+"""Faults between the claim and the record: each ends as a recorded outcome on the ledger,
+never a row stranded in ``sending``; a failed relay session leaves the rows open.
+
+Real SQLite and PostgreSQL, real aiosmtpd servers (with AUTH, SMTPUTF8, 421 replies), the
+pipeline's own service functions.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+from sqlalchemy import select
+
+from digest.db import Database, repo
+from digest.db.models import DeliveryRow
+from digest.deliver.transports import MemoryTransport, SmtpTransport
+from digest.demo import sample_papers_path
+from digest.ingest.jsonl import parse_jsonl, read_lines
+from digest.pipeline.runtime import Runtime, utcnow
+from digest.pipeline.service import deliver_batch, plan_edition
+from digest.settings import Settings, default_templates_dir, parse_smtp_url
+from digest.subscriber_spec import validate_spec
+from tests.conftest import SmtpSink, _Handler, free_port
+from tests.helpers import run_cli
+
+READERS = [f"reader{n}@example.org" for n in range(6)]
+
+
+class Relay:
+    """An aiosmtpd relay: ``refuse`` maps an address to the reply its RCPT gets."""
+
+    def __init__(self, **options: object):
+        self.sink = SmtpSink("127.0.0.1", free_port())
+        self.refuse: dict[str, str] = {}
+        relay = self
+
+        class Handler(_Handler):
+            async def handle_RCPT(self, server, session, envelope, address, options):  # type: ignore[no-untyped-def]
+                reply = relay.refuse.get(address)
+                if reply:
+                    return reply
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
+        self.controller = Controller(
+            Handler(self.sink), hostname="127.0.0.1", port=self.sink.port, **options
+        )
+
+    def __enter__(self) -> Relay:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.controller.stop()
+
+    def received(self) -> list[str]:
+        with self.sink.lock:
+            return [rcpts[0] for _, rcpts, _ in self.sink.envelopes]
+
+
+def runtime(db_url: str, tmp_path: Path, smtp_url: str, **env: str) -> Runtime:
+    values = {
+        "DIGEST_DATABASE_URL": db_url,
+        "DIGEST_VAR_DIR": str(tmp_path / "var"),
+        "DIGEST_SECRET_KEY": "fault-test-secret-0123",
+        "DIGEST_BASE_URL": "https://digest.test",
+        "DIGEST_FROM": "digest <digest@digest.test>",
+        "DIGEST_SMTP_URL": smtp_url,
+        **env,
+    }
+    settings = Settings.from_env({k: v for k, v in values.items() if v})
+    return Runtime.from_settings(settings, db=Database(db_url))
+
+
+@pytest.fixture
+def readers(db: Database) -> Iterator[Database]:
+    parsed = parse_jsonl(read_lines(sample_papers_path()), source="sample")
+    now = utcnow()
+    with db.session() as session:
+        repo.upsert_papers(session, parsed.records, now)
+        for email in READERS:
+            spec = validate_spec({"email": email, "topics": ["language models"]})
+            repo.add_subscriber(session, spec, now)
+    yield db
+
+
+def statuses(db: Database) -> dict[str, int]:
+    with db.session() as session:
+        rows = session.scalars(select(DeliveryRow.status)).all()
+    found: dict[str, int] = {}
+    for status in rows:
+        found[status] = found.get(status, 0) + 1
+    return found
+
+
+def test_an_exception_after_the_claim_is_recorded_and_the_batch_goes_on(
+    readers: Database, db_url: str, tmp_path: Path
+) -> None:
+    """A bug while sending to one reader (here the in-memory transport raises a plain
+    RuntimeError for them): that row is ``failed`` with the error, every other reader gets
+    their digest, nothing stays ``sending``."""
+    memory = MemoryTransport(fail_for={"reader3@example.org": RuntimeError("boom")})  # type: ignore[dict-item]
+    rt = replace(runtime(db_url, tmp_path, ""), transport_factory=lambda: memory)
+    result = deliver_batch(rt, plan_edition(rt).delivery_ids)
+    assert sorted(m.recipient for m in memory.sent) == sorted(
+        set(READERS) - {"reader3@example.org"}
+    )
+    [failed] = [o for o in result.outcomes if o["status"] == "failed"]
+    assert failed["email"] == "reader3@example.org" and "RuntimeError: boom" in str(
+        failed["detail"]
+    )
+    assert statuses(readers) == {"sent": 5, "failed": 1}
+
+
+def test_a_template_error_stops_the_run_before_anything_is_claimed(
+    readers: Database,
+    db_url: str,
+    tmp_path: Path,
+    digest_env,
+    monkeypatch,
+    capsys,  # type: ignore[no-untyped-def]
+) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(default_templates_dir(), templates)
+    text = templates / "email" / "digest.txt.j2"
+    text.write_text(text.read_text().replace("{{ intro }}", "{{ intro.nope() }}"))
+    monkeypatch.setenv("DIGEST_TEMPLATES_DIR", str(templates))
+    monkeypatch.setenv("DIGEST_DATABASE_URL", db_url)
+    result = run_cli(capsys, "run")
+    assert result.code == 2 and "DIGEST_TEMPLATES_DIR" in result.err
+    assert "Traceback" not in result.err
+    assert statuses(readers) == {}  # not even planned
+
+
+def test_an_address_that_needs_smtputf8(readers: Database, db_url: str, tmp_path: Path) -> None:
+    with readers.session() as session:
+        spec = validate_spec({"email": "jörg@example.org", "topics": ["language models"]})
+        repo.add_subscriber(session, spec, utcnow())
+    with Relay(enable_SMTPUTF8=False) as plain:  # a clear, permanent, recorded failure
+        rt = runtime(db_url, tmp_path, plain.sink.url)
+        result = deliver_batch(rt, plan_edition(rt).delivery_ids)
+        assert "jörg@example.org" not in plain.received() and len(plain.received()) == 6
+    [outcome] = [o for o in result.outcomes if o["email"] == "jörg@example.org"]
+    assert outcome["status"] == "failed" and "SMTPUTF8" in str(outcome["detail"])
+    assert "sending" not in statuses(readers)
+
+
+def test_smtputf8_is_used_when_the_relay_offers_it(
+    readers: Database, db_url: str, tmp_path: Path
+) -> None:
+    with readers.session() as session:
+        spec = validate_spec({"email": "jörg@example.org", "topics": ["language models"]})
+        repo.add_subscriber(session, spec, utcnow())
+    with Relay(enable_SMTPUTF8=True) as relay:
+        rt = runtime(db_url, tmp_path, relay.sink.url)
+        deliver_batch(rt, plan_edition(rt).delivery_ids)
+        assert "jörg@example.org" in relay.received()
+    assert statuses(readers) == {"sent": 7}
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_a_refused_login_fails_the_batch_not_the_readers(
+    readers: Database, db_url: str, tmp_path: Path
+) -> None:
+    def check(server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
+        login, password = (
+            v.decode() if isinstance(v, bytes) else v for v in (auth_data.login, auth_data.password)
+        )
+        return AuthResult(success=(login, password) == ("digest", "right"), handled=False)
+
+    with Relay(authenticator=check, auth_required=True, auth_require_tls=False) as relay:
+        wrong = runtime(db_url, tmp_path, f"smtp://digest:wrong@127.0.0.1:{relay.sink.port}")
+        plan = plan_edition(wrong)
+        result = deliver_batch(wrong, plan.delivery_ids)
+        assert result.errors and "refused the login" in result.errors[0]
+        assert not result.outcomes and not relay.received()
+        assert statuses(readers) == {"pending": 6}  # nothing claimed, nothing failed
+
+        fixed = replace(
+            wrong,
+            transport_factory=lambda: SmtpTransport(
+                parse_smtp_url(f"smtp://digest:right@127.0.0.1:{relay.sink.port}")
+            ),
+        )
+        again = deliver_batch(fixed, plan_edition(fixed).delivery_ids)
+        assert not again.errors and sorted(relay.received()) == sorted(READERS)
+    assert statuses(readers) == {"sent": 6}
+
+
+def test_a_421_mid_batch_stops_it_and_the_rest_goes_out_later(
+    readers: Database, db_url: str, tmp_path: Path
+) -> None:
+    with Relay() as relay:
+        relay.refuse["reader2@example.org"] = "421 4.3.2 service shutting down"
+        rt = runtime(db_url, tmp_path, relay.sink.url)
+        plan = plan_edition(rt)
+        result = deliver_batch(rt, plan.delivery_ids)
+        assert result.errors and "421" in result.errors[0]
+        assert relay.received() == ["reader0@example.org", "reader1@example.org"]
+        assert statuses(readers) == {"sent": 2, "retry": 1, "pending": 3}
+        with readers.session() as session:
+            released = session.scalars(
+                select(DeliveryRow).where(DeliveryRow.status == "retry")
+            ).one()
+            assert released.attempts == 0 and "421" in (released.last_error or "")
+
+        relay.refuse.clear()
+        again = deliver_batch(rt, plan_edition(rt).delivery_ids)
+        assert not again.errors
+    assert sorted(relay.received()) == sorted(READERS)  # each once
+    assert statuses(readers) == {"sent": 6}
