@@ -24,6 +24,7 @@ import functools
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ class ExpiredLink(LinkError):
 
 
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,4096}\.[A-Za-z0-9_-]{22}")
 
 
 def _b64(data: bytes) -> bytes:
@@ -107,12 +109,14 @@ class LinkSigner:
 
     def verify(self, purpose: str, token: str) -> object:
         """The payload of a valid token; LinkError for a tampered or malformed one."""
-        key = self._keys.get(purpose)
-        if key is None:
+        mac = self._macs.get(purpose)
+        if mac is None:
             raise LinkError(f"unknown link purpose {purpose!r}")
+        if not _TOKEN.fullmatch(token):  # base64 decoding would skip stray characters
+            raise LinkError(f"invalid or tampered {purpose} link")
         body, _, tag = token.partition(".")
         try:
-            expected = hmac.digest(key, body.encode("ascii"), "sha256")[:_MAC_BYTES]
+            expected = mac.digest(body.encode("ascii"))[:_MAC_BYTES]
             if not hmac.compare_digest(expected, _unb64(tag)):
                 raise ValueError
             return json.loads(_unb64(body))

@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.console import Console
 
-from digest.db import Database
+from digest.db import Database, engine
 from digest.settings import Settings
 
 console = Console(highlight=False, soft_wrap=True)
@@ -20,16 +20,8 @@ def load_settings() -> Settings:
 
 
 def open_database(settings: Settings, *, auto_upgrade: bool | None = None) -> Database:
-    """Connect, and bring an embedded SQLite schema up to date automatically.
-
-    A PostgreSQL schema is only upgraded by `digest db upgrade` (or `digest demo`): an
-    operator decides when production migrations run.
-    """
-    db = Database(settings.database_url)
-    if auto_upgrade is None:
-        auto_upgrade = not db.is_postgres
-    db.ensure_schema(auto_upgrade=auto_upgrade)
-    return db
+    """The database of ``settings``, its embedded SQLite schema upgraded automatically."""
+    return engine.open_database(settings.database_url, auto_upgrade=auto_upgrade)
 
 
 def print_json(data: Any) -> None:

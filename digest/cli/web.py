@@ -50,5 +50,6 @@ def web(
         forwarded_allow_ips=forwarded_allow_ips,
         access_log=access_log,
         server_header=False,
+        timeout_worker_healthcheck=60,  # a new worker process may take seconds to import
         log_level="info",
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from digest.db.models import (
@@ -41,19 +41,38 @@ def rotate_link_id(row: SubscriberRow, now: datetime) -> str:
     return row.link_id
 
 
-def unsubscribe_by_link(session: Session, link_id: str, now: datetime) -> bool | None:
-    """One statement for the one-click POST: None when no reader has this link id, else
-    whether this call changed anything (a repeated POST changes nothing and is fine)."""
-    result = session.execute(
-        update(SubscriberRow)
-        .where(SubscriberRow.link_id == link_id, SubscriberRow.status != "unsubscribed")
-        .values(status="unsubscribed", unsubscribed_at=now, paused_until=None, updated_at=now)
-        .execution_options(synchronize_session=False)
+_subscribers = SubscriberRow.__table__
+# The one-click POST's statements, built once (Core: no ORM work per request).
+_UNSUBSCRIBE_MANY = (
+    update(_subscribers)
+    .where(
+        _subscribers.c.link_id.in_(bindparam("lids", expanding=True)),
+        _subscribers.c.status != "unsubscribed",
     )
-    if result.rowcount:
-        return True
-    exists = session.scalar(select(SubscriberRow.id).where(SubscriberRow.link_id == link_id))
-    return None if exists is None else False
+    .values(
+        status="unsubscribed",
+        unsubscribed_at=bindparam("at"),
+        paused_until=None,
+        updated_at=bindparam("at"),
+    )
+    .returning(_subscribers.c.link_id)
+)
+_LINKS_EXISTING = select(_subscribers.c.link_id).where(
+    _subscribers.c.link_id.in_(bindparam("lids", expanding=True))
+)
+
+
+def unsubscribe_many(
+    conn: Connection | Session, link_ids: list[str], now: datetime
+) -> dict[str, bool | None]:
+    """Unsubscribe the readers of these links at once (one-click POSTs arriving together),
+    in one statement: each link id -> True (unsubscribed now), False (already: a repeated
+    POST changes nothing), None (no such reader: the link was revoked)."""
+    wanted = list(dict.fromkeys(link_ids))
+    changed = set(conn.scalars(_UNSUBSCRIBE_MANY, {"lids": wanted, "at": now}))
+    rest = [lid for lid in wanted if lid not in changed]
+    known = set(conn.scalars(_LINKS_EXISTING, {"lids": rest})) if rest else set()
+    return {lid: True if lid in changed else (False if lid in known else None) for lid in wanted}
 
 
 def count_confirmation(row: SubscriberRow, today: date, limit: int) -> bool:

@@ -22,6 +22,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from digest.errors import ConfigError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# PostgreSQL connections kept open per process: the web server runs at most this many
+# requests' database work at once (digest.web.app), so a busy site reuses connections
+# instead of opening one per request. Created lazily: a CLI command opens one.
+POOL_SIZE = 20
 
 
 def normalize_url(url: str) -> str:
@@ -41,7 +45,13 @@ def create_db_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=POOL_SIZE,
+        max_overflow=10,
+        connect_args={"connect_timeout": 10},
+    )
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -130,6 +140,19 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def open_database(url: str, *, auto_upgrade: bool | None = None) -> Database:
+    """Connect, and bring an embedded SQLite schema up to date automatically.
+
+    A PostgreSQL schema is only upgraded by `digest db upgrade` (or `digest demo`): an
+    operator decides when production migrations run.
+    """
+    db = Database(url)
+    if auto_upgrade is None:
+        auto_upgrade = not db.is_postgres
+    db.ensure_schema(auto_upgrade=auto_upgrade)
+    return db
 
 
 def _first_line(exc: BaseException) -> str:

@@ -16,13 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from digest import rank as ranking  # the ranker itself (scikit-learn) loads on first use
 from digest.db import accounts, repo
 from digest.db.models import DeliveryRow, EditionRow, SubscriberRow
 from digest.deliver.transports import OutgoingMessage
 from digest.domain import Paper, Pick
 from digest.errors import InputError, SessionError, TransportError
 from digest.pipeline.runtime import Runtime
-from digest.rank import rank
 from digest.render import EditionInfo, PreparedEdition, RenderedEmail
 from digest.schedule import due_edition, edition_for
 
@@ -192,7 +192,7 @@ def compute_picks(
     }
     history = list(repo.papers_by_ids(session, history_ids).values())
     candidates = [p for p, _ in pool]
-    return rank(
+    return ranking.rank(
         profiles,
         candidates,
         history=history,

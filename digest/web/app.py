@@ -16,8 +16,11 @@ GETs only render; every change is a POST.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 
+import anyio.to_thread
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -30,6 +33,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from digest.db.engine import POOL_SIZE
 from digest.errors import ConfigError
 from digest.pipeline.runtime import Runtime
 from digest.settings import Settings
@@ -111,7 +115,17 @@ def create_app(rt: Runtime, *, limiter: RateLimiter | None = None) -> Starlette:
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         Mount("/static", StaticFiles(directory=pages.static_dir), name="static"),
     ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # As many worker threads as pooled database connections: more would each open and
+        # close a connection of their own under load.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = POOL_SIZE
+        yield
+        rt.db.dispose()
+
     app = Starlette(
+        lifespan=lifespan,
         routes=routes,
         middleware=[
             Middleware(SecurityHeaders, https=settings.links_are_https),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 
-from digest.cli.common import open_database
+from digest.db.engine import open_database
 from digest.pipeline.runtime import Runtime
 from digest.settings import Settings
 from digest.web.app import create_app
@@ -16,4 +16,4 @@ from digest.web.app import create_app
 
 def create() -> Starlette:
     settings = Settings.from_env()
-    return create_app(Runtime.from_settings(settings, db=open_database(settings)))
+    return create_app(Runtime.from_settings(settings, db=open_database(settings.database_url)))

@@ -42,6 +42,7 @@ class Pages:
             trim_blocks=True,
             lstrip_blocks=True,
             undefined=jinja2.StrictUndefined,
+            auto_reload=False,  # templates are read once per process
         )
         self.env.globals.update(
             brand=brand,

@@ -48,6 +48,16 @@ class Site:
 
         return await run_in_threadpool(call)
 
+    async def db_core(self, work: Callable[..., T], *args: Any) -> T:
+        """Run ``work(connection, *args)`` in one transaction on a worker thread, with a
+        plain Core connection (no ORM session): for the hot one-statement paths."""
+
+        def call() -> T:
+            with self.rt.db.engine.begin() as connection:
+                return work(connection, *args)
+
+        return await run_in_threadpool(call)
+
     def notify(self, notice: Notice | None) -> BackgroundTask | None:
         """Send ``notice``'s email after the response has gone out: the page never waits
         for (or reveals anything through the timing of) the mail server."""
