@@ -20,9 +20,9 @@ from digest.cli.common import (
 )
 from digest.db import repo
 from digest.demo import DEMO_SUBSCRIBERS, sample_papers_path
-from digest.errors import ConfigError, InputError
+from digest.errors import InputError
 from digest.ingest.jsonl import parse_jsonl, read_lines
-from digest.pipeline.edition import EditionReport, run_edition
+from digest.pipeline.edition import EditionReport, check_links_for_smtp, run_edition
 from digest.pipeline.runtime import Runtime, utcnow
 from digest.pipeline.service import preview as preview_digest
 from digest.rank.vectors import embed_after_ingest
@@ -41,12 +41,7 @@ def _runtime(settings: Settings, *, auto_upgrade: bool | None = None) -> Runtime
 
 
 def _check_smtp(settings: Settings) -> None:
-    if settings.smtp is not None and not settings.links_are_https and not settings.allow_http_links:
-        raise ConfigError(
-            f"DIGEST_BASE_URL: {settings.base_url} is not https; mailbox providers ignore a "
-            "one-click List-Unsubscribe over http, so digest does not send over SMTP with it "
-            "(set an https:// URL, or DIGEST_ALLOW_HTTP_LINKS=1 for a test relay)"
-        )
+    check_links_for_smtp(settings)
     if settings.smtp is not None and settings.in_process:
         from digest.deliver.transports import check_smtp
 

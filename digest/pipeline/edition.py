@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from digest.errors import ConfigError, DigestError
 from digest.pipeline.runtime import Runtime
 from digest.pipeline.service import BatchResult, Plan, batches, deliver_batch, plan_edition
+from digest.settings import Settings
 
 Progress = Callable[[int, int], None]  # (rows done, rows total)
 
@@ -34,6 +35,17 @@ class EditionReport:
         return counts["failed"] + counts["retry"] == 0 and not self.result.errors
 
 
+def check_links_for_smtp(settings: Settings) -> None:
+    """Refuse to send real mail whose links are http: mailbox providers ignore a one-click
+    List-Unsubscribe over http (RFC 8058 asks for https), so readers could not leave."""
+    if settings.smtp is not None and not settings.links_are_https and not settings.allow_http_links:
+        raise ConfigError(
+            f"DIGEST_BASE_URL: {settings.base_url} is not https; mailbox providers ignore a "
+            "one-click List-Unsubscribe over http, so digest does not send over SMTP with it "
+            "(set an https:// URL, or DIGEST_ALLOW_HTTP_LINKS=1 for a test relay)"
+        )
+
+
 def run_edition(
     rt: Runtime,
     *,
@@ -42,6 +54,7 @@ def run_edition(
     progress: Progress | None = None,
     timeout: float = 3600,
 ) -> EditionReport:
+    check_links_for_smtp(rt.settings)
     plan = plan_edition(rt, respect_hour=respect_hour, emails=emails)
     total = len(plan.delivery_ids)
     result = BatchResult()

@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from digest.db import Database
 from digest.demo import sample_papers_path
 from digest.pipeline.runtime import Runtime
 from digest.settings import Settings
@@ -88,3 +89,19 @@ def test_scheduler_with_a_bad_setting(digest_env) -> None:  # type: ignore[no-un
     )
     assert result.returncode == 2
     assert "DIGEST_DATABASE_URL" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_tick_sends_no_mail_with_http_links(
+    digest_env, sqlite_url, smtp_server, monkeypatch, capsys, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    """The scheduler refuses, like `digest run`, to mail links whose one-click unsubscribe
+    mailbox providers would ignore (http)."""
+    monkeypatch.setenv("DIGEST_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("DIGEST_SMTP_URL", smtp_server.url)
+    monkeypatch.setenv("DIGEST_BASE_URL", "http://digest.example.org")
+    assert run_cli(capsys, "ingest", "jsonl", str(sample_papers_path())).code == 0
+    assert run_cli(capsys, "subscribers", "add", "a@example.org", "--topic", "speech").code == 0
+    settings = Settings.from_env()
+    tick(Runtime.from_settings(settings, db=Database(settings.database_url)))
+    assert not smtp_server.envelopes
+    assert "is not https" in caplog.text
