@@ -22,7 +22,12 @@ from digest.db import repo
 from digest.demo import DEMO_SUBSCRIBERS, sample_papers_path
 from digest.errors import InputError
 from digest.ingest.jsonl import parse_jsonl, read_lines
-from digest.pipeline.edition import EditionReport, check_links_for_smtp, run_edition
+from digest.pipeline.edition import (
+    EditionReport,
+    check_links_for_smtp,
+    run_edition,
+    run_until_settled,
+)
 from digest.pipeline.runtime import Runtime, utcnow
 from digest.pipeline.service import preview as preview_digest
 from digest.rank.vectors import embed_after_ingest
@@ -62,19 +67,36 @@ def run(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary and every outcome as JSON.")
     ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="Wait for the retries of temporary failures, until none is left."
+        ),
+    ] = False,
 ) -> None:
     """Send the current edition to every active subscriber who has not had it yet.
 
     Safe to run again: the delivery ledger sends each edition at most once per subscriber.
+    Exit 0 only when every row of the edition is settled (sent or skipped).
     """
     settings = load_settings()
     rt = _runtime(settings)
     _check_smtp(settings)
-    report = _run_with_progress(rt, due_only=due_only, emails=email, quiet=as_json)
+    if wait:
+
+        def waiting(report: EditionReport) -> None:
+            if not as_json:
+                console.print(_retry_line(report))
+
+        report = run_until_settled(rt, respect_hour=due_only, emails=email, on_wait=waiting)
+    else:
+        report = _run_with_progress(rt, due_only=due_only, emails=email, quiet=as_json)
     if as_json:
+        next_retry = report.next_retry_at
         print_json(
             {
                 "summary": report.summary(),
+                "next_retry_at": next_retry.isoformat() if next_retry else None,
                 "outcomes": report.result.outcomes,
                 "errors": report.result.errors,
             }
@@ -83,6 +105,16 @@ def run(
         _print_report(report)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _retry_line(report: EditionReport) -> str:
+    when = report.next_retry_at
+    assert when is not None
+    count = report.ledger.counts["retry"]
+    return (
+        f"{count} message(s) failed temporarily and will be retried from "
+        f"{when:%Y-%m-%d %H:%M:%S} UTC"
+    )
 
 
 def _run_with_progress(
@@ -116,6 +148,8 @@ def _print_report(report: EditionReport) -> None:
     for outcome in report.result.outcomes:
         if outcome["status"] in ("failed", "retry"):
             console.print(f"  {outcome['email']}: {outcome['status']}: {outcome.get('detail', '')}")
+    if report.next_retry_at is not None:
+        console.print(_retry_line(report) + ": run again then, or use --wait")
     for error in report.result.errors:
         err_console.print(
             f"[bold red]error:[/] {escape(error)} (the rest of the edition stays open; "

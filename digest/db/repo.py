@@ -639,6 +639,38 @@ def claim_delivery(session: Session, delivery_id: int, now: datetime, lease: tim
     return result.rowcount == 1
 
 
+def claimable(delivery: DeliveryRow, now: datetime) -> bool:
+    """Open and due: what :func:`claim_delivery` would take (reader status aside)."""
+    return delivery.status == "pending" or (
+        delivery.status == "retry"
+        and (delivery.next_attempt_at is None or delivery.next_attempt_at <= now)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerState:
+    """The states of a set of ledger rows, and when the earliest retry is due."""
+
+    counts: Counter[str]
+    next_retry_at: datetime | None
+
+
+def ledger_state(session: Session, delivery_ids: Sequence[int]) -> LedgerState:
+    counts: Counter[str] = Counter()
+    next_retry: datetime | None = None
+    for chunk in _chunks(list(delivery_ids)):
+        query = (
+            select(DeliveryRow.status, func.count(), func.min(DeliveryRow.next_attempt_at))
+            .where(DeliveryRow.id.in_(chunk))
+            .group_by(DeliveryRow.status)
+        )
+        for status, count, earliest in session.execute(query):
+            counts[status] += count
+            if status == "retry" and earliest is not None:
+                next_retry = earliest if next_retry is None else min(next_retry, earliest)
+    return LedgerState(counts, next_retry)
+
+
 def _reader_is_active():  # type: ignore[no-untyped-def]
     """The row's reader is still subscribed: checked in the claim itself, so an unsubscribe
     committed at any time before the claim reaches an edition that is already running."""

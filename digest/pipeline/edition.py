@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
+from digest.db import repo
+from digest.db.repo import LedgerState
 from digest.errors import ConfigError, DigestError
 from digest.pipeline.runtime import Runtime
 from digest.pipeline.service import BatchResult, Plan, batches, deliver_batch, plan_edition
@@ -13,26 +18,42 @@ from digest.settings import Settings
 Progress = Callable[[int, int], None]  # (rows done, rows total)
 
 
+OPEN_STATES = ("pending", "retry", "sending")
+
+
 @dataclass
 class EditionReport:
+    """What a run did (``result``) and where every row of its readers stands now
+    (``ledger``): the summary counts rows, not this run's attempts, so nothing left open
+    hides behind "already done"."""
+
     plan: Plan
     result: BatchResult
+    ledger: LedgerState = field(default_factory=lambda: LedgerState(Counter(), None))
 
     def summary(self) -> dict[str, int]:
-        counts = self.result.counts
+        rows = self.ledger.counts
         return {
-            "sent": counts["sent"],
-            "skipped": counts["skipped"],
-            "failed": counts["failed"] + counts["retry"],
-            "will retry": counts["retry"],
-            "already done": sum(self.plan.settled.values()) + counts["not claimed"],
-            "unknown": self.plan.expired_leases,
+            "sent now": self.result.counts["sent"],
+            "sent": rows["sent"],
+            "skipped": rows["skipped"],
+            "failed": rows["failed"],
+            "retry": rows["retry"],
+            "pending": rows["pending"],
+            "sending": rows["sending"],
+            "unknown": rows["unknown"],
         }
 
     @property
+    def next_retry_at(self) -> datetime | None:
+        return self.ledger.next_retry_at
+
+    @property
     def ok(self) -> bool:
-        counts = self.result.counts
-        return counts["failed"] + counts["retry"] == 0 and not self.result.errors
+        """Nothing failed and nothing is left open (exit 0)."""
+        rows = self.ledger.counts
+        left = rows["failed"] + sum(rows[s] for s in OPEN_STATES)
+        return left == 0 and not self.result.errors
 
 
 def check_links_for_smtp(settings: Settings) -> None:
@@ -74,7 +95,33 @@ def run_edition(
             done += len(chunk)
             if progress:
                 progress(done, total)
-    return EditionReport(plan, result)
+    with rt.db.session() as session:
+        ledger = repo.ledger_state(session, plan.row_ids)
+    return EditionReport(plan, result, ledger)
+
+
+def run_until_settled(
+    rt: Runtime,
+    *,
+    respect_hour: bool = False,
+    emails: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    on_wait: Callable[[EditionReport], None] | None = None,
+) -> EditionReport:
+    """Run the edition, then wait for each retry time and run again, until no row waits
+    for a retry (``digest run --wait``). Stops early when a batch could not reach the relay:
+    waiting would not help."""
+    report = run_edition(rt, respect_hour=respect_hour, emails=emails, progress=progress)
+    sent = report.result.counts["sent"]
+    while report.next_retry_at is not None and not report.result.errors:
+        if on_wait:
+            on_wait(report)
+        sleep(max(1.0, (report.next_retry_at - rt.clock()).total_seconds()))
+        report = run_edition(rt, respect_hour=respect_hour, emails=emails, progress=progress)
+        sent += report.result.counts["sent"]
+    report.result.counts["sent"] = sent  # "sent now": over every pass
+    return report
 
 
 def _on_workers(rt: Runtime, chunks: list[list[int]], timeout: float) -> Iterator[BatchResult]:

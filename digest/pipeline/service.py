@@ -31,11 +31,13 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Plan:
-    """What an edition run has to do: the open ledger rows, and what was settled before."""
+    """What an edition run has to do: the ledger rows to deliver now, and every row of the
+    readers it planned (whose states make the run's report)."""
 
-    delivery_ids: list[int]
+    delivery_ids: list[int]  # pending, or retry whose time has come
     settled: Counter[str] = field(default_factory=Counter)  # rows already sent/skipped/...
     expired_leases: int = 0
+    row_ids: list[int] = field(default_factory=list)  # every planned row, open or not
 
 
 @dataclass
@@ -92,9 +94,9 @@ def plan_edition(
             pairs.append((sub.id, editions[slot.key].id))
         repo.ensure_deliveries(session, pairs, now)
         rows = repo.deliveries_for(session, pairs)
-    open_ids = [r.id for r in rows if r.status in ("pending", "retry")]
+    due = [r.id for r in rows if repo.claimable(r, now)]
     settled = Counter(r.status for r in rows if r.status not in ("pending", "retry"))
-    return Plan(open_ids, settled, expired)
+    return Plan(due, settled, expired, [r.id for r in rows])
 
 
 def batches(ids: Sequence[int], size: int) -> list[list[int]]:

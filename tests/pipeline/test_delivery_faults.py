@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from digest.db.models import DeliveryRow
 from digest.deliver.transports import MemoryTransport, SmtpTransport
 from digest.demo import sample_papers_path
 from digest.ingest.jsonl import parse_jsonl, read_lines
+from digest.pipeline.edition import run_edition, run_until_settled
 from digest.pipeline.runtime import Runtime, utcnow
 from digest.pipeline.service import deliver_batch, plan_edition
 from digest.settings import Settings, default_templates_dir, parse_smtp_url
@@ -215,3 +217,41 @@ def test_a_421_mid_batch_stops_it_and_the_rest_goes_out_later(
         assert not again.errors
     assert sorted(relay.received()) == sorted(READERS)  # each once
     assert statuses(readers) == {"sent": 6}
+
+
+def test_the_report_counts_every_row_and_wait_sees_retries_through(
+    readers: Database, db_url: str, tmp_path: Path
+) -> None:
+    """A temporary failure leaves a row waiting: the report says so (exit 1, next retry
+    time), where it once said "already done"; --wait sends it when its time comes."""
+    with Relay() as relay:
+        relay.refuse["reader4@example.org"] = "451 4.2.1 try later"
+        rt = runtime(db_url, tmp_path, relay.sink.url, DIGEST_RETRY_BACKOFF_SECONDS="60")
+        report = run_edition(rt)
+        assert report.summary() == {
+            "sent now": 5,
+            "sent": 5,
+            "skipped": 0,
+            "failed": 0,
+            "retry": 1,
+            "pending": 0,
+            "sending": 0,
+            "unknown": 0,
+        }
+        assert not report.ok and report.next_retry_at is not None
+        again = run_edition(rt)  # before the retry time: nothing to do, still not done
+        assert again.summary()["sent now"] == 0 and again.summary()["retry"] == 1
+        assert not again.ok
+
+        clock = [rt.clock()]
+        waits: list[float] = []
+
+        def sleep(seconds: float) -> None:  # the frozen clock moves instead of sleeping
+            waits.append(seconds)
+            relay.refuse.clear()
+            clock[0] += timedelta(seconds=seconds)
+
+        settled = run_until_settled(replace(rt, clock=lambda: clock[0]), sleep=sleep)
+        assert len(waits) == 1 and 55 <= waits[0] <= 60
+        assert settled.ok and settled.summary()["sent"] == 6
+        assert sorted(relay.received()) == sorted(READERS)

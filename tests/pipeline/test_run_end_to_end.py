@@ -134,13 +134,14 @@ def test_second_run_sends_nothing_and_newcomers_get_only_theirs(env, smtp_server
     assert first == 3
     again = run_cli(capsys, "run", "--json")
     assert again.code == 0
-    assert again.json()["summary"]["sent"] == 0
-    assert again.json()["summary"]["already done"] == 3
+    assert again.json()["summary"]["sent now"] == 0
+    assert again.json()["summary"]["sent"] == 3
     assert len(smtp_server.envelopes) == first
 
     assert run_cli(capsys, "subscribers", "add", "new@example.org", "--topic", "speech").code == 0
     third = run_cli(capsys, "run", "--json")
-    assert third.json()["summary"]["sent"] == 1
+    assert third.json()["summary"]["sent now"] == 1
+    assert third.json()["summary"]["sent"] == 4
     assert [e[1] for e in smtp_server.envelopes[first:]] == [["new@example.org"]]
 
 
@@ -219,7 +220,7 @@ def test_smtp_server_dying_mid_edition_leaves_retries(
         controller.stop()
     assert result.code == 1
     data = result.json()
-    assert data["summary"]["will retry"] == 1
+    assert data["summary"]["retry"] == 1 and data["next_retry_at"]
     assert "451" in data["outcomes"][0]["detail"]
 
 
