@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from digest import rank as ranking  # the ranker itself (scikit-learn) loads on first use
 from digest.db import accounts, repo
 from digest.db.models import DeliveryRow, EditionRow, SubscriberRow
+from digest.deliver.replies import is_hard_bounce
 from digest.deliver.transports import OutgoingMessage
 from digest.domain import Paper, Pick
 from digest.errors import InputError, SessionError, TransportError
@@ -303,7 +304,10 @@ def _deliver_one(
             repo.release_claim(session, row, reason=str(exc), now=rt.clock())
         raise
     except TransportError as exc:
-        return _record_failure(rt, delivery, outcome, str(exc), permanent=exc.permanent)
+        bounced = exc.permanent and is_hard_bounce(exc.code, str(exc))
+        return _record_failure(
+            rt, delivery, outcome, str(exc), permanent=exc.permanent, suppress=bounced
+        )
     except InputError as exc:  # this reader's data cannot make a valid message: no retry
         reason = f"cannot build the message: {exc}"
         return _record_failure(rt, delivery, outcome, reason, permanent=True)
@@ -325,10 +329,16 @@ def _record_failure(
     reason: str,
     *,
     permanent: bool,
+    suppress: bool = False,
 ) -> dict[str, object]:
-    """A claimed row that did not go out: ``failed`` for good, or ``retry`` with backoff."""
+    """A claimed row that did not go out: ``failed`` for good, or ``retry`` with backoff.
+    ``suppress``: the address bounced hard, so its reader becomes ``bounced`` (not mailed
+    again) in the same transaction."""
     with rt.db.session() as session:
         row = session.get_one(DeliveryRow, delivery.id)
+        if suppress:
+            repo.mark_bounced(session, delivery.subscriber_id, now=rt.clock())
+            reason += " (the address is suppressed: no further digests)"
         repo.mark_failed(
             session,
             row,

@@ -255,3 +255,28 @@ def test_the_report_counts_every_row_and_wait_sees_retries_through(
         assert len(waits) == 1 and 55 <= waits[0] <= 60
         assert settled.ok and settled.summary()["sent"] == 6
         assert sorted(relay.received()) == sorted(READERS)
+
+
+def test_a_hard_bounce_suppresses_the_reader_and_a_policy_refusal_does_not(
+    readers: Database, db_url: str, tmp_path: Path
+) -> None:
+    with Relay() as relay:
+        relay.refuse["reader1@example.org"] = "550 5.1.1 no such user"
+        relay.refuse["reader2@example.org"] = "550 5.7.1 rejected as spam"
+        rt = runtime(db_url, tmp_path, relay.sink.url)
+        report = run_edition(rt)
+    outcomes = {o["email"]: o for o in report.result.outcomes}
+    assert outcomes["reader1@example.org"]["status"] == "failed"
+    assert "suppressed" in str(outcomes["reader1@example.org"]["detail"])
+    assert "suppressed" not in str(outcomes["reader2@example.org"]["detail"])
+    with readers.session() as session:
+        assert repo.get_subscriber(session, "reader1@example.org").status == "bounced"
+        assert repo.get_subscriber(session, "reader2@example.org").status == "active"
+    tomorrow = replace(rt, clock=lambda: rt.clock() + timedelta(days=1))
+    planned = plan_edition(tomorrow)
+    with readers.session() as session:
+        emails = {
+            repo.subscribers_by_ids(session, [d.subscriber_id])[d.subscriber_id].email
+            for d in repo.load_deliveries(session, planned.row_ids)
+        }
+    assert "reader1@example.org" not in emails and "reader2@example.org" in emails
