@@ -12,7 +12,14 @@ from digest.db import repo
 from digest.db.repo import LedgerState
 from digest.errors import ConfigError, DigestError
 from digest.pipeline.runtime import Runtime
-from digest.pipeline.service import BatchResult, Plan, batches, deliver_batch, plan_edition
+from digest.pipeline.service import (
+    BatchResult,
+    Plan,
+    batches,
+    deliver_batch,
+    plan_edition,
+    store_edition_picks,
+)
 from digest.settings import Settings
 
 Progress = Callable[[int, int], None]  # (rows done, rows total)
@@ -77,6 +84,7 @@ def run_edition(
 ) -> EditionReport:
     check_links_for_smtp(rt.settings)
     plan = plan_edition(rt, respect_hour=respect_hour, emails=emails)
+    store_edition_picks(rt, plan.delivery_ids)  # one ranking for the edition, before fan-out
     total = len(plan.delivery_ids)
     result = BatchResult()
     done = 0

@@ -10,18 +10,21 @@ server accepts it.
 
 from __future__ import annotations
 
+import bisect
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
 
 from digest import rank as ranking  # the ranker itself (scikit-learn) loads on first use
 from digest.db import accounts, repo
 from digest.db.models import DeliveryRow, EditionRow, SubscriberRow
 from digest.deliver.replies import is_hard_bounce
 from digest.deliver.transports import OutgoingMessage
-from digest.domain import Paper, Pick
+from digest.domain import Paper, Pick, Profile
 from digest.errors import InputError, SessionError, TransportError
 from digest.pipeline.runtime import Runtime
 from digest.render import EditionInfo, PreparedEdition, RenderedEmail
@@ -154,8 +157,8 @@ def deliver_batch(rt: Runtime, delivery_ids: Sequence[int]) -> BatchResult:
 
 def _choose_picks(
     rt: Runtime,
-    session,
-    deliveries: list[DeliveryRow],  # type: ignore[no-untyped-def]
+    session: Session,
+    deliveries: list[DeliveryRow],
     subscribers: dict[int, SubscriberRow],
     now: datetime,
 ) -> None:
@@ -167,44 +170,131 @@ def _choose_picks(
         repo.store_picks(session, delivery.id, picks)
 
 
-def compute_picks(
-    rt: Runtime,
-    session,
-    subscribers: Sequence[SubscriberRow],  # type: ignore[no-untyped-def]
-    now: datetime,
-) -> list[list[Pick]]:
-    """Each subscriber's next picks: papers new since their last digest, never sent to them.
+@dataclass
+class RankingInputs:
+    """What ranking needs for a set of readers, read once from the database."""
 
-    The candidate pool is the same for everyone (papers first seen in the last
-    ``candidate_days``), so scores do not depend on how subscribers were batched.
-    """
+    subscribers: list[SubscriberRow]
+    profiles: list[Profile]
+    candidates: list[Paper]
+    history: list[Paper]
+    excluded: dict[str, Collection[str]]  # profile id -> paper ids never to pick
+
+
+def ranking_inputs(
+    rt: Runtime, session: Session, subscribers: Sequence[SubscriberRow], now: datetime
+) -> RankingInputs:
+    """Each reader's profile (with their feedback) and what they may not get: papers sent
+    to them, and papers that arrived before their last digest. The candidate pool is the
+    same for everyone (papers first seen in the last ``candidate_days``), so scores do not
+    depend on how readers are grouped."""
     pool = repo.papers_seen_since(session, now - timedelta(days=rt.settings.candidate_days))
+    pool.sort(key=lambda item: item[1])
+    seen_times = [seen for _, seen in pool]
     ids = [s.id for s in subscribers]
     sent = repo.sent_paper_ids(session, ids)
     last = repo.last_sent_at(session, ids)
     feedback = repo.feedback_for(session, ids)
-    profiles, excluded = [], {}
+    older_than: dict[int, tuple[str, ...]] = {}  # papers before the k-th arrival: shared
+    profiles: list[Profile] = []
+    excluded: dict[str, Collection[str]] = {}
     for sub in subscribers:
         profile = replace(repo.profile_from_row(sub), feedback=tuple(feedback.get(sub.id, ())))
         profiles.append(profile)
         since = last.get(sub.id)
-        older = {p.id for p, seen in pool if since is not None and seen < since}
-        excluded[profile.id] = sent.get(sub.id, set()) | older
+        k = 0 if since is None else bisect.bisect_left(seen_times, since)
+        if k not in older_than:
+            older_than[k] = tuple(p.id for p, _ in pool[:k])
+        excluded[profile.id] = Exclusions(older_than[k], sent.get(sub.id, set()))
     history_ids = {
         pid for p in profiles for pid in (*p.liked, *p.disliked, *(e.paper_id for e in p.feedback))
     }
     history = list(repo.papers_by_ids(session, history_ids).values())
     candidates = [p for p, _ in pool]
+    return RankingInputs(list(subscribers), profiles, candidates, history, excluded)
+
+
+class Exclusions(Collection[str]):
+    """Papers a reader may not get: those that arrived before their last digest (a tuple
+    shared by every reader whose last digest came at the same point) and those sent to
+    them. A view, so 100,000 readers do not each copy the pool's ids into a set."""
+
+    __slots__ = ("older", "sent")
+
+    def __init__(self, older: tuple[str, ...], sent: set[str]):
+        self.older, self.sent = older, sent
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.older
+        yield from self.sent
+
+    def __len__(self) -> int:
+        return len(self.older) + len(self.sent)
+
+    def __contains__(self, paper_id: object) -> bool:
+        return paper_id in self.sent or paper_id in self.older
+
+
+def compute_picks(
+    rt: Runtime, session: Session, subscribers: Sequence[SubscriberRow], now: datetime
+) -> list[list[Pick]]:
+    """Each subscriber's next picks: papers new since their last digest, never sent to them."""
+    inputs = ranking_inputs(rt, session, subscribers, now)
     return ranking.rank(
-        profiles,
-        candidates,
-        history=history,
-        already_sent=excluded,
+        inputs.profiles,
+        inputs.candidates,
+        history=inputs.history,
+        already_sent=inputs.excluded,
         top_k=rt.settings.top_k,
         options=rt.rank_options,
-        embedder=stored_topics_embedder(rt, session, profiles, now),
-        vectors=stored_vectors(rt, session, [*candidates, *history]),
+        embedder=stored_topics_embedder(rt, session, inputs.profiles, now),
+        vectors=stored_vectors(rt, session, [*inputs.candidates, *inputs.history]),
     )
+
+
+def store_edition_picks(rt: Runtime, delivery_ids: Sequence[int], *, chunk: int = 5000) -> int:
+    """Rank every open row of an edition at once and store the picks before fan-out.
+
+    The pool (the candidates' index, their duplicates, the readers' liked papers) is built
+    once for the whole edition rather than once per batch; batches then only render and
+    send. The picks are committed ``chunk`` readers at a time. Returns the rows ranked.
+    """
+    now = rt.clock()
+    with rt.db.session() as session:
+        rows = [
+            d
+            for d in repo.load_deliveries(session, delivery_ids)
+            if d.picks is None and d.status in ("pending", "retry")
+        ]
+        if not rows:
+            return 0
+        by_id = repo.subscribers_by_ids(session, [d.subscriber_id for d in rows])
+        inputs = ranking_inputs(rt, session, [by_id[d.subscriber_id] for d in rows], now)
+        papers = list({p.id: p for p in inputs.candidates}.values())
+        if not papers:
+            for row in rows:
+                repo.store_picks(session, row.id, [])
+            return len(rows)
+        pool = ranking.build_pool(
+            papers,
+            inputs.history,
+            rt.rank_options,
+            embedder=stored_topics_embedder(rt, session, inputs.profiles, now),
+            vectors=stored_vectors(rt, session, [*papers, *inputs.history]),
+        )
+    for start in range(0, len(rows), chunk):
+        part = slice(start, start + chunk)
+        picks = ranking.rank_pool(
+            pool,
+            inputs.profiles[part],
+            already_sent=inputs.excluded,
+            top_k=rt.settings.top_k,
+            options=rt.rank_options,
+        )
+        with rt.db.session() as session:
+            for row, chosen in zip(rows[part], picks, strict=True):
+                repo.store_picks(session, row.id, chosen)
+    return len(rows)
 
 
 def stored_vectors(rt: Runtime, session, papers: Sequence[Paper]):  # type: ignore[no-untyped-def]

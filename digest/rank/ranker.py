@@ -27,7 +27,7 @@ first, then interests take turns (a quota per interest), skipping near-duplicate
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,7 +60,7 @@ def rank(
     candidates: Sequence[Paper],
     *,
     history: Sequence[Paper] = (),
-    already_sent: Mapping[str, set[str]] | None = None,
+    already_sent: Mapping[str, Collection[str]] | None = None,
     top_k: int = 10,
     options: RankOptions | None = None,
     embedder: semantic.Embedder | None = None,
@@ -114,7 +114,7 @@ def rank_pool(
     pool: Pool,
     profiles: Sequence[Profile],
     *,
-    already_sent: Mapping[str, set[str]] | None = None,
+    already_sent: Mapping[str, Collection[str]] | None = None,
     top_k: int = 10,
     options: RankOptions | None = None,
 ) -> list[list[Pick]]:
@@ -148,7 +148,7 @@ class _Chunk:
         self,
         pool: Pool,
         profiles: Sequence[Profile],
-        sent: Mapping[str, set[str]],
+        sent: Mapping[str, Collection[str]],
         opts: RankOptions,
     ):
         self.pool, self.profiles, self.sent, self.opts = pool, profiles, sent, opts
