@@ -58,6 +58,11 @@ class Site:
 
         return await run_in_threadpool(call)
 
+    async def allowed(self, key: str, limit: tuple[int, int]) -> bool:
+        """Count a hit against a rate limit ``(hits, seconds)``, off the event loop (a Redis
+        round trip, or its timeout when Redis is down, must not stall other requests)."""
+        return await run_in_threadpool(self.limiter.hit, key, *limit)
+
     def notify(self, notice: Notice | None) -> BackgroundTask | None:
         """Send ``notice``'s email after the response has gone out: the page never waits
         for (or reveals anything through the timing of) the mail server."""

@@ -55,7 +55,7 @@ def routes(site: Site) -> list[Route]:
 
     async def subscribe(request: Request) -> Response:
         ip = client_ip(request)
-        if not site.limiter.hit(f"subscribe-ip:{ip}", *IP_LIMIT):
+        if not await site.allowed(f"subscribe-ip:{ip}", IP_LIMIT):
             return too_many()
         form = await form_of(request)
         if is_bot(form):
@@ -67,7 +67,7 @@ def routes(site: Site) -> list[Route]:
             )
         spec = result.spec
         assert spec is not None
-        if not site.limiter.hit(f"subscribe-address:{spec.email.casefold()}", *ADDRESS_LIMIT):
+        if not await site.allowed(f"subscribe-address:{spec.email.casefold()}", ADDRESS_LIMIT):
             return too_many()
         consent = Consent("web", hash_ip(site.rt.settings.secret_key, ip), FORM_VERSION)
         response = RedirectResponse("/subscribe/sent", status_code=303)
