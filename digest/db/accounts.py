@@ -101,10 +101,10 @@ def resume_paused(session: Session, now: datetime) -> int:
 
 
 # -- votes -------------------------------------------------------------------------------
-def latest_vote(session: Session, subscriber_id: int, paper_id: str) -> str | None:
-    """The reader's standing 👍/👎 on a paper (the newest event wins, as in ranking)."""
-    return session.scalar(
-        select(FeedbackEventRow.kind)
+def _newest_vote(column, subscriber_id: int, paper_id: str):  # type: ignore[no-untyped-def]
+    """``column`` of the reader's newest 👍/👎 event on a paper (the one ranking obeys)."""
+    return (
+        select(column)
         .where(
             FeedbackEventRow.subscriber_id == subscriber_id,
             FeedbackEventRow.paper_id == paper_id,
@@ -113,20 +113,16 @@ def latest_vote(session: Session, subscriber_id: int, paper_id: str) -> str | No
         .order_by(FeedbackEventRow.created_at.desc(), FeedbackEventRow.id.desc())
         .limit(1)
     )
+
+
+def latest_vote(session: Session, subscriber_id: int, paper_id: str) -> str | None:
+    """The reader's standing 👍/👎 on a paper (the newest event wins, as in ranking)."""
+    return session.scalar(_newest_vote(FeedbackEventRow.kind, subscriber_id, paper_id))
 
 
 def undo_latest_vote(session: Session, subscriber_id: int, paper_id: str) -> bool:
     """Delete the newest 👍/👎 on a paper, so the one before it (if any) stands again."""
-    newest = session.scalar(
-        select(FeedbackEventRow.id)
-        .where(
-            FeedbackEventRow.subscriber_id == subscriber_id,
-            FeedbackEventRow.paper_id == paper_id,
-            FeedbackEventRow.kind.in_(("up", "down")),
-        )
-        .order_by(FeedbackEventRow.created_at.desc(), FeedbackEventRow.id.desc())
-        .limit(1)
-    )
+    newest = session.scalar(_newest_vote(FeedbackEventRow.id, subscriber_id, paper_id))
     if newest is None:
         return False
     session.execute(delete(FeedbackEventRow).where(FeedbackEventRow.id == newest))

@@ -18,20 +18,13 @@ from digest.pipeline.runtime import Runtime
 from digest.pipeline.service import message_id_for, render_for
 from digest.render import EditionInfo
 from digest.web.security import EMAIL_CSP
-from digest.web.site import LinkProblem, Site
+from digest.web.site import Site
 
 
 def routes(site: Site) -> list[Route]:
     async def view(request: Request) -> Response:
         token = request.path_params["token"]
-        payload = site.link_payload("view", token)
-        if not (
-            isinstance(payload, list)
-            and len(payload) == 2
-            and all(isinstance(p, str) for p in payload)
-        ):
-            raise LinkProblem(site.invalid_link())
-        link_id, edition_key = payload
+        link_id, edition_key = site.link_and_value("view", token)
         if request.path_params["edition"] != edition_key:
             return site.invalid_link()
         html = await site.db(_render, site.rt, link_id, edition_key)

@@ -28,14 +28,7 @@ def routes(site: Site) -> list[Route]:
     pages = site.pages
 
     def parse(token: str) -> tuple[str, str]:
-        payload = site.link_payload("feedback", token)
-        if not (
-            isinstance(payload, list)
-            and len(payload) == 2
-            and all(isinstance(p, str) for p in payload)
-        ):
-            raise LinkProblem(site.invalid_link())
-        return payload[0], payload[1]
+        return site.link_and_value("feedback", token)
 
     def vote_of(request: Request) -> str:
         kind = request.path_params["vote"]

@@ -27,7 +27,7 @@ from digest.subscriptions import (
     update_preferences,
 )
 from digest.web.forms import form_values, parse_interest_form
-from digest.web.site import Site, form_of
+from digest.web.site import LinkProblem, Site, form_of
 
 PAUSE_CHOICES = (1, 2, 4, 8, 12)
 
@@ -78,11 +78,7 @@ def routes(site: Site) -> list[Route]:
         return render(token, link_id, state, saved=request.query_params.get("saved") == "1")
 
     async def save(request: Request) -> Response:
-        token = request.path_params["token"]
-        link_id = link_of(token)
-        form = await form_of(request)
-        if not csrf_ok(form, link_id, "preferences"):
-            return stale_form()
+        token, link_id, form = await checked(request, "preferences")
         result = parse_interest_form(form, email_field=False)
         if not result.ok:
             state = await site.db(_state, link_id)
@@ -97,12 +93,18 @@ def routes(site: Site) -> list[Route]:
             return site.gone_link()
         return RedirectResponse(f"/p/{token}?saved=1", status_code=303)
 
-    async def pause_or_resume(request: Request) -> Response:
+    async def checked(request: Request, name: str) -> tuple[str, str, dict[str, list[str]]]:
+        """The token, link id and fields of a form POST (the "form expired" page, raised,
+        when its CSRF token is missing or wrong)."""
         token = request.path_params["token"]
         link_id = link_of(token)
         form = await form_of(request)
-        if not csrf_ok(form, link_id, "pause"):
-            return stale_form()
+        if not csrf_ok(form, link_id, name):
+            raise LinkProblem(stale_form())
+        return token, link_id, form
+
+    async def pause_or_resume(request: Request) -> Response:
+        token, link_id, form = await checked(request, "pause")
         weeks = (form.get("weeks") or [""])[0]
         done = await site.db(_pause, link_id, weeks, site.rt.clock())
         if not done:
@@ -110,11 +112,7 @@ def routes(site: Site) -> list[Route]:
         return RedirectResponse(f"/p/{token}?saved=1", status_code=303)
 
     async def sign_out(request: Request) -> Response:
-        token = request.path_params["token"]
-        link_id = link_of(token)
-        form = await form_of(request)
-        if not csrf_ok(form, link_id, "signout"):
-            return stale_form()
+        _, link_id, _ = await checked(request, "signout")
         notice = await site.db(_sign_out, link_id, site.rt.clock())
         if notice is None:
             return site.gone_link()
@@ -126,11 +124,7 @@ def routes(site: Site) -> list[Route]:
         )
 
     async def delete(request: Request) -> Response:
-        token = request.path_params["token"]
-        link_id = link_of(token)
-        form = await form_of(request)
-        if not csrf_ok(form, link_id, "delete"):
-            return stale_form()
+        token, link_id, form = await checked(request, "delete")
         if (form.get("confirm") or [""])[0] != "yes":
             state = await site.db(_state, link_id)
             if state is None:

@@ -83,6 +83,18 @@ class Site:
             raise LinkProblem(self.invalid_link())
         return payload
 
+    def link_and_value(self, purpose: str, token: str) -> tuple[str, str]:
+        """The (link id, value) of a token whose payload is that pair (feedback: the
+        paper; view: the edition); LinkProblem otherwise."""
+        payload = self.link_payload(purpose, token)
+        if not (
+            isinstance(payload, list)
+            and len(payload) == 2
+            and all(isinstance(part, str) for part in payload)
+        ):
+            raise LinkProblem(self.invalid_link())
+        return payload[0], payload[1]
+
     def invalid_link(self) -> HTMLResponse:
         return self.pages.message(
             "This link is not valid",
