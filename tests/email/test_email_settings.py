@@ -85,7 +85,7 @@ def test_bad_values_are_one_line_config_errors(tmp_path: Path, env: dict, messag
 def test_unreadable_and_invalid_key_files(tmp_path: Path) -> None:
     junk = tmp_path / "junk.pem"
     junk.write_text("not a key")
-    with pytest.raises(ConfigError, match="not a PEM RSA private key"):
+    with pytest.raises(ConfigError, match="not a PEM RSA or Ed25519 private key"):
         _settings(tmp_path, DIGEST_DKIM_SELECTOR="s", DIGEST_DKIM_KEY_FILE=str(junk))
     if os.geteuid() != 0:  # root reads everything
         locked = tmp_path / "locked.pem"
