@@ -60,7 +60,6 @@ class Settings:
     var_dir: Path
     database_url: str
     broker_url: str | None
-    result_backend: str | None
     smtp: SmtpConfig | None
     outbox_dir: Path
     from_name: str
@@ -74,6 +73,8 @@ class Settings:
     lease_seconds: int = 600
     max_attempts: int = 5
     retry_backoff_seconds: int = 300
+    stall_seconds: int = 30  # a run on workers: no progress for this long -> enqueue again
+    give_up_seconds: int = 600  # ... and for this long -> stop (the rows stay open)
     contact_line: str = ""
     postal_address: str = ""
     unsubscribe_mailto: str = ""
@@ -118,9 +119,6 @@ class Settings:
         broker_url = values.get("broker_url") or None
         if broker_url:
             _check_url("DIGEST_BROKER_URL", broker_url, {"redis", "rediss", "amqp", "pyamqp"})
-        result_backend = values.get("result_backend") or None
-        if broker_url and not result_backend:
-            result_backend = broker_url if broker_url.startswith("redis") else "rpc://"
         smtp_url = values.get("smtp_url") or None
         from_name, from_address = _parse_from(values.get("from") or "digest <digest@localhost>")
         base_url = (values.get("base_url") or "http://localhost:8000").rstrip("/")
@@ -140,7 +138,6 @@ class Settings:
             var_dir=var_dir,
             database_url=database_url,
             broker_url=broker_url,
-            result_backend=result_backend,
             smtp=parse_smtp_url(smtp_url) if smtp_url else None,
             outbox_dir=Path(values.get("outbox_dir") or var_dir / "outbox"),
             from_name=from_name,
@@ -155,6 +152,10 @@ class Settings:
             max_attempts=_int("DIGEST_MAX_ATTEMPTS", values.get("max_attempts", 5), 1, 100),
             retry_backoff_seconds=_int(
                 "DIGEST_RETRY_BACKOFF_SECONDS", values.get("retry_backoff_seconds", 300), 0, 86_400
+            ),
+            stall_seconds=_int("DIGEST_STALL_SECONDS", values.get("stall_seconds", 30), 1, 3600),
+            give_up_seconds=_int(
+                "DIGEST_GIVE_UP_SECONDS", values.get("give_up_seconds", 600), 1, 86_400
             ),
             contact_line=_one_line("DIGEST_CONTACT_LINE", values.get("contact_line")),
             postal_address=_one_line("DIGEST_POSTAL_ADDRESS", values.get("postal_address")),

@@ -681,6 +681,89 @@ def ledger_state(session: Session, delivery_ids: Sequence[int]) -> LedgerState:
     return LedgerState(counts, next_retry)
 
 
+def unsettled(session: Session, delivery_ids: Sequence[int], now: datetime) -> dict[int, str]:
+    """Rows still to be handled now: ``pending``, ``sending``, or ``retry`` whose time has
+    come (id -> status). A retry due later is settled for this pass."""
+    found: dict[int, str] = {}
+    for chunk in _chunks(list(delivery_ids)):
+        query = select(DeliveryRow.id, DeliveryRow.status).where(
+            DeliveryRow.id.in_(chunk),
+            or_(
+                DeliveryRow.status.in_(("pending", "sending")),
+                and_(
+                    DeliveryRow.status == "retry",
+                    or_(DeliveryRow.next_attempt_at.is_(None), DeliveryRow.next_attempt_at <= now),
+                ),
+            ),
+        )
+        found.update({row_id: status for row_id, status in session.execute(query)})
+    return found
+
+
+def note_session_error(
+    session: Session, delivery_ids: Sequence[int], reason: str, now: datetime
+) -> None:
+    """A batch could not reach the relay: its ``pending`` rows keep their state and carry
+    the reason (a pending row has no error otherwise), for the run that waits on them."""
+    for chunk in _chunks(list(delivery_ids)):
+        session.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.id.in_(chunk), DeliveryRow.status == "pending")
+            .values(last_error=reason[:2000], updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def session_errors(session: Session, delivery_ids: Sequence[int], since: datetime) -> list[str]:
+    """The distinct relay errors noted on open rows since ``since`` (a run's start)."""
+    errors: list[str] = []
+    for chunk in _chunks(list(delivery_ids)):
+        query = (
+            select(DeliveryRow.last_error)
+            .where(
+                DeliveryRow.id.in_(chunk),
+                DeliveryRow.status == "pending",
+                DeliveryRow.last_error.is_not(None),
+                DeliveryRow.updated_at >= since,
+            )
+            .distinct()
+        )
+        errors.extend(e for e in session.scalars(query) if e and e not in errors)
+    return errors
+
+
+def outcomes_of(session: Session, delivery_ids: Sequence[int]) -> list[dict[str, object]]:
+    """Where each row stands, as a run reports it (for rows delivered by workers)."""
+    found: list[dict[str, object]] = []
+    for chunk in _chunks(list(delivery_ids)):
+        query = (
+            select(
+                DeliveryRow.id,
+                SubscriberRow.email,
+                EditionRow.key,
+                DeliveryRow.status,
+                DeliveryRow.last_error,
+                DeliveryRow.message_id,
+            )
+            .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
+            .join(EditionRow, EditionRow.id == DeliveryRow.edition_id)
+            .where(DeliveryRow.id.in_(chunk))
+        )
+        for delivery_id, email, edition, status, error, message_id in session.execute(query):
+            outcome: dict[str, object] = {
+                "delivery": delivery_id,
+                "email": email,
+                "edition": edition,
+                "status": status,
+            }
+            if status == "sent":
+                outcome["message_id"] = message_id
+            elif error:
+                outcome["detail"] = error
+            found.append(outcome)
+    return sorted(found, key=lambda o: int(o["delivery"]))  # type: ignore[call-overload]
+
+
 def _reader_is_active():  # type: ignore[no-untyped-def]
     """The row's reader is still subscribed: checked in the claim itself, so an unsubscribe
     committed at any time before the claim reaches an edition that is already running."""
@@ -792,10 +875,10 @@ def mark_failed(
 
 def release_claim(session: Session, delivery: DeliveryRow, *, reason: str, now: datetime) -> None:
     """Give back a claimed row that was never handed to the relay (the session failed
-    first): open again at once, its attempt not counted."""
-    delivery.status = "retry"
+    first): pending again, its attempt not counted."""
+    delivery.status = "pending"
     delivery.attempts = max(delivery.attempts - 1, 0)
-    delivery.next_attempt_at = now
+    delivery.next_attempt_at = None
     delivery.lease_until = None
     delivery.last_error = reason[:2000]
     delivery.updated_at = now

@@ -4,7 +4,9 @@ Tasks carry delivery ids only and call the same service function as the in-proce
 ``acks_late`` with ``reject_on_worker_lost`` requeues the batch of a killed worker; the
 ledger makes the redelivery harmless (rows already sent are not claimable).
 Retries are scheduled through the ledger (``next_attempt_at``), never with long Celery
-countdowns, which Redis would redeliver after its visibility timeout.
+countdowns, which Redis would redeliver after its visibility timeout. Tasks return nothing
+to wait for: ``digest run`` follows the ledger rows themselves (no result backend), so a
+lost task, a killed worker or a restarted broker only delays an edition.
 """
 
 from __future__ import annotations
@@ -20,17 +22,18 @@ from digest.settings import Settings
 
 
 def make_celery(settings: Settings) -> Celery:
-    celery = Celery("digest", broker=settings.broker_url, backend=settings.result_backend)
+    celery = Celery("digest", broker=settings.broker_url)
     celery.conf.update(
         task_serializer="json",
-        result_serializer="json",
         accept_content=["json"],
+        task_ignore_result=True,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        result_expires=24 * 3600,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": 3600},
+        # A batch not acknowledged within a lease (and a minute) goes to another worker;
+        # the ledger's claims make the second delivery harmless.
+        broker_transport_options={"visibility_timeout": settings.lease_seconds + 60},
         task_default_queue="digest",
         worker_hijack_root_logger=False,
     )
@@ -50,8 +53,8 @@ def _fresh_connections(**_: object) -> None:
     _runtime.cache_clear()
 
 
-def _deliver_batch_task(delivery_ids: list[int]) -> dict[str, object]:
-    return deliver_batch(_runtime(), delivery_ids).to_json()
+def _deliver_batch_task(delivery_ids: list[int]) -> None:
+    deliver_batch(_runtime(), delivery_ids)
 
 
 app = make_celery(Settings.from_env())

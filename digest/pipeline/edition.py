@@ -1,16 +1,18 @@
-"""Run one edition: plan, then deliver the batches in-process or on Celery workers."""
+"""Run one edition: plan, rank, then deliver the batches in-process or on Celery workers
+(``fanout``), and report where every row stands."""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from digest.db import repo
 from digest.db.repo import LedgerState
-from digest.errors import ConfigError, DigestError
+from digest.errors import ConfigError
+from digest.pipeline.fanout import Patience, deliver_on_workers
 from digest.pipeline.runtime import Runtime
 from digest.pipeline.service import (
     BatchResult,
@@ -80,7 +82,7 @@ def run_edition(
     respect_hour: bool = False,
     emails: Sequence[str] | None = None,
     progress: Progress | None = None,
-    timeout: float = 3600,
+    patience: Patience | None = None,
 ) -> EditionReport:
     check_links_for_smtp(rt.settings)
     plan = plan_edition(rt, respect_hour=respect_hour, emails=emails)
@@ -98,11 +100,7 @@ def run_edition(
             if progress:
                 progress(done, total)
     elif chunks:
-        for chunk, batch in zip(chunks, _on_workers(rt, chunks, timeout), strict=True):
-            result.merge(batch)
-            done += len(chunk)
-            if progress:
-                progress(done, total)
+        result = deliver_on_workers(rt, plan.delivery_ids, progress=progress, patience=patience)
     with rt.db.session() as session:
         ledger = repo.ledger_state(session, plan.row_ids)
     return EditionReport(plan, result, ledger)
@@ -130,29 +128,3 @@ def run_until_settled(
         sent += report.result.counts["sent"]
     report.result.counts["sent"] = sent  # "sent now": over every pass
     return report
-
-
-def _on_workers(rt: Runtime, chunks: list[list[int]], timeout: float) -> Iterator[BatchResult]:
-    """Enqueue one task per batch (ids only) and yield their results in order."""
-    from celery import group
-    from celery.exceptions import TimeoutError as CeleryTimeout
-    from kombu.exceptions import OperationalError
-
-    from digest.pipeline.celery_app import make_celery
-
-    celery = make_celery(rt.settings)
-    try:
-        with celery.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=5)
-        task = celery.tasks["digest.deliver_batch"]
-        pending = group(task.s(chunk) for chunk in chunks).apply_async()
-    except OperationalError as exc:
-        raise ConfigError(f"DIGEST_BROKER_URL: cannot reach the broker: {exc}") from None
-    try:
-        for async_result in pending.results:
-            yield BatchResult.from_json(async_result.get(timeout=timeout))
-    except CeleryTimeout:
-        raise DigestError(
-            f"no worker finished a batch within {timeout:.0f} s (is `celery -A digest.pipeline "
-            "worker` running?); the ledger keeps what was sent, run again to continue"
-        ) from None

@@ -150,6 +150,8 @@ def deliver_batch(rt: Runtime, delivery_ids: Sequence[int]) -> BatchResult:
     except SessionError as exc:
         log.info("batch stopped, its unsent rows stay open: %s", exc)
         result.errors.append(str(exc))
+        with rt.db.session() as session:  # for a run that waits on the ledger (workers)
+            repo.note_session_error(session, [d.id for d in deliveries], str(exc), rt.clock())
     finally:
         transport.close()
     return result

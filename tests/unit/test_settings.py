@@ -30,7 +30,6 @@ def test_real_components_switched_on(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert not s.in_process
-    assert s.result_backend == "redis://127.0.0.1:6379/3"
     assert s.smtp is not None
     assert (s.smtp.host, s.smtp.port, s.smtp.username, s.smtp.password) == (
         "mail.example.org",

@@ -1,0 +1,127 @@
+"""Deliver an edition on Celery workers, following the ledger rather than task results.
+
+``digest run`` enqueues one task per batch (delivery ids only), then watches the rows
+themselves: progress is what the database says, not what a result backend reports. So a
+worker killed with ``kill -9``, tasks lost when the broker restarts, or a task that never
+arrives only delay the edition: rows that stay open while nothing moves are enqueued again
+(the sweeper), and the claims make a row delivered twice harmless. A batch that could not
+reach the relay notes the reason on its rows, and the run stops with that one line.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from digest.db import repo
+from digest.errors import ConfigError, DigestError
+from digest.pipeline.runtime import Runtime
+from digest.pipeline.service import BatchResult, batches
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Patience:
+    """How long to wait: for any progress before open rows are enqueued again, and in all
+    without progress before the run gives up (the rows stay open for the next run)."""
+
+    stall: float = 30.0
+    give_up: float = 600.0
+    poll: float = 0.5
+    enqueue_attempts: int = 5
+
+
+class Broker:
+    """Enqueues batches, reconnecting when the broker went away."""
+
+    def __init__(self, rt: Runtime, attempts: int, sleep: Callable[[float], None]):
+        from digest.pipeline.celery_app import make_celery
+
+        self.celery = make_celery(rt.settings)
+        self.task = self.celery.tasks["digest.deliver_batch"]
+        self.attempts = attempts
+        self.sleep = sleep
+
+    def enqueue(self, chunks: Sequence[Sequence[int]]) -> None:
+        from kombu.exceptions import OperationalError
+        from redis.exceptions import RedisError
+
+        for attempt in range(1, self.attempts + 1):
+            try:
+                with self.celery.connection_for_write() as conn:
+                    conn.ensure_connection(max_retries=1, timeout=5)
+                    for chunk in chunks:
+                        self.task.apply_async((list(chunk),), connection=conn)
+                return
+            except (OperationalError, RedisError, OSError) as exc:
+                if attempt == self.attempts:
+                    raise ConfigError(
+                        f"DIGEST_BROKER_URL: cannot reach the broker: {exc}"
+                    ) from None
+                log.warning("broker unreachable (%s); trying again", exc)
+                self.sleep(min(2.0 * attempt, 10.0))
+
+
+def deliver_on_workers(
+    rt: Runtime,
+    delivery_ids: Sequence[int],
+    *,
+    progress: Progress | None = None,
+    patience: Patience | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> BatchResult:
+    """Enqueue the rows in batches and wait until none is left to handle now."""
+    patience = patience or Patience(
+        stall=rt.settings.stall_seconds, give_up=rt.settings.give_up_seconds
+    )
+    started = rt.clock()
+    ids = list(delivery_ids)
+    broker = Broker(rt, patience.enqueue_attempts, sleep)
+    broker.enqueue(batches(ids, rt.settings.batch_size))
+    total = len(ids)
+    result = BatchResult()
+    left = total
+    moved_at = monotonic()
+    progressed_at = moved_at
+    while True:
+        now = rt.clock()
+        with rt.db.session() as session:
+            repo.expire_leases(session, now)  # a dead worker's row in 'sending' settles
+            open_rows = repo.unsettled(session, ids, now)
+            errors = repo.session_errors(session, ids, started)
+        if progress:
+            progress(total - len(open_rows), total)
+        if not open_rows:
+            break
+        if errors and "sending" not in open_rows.values():
+            result.errors.extend(errors)  # the relay refuses us: waiting will not help
+            break
+        if len(open_rows) < left:
+            left, moved_at = len(open_rows), monotonic()
+            progressed_at = moved_at
+        elif monotonic() - progressed_at > patience.give_up:
+            raise DigestError(
+                f"no worker delivered anything for {patience.give_up:.0f} s (is `celery -A "
+                "digest.pipeline worker` running?); the ledger keeps what was sent, run "
+                "again to continue"
+            )
+        elif monotonic() - moved_at > patience.stall:
+            waiting = [i for i, status in open_rows.items() if status != "sending"]
+            log.info("%d rows made no progress: enqueued again", len(waiting))
+            try:
+                broker.enqueue(batches(waiting, rt.settings.batch_size))
+            except ConfigError as exc:
+                log.warning("%s; will try again", exc)
+            moved_at = monotonic()
+        sleep(patience.poll)
+    with rt.db.session() as session:
+        for outcome in repo.outcomes_of(session, ids):
+            result.counts[str(outcome["status"])] += 1
+            result.outcomes.append(outcome)
+    return result
