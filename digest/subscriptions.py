@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from digest.db import accounts, repo
 from digest.db.models import SubscriberRow
-from digest.deliver.transports import OutgoingMessage
 from digest.errors import DigestError, InputError
 from digest.schedule import next_delivery
 from digest.subscriber_spec import SubscriberSpec
@@ -267,16 +266,7 @@ def send_notice(rt: Runtime, notice: Notice) -> str | None:
             )
     transport = rt.transport_factory()
     try:
-        return transport.send(
-            OutgoingMessage(
-                sender=rt.settings.from_address,
-                recipient=info.email,
-                data=email.data,
-                message_id=email.message_id,
-                html=email.html,
-                name=f"{notice.kind}_{info.email}",
-            )
-        )
+        return transport.send(rt.outgoing(email, info.email, f"{notice.kind}_{info.email}"))
     except DigestError as exc:
         log.warning("could not send the %s email to subscriber %s: %s", notice.kind, info.id, exc)
         return None

@@ -87,14 +87,16 @@ def deliver_on_workers(
     total = len(ids)
     result = BatchResult()
     left = total
+    remaining = ids  # each poll reads only the rows still open at the last one
     moved_at = monotonic()
     progressed_at = moved_at
     while True:
         now = rt.clock()
         with rt.db.session() as session:
             repo.expire_leases(session, now)  # a dead worker's row in 'sending' settles
-            open_rows = repo.unsettled(session, ids, now)
-            errors = repo.session_errors(session, ids, started)
+            open_rows = repo.unsettled(session, remaining, now)
+            remaining = list(open_rows)
+            errors = repo.session_errors(session, remaining, started)
         if progress:
             progress(total - len(open_rows), total)
         if not open_rows:

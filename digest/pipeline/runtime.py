@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from digest.db import Database
-from digest.deliver.transports import Transport, transport_from_settings
+from digest.deliver.transports import OutgoingMessage, Transport, transport_from_settings
 from digest.links import LinkSigner
 from digest.rank import RankOptions
-from digest.render import DigestRenderer
+from digest.render import DigestRenderer, RenderedEmail
 from digest.settings import Settings
 
 
@@ -51,4 +51,15 @@ class Runtime:
             transport_factory=transport_factory or (lambda: transport_from_settings(settings)),
             clock=clock,
             rank_options=RankOptions.parse(settings.rank),
+        )
+
+    def outgoing(self, email: RenderedEmail, recipient: str, name: str) -> OutgoingMessage:
+        """A rendered email as the transport takes it, from our sender address."""
+        return OutgoingMessage(
+            sender=self.settings.from_address,
+            recipient=recipient,
+            data=email.data,
+            message_id=email.message_id,
+            html=email.html,
+            name=name,
         )

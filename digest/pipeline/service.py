@@ -23,7 +23,6 @@ from digest import rank as ranking  # the ranker itself (scikit-learn) loads on 
 from digest.db import accounts, repo
 from digest.db.models import DeliveryRow, EditionRow, SubscriberRow
 from digest.deliver.replies import is_hard_bounce
-from digest.deliver.transports import OutgoingMessage
 from digest.domain import Paper, Pick, Profile
 from digest.errors import InputError, SessionError, TransportError
 from digest.pipeline.runtime import Runtime
@@ -380,16 +379,8 @@ def _deliver_one(
             return outcome | {"status": "skipped", "detail": "no new papers match"}
     try:
         email = render_delivery(rt, delivery, subscriber, edition, papers, prepared)
-        reply = transport.send(
-            OutgoingMessage(
-                sender=rt.settings.from_address,
-                recipient=subscriber.email,
-                data=email.data,
-                message_id=email.message_id,
-                html=email.html,
-                name=f"{edition.key.replace(':', '-')}_{subscriber.email}",
-            )
-        )
+        name = f"{edition.key.replace(':', '-')}_{subscriber.email}"
+        reply = transport.send(rt.outgoing(email, subscriber.email, name))
     except SessionError as exc:
         with rt.db.session() as session:
             row = session.get_one(DeliveryRow, delivery.id)

@@ -13,10 +13,8 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from digest.db import accounts, repo
-from digest.domain import Pick
 from digest.pipeline.runtime import Runtime
-from digest.pipeline.service import message_id_for, render_for
-from digest.render import EditionInfo
+from digest.pipeline.service import render_delivery
 from digest.web.security import EMAIL_CSP
 from digest.web.site import Site
 
@@ -54,14 +52,6 @@ def _render(session: Session, rt: Runtime, link_id: str, edition_key: str) -> st
     if found is None:
         return None
     delivery, edition = found
-    picks = [Pick.from_json(p) for p in delivery.picks or []]
-    papers = repo.papers_by_ids(session, [p.paper_id for p in picks])
-    email = render_for(
-        rt,
-        row,
-        EditionInfo(edition.key, edition.period_start),
-        picks,
-        papers,
-        message_id=message_id_for(rt, delivery.id, edition.key),
-    )
-    return email.html
+    picks = [str(p["id"]) for p in delivery.picks or []]
+    papers = repo.papers_by_ids(session, picks)
+    return render_delivery(rt, delivery, row, edition, papers).html

@@ -46,6 +46,13 @@ def routes(site: Site) -> list[Route]:
             status=403,
         )
 
+    async def page(token: str, link_id: str, *, status: int = 200, **kw: Any) -> Response:
+        """The preferences page of the reader as stored now (gone when they are not)."""
+        state = await site.db(_state, link_id)
+        if state is None:
+            return site.gone_link()
+        return render(token, link_id, state, status=status, **kw)
+
     def render(
         token: str, link_id: str, row_state: dict[str, Any], *, status: int = 200, **kw: Any
     ) -> Response:
@@ -71,21 +78,15 @@ def routes(site: Site) -> list[Route]:
 
     async def show(request: Request) -> Response:
         token = request.path_params["token"]
-        link_id = link_of(token)
-        state = await site.db(_state, link_id)
-        if state is None:
-            return site.gone_link()
-        return render(token, link_id, state, saved=request.query_params.get("saved") == "1")
+        saved = request.query_params.get("saved") == "1"
+        return await page(token, link_of(token), saved=saved)
 
     async def save(request: Request) -> Response:
         token, link_id, form = await checked(request, "preferences")
         result = parse_interest_form(form, email_field=False)
         if not result.ok:
-            state = await site.db(_state, link_id)
-            if state is None:
-                return site.gone_link()
-            return render(
-                token, link_id, state, status=400, values=result.values, errors=result.errors
+            return await page(
+                token, link_id, status=400, values=result.values, errors=result.errors
             )
         assert result.spec is not None
         done = await site.db(_save, link_id, result.spec, site.rt.clock())
@@ -126,13 +127,9 @@ def routes(site: Site) -> list[Route]:
     async def delete(request: Request) -> Response:
         token, link_id, form = await checked(request, "delete")
         if (form.get("confirm") or [""])[0] != "yes":
-            state = await site.db(_state, link_id)
-            if state is None:
-                return site.gone_link()
-            return render(
+            return await page(
                 token,
                 link_id,
-                state,
                 status=400,
                 delete_error="Tick the box to confirm that everything should be deleted.",
             )

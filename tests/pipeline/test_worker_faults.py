@@ -21,7 +21,14 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from sqlalchemy import create_engine, text
 
+from digest.db import Database, repo
 from digest.demo import DEMO_SUBSCRIBERS
+from digest.errors import ConfigError, DigestError
+from digest.pipeline.fanout import Broker, Patience, deliver_on_workers
+from digest.pipeline.runtime import Runtime, utcnow
+from digest.pipeline.service import plan_edition
+from digest.settings import Settings
+from digest.subscriber_spec import validate_spec
 from tests.conftest import SmtpSink, free_port, missing_service
 from tests.workers import DIGEST, setup_database, start_worker, stop
 
@@ -238,3 +245,46 @@ def test_a_relay_refusing_the_workers_login_ends_the_run_with_one_line(
         assert again.returncode == 0, again.stderr
         assert len(recipients(sink)) == READERS
     assert ledger(worker_env) == {"sent": READERS}
+
+
+def test_an_unreachable_broker_is_one_config_error_after_retries(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings.from_env(
+        {
+            "DIGEST_VAR_DIR": str(tmp_path),
+            "DIGEST_SECRET_KEY": "x" * 24,
+            "DIGEST_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0",
+        }
+    )
+    rt = Runtime.from_settings(settings, db=Database(f"sqlite:///{tmp_path / 'd.db'}"))
+    waits: list[float] = []
+    with pytest.raises(ConfigError, match="DIGEST_BROKER_URL: cannot reach the broker"):
+        Broker(rt, attempts=3, sleep=waits.append).enqueue([[1, 2]])
+    assert len(waits) == 2  # tried three times, waiting in between
+
+
+def test_with_no_worker_open_rows_are_enqueued_again_then_the_run_gives_up(
+    db: Database,
+    redis_url: str,
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    now = utcnow()
+    with db.session() as session:
+        for n in range(3):
+            repo.add_subscriber(session, validate_spec({"email": f"r{n}@example.org"}), now)
+    settings = Settings.from_env(
+        {
+            "DIGEST_VAR_DIR": str(tmp_path),
+            "DIGEST_SECRET_KEY": "x" * 24,
+            "DIGEST_BROKER_URL": redis_url,
+            "DIGEST_BATCH_SIZE": "1",
+        }
+    )
+    rt = Runtime.from_settings(settings, db=db)
+    plan = plan_edition(rt)
+    patience = Patience(stall=0.3, give_up=1.5, poll=0.1)
+    with pytest.raises(DigestError, match="no worker delivered anything"):
+        deliver_on_workers(rt, plan.delivery_ids, patience=patience)
+    queued = redis.Redis.from_url(redis_url).llen("digest")
+    assert queued >= 2 * len(plan.delivery_ids)  # the sweeper enqueued the open rows again
+    with db.session() as session:
+        assert repo.ledger_state(session, plan.row_ids).counts == {"pending": 3}
