@@ -77,7 +77,7 @@ def sign_up(
         if not accounts.count_confirmation(row, now.date(), CONFIRMATIONS_PER_DAY):
             return None
         return Notice("already_subscribed", row.id)
-    pending = _replace_status(spec, "pending")
+    pending = replace(spec, status="pending")
     if row is None:
         row = repo.add_subscriber(session, pending, now)
     else:
@@ -173,7 +173,7 @@ def resume(session: Session, row: SubscriberRow, now: datetime) -> None:
 def set_frequency(session: Session, row: SubscriberRow, frequency: str, now: datetime) -> None:
     """ "Fewer emails": weekly instead of daily (the unsubscribe page offers it)."""
     spec = repo.spec_from_row(row)
-    repo.replace_subscriber(session, row, _replace(spec, frequency=frequency), now)
+    repo.replace_subscriber(session, row, replace(spec, frequency=frequency), now)
 
 
 def update_preferences(
@@ -181,7 +181,7 @@ def update_preferences(
 ) -> None:
     """Everything the preferences form sets; the address and the status stay as they are
     (a new address would need its own confirmation)."""
-    kept = _replace(spec, email=row.email, status=row.status)
+    kept = replace(spec, email=row.email, status=row.status)
     repo.replace_subscriber(session, row, kept, now)
 
 
@@ -272,11 +272,3 @@ def send_notice(rt: Runtime, notice: Notice) -> str | None:
         return None
     finally:
         transport.close()
-
-
-def _replace(spec: SubscriberSpec, **changes: object) -> SubscriberSpec:
-    return replace(spec, **changes)  # type: ignore[arg-type]
-
-
-def _replace_status(spec: SubscriberSpec, status: str) -> SubscriberSpec:
-    return replace(spec, status=status)
