@@ -48,3 +48,24 @@ class SessionError(TransportError):
     """The relay session failed (cannot connect, login refused, TLS, 421 or 530 for the
     whole session): no recipient's fault. The batch stops and leaves its unsent rows open,
     so they go out once the relay works again; nothing is marked failed."""
+
+
+class EditionPaused(SessionError):
+    """Many providers refused this edition by policy (5.7.x: spam filters, SPF/DKIM/DMARC):
+    the fault is ours, not the readers', so nothing more is sent and nobody is suppressed
+    until an operator resumes the edition."""
+
+
+class ThrottleUnavailable(SessionError):
+    """The shared SMTP rate limit cannot be consulted (its Redis does not answer). Sending
+    without it could exceed the relay's limit many times over (every worker at the full
+    rate), so the batch stops like a failed relay session and its rows stay open."""
+
+
+class RateLimited(SessionError):
+    """The next free slot of the shared SMTP rate limit is further away than the caller may
+    wait (``acquire(max_wait=...)``); nothing was reserved. ``retry_after`` is in seconds."""
+
+    def __init__(self, message: str, *, retry_after: float):
+        super().__init__(message)
+        self.retry_after = retry_after

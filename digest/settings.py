@@ -88,6 +88,20 @@ class Settings:
     redis_url: str | None = None  # shared rate limits of the web processes
     allow_http_links: bool = False  # let `digest run` send over SMTP with http:// links
     web_cache_seconds: int = 60
+    # SMTP send rate, one limit per relay shared by every worker (digest.deliver.throttle)
+    smtp_rate_per_second: float = 0.0  # 0: unlimited
+    smtp_rate_per_hour: int = 0  # 0: unlimited
+    # Asynchronous bounces (digest.deliver.inbound): the VERP mailbox and Mailman's scoring
+    bounce_address: str = ""  # empty: bounces@<from domain> (see bounce_mailbox)
+    bounce_score_threshold: float = 5.0
+    bounce_window_days: int = 7
+    policy_pause_after: int = 5  # readers refused by policy (5.7.x) that pause an edition
+
+    @property
+    def bounce_mailbox(self) -> str:
+        """The mailbox of VERP return paths: ``DIGEST_BOUNCE_ADDRESS`` or
+        ``bounces@<from domain>``."""
+        return self.bounce_address or f"bounces@{self.from_domain}"
 
     @property
     def links_are_https(self) -> bool:
@@ -171,6 +185,22 @@ class Settings:
             allow_http_links=_bool("DIGEST_ALLOW_HTTP_LINKS", values.get("allow_http_links")),
             web_cache_seconds=_int(
                 "DIGEST_WEB_CACHE_SECONDS", values.get("web_cache_seconds", 60), 0, 86_400
+            ),
+            smtp_rate_per_second=_float(
+                "DIGEST_SMTP_RATE_PER_SECOND", values.get("smtp_rate_per_second", 0), 0, 100_000
+            ),
+            smtp_rate_per_hour=_int(
+                "DIGEST_SMTP_RATE_PER_HOUR", values.get("smtp_rate_per_hour", 0), 0, 100_000_000
+            ),
+            bounce_address=_bounce_address(values.get("bounce_address"), from_address),
+            bounce_score_threshold=_float(
+                "DIGEST_BOUNCE_SCORE_THRESHOLD", values.get("bounce_score_threshold", 5), 0.5, 1000
+            ),
+            policy_pause_after=_int(
+                "DIGEST_POLICY_PAUSE_AFTER", values.get("policy_pause_after", 5), 1, 1_000_000
+            ),
+            bounce_window_days=_int(
+                "DIGEST_BOUNCE_WINDOW_DAYS", values.get("bounce_window_days", 7), 1, 365
             ),
         )
 
@@ -310,6 +340,18 @@ def _mailbox(name: str, value: object) -> str:
     return text
 
 
+def _bounce_address(value: object, from_address: str) -> str:
+    """``DIGEST_BOUNCE_ADDRESS``: a bare mailbox without ``+`` (VERP adds ``+TOKEN``);
+    default ``bounces@<from domain>``."""
+    name = "DIGEST_BOUNCE_ADDRESS"
+    text = _mailbox(name, value)
+    if not text:
+        return f"bounces@{from_address.rpartition('@')[2]}"
+    if "+" in text.rpartition("@")[0]:
+        raise ConfigError(f"{name}: must not contain '+' (VERP adds +TOKEN to it), got {text!r}")
+    return text
+
+
 def _feedback_id(value: object) -> str:
     text = _one_line("DIGEST_FEEDBACK_ID", value)
     if text and not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", text):
@@ -368,6 +410,16 @@ def _bool(name: str, value: object) -> bool:
     if text in ("1", "true", "yes", "on"):
         return True
     raise ConfigError(f"{name}: expected 1/0, true/false or yes/no, got {value!r}")
+
+
+def _float(name: str, value: object, low: float, high: float) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: expected a number, got {value!r}") from None
+    if not low <= number <= high:  # also refuses nan
+        raise ConfigError(f"{name}: must be between {low:g} and {high:g}, got {number:g}")
+    return number
 
 
 def _int(name: str, value: object, low: int, high: int) -> int:

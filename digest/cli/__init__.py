@@ -14,6 +14,7 @@ import typer
 from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
+from digest.cli import bounces as bounces_cli
 from digest.cli import db as db_cli
 from digest.cli import ingest as ingest_cli
 from digest.cli import papers as papers_cli
@@ -46,6 +47,7 @@ app.add_typer(ingest_cli.app, name="ingest")
 app.add_typer(sources_cli.app, name="sources")
 app.add_typer(papers_cli.app, name="papers")
 app.add_typer(db_cli.app, name="db")
+app.add_typer(bounces_cli.app, name="bounces")
 run_cli.register(app)
 rank_cli.register(app)
 web_cli.register(app)

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -176,6 +177,10 @@ class SubscriberRow(Base):
     # Confirmation emails sent on ``confirm_day`` (UTC), to cap them per address and day.
     confirm_day: Mapped[date | None] = mapped_column(Date)
     confirm_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Asynchronous bounces (migration 0006; digest.db.bounces): Mailman's score of soft
+    # bounces, restarted when the last one is older than DIGEST_BOUNCE_WINDOW_DAYS.
+    bounce_score: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    last_bounce_at: Mapped[datetime | None]
 
     interests: Mapped[list[InterestRow]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", order_by="InterestRow.id"
@@ -211,6 +216,9 @@ class EditionRow(Base):
     frequency: Mapped[str] = mapped_column(String(10))
     period_start: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime]
+    # Set when many providers refused this edition by policy (5.7.x): nothing more is
+    # claimed until an operator resumes it (`digest run --resume`).
+    paused_reason: Mapped[str | None] = mapped_column(Text)
 
 
 DELIVERY_STATUSES = (
@@ -298,3 +306,33 @@ class TextEmbeddingRow(Base):
     text_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
+
+
+BOUNCE_KINDS = ("hard", "soft", "complaint", "policy")
+
+
+class BounceEventRow(Base):
+    """One bounce or complaint, for the operator's record (``digest bounces list``).
+
+    ``subscriber_id`` is NULL for a report that names no delivery of ours; ``report_key``
+    (the report's Message-ID, or a hash of it) makes reading the same mailbox twice
+    harmless."""
+
+    __tablename__ = "bounce_events"
+    __table_args__ = (
+        Index("ix_bounce_events_subscriber_received", "subscriber_id", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE")
+    )
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(12))
+    status: Mapped[str | None] = mapped_column(String(16))  # RFC 3463 code, e.g. 5.1.1
+    detail: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(12), default="report")  # report | smtp
+    report_key: Mapped[str | None] = mapped_column(String(255), index=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)

@@ -1,0 +1,312 @@
+"""Bounces and complaints in the database: the events, the score, and what they do.
+
+The rules (Mailman's bounce scoring, adapted to a digest):
+
+- **hard** (the address cannot receive mail: ``5.1.x``, ``5.2.1``): the reader becomes
+  ``bounced`` at once, as a hard refusal in the sending path does (``repo.mark_bounced``);
+- **soft** (``4.x.x``, delayed, mailbox full, other failures): the reader's
+  ``bounce_score`` grows by 0.5, at most once per UTC day (a day's many bounces are one,
+  as in Mailman); a score whose last bounce is older than ``DIGEST_BOUNCE_WINDOW_DAYS``
+  starts again from 0; reaching ``DIGEST_BOUNCE_SCORE_THRESHOLD`` makes the reader
+  ``bounced``. With the defaults (5 and 7 days) a reader is suppressed after ten days of
+  soft bounces with no gap of more than a week;
+- **complaint** (an ARF abuse report): the reader is unsubscribed, by the statement of the
+  one-click unsubscribe (``accounts.unsubscribe_many``); the event says why;
+- **policy** (``5.7.x``): recorded only: a refusal of our mail, not of the address.
+
+Every one is a row of ``bounce_events`` for the operator (``digest bounces list``).
+An unsubscribed reader stays unsubscribed whatever bounces afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from digest.db import accounts
+from digest.db.models import BounceEventRow, DeliveryRow, SubscriberRow
+
+SOFT_INCREMENT = 0.5
+_DETAIL_CHARS = 1000
+
+
+class BounceSettings(Protocol):
+    """What the rules read from ``Settings`` (any object with these two will do)."""
+
+    bounce_score_threshold: float
+    bounce_window_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class BounceRules:
+    threshold: float = 5.0
+    window: timedelta = timedelta(days=7)
+    increment: float = SOFT_INCREMENT
+
+    @classmethod
+    def from_settings(cls, settings: BounceSettings) -> BounceRules:
+        return cls(
+            threshold=float(settings.bounce_score_threshold),
+            window=timedelta(days=settings.bounce_window_days),
+        )
+
+
+def next_score(
+    score: float, last_bounce_at: datetime | None, now: datetime, rules: BounceRules
+) -> tuple[float, bool]:
+    """Mailman's step for one soft bounce: ``(new score, counted)``. Pure.
+
+    A score whose last bounce is older than the window starts again; a second bounce on
+    the same UTC day as the last counted one changes nothing."""
+    if last_bounce_at is None or now - last_bounce_at > rules.window:
+        return rules.increment, True
+    if last_bounce_at.astimezone(UTC).date() == now.astimezone(UTC).date():
+        return score, False
+    return score + rules.increment, True
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """What one soft bounce did to its reader."""
+
+    score: float
+    threshold: float
+    counted: bool  # False: another soft bounce was already counted that day
+    bounced: bool  # the reader became ``bounced`` by this bounce
+
+    def describe(self) -> str:
+        if self.bounced:
+            return f"score {self.score:g}/{self.threshold:g}: reader bounced"
+        note = "" if self.counted else " (already counted today)"
+        return f"score {self.score:g}/{self.threshold:g}{note}"
+
+
+# -- events --------------------------------------------------------------------------------
+def record_event(
+    session: Session,
+    *,
+    kind: str,
+    now: datetime,
+    subscriber_id: int | None = None,
+    delivery_id: int | None = None,
+    status: str | None = None,
+    detail: str = "",
+    source: str = "report",
+    report_key: str | None = None,
+) -> None:
+    session.add(
+        BounceEventRow(
+            subscriber_id=subscriber_id,
+            delivery_id=delivery_id,
+            kind=kind,
+            status=(status or None) and status[:16],
+            detail=(detail or "")[:_DETAIL_CHARS],
+            source=source,
+            report_key=(report_key or None) and report_key[:255],
+            received_at=now,
+        )
+    )
+
+
+def report_seen(session: Session, report_key: str | None) -> bool:
+    """True when a report with this key was already recorded (the mailbox read again, or
+    an LMTP client that sends a message again after a lost reply)."""
+    if not report_key:
+        return False
+    found = session.scalar(
+        select(BounceEventRow.id).where(BounceEventRow.report_key == report_key[:255]).limit(1)
+    )
+    return found is not None
+
+
+# -- the rules -----------------------------------------------------------------------------
+def suppress(session: Session, subscriber_id: int, *, now: datetime) -> bool:
+    """The reader becomes ``bounced`` (the statement of ``repo.mark_bounced``): not planned
+    or claimed again until they resubscribe. True when this changed their status."""
+    result = session.execute(
+        update(SubscriberRow)
+        .where(
+            SubscriberRow.id == subscriber_id,
+            SubscriberRow.status.not_in(("unsubscribed", "bounced")),
+        )
+        .values(status="bounced", last_bounce_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)
+
+
+def record_hard_bounce(
+    session: Session,
+    subscriber_id: int,
+    *,
+    now: datetime,
+    delivery_id: int | None = None,
+    status: str | None = None,
+    detail: str = "",
+    source: str = "report",
+    report_key: str | None = None,
+) -> bool:
+    """A hard bounce: the reader is suppressed at once; True when they were not before."""
+    record_event(
+        session,
+        kind="hard",
+        now=now,
+        subscriber_id=subscriber_id,
+        delivery_id=delivery_id,
+        status=status,
+        detail=detail,
+        source=source,
+        report_key=report_key,
+    )
+    return suppress(session, subscriber_id, now=now)
+
+
+def record_soft_bounce(
+    session: Session,
+    subscriber_id: int,
+    *,
+    now: datetime,
+    settings: BounceSettings | BounceRules,
+    delivery_id: int | None = None,
+    status: str | None = None,
+    detail: str = "",
+    source: str = "smtp",
+    report_key: str | None = None,
+) -> Scored:
+    """A soft bounce (a 4xx that finally failed, a delay notice, a full mailbox): the
+    reader's score grows by Mailman's rule (:func:`next_score`), and at the threshold the
+    reader is suppressed. Call it in the transaction that records the failure; the
+    reader's row is locked (``FOR UPDATE`` on PostgreSQL) while the score changes."""
+    rules = settings if isinstance(settings, BounceRules) else BounceRules.from_settings(settings)
+    record_event(
+        session,
+        kind="soft",
+        now=now,
+        subscriber_id=subscriber_id,
+        delivery_id=delivery_id,
+        status=status,
+        detail=detail,
+        source=source,
+        report_key=report_key,
+    )
+    row = session.execute(
+        select(SubscriberRow.bounce_score, SubscriberRow.last_bounce_at)
+        .where(SubscriberRow.id == subscriber_id)
+        .with_for_update()
+    ).one_or_none()
+    if row is None:
+        return Scored(0.0, rules.threshold, counted=False, bounced=False)
+    score, counted = next_score(row.bounce_score or 0.0, row.last_bounce_at, now, rules)
+    if counted:
+        session.execute(
+            update(SubscriberRow)
+            .where(SubscriberRow.id == subscriber_id)
+            .values(bounce_score=score, last_bounce_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    bounced = score >= rules.threshold and suppress(session, subscriber_id, now=now)
+    return Scored(score, rules.threshold, counted=counted, bounced=bounced)
+
+
+def record_complaint(
+    session: Session,
+    subscriber_id: int,
+    *,
+    now: datetime,
+    delivery_id: int | None = None,
+    detail: str = "",
+    report_key: str | None = None,
+) -> bool:
+    """A spam complaint: the reader is unsubscribed (reason ``complaint``, in the event).
+    True when they were subscribed until now."""
+    record_event(
+        session,
+        kind="complaint",
+        now=now,
+        subscriber_id=subscriber_id,
+        delivery_id=delivery_id,
+        detail=detail,
+        report_key=report_key,
+    )
+    link_id = session.scalar(select(SubscriberRow.link_id).where(SubscriberRow.id == subscriber_id))
+    if link_id is None:
+        return False
+    return bool(accounts.unsubscribe_many(session, [link_id], now).get(link_id))
+
+
+def reset_score(session: Session, subscriber_id: int, *, now: datetime) -> None:
+    """Forget the soft bounces (a reader who resubscribes or is reactivated by hand)."""
+    session.execute(
+        update(SubscriberRow)
+        .where(SubscriberRow.id == subscriber_id)
+        .values(bounce_score=0.0, last_bounce_at=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+# -- reading -------------------------------------------------------------------------------
+def policy_refusals(session: Session, edition_id: int) -> int:
+    """Policy refusals (``5.7.x``) reported for this edition's deliveries: the readers
+    whose providers refused our mail. Many of them mean the edition (or our DNS: SPF,
+    DKIM, DMARC) is at fault, not the addresses."""
+    return (
+        session.scalar(
+            select(func.count(func.distinct(BounceEventRow.delivery_id)))
+            .join(DeliveryRow, DeliveryRow.id == BounceEventRow.delivery_id)
+            .where(DeliveryRow.edition_id == edition_id, BounceEventRow.kind == "policy")
+        )
+        or 0
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BounceEvent:
+    received_at: datetime
+    kind: str
+    status: str | None
+    email: str | None
+    subscriber_status: str | None
+    delivery_id: int | None
+    source: str
+    detail: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "received_at": self.received_at.isoformat(),
+            "kind": self.kind,
+            "status": self.status,
+            "email": self.email,
+            "subscriber_status": self.subscriber_status,
+            "delivery_id": self.delivery_id,
+            "source": self.source,
+            "detail": self.detail,
+        }
+
+
+def recent_events(
+    session: Session, *, since: datetime, limit: int = 200, kind: str | None = None
+) -> list[BounceEvent]:
+    """Bounce events received since ``since``, newest first, with the reader's address."""
+    query = (
+        select(
+            BounceEventRow.received_at,
+            BounceEventRow.kind,
+            BounceEventRow.status,
+            SubscriberRow.email,
+            SubscriberRow.status,
+            BounceEventRow.delivery_id,
+            BounceEventRow.source,
+            BounceEventRow.detail,
+        )
+        .outerjoin(SubscriberRow, SubscriberRow.id == BounceEventRow.subscriber_id)
+        .where(BounceEventRow.received_at >= since)
+        .order_by(BounceEventRow.received_at.desc(), BounceEventRow.id.desc())
+        .limit(limit)
+    )
+    if kind is not None:
+        query = query.where(BounceEventRow.kind == kind)
+    return [BounceEvent(*row) for row in session.execute(query)]
