@@ -73,6 +73,13 @@ def run(
             "--wait", help="Wait for the retries of temporary failures, until none is left."
         ),
     ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Lift the pause of editions that many providers refused by policy (5.7.x).",
+        ),
+    ] = False,
 ) -> None:
     """Send the current edition to every active subscriber who has not had it yet.
 
@@ -82,6 +89,10 @@ def run(
     settings = load_settings()
     rt = _runtime(settings)
     _check_smtp(settings)
+    if resume:
+        with rt.db.session() as session:
+            for key in repo.resume_editions(session):
+                err_console.print(f"resumed edition {key}")
     if wait:
 
         def waiting(report: EditionReport) -> None:

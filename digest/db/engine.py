@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -89,6 +89,14 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def ledger_connection(self) -> Iterator[Connection]:
+        """One connection in autocommit mode, held for a send loop: each ledger transition
+        (``digest.db.ledger``) is a single statement, durable when it returns, in one round
+        trip (no BEGIN/COMMIT, no pool checkout and ping per step)."""
+        with self.engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
     def check_connection(self) -> None:
         try:

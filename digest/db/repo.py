@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import (
     Connection,
     Select,
     Table,
     and_,
+    bindparam,
     delete,
     func,
     or_,
@@ -591,6 +592,22 @@ def get_or_create_edition(session: Session, slot: EditionSlot, now: datetime) ->
     return edition
 
 
+def pause_edition(session: Session, edition_id: int, reason: str) -> str:
+    """Stop an edition (nothing more is claimed from it) with the reason; its key."""
+    edition = session.get_one(EditionRow, edition_id)
+    if edition.paused_reason is None:
+        edition.paused_reason = reason
+    return edition.key
+
+
+def resume_editions(session: Session) -> list[str]:
+    """Lift every pause; the keys of the editions that were paused."""
+    paused = list(session.scalars(select(EditionRow).where(EditionRow.paused_reason.is_not(None))))
+    for edition in paused:
+        edition.paused_reason = None
+    return [e.key for e in paused]
+
+
 def ensure_deliveries(session: Session, pairs: Sequence[tuple[int, int]], now: datetime) -> None:
     """One pending ledger row per (subscriber, edition); existing rows are left alone."""
     for chunk in _chunks(pairs):
@@ -621,32 +638,6 @@ def deliveries_for(session: Session, pairs: Sequence[tuple[int, int]]) -> list[D
         )
         rows.extend(session.scalars(select(DeliveryRow).where(condition)))
     return sorted(rows, key=lambda r: r.id)
-
-
-def claim_delivery(session: Session, delivery_id: int, now: datetime, lease: timedelta) -> bool:
-    """Atomically move one claimable row to ``sending``; only one claimant can succeed.
-
-    The conditional UPDATE is the lock: a second claimant (a task delivered twice, a
-    concurrent run) re-evaluates the WHERE clause after the first commits and matches
-    nothing. A row whose retry time has not come is not claimable yet.
-    """
-    result = session.execute(
-        update(DeliveryRow)
-        .where(
-            DeliveryRow.id == delivery_id,
-            DeliveryRow.status.in_(("pending", "retry")),
-            or_(DeliveryRow.next_attempt_at.is_(None), DeliveryRow.next_attempt_at <= now),
-            _reader_is_active(),
-        )
-        .values(
-            status="sending",
-            lease_until=now + lease,
-            attempts=DeliveryRow.attempts + 1,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
 
 
 def claimable(delivery: DeliveryRow, now: datetime) -> bool:
@@ -764,49 +755,19 @@ def outcomes_of(session: Session, delivery_ids: Sequence[int]) -> list[dict[str,
     return sorted(found, key=lambda o: int(o["delivery"]))  # type: ignore[call-overload]
 
 
-def _reader_is_active():  # type: ignore[no-untyped-def]
-    """The row's reader is still subscribed: checked in the claim itself, so an unsubscribe
-    committed at any time before the claim reaches an edition that is already running."""
-    return (
-        select(SubscriberRow.id)
-        .where(SubscriberRow.id == DeliveryRow.subscriber_id, SubscriberRow.status == "active")
-        .exists()
+def store_picks(session: Session, picks: Sequence[tuple[int, Sequence[Pick]]]) -> None:
+    """Store each row's picks before sending, once (rows that have picks keep them): a
+    retry or a concurrent batch sends the same. One statement for all (executemany)."""
+    if not picks:
+        return
+    table = DeliveryRow.__table__
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("row_id"), table.c.picks.is_(None))
+        .values(picks=bindparam("row_picks"))
     )
-
-
-def skip_if_reader_left(session: Session, delivery_id: int, now: datetime) -> str | None:
-    """Settle an open row whose reader is no longer active as ``skipped``; their status
-    (``unsubscribed``, ``paused``, ...) when it did, else None."""
-    status = session.scalar(
-        select(SubscriberRow.status)
-        .join(DeliveryRow, DeliveryRow.subscriber_id == SubscriberRow.id)
-        .where(DeliveryRow.id == delivery_id)
-    )
-    if status is None or status == "active":
-        return None
-    result = session.execute(
-        update(DeliveryRow)
-        .where(DeliveryRow.id == delivery_id, DeliveryRow.status.in_(("pending", "retry")))
-        .values(
-            status="skipped",
-            last_error=f"reader is {status}",
-            lease_until=None,
-            next_attempt_at=None,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return status if result.rowcount else None
-
-
-def store_picks(session: Session, delivery_id: int, picks: Sequence[Pick]) -> None:
-    """Store the picks before sending, once: a retry or a concurrent batch sends the same."""
-    session.execute(
-        update(DeliveryRow)
-        .where(DeliveryRow.id == delivery_id, DeliveryRow.picks.is_(None))
-        .values(picks=[p.to_json() for p in picks])
-        .execution_options(synchronize_session=False)
-    )
+    rows = [{"row_id": i, "row_picks": [p.to_json() for p in chosen]} for i, chosen in picks]
+    session.execute(statement, rows)
 
 
 def load_deliveries(session: Session, ids: Sequence[int]) -> list[DeliveryRow]:
@@ -819,76 +780,6 @@ def load_deliveries(session: Session, ids: Sequence[int]) -> list[DeliveryRow]:
 def editions_by_ids(session: Session, ids: Iterable[int]) -> dict[int, EditionRow]:
     wanted = list(set(ids))
     return {e.id: e for e in session.scalars(select(EditionRow).where(EditionRow.id.in_(wanted)))}
-
-
-def mark_sent(
-    session: Session, delivery: DeliveryRow, *, message_id: str, reply: str, now: datetime
-) -> None:
-    """Record the 250 reply and remember the papers, so none is ever sent again."""
-    delivery.status = "sent"
-    delivery.message_id = message_id
-    delivery.smtp_reply = reply[:500]
-    delivery.sent_at = now
-    delivery.updated_at = now
-    delivery.lease_until = None
-    delivery.last_error = None
-    paper_ids = [p["id"] for p in (delivery.picks or [])]
-    if paper_ids:
-        session.execute(
-            _insert(session, SentPaperRow)
-            .values(
-                [
-                    {
-                        "subscriber_id": delivery.subscriber_id,
-                        "paper_id": pid,
-                        "delivery_id": delivery.id,
-                        "sent_at": now,
-                    }
-                    for pid in paper_ids
-                ]
-            )
-            .on_conflict_do_nothing(index_elements=["subscriber_id", "paper_id"])
-        )
-
-
-def mark_failed(
-    session: Session,
-    delivery: DeliveryRow,
-    *,
-    error: str,
-    permanent: bool,
-    now: datetime,
-    max_attempts: int,
-    backoff: timedelta,
-) -> None:
-    """A temporary failure goes to ``retry`` (with backoff) until attempts run out."""
-    delivery.last_error = error[:2000]
-    delivery.lease_until = None
-    delivery.updated_at = now
-    if permanent or delivery.attempts >= max_attempts:
-        delivery.status = "failed"
-        delivery.next_attempt_at = None
-    else:
-        delivery.status = "retry"
-        delivery.next_attempt_at = now + backoff * (2 ** max(delivery.attempts - 1, 0))
-
-
-def release_claim(session: Session, delivery: DeliveryRow, *, reason: str, now: datetime) -> None:
-    """Give back a claimed row that was never handed to the relay (the session failed
-    first): pending again, its attempt not counted."""
-    delivery.status = "pending"
-    delivery.attempts = max(delivery.attempts - 1, 0)
-    delivery.next_attempt_at = None
-    delivery.lease_until = None
-    delivery.last_error = reason[:2000]
-    delivery.updated_at = now
-
-
-def mark_skipped(session: Session, delivery: DeliveryRow, *, reason: str, now: datetime) -> None:
-    delivery.status = "skipped"
-    delivery.last_error = reason
-    delivery.lease_until = None
-    delivery.updated_at = now
 
 
 def sent_paper_ids(session: Session, subscriber_ids: Sequence[int]) -> dict[int, set[str]]:
@@ -914,26 +805,6 @@ def last_sent_at(session: Session, subscriber_ids: Sequence[int]) -> dict[int, d
             if when is not None:
                 found[subscriber_id] = when
     return found
-
-
-def expire_leases(session: Session, now: datetime) -> int:
-    """Rows left in ``sending`` past their lease: the worker died mid-send.
-
-    SMTP cannot tell whether such a message arrived, so they become ``unknown`` (never
-    re-sent automatically: a duplicate is worse than a miss for a digest) and are counted.
-    """
-    result = session.execute(
-        update(DeliveryRow)
-        .where(DeliveryRow.status == "sending", DeliveryRow.lease_until < now)
-        .values(
-            status="unknown",
-            lease_until=None,
-            updated_at=now,
-            last_error="lease expired while sending; delivery state unknown",
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount or 0
 
 
 # -- ranking: feedback events and paper embeddings ---------------------------------------

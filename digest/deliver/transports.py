@@ -14,6 +14,7 @@ import re
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -32,15 +33,21 @@ class OutgoingMessage:
     name: str = ""  # a file-system friendly stem for the outbox
 
 
+BeforeData = Callable[[], bool]
+
+
 class Transport(Protocol):
     def open(self) -> None:
         """Get ready to send (connect and log in); SessionError when that fails."""
 
-    def send(self, message: OutgoingMessage) -> str:
+    def send(self, message: OutgoingMessage, before_data: BeforeData | None = None) -> str | None:
         """Deliver one message; return the server's reply (or a description).
 
-        TransportError for this message (``permanent`` or not), SessionError when the
-        session itself failed and no later message of the batch can go either."""
+        ``before_data`` is called once the relay has accepted the envelope, right before
+        the message itself is handed over (the ledger's claim): when it returns False the
+        transaction is abandoned and ``None`` returned. TransportError for this message
+        (``permanent`` or not), SessionError when the session itself failed and no later
+        message of the batch can go either."""
 
     def close(self) -> None: ...
 
@@ -63,7 +70,9 @@ class OutboxTransport:
                 f"DIGEST_OUTBOX_DIR: cannot create {self.directory}: {exc.strerror}"
             ) from None
 
-    def send(self, message: OutgoingMessage) -> str:
+    def send(self, message: OutgoingMessage, before_data: BeforeData | None = None) -> str | None:
+        if before_data is not None and not before_data():
+            return None
         stem = _UNSAFE.sub("_", message.name or message.message_id.strip("<>"))[:150]
         try:
             _write_atomic(self.directory / f"{stem}.eml", message.data)
@@ -96,10 +105,12 @@ class MemoryTransport:
     sent: list[OutgoingMessage] = field(default_factory=list)
     fail_for: dict[str, TransportError] = field(default_factory=dict)
 
-    def send(self, message: OutgoingMessage) -> str:
+    def send(self, message: OutgoingMessage, before_data: BeforeData | None = None) -> str | None:
         error = self.fail_for.get(message.recipient)
         if error is not None:
             raise error
+        if before_data is not None and not before_data():
+            return None
         self.sent.append(message)
         return "250 OK (memory)"
 
@@ -153,38 +164,40 @@ class SmtpTransport:
         if self._conn is None:
             self._conn = self._connect()
 
-    def send(self, message: OutgoingMessage) -> str:
+    def send(self, message: OutgoingMessage, before_data: BeforeData | None = None) -> str | None:
         self.open()
         assert self._conn is not None
+        conn = self._conn
+        try:
+            conn.ehlo_or_helo_if_needed()
+        except (OSError, smtplib.SMTPException) as exc:
+            self._drop()
+            raise SessionError(f"{self.config.display} does not greet: {_why(exc)}") from None
         options: list[str] = []
         if not (message.recipient.isascii() and message.sender.isascii()):
-            if not self._conn.has_extn("smtputf8"):
+            if not conn.has_extn("smtputf8"):
                 raise TransportError(
                     f"{self.config.display} does not offer SMTPUTF8, which the address "
                     f"{message.recipient!r} needs",
                     permanent=True,
                 )
             options = ["SMTPUTF8"]
+        if conn.does_esmtp and conn.has_extn("size"):
+            options.append(f"SIZE={len(message.data)}")
         try:
-            refused = self._conn.sendmail(
-                message.sender, [message.recipient], message.data, mail_options=options
-            )
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, text = next(iter(exc.recipients.values()))
-            if code in SESSION_CODES:
-                self._drop()
-                raise SessionError(
-                    f"{self.config.display}: {code} {_text(text)}", code=code
-                ) from None
-            raise TransportError(
-                f"recipient refused: {code} {_text(text)}", permanent=500 <= code < 600, code=code
-            ) from None
-        except smtplib.SMTPSenderRefused as exc:
-            self._drop()
-            raise SessionError(
-                f"{self.config.display} refused the sender {message.sender}: {_reply(exc)}",
-                code=exc.smtp_code,
-            ) from None
+            # The envelope first (MAIL, RCPT): nothing is handed over yet, so a refusal or
+            # a lost connection here leaves nothing in doubt. Then the caller's claim, then
+            # DATA: a row is in doubt only once DATA has begun.
+            code, text = conn.mail(message.sender, options)
+            if code != 250:
+                self._envelope_refused(code, text, f"refused the sender {message.sender}")
+            code, text = conn.rcpt(message.recipient)
+            if code not in (250, 251):
+                self._envelope_refused(code, text, "recipient refused:")
+            if before_data is not None and not before_data():
+                conn.rset()
+                return None
+            code, text = conn.data(message.data)
         except smtplib.SMTPResponseException as exc:
             self._drop()
             if exc.smtp_code in SESSION_CODES:
@@ -199,12 +212,31 @@ class SmtpTransport:
         except (OSError, smtplib.SMTPException) as exc:
             self._drop()
             raise TransportError(f"connection to {self.config.display} lost: {_why(exc)}") from None
-        if refused:
-            code, text = next(iter(refused.values()))
+        if code != 250:
+            self._reset()
             raise TransportError(
-                f"recipient refused: {code} {_text(text)}", permanent=500 <= code < 600, code=code
+                f"server replied {code} {_text(text)}", permanent=500 <= code < 600, code=code
             )
-        return "250 accepted"
+        return f"{code} {_text(text)}"[:200]
+
+    def _envelope_refused(self, code: int, text: bytes, what: str) -> None:
+        """MAIL or RCPT refused: a session code ends the session (SessionError), a refused
+        sender is the relay's policy for every message (SessionError), a refused recipient
+        concerns this message only (TransportError)."""
+        reply = f"{code} {_text(text)}"
+        if code in SESSION_CODES or code < 200 or what.startswith("refused the sender"):
+            self._drop()
+            raise SessionError(f"{self.config.display} {what} {reply}".strip(), code=code)
+        self._reset()
+        raise TransportError(f"{what} {reply}", permanent=500 <= code < 600, code=code)
+
+    def _reset(self) -> None:
+        """RSET after a refused transaction, so the connection can carry the next one."""
+        try:
+            assert self._conn is not None
+            self._conn.rset()
+        except (OSError, smtplib.SMTPException, AssertionError):
+            self._drop()
 
     def _drop(self) -> None:
         if self._conn is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -20,7 +20,7 @@ from digest.pipeline.service import (
     batches,
     deliver_batch,
     plan_edition,
-    store_edition_picks,
+    rank_edition,
 )
 from digest.settings import Settings
 
@@ -86,24 +86,38 @@ def run_edition(
 ) -> EditionReport:
     check_links_for_smtp(rt.settings)
     plan = plan_edition(rt, respect_hour=respect_hour, emails=emails)
-    store_edition_picks(rt, plan.delivery_ids)  # one ranking for the edition, before fan-out
     total = len(plan.delivery_ids)
     result = BatchResult()
-    done = 0
     if progress:
         progress(0, total)
-    chunks = batches(plan.delivery_ids, rt.settings.batch_size)
+    # One ranking for the edition, before any batch: each chunk of readers is ranked and
+    # its picks stored, then its batches go out while the next chunk is ranked.
+    chunks = _ranked_then_rest(rank_edition(rt, plan.delivery_ids), plan.delivery_ids)
     if rt.settings.in_process:
-        for chunk in chunks:
-            result.merge(deliver_batch(rt, chunk))
-            done += len(chunk)
-            if progress:
-                progress(done, total)
-    elif chunks:
-        result = deliver_on_workers(rt, plan.delivery_ids, progress=progress, patience=patience)
+        done = 0
+        for ranked in chunks:
+            for batch in batches(ranked, rt.settings.batch_size):
+                result.merge(deliver_batch(rt, batch))
+                done += len(batch)
+                if progress:
+                    progress(done, total)
+    elif plan.delivery_ids:
+        result = deliver_on_workers(rt, chunks, progress=progress, patience=patience)
     with rt.db.session() as session:
         ledger = repo.ledger_state(session, plan.row_ids)
     return EditionReport(plan, result, ledger)
+
+
+def _ranked_then_rest(ranked: Iterable[list[int]], due: Sequence[int]) -> Iterator[list[int]]:
+    """The chunks as ranking stores their picks, then the due rows that had picks already
+    (retries, rows of an interrupted run)."""
+    seen: set[int] = set()
+    for chunk in ranked:
+        seen.update(chunk)
+        yield chunk
+    rest = [i for i in due if i not in seen]
+    if rest:
+        yield rest
 
 
 def run_until_settled(

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from digest.db import repo
+from digest.db import ledger, repo
 from digest.errors import ConfigError, DigestError
 from digest.pipeline.runtime import Runtime
 from digest.pipeline.service import BatchResult, batches
@@ -69,21 +69,24 @@ class Broker:
 
 def deliver_on_workers(
     rt: Runtime,
-    delivery_ids: Sequence[int],
+    chunks: Iterable[Sequence[int]],
     *,
     progress: Progress | None = None,
     patience: Patience | None = None,
     sleep: Callable[[float], None] = time.sleep,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> BatchResult:
-    """Enqueue the rows in batches and wait until none is left to handle now."""
+    """Enqueue the rows in batches, chunk by chunk as ranking hands them over, and wait
+    until none is left to handle now."""
     patience = patience or Patience(
         stall=rt.settings.stall_seconds, give_up=rt.settings.give_up_seconds
     )
     started = rt.clock()
-    ids = list(delivery_ids)
     broker = Broker(rt, patience.enqueue_attempts, sleep)
-    broker.enqueue(batches(ids, rt.settings.batch_size))
+    ids: list[int] = []
+    for chunk in chunks:
+        broker.enqueue(batches(chunk, rt.settings.batch_size))
+        ids.extend(chunk)
     total = len(ids)
     result = BatchResult()
     left = total
@@ -93,7 +96,7 @@ def deliver_on_workers(
     while True:
         now = rt.clock()
         with rt.db.session() as session:
-            repo.expire_leases(session, now)  # a dead worker's row in 'sending' settles
+            ledger.expire_leases(session, now)  # a dead worker's row in 'sending' settles
             open_rows = repo.unsettled(session, remaining, now)
             remaining = list(open_rows)
             errors = repo.session_errors(session, remaining, started)

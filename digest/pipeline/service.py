@@ -1,7 +1,8 @@
 """The edition pipeline as plain functions, shared by the CLI, Celery tasks and the scheduler.
 
     plan_edition   who is due now -> one ledger row per (subscriber, edition), idempotently
-    deliver_batch  claim rows -> rank -> store picks -> render -> send -> mark sent
+    store_edition_picks  rank every open row of the edition once, store the picks
+    deliver_batch  per row: render -> envelope -> claim -> DATA -> mark sent
 
 A batch touches only the rows it claimed, so running a batch twice (a task delivered twice,
 two runs at once) cannot send an email twice. Each message is recorded right after the
@@ -17,19 +18,24 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from digest import rank as ranking  # the ranker itself (scikit-learn) loads on first use
-from digest.db import accounts, repo
+from digest.db import accounts, bounces, ledger, repo
 from digest.db.models import DeliveryRow, EditionRow, SubscriberRow
-from digest.deliver.replies import is_hard_bounce
+from digest.deliver.replies import enhanced_status, is_hard_bounce
+from digest.deliver.transports import Transport
 from digest.domain import Paper, Pick, Profile
-from digest.errors import InputError, SessionError, TransportError
+from digest.errors import EditionPaused, InputError, SessionError, TransportError
 from digest.pipeline.runtime import Runtime
 from digest.render import EditionInfo, PreparedEdition, RenderedEmail
 from digest.schedule import due_edition, edition_for
 
 log = logging.getLogger(__name__)
+
+SLOW_DOWN_CODES = frozenset({421, 454})  # the relay asks us to come back more slowly
+THROTTLE_MAX_WAIT = 60.0  # seconds a batch waits for a send slot before it stops
 
 
 @dataclass
@@ -73,7 +79,7 @@ def plan_edition(
     """Insert a pending ledger row for every active subscriber who is due."""
     now = rt.clock()
     with rt.db.session() as session:
-        expired = repo.expire_leases(session, now)
+        expired = ledger.expire_leases(session, now)
         accounts.resume_paused(session, now)
         subscribers = repo.list_subscribers(session, status="active")
         if emails is not None:
@@ -107,12 +113,12 @@ def batches(ids: Sequence[int], size: int) -> list[list[int]]:
 
 
 def deliver_batch(rt: Runtime, delivery_ids: Sequence[int]) -> BatchResult:
-    """Rank, render and send one batch of ledger rows.
+    """Render and send one batch of ledger rows (ranking those that have no picks yet).
 
-    Picks are chosen for the whole batch at once and stored on the rows first. Then each
-    row is claimed on its own, right before its message is sent, so a worker that dies
-    mid-batch leaves exactly one row in ``sending`` (its fate unknown) and the rest
-    claimable by the task's redelivery.
+    Each row is claimed on its own, once the relay has accepted its envelope and right
+    before DATA, so a worker that dies mid-batch leaves at most the one row whose message
+    was being handed over in doubt (``sending``, later ``unknown``); every other row stays
+    open for the task's redelivery.
     """
     result = BatchResult()
     now = rt.clock()
@@ -124,30 +130,47 @@ def deliver_batch(rt: Runtime, delivery_ids: Sequence[int]) -> BatchResult:
         ]
         subscribers = repo.subscribers_by_ids(session, [d.subscriber_id for d in deliveries])
         editions = repo.editions_by_ids(session, [d.edition_id for d in deliveries])
-        _choose_picks(rt, session, [d for d in deliveries if d.picks is None], subscribers, now)
-    with rt.db.session() as session:  # re-read: a concurrent batch may have stored picks first
-        deliveries = repo.load_deliveries(session, [d.id for d in deliveries])
+        unranked = [d for d in deliveries if d.picks is None]
+        _choose_picks(rt, session, unranked, subscribers, now)
+    if unranked:  # re-read: a concurrent batch may have stored picks first
+        with rt.db.session() as session:
+            deliveries = repo.load_deliveries(session, [d.id for d in deliveries])
+    with rt.db.session() as session:
         papers = repo.papers_by_ids(session, {p["id"] for d in deliveries for p in d.picks or []})
 
     transport = rt.transport_factory()
     prepared: dict[str, PreparedEdition] = {}  # rendering work shared by the whole batch
+    sent_papers = ledger.SentPapers()
     try:
+        for edition in editions.values():
+            if edition.paused_reason:
+                raise EditionPaused(paused_message(edition.key, edition.paused_reason))
         if deliveries:
             transport.open()  # a relay that refuses us fails here, before any claim
-        for delivery in deliveries:
-            outcome = _deliver_one(
-                rt,
-                transport,
-                delivery,
-                subscribers[delivery.subscriber_id],
-                editions[delivery.edition_id],
-                papers,
-                prepared,
-            )
-            result.counts[outcome["status"]] += 1
-            result.outcomes.append(outcome)
+        with rt.db.ledger_connection() as conn:
+            try:
+                for delivery in deliveries:
+                    outcome = _deliver_one(
+                        rt,
+                        transport,
+                        conn,
+                        delivery,
+                        subscribers[delivery.subscriber_id],
+                        editions[delivery.edition_id],
+                        papers,
+                        prepared,
+                    )
+                    if outcome["status"] == "sent":
+                        paper_ids = [p["id"] for p in delivery.picks or []]
+                        sent_papers.add(conn, delivery.subscriber_id, delivery.id, paper_ids, now)
+                    result.counts[outcome["status"]] += 1
+                    result.outcomes.append(outcome)
+            finally:
+                sent_papers.flush(conn)
     except SessionError as exc:
         log.info("batch stopped, its unsent rows stay open: %s", exc)
+        if exc.code in SLOW_DOWN_CODES:  # every worker sending to this relay slows down
+            rt.throttle.slow_down(str(exc))
         result.errors.append(str(exc))
         with rt.db.session() as session:  # for a run that waits on the ledger (workers)
             repo.note_session_error(session, [d.id for d in deliveries], str(exc), rt.clock())
@@ -167,8 +190,7 @@ def _choose_picks(
     if not deliveries:
         return
     ranked = compute_picks(rt, session, [subscribers[d.subscriber_id] for d in deliveries], now)
-    for delivery, picks in zip(deliveries, ranked, strict=True):
-        repo.store_picks(session, delivery.id, picks)
+    repo.store_picks(session, [(d.id, picks) for d, picks in zip(deliveries, ranked, strict=True)])
 
 
 @dataclass
@@ -254,11 +276,20 @@ def compute_picks(
 
 
 def store_edition_picks(rt: Runtime, delivery_ids: Sequence[int], *, chunk: int = 5000) -> int:
-    """Rank every open row of an edition at once and store the picks before fan-out.
+    """Rank every open row of an edition that has no picks and store them; the count."""
+    return sum(len(ids) for ids in rank_edition(rt, delivery_ids, chunk=chunk))
+
+
+def rank_edition(
+    rt: Runtime, delivery_ids: Sequence[int], *, chunk: int = 5000
+) -> Iterator[list[int]]:
+    """Rank the open rows of an edition that have no picks yet and store the picks before
+    fan-out, yielding the ids of each chunk of ``chunk`` rows as soon as its picks are
+    committed, so its batches can be sent while the next chunk is ranked.
 
     The pool (the candidates' index, their duplicates, the readers' liked papers) is built
     once for the whole edition rather than once per batch; batches then only render and
-    send. The picks are committed ``chunk`` readers at a time. Returns the rows ranked.
+    send.
     """
     now = rt.clock()
     with rt.db.session() as session:
@@ -268,21 +299,23 @@ def store_edition_picks(rt: Runtime, delivery_ids: Sequence[int], *, chunk: int 
             if d.picks is None and d.status in ("pending", "retry")
         ]
         if not rows:
-            return 0
+            return
         by_id = repo.subscribers_by_ids(session, [d.subscriber_id for d in rows])
         inputs = ranking_inputs(rt, session, [by_id[d.subscriber_id] for d in rows], now)
         papers = list({p.id: p for p in inputs.candidates}.values())
-        if not papers:
-            for row in rows:
-                repo.store_picks(session, row.id, [])
-            return len(rows)
-        pool = ranking.build_pool(
-            papers,
-            inputs.history,
-            rt.rank_options,
-            embedder=stored_topics_embedder(rt, session, inputs.profiles, now),
-            vectors=stored_vectors(rt, session, [*papers, *inputs.history]),
-        )
+        if not papers:  # nothing new for anybody: every row gets empty picks (skipped)
+            repo.store_picks(session, [(row.id, []) for row in rows])
+        else:
+            pool = ranking.build_pool(
+                papers,
+                inputs.history,
+                rt.rank_options,
+                embedder=stored_topics_embedder(rt, session, inputs.profiles, now),
+                vectors=stored_vectors(rt, session, [*papers, *inputs.history]),
+            )
+    if not papers:
+        yield [row.id for row in rows]
+        return
     for start in range(0, len(rows), chunk):
         part = slice(start, start + chunk)
         picks = ranking.rank_pool(
@@ -293,9 +326,10 @@ def store_edition_picks(rt: Runtime, delivery_ids: Sequence[int], *, chunk: int 
             options=rt.rank_options,
         )
         with rt.db.session() as session:
-            for row, chosen in zip(rows[part], picks, strict=True):
-                repo.store_picks(session, row.id, chosen)
-    return len(rows)
+            repo.store_picks(
+                session, [(row.id, chosen) for row, chosen in zip(rows[part], picks, strict=True)]
+            )
+        yield [row.id for row in rows[part]]
 
 
 def stored_vectors(rt: Runtime, session, papers: Sequence[Paper]):  # type: ignore[no-untyped-def]
@@ -348,91 +382,149 @@ def preview(rt: Runtime, email: str) -> RenderedEmail | None:
 
 def _deliver_one(
     rt: Runtime,
-    transport,
-    delivery: DeliveryRow,  # type: ignore[no-untyped-def]
+    transport: Transport,
+    conn: Connection,
+    delivery: DeliveryRow,
     subscriber: SubscriberRow,
     edition: EditionRow,
     papers: dict[str, Paper],
     prepared: dict[str, PreparedEdition] | None = None,
 ) -> dict[str, object]:
+    """Send one row's digest. The claim happens inside the SMTP transaction, after the
+    envelope is accepted and right before DATA; whatever goes wrong after it becomes an
+    outcome on the row. ``conn`` is in autocommit: each ledger step is durable at once."""
     outcome: dict[str, object] = {
         "delivery": delivery.id,
         "email": subscriber.email,
         "edition": edition.key,
         "papers": len(delivery.picks or []),
     }
-    with rt.db.session() as session:
-        if not repo.claim_delivery(
-            session, delivery.id, rt.clock(), timedelta(seconds=rt.settings.lease_seconds)
-        ):
-            left = repo.skip_if_reader_left(session, delivery.id, rt.clock())
-            if left is not None:
-                return outcome | {"status": "skipped", "detail": f"reader is {left}"}
-            return outcome | {"status": "not claimed", "detail": "another worker has it"}
-        if not delivery.picks:
-            repo.mark_skipped(
-                session,
-                session.get_one(DeliveryRow, delivery.id),
-                reason="no new papers match this subscriber",
-                now=rt.clock(),
-            )
+    claimed = False
+
+    def claim() -> bool:
+        nonlocal claimed
+        lease = timedelta(seconds=rt.settings.lease_seconds)
+        claimed = ledger.claim(conn, delivery.id, rt.clock(), lease)
+        return claimed
+
+    def fail(error: TransportError | str, *, permanent: bool) -> dict[str, object]:
+        if not claimed and not claim():  # refused before DATA: claim it to record why
+            return _not_claimed(rt, conn, outcome)
+        return _record_failure(rt, delivery, outcome, error, permanent=permanent)
+
+    if not delivery.picks:
+        if ledger.skip_open(conn, delivery.id, reason="no new papers match", now=rt.clock()):
             return outcome | {"status": "skipped", "detail": "no new papers match"}
+        return outcome | {"status": "not claimed", "detail": "another worker has it"}
     try:
         email = render_delivery(rt, delivery, subscriber, edition, papers, prepared)
         name = f"{edition.key.replace(':', '-')}_{subscriber.email}"
-        reply = transport.send(rt.outgoing(email, subscriber.email, name))
+        rt.throttle.acquire(max_wait=THROTTLE_MAX_WAIT)  # before the claim: RateLimited stops
+        message = rt.outgoing(email, subscriber.email, name, delivery.id)
+        reply = transport.send(message, before_data=claim)
     except SessionError as exc:
-        with rt.db.session() as session:
-            row = session.get_one(DeliveryRow, delivery.id)
-            repo.release_claim(session, row, reason=str(exc), now=rt.clock())
+        if claimed:  # DATA was refused for the whole session: nothing was handed over
+            ledger.release(conn, delivery.id, reason=str(exc), now=rt.clock())
         raise
     except TransportError as exc:
-        bounced = exc.permanent and is_hard_bounce(exc.code, str(exc))
-        return _record_failure(
-            rt, delivery, outcome, str(exc), permanent=exc.permanent, suppress=bounced
-        )
+        return fail(exc, permanent=exc.permanent)
     except InputError as exc:  # this reader's data cannot make a valid message: no retry
-        reason = f"cannot build the message: {exc}"
-        return _record_failure(rt, delivery, outcome, reason, permanent=True)
+        return fail(f"cannot build the message: {exc}", permanent=True)
     except Exception as exc:  # a bug: recorded on the row (Mailman's shunt), the batch goes on
         reason = f"cannot build or send the message: {type(exc).__name__}: {exc}"
         log.error("delivery %s failed: %s", delivery.id, reason)
         log.debug("delivery %s failed", delivery.id, exc_info=True)
-        return _record_failure(rt, delivery, outcome, reason, permanent=True)
-    with rt.db.session() as session:
-        row = session.get_one(DeliveryRow, delivery.id)
-        repo.mark_sent(session, row, message_id=email.message_id, reply=reply, now=rt.clock())
+        return fail(reason, permanent=True)
+    if reply is None:
+        return _not_claimed(rt, conn, outcome)
+    ledger.mark_sent(conn, delivery.id, message_id=email.message_id, reply=reply, now=rt.clock())
     return outcome | {"status": "sent", "message_id": email.message_id}
+
+
+def _not_claimed(rt: Runtime, conn: Connection, outcome: dict[str, object]) -> dict[str, object]:
+    """The claim found the row taken, not due, or its reader gone (then it is skipped)."""
+    left = ledger.skip_if_reader_left(conn, int(str(outcome["delivery"])), rt.clock())
+    if left is not None:
+        return outcome | {"status": "skipped", "detail": f"reader is {left}"}
+    return outcome | {"status": "not claimed", "detail": "another worker has it"}
 
 
 def _record_failure(
     rt: Runtime,
     delivery: DeliveryRow,
     outcome: dict[str, object],
-    reason: str,
+    error: TransportError | str,
     *,
     permanent: bool,
-    suppress: bool = False,
 ) -> dict[str, object]:
-    """A claimed row that did not go out: ``failed`` for good, or ``retry`` with backoff.
-    ``suppress``: the address bounced hard, so its reader becomes ``bounced`` (not mailed
-    again) in the same transaction."""
+    """A claimed row that did not go out: ``failed`` for good, or ``retry`` with backoff,
+    and what it says about the reader, in the same transaction: a hard bounce suppresses
+    them at once, a temporary failure that used up its attempts counts as a soft bounce
+    (suppressed at the score threshold), a policy refusal (5.7.x) suppresses nobody but
+    pauses the edition once ``DIGEST_POLICY_PAUSE_AFTER`` readers got one."""
+    reason, now = str(error), rt.clock()
+    code = error.code if isinstance(error, TransportError) else None
+    status_code = enhanced_status(reason)
+    paused = None
     with rt.db.session() as session:
-        row = session.get_one(DeliveryRow, delivery.id)
-        if suppress:
-            repo.mark_bounced(session, delivery.subscriber_id, now=rt.clock())
+        hard = permanent and isinstance(error, TransportError) and is_hard_bounce(code, reason)
+        if hard:
+            bounces.record_hard_bounce(
+                session,
+                delivery.subscriber_id,
+                now=now,
+                delivery_id=delivery.id,
+                status=status_code,
+                detail=reason,
+                source="smtp",
+            )
             reason += " (the address is suppressed: no further digests)"
-        repo.mark_failed(
+        status = ledger.mark_failed(
             session,
-            row,
+            delivery.id,
+            attempts=delivery.attempts + 1,  # the claim counted this attempt
             error=reason,
             permanent=permanent,
-            now=rt.clock(),
+            now=now,
             max_attempts=rt.settings.max_attempts,
             backoff=timedelta(seconds=rt.settings.retry_backoff_seconds),
         )
-        status = row.status
+        if status == "failed" and not permanent:
+            bounces.record_soft_bounce(
+                session,
+                delivery.subscriber_id,
+                now=now,
+                settings=rt.settings,
+                delivery_id=delivery.id,
+                status=status_code,
+                detail=reason,
+            )
+        elif permanent and status_code is not None and status_code.startswith("5.7."):
+            bounces.record_event(
+                session,
+                kind="policy",
+                now=now,
+                subscriber_id=delivery.subscriber_id,
+                delivery_id=delivery.id,
+                status=status_code,
+                detail=reason,
+                source="smtp",
+            )
+            session.flush()
+            refused = bounces.policy_refusals(session, delivery.edition_id)
+            if refused >= rt.settings.policy_pause_after:
+                paused = f"{refused} readers' providers refused it by policy (last: {reason})"
+                key = repo.pause_edition(session, delivery.edition_id, paused[:1000])
+    if paused is not None:
+        raise EditionPaused(paused_message(key, paused))
     return outcome | {"status": status, "detail": reason}
+
+
+def paused_message(edition_key: str, reason: str) -> str:
+    return (
+        f"edition {edition_key} is paused: {reason}; check the relay's reason (SPF, DKIM, "
+        "DMARC, content), then `digest run --resume`"
+    )
 
 
 def message_id_for(rt: Runtime, delivery_id: int, edition_key: str) -> str:

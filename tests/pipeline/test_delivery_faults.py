@@ -284,3 +284,48 @@ def test_a_hard_bounce_suppresses_the_reader_and_a_policy_refusal_does_not(
             for d in repo.load_deliveries(session, planned.row_ids)
         }
     assert "reader1@example.org" not in emails and "reader2@example.org" in emails
+
+
+def test_a_temporary_failure_to_the_last_attempt_is_a_soft_bounce(
+    readers: Database, db_url: str, tmp_path: Path
+) -> None:
+    """Soft bounces count toward Mailman's threshold: here one is enough (0.5)."""
+    with Relay() as relay:
+        relay.refuse["reader3@example.org"] = "452 4.2.2 mailbox full"
+        rt = runtime(
+            db_url,
+            tmp_path,
+            relay.sink.url,
+            DIGEST_MAX_ATTEMPTS="1",
+            DIGEST_BOUNCE_SCORE_THRESHOLD="0.5",
+        )
+        report = run_edition(rt)
+    outcomes = {o["email"]: o for o in report.result.outcomes}
+    assert outcomes["reader3@example.org"]["status"] == "failed"
+    with readers.session() as session:
+        reader = repo.get_subscriber(session, "reader3@example.org")
+        assert (reader.status, reader.bounce_score) == ("bounced", 0.5)
+        assert repo.get_subscriber(session, "reader4@example.org").bounce_score == 0
+
+
+def test_policy_refusals_of_many_readers_pause_the_edition_and_suppress_nobody(
+    readers: Database, db_url: str, tmp_path: Path
+) -> None:
+    with Relay() as relay:
+        for email in READERS:
+            relay.refuse[email] = "550 5.7.26 unauthenticated mail is prohibited (DMARC)"
+        rt = runtime(db_url, tmp_path, relay.sink.url, DIGEST_POLICY_PAUSE_AFTER="2")
+        report = run_edition(rt)
+        assert not report.ok and len(report.result.errors) >= 1
+        assert "is paused: 2 readers" in report.result.errors[0]
+        assert "digest run --resume" in report.result.errors[0]
+        assert statuses(readers) == {"failed": 2, "pending": 4}
+        again = run_edition(rt)  # still paused: nothing claimed
+        assert statuses(readers) == {"failed": 2, "pending": 4}
+        assert again.result.errors and "is paused" in again.result.errors[0]
+        with readers.session() as session:
+            assert {s.status for s in repo.list_subscribers(session)} == {"active"}
+            assert repo.resume_editions(session)  # the operator fixed DMARC
+        relay.refuse.clear()
+        resumed = run_edition(rt)
+    assert resumed.summary()["sent now"] == 4 and statuses(readers) == {"failed": 2, "sent": 4}

@@ -283,7 +283,7 @@ def test_with_no_worker_open_rows_are_enqueued_again_then_the_run_gives_up(
     plan = plan_edition(rt)
     patience = Patience(stall=0.3, give_up=1.5, poll=0.1)
     with pytest.raises(DigestError, match="no worker delivered anything"):
-        deliver_on_workers(rt, plan.delivery_ids, patience=patience)
+        deliver_on_workers(rt, [plan.delivery_ids], patience=patience)
     queued = redis.Redis.from_url(redis_url).llen("digest")
     assert queued >= 2 * len(plan.delivery_ids)  # the sweeper enqueued the open rows again
     with db.session() as session:

@@ -1,0 +1,242 @@
+"""The delivery ledger's row transitions: claim, sent, failed, released, skipped, expired.
+
+Each is one conditional UPDATE of ``deliveries`` (SQLAlchemy Core, not the ORM's unit of
+work) that changes the row only from the states it names, so two actors racing on a row
+cannot both win. Being single statements, they can run on a connection in autocommit
+mode: the send loop's claim and its record are one round trip each, durable when they
+return (``Database.ledger_connection``).
+
+A row's life: ``pending`` → (claim, right before DATA) ``sending`` → ``sent`` | ``retry``
+(→ claim again later) | ``failed``; ``pending``/``retry`` → ``skipped`` (nothing to send,
+or the reader left); ``sending`` → ``pending`` (the session failed before the message was
+handed over) | ``unknown`` (the lease expired: the worker died while handing it over).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, Exists, Table, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from digest.db.models import DeliveryRow, SentPaperRow, SubscriberRow
+
+Executor = Session | Connection
+OPEN = ("pending", "retry")
+
+deliveries: Table = DeliveryRow.__table__  # type: ignore[assignment]
+subscribers: Table = SubscriberRow.__table__  # type: ignore[assignment]
+sent_papers: Table = SentPaperRow.__table__  # type: ignore[assignment]
+
+
+def reader_is_active() -> Exists:
+    """The row's reader is still subscribed: checked in the claim itself, so an unsubscribe
+    committed at any time before the claim reaches an edition that is already running."""
+    return (
+        select(subscribers.c.id)
+        .where(subscribers.c.id == deliveries.c.subscriber_id, subscribers.c.status == "active")
+        .exists()
+    )
+
+
+def _change(db: Executor, delivery_id: int, states: Sequence[str], **values: object) -> bool:
+    """One conditional UPDATE: changes the row only while it is in ``states``."""
+    result = db.execute(
+        update(deliveries)
+        .where(deliveries.c.id == delivery_id, deliveries.c.status.in_(states))
+        .values(**values)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def claim(db: Executor, delivery_id: int, now: datetime, lease: timedelta) -> bool:
+    """Atomically move one claimable row to ``sending``; only one claimant can succeed.
+
+    The conditional UPDATE is the lock: a second claimant (a task delivered twice, a
+    concurrent run) re-evaluates the WHERE clause after the first commits and matches
+    nothing. Not claimable: a retry whose time has not come, a row whose reader is no
+    longer active (:func:`skip_if_reader_left` then settles it).
+    """
+    result = db.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.id == delivery_id,
+            deliveries.c.status.in_(OPEN),
+            (deliveries.c.next_attempt_at.is_(None)) | (deliveries.c.next_attempt_at <= now),
+            reader_is_active(),
+        )
+        .values(
+            status="sending",
+            lease_until=now + lease,
+            attempts=deliveries.c.attempts + 1,
+            updated_at=now,
+        )
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def mark_sent(
+    db: Executor, delivery_id: int, *, message_id: str, reply: str, now: datetime
+) -> bool:
+    """Record the relay's 250 for a claimed row (its papers go to :class:`SentPapers`)."""
+    return _change(
+        db,
+        delivery_id,
+        ("sending",),
+        status="sent",
+        message_id=message_id,
+        smtp_reply=reply[:500],
+        sent_at=now,
+        updated_at=now,
+        lease_until=None,
+        last_error=None,
+    )
+
+
+def failure_outcome(
+    *, attempts: int, permanent: bool, now: datetime, max_attempts: int, backoff: timedelta
+) -> tuple[str, datetime | None]:
+    """Where a claimed row that did not go out goes: ``failed`` for good, or ``retry`` at a
+    time that doubles with each attempt (``attempts`` counts the one that just failed)."""
+    if permanent or attempts >= max_attempts:
+        return "failed", None
+    return "retry", now + backoff * (2 ** max(attempts - 1, 0))
+
+
+def mark_failed(
+    db: Executor,
+    delivery_id: int,
+    *,
+    attempts: int,
+    error: str,
+    permanent: bool,
+    now: datetime,
+    max_attempts: int,
+    backoff: timedelta,
+) -> str:
+    """A claimed row that did not go out; returns its new status (``retry`` or ``failed``)."""
+    status, next_at = failure_outcome(
+        attempts=attempts, permanent=permanent, now=now, max_attempts=max_attempts, backoff=backoff
+    )
+    _change(
+        db,
+        delivery_id,
+        ("sending",),
+        status=status,
+        next_attempt_at=next_at,
+        last_error=error[:2000],
+        lease_until=None,
+        updated_at=now,
+    )
+    return status
+
+
+def release(db: Executor, delivery_id: int, *, reason: str, now: datetime) -> bool:
+    """Give back a claimed row whose message was never handed over (the session failed
+    first): pending again, its attempt not counted."""
+    return _change(
+        db,
+        delivery_id,
+        ("sending",),
+        status="pending",
+        attempts=deliveries.c.attempts - 1,
+        next_attempt_at=None,
+        lease_until=None,
+        last_error=reason[:2000],
+        updated_at=now,
+    )
+
+
+def skip_open(db: Executor, delivery_id: int, *, reason: str, now: datetime) -> bool:
+    """Settle an open row that has nothing to send (no new paper for its reader)."""
+    return _change(
+        db,
+        delivery_id,
+        OPEN,
+        status="skipped",
+        last_error=reason,
+        lease_until=None,
+        next_attempt_at=None,
+        updated_at=now,
+    )
+
+
+def skip_if_reader_left(db: Executor, delivery_id: int, now: datetime) -> str | None:
+    """Settle an open row whose reader is no longer active as ``skipped``; their status
+    (``unsubscribed``, ``paused``, ...) when it did, else None."""
+    status = db.execute(
+        select(subscribers.c.status)
+        .join(deliveries, deliveries.c.subscriber_id == subscribers.c.id)
+        .where(deliveries.c.id == delivery_id)
+    ).scalar()
+    if status is None or status == "active":
+        return None
+    changed = _change(
+        db,
+        delivery_id,
+        OPEN,
+        status="skipped",
+        last_error=f"reader is {status}",
+        lease_until=None,
+        next_attempt_at=None,
+        updated_at=now,
+    )
+    return status if changed else None
+
+
+def expire_leases(db: Executor, now: datetime) -> int:
+    """Rows left in ``sending`` past their lease: the worker died mid-send.
+
+    A row is claimed only once the relay has accepted its envelope, right before DATA (a
+    worker that dies earlier leaves it open, and it is simply sent later). So a row still
+    ``sending`` had its message handed over, and SMTP cannot tell whether it arrived: it
+    becomes ``unknown`` (never re-sent automatically: a duplicate is worse than a miss for
+    a digest) and is counted.
+    """
+    result = db.execute(
+        update(deliveries)
+        .where(deliveries.c.status == "sending", deliveries.c.lease_until < now)
+        .values(
+            status="unknown",
+            lease_until=None,
+            updated_at=now,
+            last_error="lease expired while sending; delivery state unknown",
+        )
+    )
+    return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+class SentPapers:
+    """The papers of sent rows, written in groups: remembered so that no paper is sent to
+    the same reader twice. (A reader's next candidates also exclude everything that
+    arrived before their last digest, so a group lost with a killed worker costs nothing.)"""
+
+    def __init__(self, flush_at: int = 2000):
+        self.rows: list[dict[str, object]] = []
+        self.flush_at = flush_at  # rows (about 200 digests of 10 papers)
+
+    def add(
+        self,
+        db: Executor,
+        subscriber_id: int,
+        delivery_id: int,
+        papers: Sequence[str],
+        when: datetime,
+    ) -> None:
+        row = {"subscriber_id": subscriber_id, "delivery_id": delivery_id, "sent_at": when}
+        self.rows.extend(row | {"paper_id": paper_id} for paper_id in papers)
+        if len(self.rows) >= self.flush_at:
+            self.flush(db)
+
+    def flush(self, db: Executor) -> None:
+        if not self.rows:
+            return
+        bind = db.get_bind() if isinstance(db, Session) else db
+        insert = postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
+        statement = insert(sent_papers).on_conflict_do_nothing(
+            index_elements=["subscriber_id", "paper_id"]
+        )
+        db.execute(statement, self.rows)
+        self.rows = []

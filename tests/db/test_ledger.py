@@ -1,0 +1,196 @@
+"""The delivery ledger's rules, one test per rule, on SQLite and PostgreSQL with a frozen
+clock: who may claim a row and when, what a failure does to it (backoff, attempts), what
+an expired lease means, and that a reader who left is never claimed."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from digest.db import Database, ledger, repo
+from digest.db.models import DeliveryRow
+from digest.deliver.transports import MemoryTransport, OutgoingMessage
+from digest.domain import Pick
+from digest.schedule import edition_for
+from digest.subscriber_spec import validate_spec
+
+T0 = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
+LEASE = timedelta(minutes=10)
+BACKOFF = timedelta(minutes=5)
+
+
+@pytest.fixture
+def rows(db: Database) -> list[int]:
+    """Three readers, one pending ledger row each, in one edition."""
+    with db.session() as session:
+        ids = [
+            repo.add_subscriber(session, validate_spec({"email": f"r{i}@example.org"}), T0).id
+            for i in range(3)
+        ]
+        edition = repo.get_or_create_edition(session, edition_for("daily", T0, "UTC"), T0)
+        repo.ensure_deliveries(session, [(i, edition.id) for i in ids], T0)
+        return [d.id for d in repo.deliveries_for(session, [(i, edition.id) for i in ids])]
+
+
+def row(db: Database, delivery_id: int) -> DeliveryRow:
+    with db.session() as session:
+        return session.scalars(select(DeliveryRow).where(DeliveryRow.id == delivery_id)).one()
+
+
+def fail(db: Database, delivery_id: int, now: datetime, *, permanent: bool = False) -> str:
+    with db.session() as session:
+        found = session.get_one(DeliveryRow, delivery_id)
+        return ledger.mark_failed(
+            session,
+            delivery_id,
+            attempts=found.attempts,
+            error="451 4.3.0 try later",
+            permanent=permanent,
+            now=now,
+            max_attempts=3,
+            backoff=BACKOFF,
+        )
+
+
+def claim(db: Database, delivery_id: int, now: datetime) -> bool:
+    with db.ledger_connection() as conn:
+        return ledger.claim(conn, delivery_id, now, LEASE)
+
+
+def test_a_row_is_claimed_once(db: Database, rows: list[int]) -> None:
+    assert claim(db, rows[0], T0)
+    assert not claim(db, rows[0], T0)
+    assert row(db, rows[0]).status == "sending" and row(db, rows[0]).attempts == 1
+
+
+def test_two_concurrent_claimers_one_wins(db: Database, rows: list[int]) -> None:
+    """Many threads, each on its own connection, race for each row: one winner per row."""
+    wins: list[int] = []
+    start = threading.Barrier(6)
+
+    def claimer() -> None:
+        start.wait()
+        for delivery_id in rows:
+            if claim(db, delivery_id, T0):
+                wins.append(delivery_id)
+
+    threads = [threading.Thread(target=claimer) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(wins) == sorted(rows)
+
+
+def test_a_temporary_failure_backs_off_doubling_until_attempts_run_out(
+    db: Database, rows: list[int]
+) -> None:
+    now = T0
+    expected_waits = [BACKOFF, 2 * BACKOFF]
+    for wait in expected_waits:
+        assert claim(db, rows[0], now)
+        assert fail(db, rows[0], now) == "retry"
+        due = row(db, rows[0]).next_attempt_at
+        assert due == now + wait
+        assert not claim(db, rows[0], due - timedelta(seconds=1))  # not yet due: untouched
+        assert row(db, rows[0]).status == "retry"
+        now = due
+    assert claim(db, rows[0], now)
+    assert fail(db, rows[0], now) == "failed"  # third attempt of three
+    found = row(db, rows[0])
+    assert found.attempts == 3 and found.next_attempt_at is None
+    assert not claim(db, rows[0], now + timedelta(days=1))
+
+
+def test_a_permanent_failure_is_final_at_once(db: Database, rows: list[int]) -> None:
+    assert claim(db, rows[1], T0)
+    assert fail(db, rows[1], T0, permanent=True) == "failed"
+    assert row(db, rows[1]).attempts == 1
+
+
+def test_a_failure_is_recorded_only_on_a_claimed_row(db: Database, rows: list[int]) -> None:
+    fail(db, rows[2], T0)  # never claimed: a stray record must not change it
+    assert row(db, rows[2]).status == "pending"
+
+
+def test_a_session_failure_before_data_gives_the_row_back_uncounted(
+    db: Database, rows: list[int]
+) -> None:
+    assert claim(db, rows[0], T0)
+    with db.ledger_connection() as conn:
+        assert ledger.release(conn, rows[0], reason="421 closing", now=T0)
+    found = row(db, rows[0])
+    assert (found.status, found.attempts, found.last_error) == ("pending", 0, "421 closing")
+    assert claim(db, rows[0], T0)
+
+
+def test_an_expired_lease_after_data_began_is_unknown_never_resent(
+    db: Database, rows: list[int]
+) -> None:
+    """A worker that died after the claim (the claim is made right before DATA)."""
+    transport = MemoryTransport()
+    message = OutgoingMessage("d@example.org", "r0@example.org", b"x\r\n", "<1@x>")
+
+    def before_data() -> bool:
+        ok = claim(db, rows[0], T0)
+        raise SystemExit("killed while handing the message over") if ok else AssertionError
+
+    with pytest.raises(SystemExit):
+        transport.send(message, before_data=before_data)
+    with db.ledger_connection() as conn:
+        assert ledger.expire_leases(conn, T0 + LEASE - timedelta(seconds=1)) == 0
+        assert ledger.expire_leases(conn, T0 + LEASE + timedelta(seconds=1)) == 1
+    assert row(db, rows[0]).status == "unknown"
+    assert not claim(db, rows[0], T0 + timedelta(days=1))
+
+
+def test_a_worker_dying_before_data_leaves_the_row_open(db: Database, rows: list[int]) -> None:
+    """Nothing was handed over (the envelope was being sent): no claim, nothing in doubt;
+    the lease sweep leaves it alone and the next worker sends it."""
+    transport = MemoryTransport(fail_for={"r1@example.org": SystemExit("killed at RCPT")})  # type: ignore[dict-item]
+    message = OutgoingMessage("d@example.org", "r1@example.org", b"x\r\n", "<2@x>")
+    with pytest.raises(SystemExit):
+        transport.send(message, before_data=lambda: claim(db, rows[1], T0))
+    with db.ledger_connection() as conn:
+        assert ledger.expire_leases(conn, T0 + timedelta(days=1)) == 0
+    assert row(db, rows[1]).status == "pending"
+    assert claim(db, rows[1], T0 + timedelta(minutes=1))
+
+
+def test_a_reader_who_left_is_not_claimed_but_skipped(db: Database, rows: list[int]) -> None:
+    with db.session() as session:
+        subscriber_id = session.get_one(DeliveryRow, rows[0]).subscriber_id
+        repo.mark_bounced(session, subscriber_id, now=T0)
+    assert not claim(db, rows[0], T0)
+    with db.ledger_connection() as conn:
+        assert ledger.skip_if_reader_left(conn, rows[0], T0) == "bounced"
+        assert ledger.skip_if_reader_left(conn, rows[1], T0) is None  # still active
+    assert (row(db, rows[0]).status, row(db, rows[0]).last_error) == (
+        "skipped",
+        "reader is bounced",
+    )
+
+
+def test_picks_are_stored_once(db: Database, rows: list[int]) -> None:
+    first = [Pick("2501.00001", 1.0, "matches your topic")]
+    second = [Pick("2501.00002", 2.0, "matches your topic")]
+    with db.session() as session:
+        repo.store_picks(session, [(rows[0], first)])
+    with db.session() as session:
+        repo.store_picks(session, [(rows[0], second), (rows[1], second)])
+    assert row(db, rows[0]).picks == [p.to_json() for p in first]
+    assert row(db, rows[1]).picks == [p.to_json() for p in second]
+
+
+def test_a_sent_row_stays_sent(db: Database, rows: list[int]) -> None:
+    assert claim(db, rows[0], T0)
+    with db.ledger_connection() as conn:
+        assert ledger.mark_sent(conn, rows[0], message_id="<m@x>", reply="250 ok", now=T0)
+        assert not ledger.mark_sent(conn, rows[0], message_id="<n@x>", reply="250", now=T0)
+        assert not ledger.release(conn, rows[0], reason="late", now=T0)
+        assert ledger.expire_leases(conn, T0 + timedelta(days=1)) == 0
+    found = row(db, rows[0])
+    assert (found.status, found.message_id, found.lease_until) == ("sent", "<m@x>", None)
