@@ -12,6 +12,7 @@ from rich.table import Table
 
 from digest.cli.common import console, err_console, load_settings, open_database, print_json
 from digest.db import repo
+from digest.deliver.transports import undeliverable_address
 from digest.domain import FREQUENCIES, SUBSCRIBER_STATUSES
 from digest.errors import InputError
 from digest.pipeline.runtime import utcnow
@@ -149,7 +150,11 @@ def add(
             ),
         }
     )
-    db = open_database(load_settings())
+    settings = load_settings()
+    problem = undeliverable_address(settings, spec.email)
+    if problem:
+        raise InputError(problem)
+    db = open_database(settings)
     with db.session() as session:
         row = repo.add_subscriber(session, spec, utcnow())
         spec = repo.spec_from_row(row)
@@ -305,7 +310,12 @@ def import_(
         raise InputError(f"--format must be one of {', '.join(FORMATS)}")
     text = _read_text(file)
     good, errors = parse_file(text, fmt)
-    db = open_database(load_settings())
+    settings = load_settings()
+    for line, spec in good:
+        problem = undeliverable_address(settings, spec.email)
+        if problem:
+            errors.append(RowError(line, problem))
+    db = open_database(settings)
     now = utcnow()
     added = updated = 0
     with db.session() as session:

@@ -9,6 +9,7 @@ set when retrying cannot help.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import smtplib
@@ -275,6 +276,38 @@ def transport_from_settings(settings: Settings) -> Transport:
     if settings.smtp is not None:
         return SmtpTransport(settings.smtp, local_hostname=settings.from_domain)
     return OutboxTransport(settings.outbox_dir)
+
+
+@functools.lru_cache(maxsize=8)
+def relay_offers_smtputf8(config: SmtpConfig) -> bool:
+    """Whether the relay announces SMTPUTF8 (asked once per process)."""
+    transport = SmtpTransport(config)
+    try:
+        transport.open()
+        assert transport._conn is not None
+        transport._conn.ehlo_or_helo_if_needed()
+        return bool(transport._conn.has_extn("smtputf8"))
+    except (SessionError, OSError, smtplib.SMTPException) as exc:
+        raise ConfigError(
+            f"DIGEST_SMTP_URL: cannot ask {config.display} whether it takes non-ASCII "
+            f"addresses: {exc}"
+        ) from None
+    finally:
+        transport.close()
+
+
+def undeliverable_address(settings: Settings, email: str) -> str | None:
+    """Why the configured relay could never take this address, or None: a non-ASCII
+    local part (``jörg@``) needs SMTPUTF8 (RFC 6531), and a domain can be sent as IDNA
+    but a local part cannot. Refused at ``subscribers add``/``import`` rather than
+    failing at every edition."""
+    local = email.rpartition("@")[0]
+    if local.isascii() or settings.smtp is None or relay_offers_smtputf8(settings.smtp):
+        return None
+    return (
+        f"{email}: its non-ASCII local part needs SMTPUTF8, which {settings.smtp.display} "
+        "does not offer, so no digest could reach it"
+    )
 
 
 def check_smtp(config: SmtpConfig) -> None:

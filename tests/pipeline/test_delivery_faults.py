@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from digest.db import Database, repo
 from digest.db.models import DeliveryRow
-from digest.deliver.transports import MemoryTransport, SmtpTransport
+from digest.deliver.transports import MemoryTransport, SmtpTransport, relay_offers_smtputf8
 from digest.demo import sample_papers_path
 from digest.ingest.jsonl import parse_jsonl, read_lines
 from digest.pipeline.edition import run_edition, run_until_settled
@@ -164,6 +164,31 @@ def test_smtputf8_is_used_when_the_relay_offers_it(
         deliver_batch(rt, plan_edition(rt).delivery_ids)
         assert "jörg@example.org" in relay.received()
     assert statuses(readers) == {"sent": 7}
+
+
+@pytest.mark.parametrize("utf8", [False, True])
+def test_subscribers_add_and_import_refuse_what_the_relay_cannot_carry(
+    capsys, digest_env, monkeypatch, tmp_path: Path, utf8: bool
+) -> None:  # type: ignore[no-untyped-def]
+    """A non-ASCII local part is refused up front when the relay lacks SMTPUTF8 (one line,
+    exit 2, nothing stored), and accepted when it offers it."""
+    relay_offers_smtputf8.cache_clear()
+    with Relay(enable_SMTPUTF8=utf8) as relay:
+        monkeypatch.setenv("DIGEST_SMTP_URL", relay.sink.url)
+        added = run_cli(capsys, "subscribers", "add", "jörg@example.org")
+        rows = tmp_path / "new.jsonl"
+        rows.write_text('{"email": "ok@example.org"}\n{"email": "zoë@example.org"}\n')
+        imported = run_cli(capsys, "subscribers", "import", str(rows))
+    listed = run_cli(capsys, "subscribers", "list", "--json").out
+    if utf8:
+        assert added.code == 0 and imported.code == 0
+        assert "jörg@example.org" in listed and "zoë@example.org" in listed
+    else:
+        assert added.code == 2 and "needs SMTPUTF8" in added.err
+        assert "Traceback" not in added.err and len(added.err.strip().splitlines()) == 1
+        assert imported.code == 2 and "new.jsonl:line 2: zoë@example.org" in imported.err
+        assert "@example.org" not in listed  # all-or-nothing: not even ok@
+    relay_offers_smtputf8.cache_clear()
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
