@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     delete,
     func,
     or_,
@@ -689,6 +690,43 @@ def unsettled(session: Session, delivery_ids: Sequence[int], now: datetime) -> d
         )
         found.update({row_id: status for row_id, status in session.execute(query)})
     return found
+
+
+def edition_ids_of(session: Session, delivery_ids: Sequence[int]) -> list[int]:
+    """The editions these ledger rows belong to."""
+    found: set[int] = set()
+    for chunk in _chunks(list(delivery_ids)):
+        query = select(DeliveryRow.edition_id).where(DeliveryRow.id.in_(chunk)).distinct()
+        found.update(session.scalars(query))
+    return sorted(found)
+
+
+def open_in_editions(
+    session: Session, edition_ids: Sequence[int], now: datetime, *, since: datetime
+) -> tuple[int, int]:
+    """How many rows of these editions are still to be handled now (pending, sending, or
+    a retry that is due), and how many pending ones carry a relay error noted since
+    ``since``: one cheap query (through the status index) for following a big edition."""
+    is_open = or_(
+        DeliveryRow.status.in_(("pending", "sending")),
+        and_(
+            DeliveryRow.status == "retry",
+            or_(DeliveryRow.next_attempt_at.is_(None), DeliveryRow.next_attempt_at <= now),
+        ),
+    )
+    noted = and_(
+        DeliveryRow.status == "pending",
+        DeliveryRow.last_error.is_not(None),
+        DeliveryRow.updated_at >= since,
+    )
+    count, errors = session.execute(
+        select(func.count(), func.coalesce(func.sum(case((noted, 1), else_=0)), 0)).where(
+            DeliveryRow.status.in_(("pending", "sending", "retry")),
+            DeliveryRow.edition_id.in_(list(edition_ids)),
+            is_open,
+        )
+    ).one()
+    return int(count), int(errors)
 
 
 def note_session_error(

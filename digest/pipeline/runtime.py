@@ -6,7 +6,7 @@ functions explicitly; nothing reads a global configuration.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -14,10 +14,13 @@ from digest.db import Database
 from digest.deliver.throttle import RelayThrottle, Unlimited, throttle_from_settings
 from digest.deliver.transports import OutgoingMessage, Transport, transport_from_settings
 from digest.deliver.verp import Verp
+from digest.domain import Paper
 from digest.links import LinkSigner
 from digest.rank import RankOptions
-from digest.render import DigestRenderer, RenderedEmail
+from digest.render import DigestRenderer, EditionInfo, PreparedEdition, RenderedEmail
 from digest.settings import Settings
+
+PREPARED_READERS = 20_000
 
 
 def utcnow() -> datetime:
@@ -35,6 +38,9 @@ class Runtime:
     rank_options: RankOptions = field(default_factory=RankOptions)
     throttle: RelayThrottle = field(default_factory=Unlimited)  # the relay's shared send rate
     verp: Verp | None = None  # per-delivery envelope senders, so bounces name their row
+    # Rendering work kept across the batches of one process (compiled blocks, cards).
+    prepared: dict[str, PreparedEdition] = field(default_factory=dict)
+    prepared_readers: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_settings(
@@ -62,6 +68,26 @@ class Runtime:
                 else Unlimited()
             ),
         )
+
+    def prepare(
+        self, editions: Sequence[EditionInfo], papers: dict[str, Paper], readers: int
+    ) -> dict[str, PreparedEdition]:
+        """The prepared editions for a batch of ``readers``: compiled once per process and
+        edition (a worker gets many batches of one edition), the batch's papers added.
+        Started afresh every ``PREPARED_READERS`` readers, which bounds the caches of
+        values seen (names, reasons), and only the latest two editions are kept."""
+        for edition in editions:
+            prepared = self.prepared.get(edition.key)
+            used = self.prepared_readers.get(edition.key, 0)
+            if prepared is None or used >= PREPARED_READERS:
+                for old in list(self.prepared)[:-1]:
+                    if old != edition.key:
+                        del self.prepared[old]
+                prepared = self.prepared[edition.key] = self.renderer.edition(edition, {})
+                used = 0
+            prepared.papers.update(papers)
+            self.prepared_readers[edition.key] = used + readers
+        return self.prepared
 
     def outgoing(
         self, email: RenderedEmail, recipient: str, name: str, delivery_id: int | None = None

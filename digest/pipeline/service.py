@@ -139,7 +139,8 @@ def deliver_batch(rt: Runtime, delivery_ids: Sequence[int]) -> BatchResult:
         papers = repo.papers_by_ids(session, {p["id"] for d in deliveries for p in d.picks or []})
 
     transport = rt.transport_factory()
-    prepared: dict[str, PreparedEdition] = {}  # rendering work shared by the whole batch
+    infos = [EditionInfo(e.key, e.period_start) for e in editions.values()]
+    prepared = rt.prepare(infos, papers, len(deliveries))  # shared by the process's batches
     sent_papers = ledger.SentPapers()
     try:
         for edition in editions.values():
@@ -566,7 +567,7 @@ def render_for(
     info = repo.info_from_row(subscriber)
     cache = {} if prepared is None else prepared
     if edition.key not in cache:
-        cache[edition.key] = rt.renderer.edition(edition, papers)
+        cache[edition.key] = rt.renderer.edition(edition, dict(papers))
     return cache[edition.key].render(
         info,
         picks,

@@ -10,7 +10,7 @@ reasons, name).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -122,7 +122,7 @@ class DigestRenderer:
             dkim=dkim,
         )
 
-    def edition(self, edition: EditionInfo, papers: Mapping[str, Paper]) -> PreparedEdition:
+    def edition(self, edition: EditionInfo, papers: dict[str, Paper]) -> PreparedEdition:
         return PreparedEdition(self, edition, papers)
 
     def confirmation(
@@ -266,7 +266,8 @@ class DigestRenderer:
 
 
 class PreparedEdition:
-    """One edition, ready to render for many readers (create one per batch and edition).
+    """One edition, ready to render for many readers (one per process and edition; a batch
+    adds its papers to ``papers``).
 
     The digest templates are compiled for the edition (:mod:`digest.render.blocks`):
     blocks once per key (an item per paper, a section per title), the text around them
@@ -275,7 +276,7 @@ class PreparedEdition:
     are quoted-printable encoded.
     """
 
-    def __init__(self, renderer: DigestRenderer, edition: EditionInfo, papers: Mapping[str, Paper]):
+    def __init__(self, renderer: DigestRenderer, edition: EditionInfo, papers: dict[str, Paper]):
         self.renderer = renderer
         self.edition = edition
         self.papers = papers
