@@ -10,7 +10,7 @@ SEMANTIC_VENV ?= .venv-semantic
 # CPU wheel of 2.13.0; elsewhere point pip at https://download.pytorch.org/whl/cpu).
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo web test test-semantic lint clean venv
+.PHONY: demo web test test-semantic lint clean venv bench-delivery
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,12 @@ $(SEMANTIC_VENV)/.installed: pyproject.toml
 
 test-semantic: $(SEMANTIC_VENV)/.installed
 	DIGEST_REQUIRE_SEMANTIC=1 $(SEMANTIC_VENV)/bin/pytest tests/rank tests/pipeline/test_run_end_to_end.py
+
+# One edition to 100,000 readers on Celery + Redis + PostgreSQL into Postfix's smtp-sink,
+# with smtp-source's ceiling (needs: apt-get install postfix; PostgreSQL and Redis running).
+# BENCH_ARGS="--readers 10000 --mode both --profile" to change it.
+bench-delivery: $(STAMP)
+	$(BIN)/python benchmarks/delivery.py $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
