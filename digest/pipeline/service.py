@@ -317,8 +317,11 @@ def rank_edition(
     if not papers:
         yield [row.id for row in rows]
         return
-    for start in range(0, len(rows), chunk):
-        part = slice(start, start + chunk)
+    # A first chunk of a few batches, so sending starts while the rest is ranked.
+    first = min(chunk, max(rt.settings.batch_size * 4, 500))
+    starts = [0, *range(first, len(rows), chunk)]
+    for start, end in zip(starts, [*starts[1:], len(rows)], strict=True):
+        part = slice(start, end)
         picks = ranking.rank_pool(
             pool,
             inputs.profiles[part],
