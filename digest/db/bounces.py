@@ -3,7 +3,7 @@
 The rules (Mailman's bounce scoring, adapted to a digest):
 
 - **hard** (the address cannot receive mail: ``5.1.x``, ``5.2.1``): the reader becomes
-  ``bounced`` at once, as a hard refusal in the sending path does (``repo.mark_bounced``);
+  ``bounced`` at once, as a hard refusal in the sending path does;
 - **soft** (``4.x.x``, delayed, mailbox full, other failures): the reader's
   ``bounce_score`` grows by 0.5, at most once per UTC day (a day's many bounces are one,
   as in Mailman); a score whose last bounce is older than ``DIGEST_BOUNCE_WINDOW_DAYS``
@@ -125,8 +125,8 @@ def report_seen(session: Session, report_key: str | None) -> bool:
 
 # -- the rules -----------------------------------------------------------------------------
 def suppress(session: Session, subscriber_id: int, *, now: datetime) -> bool:
-    """The reader becomes ``bounced`` (the statement of ``repo.mark_bounced``): not planned
-    or claimed again until they resubscribe. True when this changed their status."""
+    """The reader becomes ``bounced``: not planned or claimed again until they
+    resubscribe. True when this changed their status."""
     result = session.execute(
         update(SubscriberRow)
         .where(

@@ -518,16 +518,6 @@ def replace_subscriber(
     return row
 
 
-def mark_bounced(session: Session, subscriber_id: int, *, now: datetime) -> None:
-    """A hard bounce: the reader is not planned or claimed again until they resubscribe."""
-    session.execute(
-        update(SubscriberRow)
-        .where(SubscriberRow.id == subscriber_id, SubscriberRow.status != "unsubscribed")
-        .values(status="bounced", updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-
-
 def remove_subscriber(session: Session, row: SubscriberRow) -> None:
     session.delete(row)
     session.flush()

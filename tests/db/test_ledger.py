@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from digest.db import Database, ledger, repo
+from digest.db import Database, bounces, ledger, repo
 from digest.db.models import DeliveryRow
 from digest.deliver.transports import MemoryTransport, OutgoingMessage
 from digest.domain import Pick
@@ -163,7 +163,7 @@ def test_a_worker_dying_before_data_leaves_the_row_open(db: Database, rows: list
 def test_a_reader_who_left_is_not_claimed_but_skipped(db: Database, rows: list[int]) -> None:
     with db.session() as session:
         subscriber_id = session.get_one(DeliveryRow, rows[0]).subscriber_id
-        repo.mark_bounced(session, subscriber_id, now=T0)
+        bounces.suppress(session, subscriber_id, now=T0)
     assert not claim(db, rows[0], T0)
     with db.ledger_connection() as conn:
         assert ledger.skip_if_reader_left(conn, rows[0], T0) == "bounced"
