@@ -277,3 +277,12 @@ def test_bad_input_is_one_error_line(
     assert result.returncode == 2, result.stderr
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_digest_scheduler_is_the_same_process(digest_env, sqlite_url, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DIGEST_DATABASE_URL", sqlite_url)
+    bad = run_cli(capsys, "scheduler", "--jobs", "nope")
+    assert bad.code == 2 and "error: --jobs: unknown job kind(s) nope" in bad.err
+    assert run_cli(capsys, "scheduler", "--once").code == 0
+    helped = run_cli(capsys, "scheduler", "--help")
+    assert helped.code == 0 and "--standby-retry" in helped.out
