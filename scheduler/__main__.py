@@ -166,7 +166,7 @@ class SchedulerProcess:
             log.exception("%s: failed", job_id)
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m scheduler", description=(__doc__ or "").split("\n")[0]
     )
@@ -209,7 +209,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
-    parser = _parser()
+    parser = build_parser()
     if prog:
         parser.prog = prog
     args = parser.parse_args(argv)
