@@ -97,7 +97,7 @@ class SchedulerProcess:
                 if change.start_jobs and not self._start_jobs():
                     self.lock.release()  # could not plan: let another scheduler try
                     self.role = Role.STANDBY
-                self.stop.wait(self.timings.retry)
+                self.stop.wait(self.timings.retry * change.wait_retries)
         finally:
             log.info("stopping: waiting for the running job, starting nothing new")
             self.scheduler.shutdown(wait=True)

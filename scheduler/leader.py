@@ -27,6 +27,7 @@ from digest.errors import InputError
 
 DEFAULT_RETRY = 5.0
 DEFAULT_TTL = 30.0
+LOST_BACKOFF = 3  # retry periods a process that lost the lock waits before trying again
 
 
 class LockKind(StrEnum):
@@ -85,6 +86,7 @@ class Transition:
     start_jobs: bool = False  # plan the jobs and start them (just became active)
     stop_jobs: bool = False  # drop every job (just lost the lock)
     message: str | None = None  # what to log, once per change
+    wait_retries: int = 1  # retry periods until the next attempt
 
 
 def next_role(role: Role, has_lock: bool, *, lock: str, retry: float) -> Transition:
@@ -97,10 +99,12 @@ def next_role(role: Role, has_lock: bool, *, lock: str, retry: float) -> Transit
             Role.ACTIVE, start_jobs=True, message=f"active: this scheduler runs the jobs ({lock})"
         )
     if role is Role.ACTIVE:
+        # the one that just failed waits longer, so a healthy standby takes over first
         return Transition(
             Role.STANDBY,
             stop_jobs=True,
             message=f"lost the {lock}: jobs stopped, standing by (retrying every {retry:g} s)",
+            wait_retries=LOST_BACKOFF,
         )
     if role is Role.STARTING:
         return Transition(

@@ -49,4 +49,5 @@ def test_standby_then_active_then_lost() -> None:
     assert kept.role is Role.ACTIVE and not kept.start_jobs and kept.message is None
     lost = next_role(Role.ACTIVE, False, **say)
     assert lost.role is Role.STANDBY and lost.stop_jobs and "lost" in (lost.message or "")
+    assert lost.wait_retries > 1 and quiet.wait_retries == 1  # a healthy standby goes first
     assert next_role(Role.STARTING, True, **say).start_jobs  # first to come is active
