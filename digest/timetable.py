@@ -24,13 +24,13 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
-
 from digest.errors import InputError
+
+if TYPE_CHECKING:  # APScheduler is imported when a schedule is parsed, not with this module
+    from apscheduler.triggers.base import BaseTrigger
 
 # arXiv announces new submissions at 20:00 US Eastern, Sunday to Thursday (none on Friday
 # and Saturday evenings, nor on its holidays); its API and feeds show them shortly after.
@@ -65,6 +65,9 @@ class Schedule:
 
     def trigger(self, anchor: datetime | None = None) -> BaseTrigger:
         """The APScheduler trigger; an interval counts from ``anchor`` (its last run)."""
+        from apscheduler.triggers.cron import CronTrigger
+        from apscheduler.triggers.interval import IntervalTrigger
+
         if self.every is not None:
             return IntervalTrigger(seconds=self.every.total_seconds(), start_date=anchor)
         assert self.cron is not None
@@ -122,6 +125,8 @@ def parse_schedule(text: str) -> Schedule:
         cron = (minute, hour, day, month, _weekdays(weekday))
     except ValueError as exc:
         raise InputError(f"schedule {text!r}: day of week: {exc}") from None
+    from apscheduler.triggers.cron import CronTrigger
+
     for name, value in zip(_FIELDS, cron, strict=True):
         try:
             CronTrigger(**{name: value})  # APScheduler checks the field
