@@ -20,6 +20,7 @@ from digest.cli import ingest as ingest_cli
 from digest.cli import papers as papers_cli
 from digest.cli import rank as rank_cli
 from digest.cli import run as run_cli
+from digest.cli import scheduler as scheduler_cli
 from digest.cli import sources as sources_cli
 from digest.cli import subscribers as subscribers_cli
 from digest.cli import web as web_cli
@@ -51,6 +52,7 @@ app.add_typer(bounces_cli.app, name="bounces")
 run_cli.register(app)
 rank_cli.register(app)
 web_cli.register(app)
+scheduler_cli.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,7 +18,9 @@ Kinds and their options (``url`` has a sensible default where the service has on
 - ``feed``: any RSS/Atom feed (``url``).
 - ``file``: a JSONL/JSON file, gzip allowed (``path`` or ``url``).
 
-Every kind also takes the HTTP limits of :class:`~digest.ingest.http.HttpPolicy`.
+Every kind also takes the HTTP limits of :class:`~digest.ingest.http.HttpPolicy`, and a
+``schedule`` (a cron line or an interval, see :mod:`digest.timetable`) saying when the
+scheduler runs it.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from digest.ingest.parse_feed import parse_feed
 from digest.ingest.parse_hf import parse_daily_papers
 from digest.ingest.parse_jsonl import GZIP_MAGIC, gunzip, parse_file
 from digest.ingest.parsing import ParseResult
+from digest.timetable import check_schedule
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 RESERVED = frozenset({"jsonl", "run", "all"})
@@ -171,6 +174,8 @@ HTTP_CHECKS: dict[str, Callable[[Any], Any]] = {
     "delay": _number(0, 600),
 }
 assert set(HTTP_CHECKS) == set(HTTP_OPTIONS)
+# Options every kind takes besides the HTTP limits: when the scheduler runs it.
+COMMON_CHECKS: dict[str, Callable[[Any], Any]] = {"schedule": check_schedule}
 
 # kind -> (option -> check), required options, defaults
 SCHEMAS: dict[str, tuple[dict[str, Callable[[Any], Any]], tuple[str, ...], dict[str, Any]]] = {
@@ -222,7 +227,7 @@ def make_source(
     if kind not in SCHEMAS:
         raise InputError(f"source {name}: unknown kind {kind!r} (one of {', '.join(KINDS)})")
     checks, required, defaults = SCHEMAS[kind]
-    checks = {**checks, **HTTP_CHECKS}
+    checks = {**checks, **HTTP_CHECKS, **COMMON_CHECKS}
     unknown = sorted(set(options) - set(checks))
     if unknown:
         raise InputError(f"source {name}: unknown option(s) {', '.join(unknown)}")

@@ -1,0 +1,85 @@
+"""What the scheduler's jobs do: thin calls of the services the CLI uses.
+
+- ``editions``: ``run_edition(respect_hour=True)``, as ``digest run --due-only``. Planning
+  also settles the leases of dead workers (``ledger.expire_leases``) and picks up rows
+  whose retry time has come, so the delivery ledger needs no job of its own.
+- ``ingest:NAME``: one configured source, as ``digest ingest NAME``, then the embeddings.
+- ``prune-vectors``: ``digest db prune-vectors``.
+
+Each job logs one line and never raises: a failure is logged and the next slot tries again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from digest.db import repo
+from digest.errors import DigestError
+from digest.ingest.http import HttpClient, user_agent
+from digest.ingest.service import configured_sources, run_sources, sync_sources
+from digest.pipeline.edition import run_edition
+from digest.pipeline.runtime import Runtime, utcnow
+from digest.timetable import SourceInfo
+
+log = logging.getLogger("digest.scheduler")
+
+
+def tick(runtime: Runtime) -> None:
+    """One scheduling pass: send every edition that is due now."""
+    try:
+        report = run_edition(runtime, respect_hour=True)
+    except DigestError as exc:
+        log.error("edition run failed: %s", exc)
+        return
+    log.info("edition tick: %s", report.summary())
+
+
+def ingest(runtime: Runtime, name: str) -> None:
+    """Run one source now (skipped when it was removed or disabled since planning)."""
+    from digest.rank.vectors import embed_after_ingest
+
+    with runtime.db.session() as session:
+        chosen = [s for s in configured_sources(session) if s.name == name and s.enabled]
+    if not chosen:
+        log.info("ingest %s: skipped (no longer configured or enabled)", name)
+        return
+    with HttpClient(user_agent(runtime.settings.base_url)) as client:
+        [report] = run_sources(runtime.db, chosen, client, now=utcnow())
+    counts = ", ".join(f"{v} {k}" for k, v in report.counts().items())
+    if report.failed:
+        log.error("ingest %s: failed: %s", name, report.error)
+        return
+    embedded = embed_after_ingest(runtime.db, runtime.rank_options)
+    log.info(
+        "ingest %s: %s (%s)%s", name, report.status, counts,
+        f", {embedded} embedded" if embedded else "",
+    )  # fmt: skip
+
+
+def prune_vectors(runtime: Runtime) -> None:
+    from digest.rank.vectors import prune_text_vectors
+
+    with runtime.db.session() as session:
+        deleted = prune_text_vectors(session)
+    log.info("prune-vectors: deleted %d topic vector(s) no subscriber needs", deleted)
+
+
+def load_sources(runtime: Runtime) -> list[SourceInfo]:
+    """The config file's ``[sources.*]`` brought into the database (as ``digest ingest``
+    does), then every source with its schedule and last run, for planning."""
+    with runtime.db.session() as session:
+        prune = bool(os.environ.get("DIGEST_CONFIG"))  # no file: keep what one set up before
+        sync_sources(session, runtime.settings.sources, utcnow(), prune=prune)
+        configs = configured_sources(session)
+        last_runs = {row.name: row.last_run_at for row in repo.list_source_rows(session)}
+    return [
+        SourceInfo(
+            name=config.name,
+            kind=config.kind,
+            schedule=config.options.get("schedule"),
+            enabled=config.enabled,
+            last_run=last_runs.get(config.name),
+        )
+        for config in configs
+    ]
