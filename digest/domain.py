@@ -112,6 +112,13 @@ class Pick:
     score: float
     why: str
     section: str = ""
+    # Whether the digest shows it: its match is strong enough (see RankOptions.show_*); the
+    # rest stays in the ranking (``digest rank``) but is not mailed.
+    shown: bool = True
+    # How strong the match that explains it is, on its signal's own absolute scale (the
+    # share of a topic's words the paper says, the cosine to the closest liked paper; 1.0
+    # for exact matches such as a followed author): what ``shown`` is decided on.
+    match: float = 1.0
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -119,6 +126,8 @@ class Pick:
             "score": round(self.score, 6),
             "why": self.why,
             "section": self.section,
+            "shown": self.shown,
+            "match": round(self.match, 4),
         }
 
     @classmethod

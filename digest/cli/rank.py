@@ -6,7 +6,9 @@ The stable contract that benchmarks and acceptance checks call:
                 [--top K] [--format jsonl|table] [--semantic/--no-semantic]
 
 Output (jsonl): one line per profile, in input order,
-``{"profile": ID, "ranked": [{"id": ..., "score": ..., "why": ...}, ...]}``, best first.
+``{"profile": ID, "ranked": [{"id": ..., "score": ..., "why": ..., "shown": true|false,
+"match": ...}, ...]}``, best first; ``shown`` says whether the digest would mail the pick
+(its match is real), ``match`` is the strength it was judged on.
 """
 
 from __future__ import annotations
@@ -82,7 +84,16 @@ def rank_command(
     for profile, picks in zip(people, ranked, strict=True):
         row = {
             "profile": profile.id,
-            "ranked": [{"id": p.paper_id, "score": round(p.score, 6), "why": p.why} for p in picks],
+            "ranked": [
+                {
+                    "id": p.paper_id,
+                    "score": round(p.score, 6),
+                    "why": p.why,
+                    "shown": p.shown,
+                    "match": round(p.match, 4),
+                }
+                for p in picks
+            ],
         }
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
 
@@ -164,12 +175,14 @@ def _feedback(value: Any, where: str) -> tuple[FeedbackEvent, ...]:
 def _print_table(profiles: list[Profile], ranked: list[list[Any]], titles: dict[str, str]) -> None:
     """For people: each pick with its title, so a ranking can be judged at a glance."""
     table = Table(show_lines=False)
-    for column in ("profile", "#", "paper", "title", "score", "why"):
+    for column in ("profile", "#", "paper", "title", "score", "shown", "why"):
         table.add_column(column, overflow="fold")
     for profile, picks in zip(profiles, ranked, strict=True):
         if not picks:
-            table.add_row(profile.id, "-", "(nothing matches)", "", "", "")
+            table.add_row(profile.id, "-", "(nothing matches)", "", "", "", "")
         for i, pick in enumerate(picks, start=1):
             title = titles.get(pick.paper_id, "")
-            table.add_row(profile.id, str(i), pick.paper_id, title, f"{pick.score:.3f}", pick.why)
+            shown = "yes" if pick.shown else "no"
+            row = (profile.id, str(i), pick.paper_id, title, f"{pick.score:.3f}", shown, pick.why)
+            table.add_row(*row)
     console.print(table)

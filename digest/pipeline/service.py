@@ -262,7 +262,8 @@ class Exclusions(Collection[str]):
 def compute_picks(
     rt: Runtime, session: Session, subscribers: Sequence[SubscriberRow], now: datetime
 ) -> list[list[Pick]]:
-    """Each subscriber's next picks: papers new since their last digest, never sent to them."""
+    """Each subscriber's next picks: papers new since their last digest, never sent to them,
+    whose match is strong enough to be shown (possibly none: then no email)."""
     inputs = ranking_inputs(rt, session, subscribers, now)
     return ranking.rank(
         inputs.profiles,
@@ -273,6 +274,7 @@ def compute_picks(
         options=rt.rank_options,
         embedder=stored_topics_embedder(rt, session, inputs.profiles, now),
         vectors=stored_vectors(rt, session, [*inputs.candidates, *inputs.history]),
+        shown_only=True,
     )
 
 
@@ -328,6 +330,7 @@ def rank_edition(
             already_sent=inputs.excluded,
             top_k=rt.settings.top_k,
             options=rt.rank_options,
+            shown_only=True,  # never ten places filled whatever the match quality
         )
         with rt.db.session() as session:
             repo.store_picks(

@@ -119,6 +119,7 @@ class LexicalIndex:
         self.idf = np.where(said > 0, _idf(said, n), 0.0).astype(np.float32)
         df = np.bincount(topical.indices, minlength=topical.shape[1])
         idf = _idf(df, n)
+        self.topic_idf = idf.astype(np.float32)  # what a topic's word tells, acronyms counted
         lengths = np.asarray(topical.sum(axis=1)).ravel()
         norm = p.k1 * (1 - p.b + p.b * lengths / max(float(lengths.mean()), 1e-9))
         tf = topical.copy()
@@ -189,6 +190,32 @@ class LexicalIndex:
         found = (present @ self.presence_t).toarray()
         matched = (found >= required_words(n_words)[:, None]) & (found > 0)
         return TopicScores(relevance.astype(np.float32), matched)
+
+    def coverage(self, topics: Sequence[str]) -> np.ndarray:
+        """Topics x docs: the share of each topic's distinct words that the paper says
+        (acronyms counting as their long forms), each word weighed by its IDF, so a paper
+        that has only a topic's common words ('systems', 'AI') covers little of it. Unlike
+        BM25 relevance, which is divided by the pool's best, this is absolute: it says how
+        well a paper matches on a day when nothing matches well (a word no paper of the pool
+        says weighs as much as the rarest one)."""
+        unseen = float(_idf(np.zeros(1), self.n_docs)[0])
+        indptr, indices, data, totals = [0], [], [], []
+        for text in topics:
+            total = 0.0
+            for word in sorted(topic_words(text)):
+                j = self.vocabulary.get(word)
+                weight = unseen if j is None else float(self.topic_idf[j])
+                total += weight
+                if j is not None:
+                    indices.append(j)
+                    data.append(weight)
+            indptr.append(len(indices))
+            totals.append(total)
+        shape = (len(topics), len(self.vocabulary))
+        q = sparse.csr_matrix((np.array(data, dtype=np.float32), indices, indptr), shape=shape)
+        found = (q @ self.presence_t).toarray()
+        norm = np.maximum(np.array(totals, dtype=np.float32), 1e-9)[:, None]
+        return (found / norm).astype(np.float32)
 
     def _expanded(self, q: sparse.csr_matrix, raw: np.ndarray) -> np.ndarray:
         p = self.params

@@ -57,6 +57,13 @@ class RankOptions:
     recency_weight: float = 0.02
     recency_half_life: float = 3.0  # days
     author_bonus: float = 10.0
+    # What the digest shows: a pick whose match is too weak stays in the ranking but is not
+    # mailed. Calibrated by benchmarks/shown.py on the tuning months (docs/ranking.md).
+    show_topic_cover: float = 0.625  # topics of <= 6 words: IDF-weighted share of words said
+    show_description_cover: float = 0.125  # longer topics (descriptions)
+    show_topic_cosine: float = 0.45  # or, with embeddings, this cosine to the topic
+    show_liked_cosine: float = 0.075  # TF-IDF cosine to the closest liked paper
+    show_liked_dense: float = 0.6  # or, with embeddings, this cosine
     # Diversity: per-interest quotas (round robin) and near-duplicate suppression.
     diversity: bool = True
     duplicate_threshold: float = 0.8

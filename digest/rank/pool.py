@@ -16,6 +16,8 @@ from digest.domain import Paper
 from digest.rank.lexical import LexicalIndex, LexicalParams, analyze_query, topic_words
 from digest.rank.semantic import Embedder, embed_papers
 from digest.rank.text import (
+    MAX_QUERY_CHARS,
+    TOKEN,
     analyze,
     author_key,
     code_owners,
@@ -67,6 +69,7 @@ class Pool:
                 self.categories.setdefault(category.strip(), []).append(i)
         self._duplicates: list[frozenset[int]] | None = None
         self._title_terms: dict[int, set[str]] = {}
+        self._paper_terms: dict[int, set[str]] = {}
         # paper -> (words its acronyms' other forms say, each use, its own words once needed)
         self._said: dict[int, tuple[frozenset[str], list, frozenset[str] | None]] = {}
         self._seed_rows: dict[str, object] = {}
@@ -79,6 +82,35 @@ class Pool:
             completion = self.lexical.acronyms.completion(title) if self.lexical else ""
             self._title_terms[i] = set(analyze(f"{title} . {completion}"))
         return not analyze_query(topic).isdisjoint(self._title_terms[i])
+
+    def words_found(self, topic: str, i: int) -> tuple[list[str], list[str]]:
+        """The words of ``topic`` that paper ``i`` says, as the reader wrote them, adjacent
+        ones joined into phrases: those in the title, then those only in the abstract (an
+        acronym counting as its long form and the other way round). For reasons."""
+        if i not in self._paper_terms:
+            paper = self.papers[i]
+            text = f"{paper.title} . {paper.abstract}"
+            completion = self.lexical.acronyms.completion(text) if self.lexical else ""
+            self._paper_terms[i] = set(tokens(f"{text} . {completion}"))
+        self.in_title(topic, i)  # fills the title's terms
+        title, anywhere = self._title_terms[i], self._paper_terms[i]
+        in_title: list[str] = []
+        in_abstract: list[str] = []
+        phrase: list[str] = []
+        where: list[str] | None = None
+        for word in [*TOKEN.findall(topic[:MAX_QUERY_CHARS]), ""]:
+            term = tokens(word) if word else []
+            place = None
+            if term and term[0] in anywhere:
+                place = in_title if term[0] in title else in_abstract
+            if phrase and place is not where:  # the phrase ends here
+                assert where is not None
+                where.append(" ".join(phrase))
+                phrase = []
+            if place is not None:
+                phrase.append(word)
+                where = place
+        return list(dict.fromkeys(in_title)), list(dict.fromkeys(in_abstract))
 
     def via_acronym(self, topic: str, i: int) -> str:
         """How paper ``i`` says words of ``topic`` that it has only through an acronym or its

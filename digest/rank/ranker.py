@@ -35,6 +35,7 @@ import numpy as np
 from digest.domain import Paper, Pick, Profile
 from digest.rank import feedback as fb
 from digest.rank import semantic
+from digest.rank.lexical import SHORT_TOPIC, topic_words
 from digest.rank.options import RankOptions
 from digest.rank.pool import Pool, membership
 from digest.rank.text import author_key, short
@@ -65,8 +66,10 @@ def rank(
     options: RankOptions | None = None,
     embedder: semantic.Embedder | None = None,
     vectors: Mapping[str, np.ndarray] | None = None,
+    shown_only: bool = False,
 ) -> list[list[Pick]]:
-    """For each profile (in order), up to ``top_k`` picks, best first.
+    """For each profile (in order), up to ``top_k`` picks, best first (with ``shown_only``
+    only those the digest mails: see :func:`rank_pool`).
 
     ``embedder`` forces a semantic backend (tests pass a small one); otherwise
     ``options.semantic`` decides (None: the bundled model when the extra is installed).
@@ -80,7 +83,9 @@ def rank(
     if not papers or top_k <= 0:
         return [[] for _ in profiles]
     pool = build_pool(papers, history, opts, embedder=embedder, vectors=vectors)
-    return rank_pool(pool, profiles, already_sent=already_sent, top_k=top_k, options=opts)
+    return rank_pool(
+        pool, profiles, already_sent=already_sent, top_k=top_k, options=opts, shown_only=shown_only
+    )
 
 
 def topic_texts(profiles: Sequence[Profile]) -> list[str]:
@@ -117,14 +122,19 @@ def rank_pool(
     already_sent: Mapping[str, Collection[str]] | None = None,
     top_k: int = 10,
     options: RankOptions | None = None,
+    shown_only: bool = False,
 ) -> list[list[Pick]]:
-    """Rank a prepared pool for many profiles, ``chunk_size`` readers at a time."""
+    """Rank a prepared pool for many profiles, ``chunk_size`` readers at a time. With
+    ``shown_only`` (what the digest mails) the picks are only those whose match is real,
+    possibly fewer than ``top_k`` or none; otherwise every eligible paper competes and each
+    pick says whether it would be shown."""
     opts = options or RankOptions()
     sent = already_sent or {}
     out: list[list[Pick]] = []
     size = max(1, opts.chunk_size)
     for start in range(0, len(profiles), size):
-        out.extend(_Chunk(pool, profiles[start : start + size], sent, opts).picks(top_k))
+        chunk = _Chunk(pool, profiles[start : start + size], sent, opts, shown_only)
+        out.extend(chunk.picks(top_k))
     return out
 
 
@@ -135,9 +145,13 @@ class _Signals:
     topic: np.ndarray  # best topic relevance where a topic matched, else 0
     topic_idx: np.ndarray  # which of the reader's topics (index into profile topics)
     topic_semantic_only: np.ndarray  # matched by meaning but not by words
+    topic_cover: np.ndarray  # share of that topic's words (IDF-weighted) the paper says
+    topic_cosine: np.ndarray  # embedding cosine to that topic (zeros without embeddings)
     liked: np.ndarray  # top-k seed similarity
     liked_hit: np.ndarray
     liked_seed: np.ndarray  # best seed (index into the reader's seed list)
+    liked_close: np.ndarray  # raw similarity to the closest seed (TF-IDF / embedding cosine)
+    liked_close_dense: np.ndarray
     learned: np.ndarray
     author: np.ndarray
     category: np.ndarray
@@ -150,8 +164,10 @@ class _Chunk:
         profiles: Sequence[Profile],
         sent: Mapping[str, Collection[str]],
         opts: RankOptions,
+        shown_only: bool = False,
     ):
         self.pool, self.profiles, self.sent, self.opts = pool, profiles, sent, opts
+        self.shown_only = shown_only
         self.size, self.n = len(profiles), pool.n
         self.topics = [_clean(p.topics)[:MAX_TOPICS] for p in profiles]
         self.labels = [fb.labels(p.feedback) for p in profiles]
@@ -256,7 +272,13 @@ class _Chunk:
         s: _Signals,
         top_k: int,
     ) -> list[Pick]:
-        """Diversify the reader's best candidates, then explain only the chosen ones."""
+        """Diversify the reader's best candidates, then explain only the chosen ones. With
+        ``shown_only`` (the digest) only candidates whose match is real compete, so the email
+        gets up to ``top_k`` of them from further down the ranking."""
+        if self.shown_only:
+            keep = [j for j, i in enumerate(idx) if self._strength(r, i, kinds[j], s)[0]]
+            idx, scores = [idx[j] for j in keep], [scores[j] for j in keep]
+            kinds, topic_idx = [kinds[j] for j in keep], [topic_idx[j] for j in keep]
         sections = [
             self._section(r, profile, i, k, t)
             for i, k, t in zip(idx, kinds, topic_idx, strict=True)
@@ -298,21 +320,26 @@ class _Chunk:
         return [i for c in _clean(profile.categories) for i in self.pool.categories.get(c, ())]
 
     # -- signals ------------------------------------------------------------------------
-    def _topics(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _topics(self) -> tuple[np.ndarray, ...]:
         pool, opts = self.pool, self.opts
         best = np.zeros((self.size, self.n), dtype=np.float32)
         which = np.zeros((self.size, self.n), dtype=np.int16)
         by_meaning = np.zeros((self.size, self.n), dtype=bool)
+        cover = np.zeros((self.size, self.n), dtype=np.float32)
+        closeness = np.zeros((self.size, self.n), dtype=np.float32)
         unique = list(dict.fromkeys(t for ts in self.topics for t in ts))
         if not unique or (pool.lexical is None and pool.dense is None):
-            return best, which, by_meaning
+            return best, which, by_meaning, cover, closeness
         slot = {t: i for i, t in enumerate(unique)}
+        cosine = np.zeros((len(unique), self.n), dtype=np.float32)
         if pool.lexical is not None:
             lexical = pool.lexical.score_topics(unique)
             relevance, matched = lexical.relevance, lexical.matched
+            covered = pool.lexical.coverage(unique)
         else:
             relevance = np.zeros((len(unique), self.n), dtype=np.float32)
             matched = np.zeros((len(unique), self.n), dtype=bool)
+            covered = np.zeros((len(unique), self.n), dtype=np.float32)
         semantic_only = np.zeros_like(matched)
         if pool.dense is not None:
             cosine = pool.embed_texts(unique) @ pool.dense.T
@@ -338,7 +365,9 @@ class _Chunk:
             best[rows] = np.where(better, values, best[rows])
             which[rows] = np.where(better, j, which[rows])
             by_meaning[rows] = np.where(better, semantic_only[ids[rows, j]], by_meaning[rows])
-        return best, which, by_meaning
+            cover[rows] = np.where(better, covered[ids[rows, j]], cover[rows])
+            closeness[rows] = np.where(better, cosine[ids[rows, j]], closeness[rows])
+        return best, which, by_meaning, cover, closeness
 
     def _similarity(self, seed_ids: list[str]) -> np.ndarray:
         """Seeds x papers raw similarity (for disliked papers): TF-IDF cosine, blended with
@@ -366,10 +395,12 @@ class _Chunk:
                     dense[row, pool.index[seed]] = 0.0
         return lexical.astype(np.float32), dense
 
-    def _seed_scores(self, seed_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def _seed_scores(
+        self, seed_ids: list[str]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
         """Seeds x papers: how close each paper is to each seed, and whether it is close
         enough to count as a match (TF-IDF cosine >= ``liked_threshold``, or embedding
-        cosine >= ``semantic_liked_threshold``).
+        cosine >= ``semantic_liked_threshold``); and the raw cosines (for what is shown).
 
         With ``liked_standardize`` each seed's similarities are standardized over the pool
         (minus their mean, over their spread): a seed written in common words is close to
@@ -399,7 +430,7 @@ class _Chunk:
         if shared is not None:
             score = score + opts.coauthor_weight * unit * shared
             hit |= shared > 0
-        return score.astype(np.float32), hit
+        return score.astype(np.float32), hit, lexical, dense
 
     def _group_limit(self) -> int:
         """Papers a name or code owner may be on before it says too little to count."""
@@ -420,15 +451,17 @@ class _Chunk:
     def _coauthors(self, seed: str) -> dict[int, list[str]]:
         return self.pool.coauthors(seed, self.opts.coauthor_max_authors, self._group_limit())
 
-    def _liked(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _liked(self) -> tuple[np.ndarray, ...]:
         k = max(1, self.opts.liked_top_k)
         score = np.zeros((self.size, self.n), dtype=np.float32)
         hit = np.zeros((self.size, self.n), dtype=bool)
         which = np.zeros((self.size, self.n), dtype=np.int16)
+        close = np.zeros((self.size, self.n), dtype=np.float32)
+        close_dense = np.zeros((self.size, self.n), dtype=np.float32)
         unique = list(dict.fromkeys(s for ss in self.seeds for s in ss))
         if not unique:
-            return score, hit, which
-        sim, seed_hit = self._seed_scores(unique)
+            return score, hit, which, close, close_dense
+        sim, seed_hit, raw, raw_dense = self._seed_scores(unique)
         slot = {s: i for i, s in enumerate(unique)}
         width = max(len(s) for s in self.seeds)
         floor = np.float32(-np.inf) if self.opts.liked_standardize else np.float32(0)
@@ -438,6 +471,9 @@ class _Chunk:
             picked = [slot[self.seeds[r][j]] for r in rows]
             values = sim[picked]
             hit[rows] |= seed_hit[picked]
+            close[rows] = np.maximum(close[rows], raw[picked])
+            if raw_dense is not None:
+                close_dense[rows] = np.maximum(close_dense[rows], raw_dense[picked])
             better = values > tops[0, rows]
             which[rows] = np.where(better, j, which[rows])
             carry = values
@@ -454,7 +490,7 @@ class _Chunk:
             top = score.max(axis=1, keepdims=True)
             score = np.divide(score, top, out=np.zeros_like(score), where=top > 0)
         self._code_owner_matches(score, hit)
-        return score.astype(np.float32), hit, which
+        return score.astype(np.float32), hit, which, close, close_dense
 
     def _code_owner_matches(self, score: np.ndarray, hit: np.ndarray) -> None:
         """Papers that link to code or a project page of the same owner as one of the
@@ -532,14 +568,44 @@ class _Chunk:
         return membership([self._category_docs(p) for p in self.profiles], self.n)
 
     # -- one reader ---------------------------------------------------------------------
+    def _strength(self, r: int, i: int, kind: int, s: _Signals) -> tuple[bool, float]:
+        """Whether the match that explains paper ``i`` for reader ``r`` is real enough to be
+        mailed, and its strength on its signal's absolute scale (see ``Pick.match``)."""
+        opts = self.opts
+        dense = self.pool.dense is not None
+        if kind == KIND_COLD:  # a new reader: only what is trending is worth mailing
+            return bool(_trending_reason(self.pool.papers[i])), 1.0
+        if kind == KIND_TOPIC:
+            topic = self.topics[r][int(s.topic_idx[r, i])]
+            long = len(topic_words(topic)) > SHORT_TOPIC
+            needed = opts.show_description_cover if long else opts.show_topic_cover
+            by_meaning = dense and s.topic_cosine[r, i] >= opts.show_topic_cosine
+            shown = bool(s.topic_cover[r, i] >= needed or by_meaning)
+            if s.topic_semantic_only[r, i]:
+                return shown, float(s.topic_cosine[r, i])
+            return shown, float(s.topic_cover[r, i])
+        if kind == KIND_LIKED:
+            j = int(s.liked_seed[r, i])
+            if (r, i) in self.owner_match or self._coauthors(self.seeds[r][j]).get(i):
+                return True, 1.0  # a group's next paper: code or authors in common
+            close = float(s.liked_close[r, i])
+            shown = close >= opts.show_liked_cosine or bool(
+                dense and s.liked_close_dense[r, i] >= opts.show_liked_dense
+            )
+            return shown, close
+        return True, 1.0  # followed authors, categories, the learned model
+
     def _pick(
         self, r: int, profile: Profile, i: int, score: float, kind: int, section: str, s: _Signals
     ) -> Pick:
-        """The pick with its reason: the signal that explains it, plus trending if it counted."""
+        """The pick with its reason (the signal that explains it, in the reader's words,
+        plus trending if it counted) and whether its match is strong enough to be shown."""
         paper = self.pool.papers[i]
         opts = self.opts
+        shown, match = self._strength(r, i, kind, s)
         if kind == KIND_COLD:
-            return Pick(paper.id, score, _trending_reason(paper, cold=True), section)
+            why = _trending_reason(paper) or _cold_reason()
+            return Pick(paper.id, score, why, section, shown=shown, match=match)
         if kind == KIND_AUTHOR:
             keys = {author_key(a) for a in profile.authors if a.strip()}
             names = [a for a in paper.authors if author_key(a) in keys]  # as the paper spells it
@@ -549,12 +615,10 @@ class _Chunk:
         elif kind == KIND_TOPIC:
             topic = self.topics[r][int(s.topic_idx[r, i])]
             if s.topic_semantic_only[r, i]:
-                why = f"close in meaning to your topic '{short(topic)}'"
+                why = "close in meaning, in other words" if shown else "loosely close in meaning"
             else:
-                where = "title" if self.pool.in_title(topic, i) else "abstract"
-                via = self.pool.via_acronym(topic, i)
-                said = f" as '{short(via, 24)}'" if via else ""
-                why = f"matches your topic '{short(topic)}'{said} ({where})"
+                why = self._words_reason(topic, i)
+                why = why if shown else f"partly: {why}"
         elif kind == KIND_LIKED:
             j = int(s.liked_seed[r, i])
             j, owner = self.owner_match.get((r, i), (j, ""))
@@ -570,7 +634,21 @@ class _Chunk:
                 why = f"close to '{short(seed.title)}', {verb}"
         else:
             why = "like the papers you rated 👍"
-        return Pick(paper.id, score, _with_trend(opts, why, paper), section)
+        why = _with_trend(opts, why, paper)
+        return Pick(paper.id, score, why, section, shown=shown, match=match)
+
+    def _words_reason(self, topic: str, i: int) -> str:
+        """Which of the topic's words the paper says, and where: "'jailbreak' and 'language
+        models' in the title" (the section already names the topic)."""
+        in_title, in_abstract = self.pool.words_found(topic, i)
+        parts = []
+        if in_title:
+            parts.append(f"{_quoted(in_title)} in the title")
+        if in_abstract:
+            parts.append(f"{_quoted(in_abstract)} in the abstract")
+        via = self.pool.via_acronym(topic, i)
+        said = f" (as '{short(via, 24)}')" if via else ""
+        return (", ".join(parts) or "its words") + said
 
     def _diversify(
         self, idx: list[int], scores: list[float], sections: list[str], top_k: int
@@ -615,14 +693,24 @@ def _clean(items: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(" ".join(x.split()) for x in items if x and x.strip()))
 
 
-def _trending_reason(paper: Paper, *, cold: bool = False) -> str:
+def _trending_reason(paper: Paper) -> str:
     if paper.upvotes:
         return f"trending: {paper.upvotes} upvotes"
     if paper.github_stars:
         return f"trending: {paper.github_stars} GitHub stars"
     if paper.num_comments:
         return f"trending: {paper.num_comments} comments"
-    return "new today; set your interests to get papers picked for you" if cold else ""
+    return ""
+
+
+def _cold_reason() -> str:
+    return "new today; set your interests to get papers picked for you"
+
+
+def _quoted(items: Sequence[str], most: int = 3) -> str:
+    """'a', 'a' and 'b', 'a', 'b' and 'c' (at most ``most`` items)."""
+    shown = [f"'{short(x, 40)}'" for x in items[:most]]
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
 
 
 def _with_trend(opts: RankOptions, why: str, paper: Paper) -> str:

@@ -81,17 +81,21 @@ def test_topic_matches_a_paper_that_only_uses_the_acronym() -> None:
     assert {"def", "ai"} <= {p.paper_id for p in picks}
     assert "other" not in {p.paper_id for p in picks}
     reason = next(p.why for p in picks if p.paper_id == "ai")
-    assert reason == "matches your topic 'artificial intelligence' as 'AI' (title)"
+    assert reason == "'artificial intelligence' in the title (as 'AI')"
     # A paper that says the words itself needs no 'as'.
-    assert next(p.why for p in picks if p.paper_id == "def").endswith("intelligence' (title)")
+    assert next(p.why for p in picks if p.paper_id == "def") == (
+        "'artificial intelligence' in the title"
+    )
 
 
 def test_acronym_topic_matches_the_long_form_and_the_plural() -> None:
     picks = rank([Profile("r", topics=("LLM agents",))], POOL, options=LEXICAL)[0]
     assert {"llm", "long"} <= {p.paper_id for p in picks}
     why = {p.paper_id: p.why for p in picks}
-    assert why["long"] == "matches your topic 'LLM agents' as 'large language model' (title)"
-    assert why["llm"] == "matches your topic 'LLM agents' (title)"  # its "LLMs" is 'LLM'
+    assert why["long"] == (
+        "'LLM' in the title, 'agents' in the abstract (as 'large language model')"
+    )
+    assert why["llm"] == "'agents' in the title, 'LLM' in the abstract"  # its "LLMs" is 'LLM'
 
 
 def test_acronyms_off_matches_only_the_words_said() -> None:

@@ -61,12 +61,15 @@ def test_jsonl_one_line_per_profile_in_order(capsys, profiles: Path) -> None:
         assert set(line) == {"profile", "ranked"}
         assert 1 <= len(line["ranked"]) <= 5
         for item in line["ranked"]:
-            assert set(item) == {"id", "score", "why"}
+            assert set(item) == {"id", "score", "why", "shown", "match"}
             assert item["id"] in known and item["why"]
+            assert isinstance(item["shown"], bool) and 0 <= item["match"] <= 1
         scores = [item["score"] for item in line["ranked"]]
         assert scores == sorted(scores, reverse=True)
     assert all("object detection" in i["why"] for i in lines[0]["ranked"])
     assert all("set your interests" in i["why"] for i in lines[1]["ranked"])
+    # A new reader's picks without trending figures are ranked but not mailed.
+    assert not any(i["shown"] for i in lines[1]["ranked"])
     assert all("which you liked" in i["why"] for i in lines[2]["ranked"])
 
 

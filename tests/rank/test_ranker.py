@@ -23,7 +23,8 @@ def one(profile: Profile, pool, **kw):  # type: ignore[no-untyped-def]
 def test_topic_matches_rank_first_and_say_where(pool) -> None:
     picks = one(Profile("r", topics=("continual learning",)), pool)
     assert set(ids(picks)[:3]) == {"cl1", "cl2", "cl3"}
-    assert picks[0].why.startswith("matches your topic 'continual learning' (title)")
+    assert picks[0].why.startswith("'continual learning' in the title")
+    assert picks[0].shown
     assert all(p.section == "continual learning" for p in picks)
     # A paper that only says 'learning' is not a match for a two-word topic.
     assert "gr1" not in ids(picks) and "tr1" not in ids(picks)
@@ -48,10 +49,10 @@ def test_words_a_topic_repeats_weigh_more() -> None:
 def test_abstract_only_match_says_abstract(pool) -> None:
     picks = one(Profile("r", topics=("catastrophic forgetting",)), pool)
     assert ids(picks)[0] == "cl1"
-    assert "(title)" in picks[0].why  # 'catastrophic forgetting' is in cl1's title
+    assert "in the title" in picks[0].why  # 'catastrophic forgetting' is in cl1's title
     picks = one(Profile("r", topics=("replay buffers",)), pool)
     assert ids(picks) == ["cl1"]
-    assert picks[0].why == "matches your topic 'replay buffers' (abstract)"
+    assert picks[0].why == "'replay buffers' in the abstract"
 
 
 def test_stemming_and_accents_match(pool) -> None:
@@ -337,7 +338,7 @@ def test_reasons_name_only_signals_that_scored(pool) -> None:
     picks = one(Profile("r", topics=("speech recognition", "continual learning")), pool)
     by_id = {p.paper_id: p for p in picks}
     assert (
-        by_id["sp1"].why == "matches your topic 'speech recognition' (title); trending: 40 upvotes"
+        by_id["sp1"].why == "'speech recognition' in the title; trending: 40 upvotes"
     )
     assert "trending" not in by_id["cl1"].why  # no upvotes, nothing to claim
     assert "follow" not in " ".join(p.why for p in picks)  # no author followed
@@ -347,7 +348,7 @@ def test_reasons_name_only_signals_that_scored(pool) -> None:
         pool,
         options=LEXICAL.with_(trending_weight=0.0),
     )
-    assert quiet[0].why == "matches your topic 'speech recognition' (title)"
+    assert quiet[0].why == "'speech recognition' in the title"
 
 
 # -- feedback -----------------------------------------------------------------------------
@@ -385,6 +386,8 @@ def test_empty_profile_gets_trending_with_invitation(pool) -> None:
     assert picks[0].why == "trending: 312 upvotes"
     assert all(p.section == "Trending today" for p in picks)
     assert picks[2].why == "new today; set your interests to get papers picked for you"
+    # Trending papers are shown to a new reader; a paper with no trending figure is not.
+    assert [p.shown for p in picks] == [True, True, False]
 
 
 def test_only_excluded_keywords_is_a_cold_start_without_them(pool) -> None:
