@@ -32,6 +32,7 @@ from digest.render.view import (
     Section,
     card_for,
     digest_view,
+    greeting_name,
 )
 
 __all__ = [
@@ -93,9 +94,12 @@ class DigestRenderer:
         contact_line: str = "",
         postal_address: str = "",
         dkim: DkimSigner | None = None,
+        site_name: str = "",
     ):
         self.templates = templates
         self.sender = sender
+        # The name readers see (headings, footers, subjects); default the List-Id's label.
+        self.brand = clean(site_name or sender.list_name or sender.from_name) or BRAND
         self.contact_line = contact_line
         self.postal_address = postal_address
         self.dkim = dkim
@@ -107,7 +111,7 @@ class DigestRenderer:
             from_name=settings.from_name,
             from_address=settings.from_address,
             list_id=settings.list_id,
-            list_name=settings.from_name,
+            list_name=settings.site_name,
             unsubscribe_mailto=settings.unsubscribe_mailto or None,
             feedback_id_sender=settings.feedback_id,
         )
@@ -120,6 +124,7 @@ class DigestRenderer:
             contact_line=settings.contact_line,
             postal_address=settings.postal_address,
             dkim=dkim,
+            site_name=settings.site_name,
         )
 
     def edition(self, edition: EditionInfo, papers: dict[str, Paper]) -> PreparedEdition:
@@ -186,8 +191,12 @@ class DigestRenderer:
 
     def _common(self, name: str | None, address: str) -> dict[str, Any]:
         return {
-            "brand": BRAND,
-            "recipient": {"email": address, "name": clean(name or "")[:100]},
+            "brand": self.brand,
+            "recipient": {
+                "email": address,
+                "name": clean(name or "")[:100],
+                "first_name": greeting_name(name),  # "" for no greeting
+            },
             "contact_line": clean(self.contact_line),
             "postal_address": clean(self.postal_address),
         }
@@ -308,6 +317,7 @@ class PreparedEdition:
             links,
             feedback_url,
             cold_start=cold_start,
+            brand=self.renderer.brand,
             contact_line=self.renderer.contact_line,
             postal_address=self.renderer.postal_address,
             cards=self.cards,
@@ -319,7 +329,7 @@ class PreparedEdition:
         subject = self.subjects.get(key)
         if subject is None:
             context = {
-                "brand": BRAND,
+                "brand": self.renderer.brand,
                 "edition": self.edition,
                 "paper_count": paper_count,
                 "cold_start": cold_start,

@@ -18,8 +18,12 @@ from digest.links import FeedbackUrl, RecipientLinks
 from digest.render.excerpt import authors_line, excerpt
 from digest.render.headers import clean
 
-BRAND = "digest"
+BRAND = "digest"  # the site name when none is configured (``DIGEST_SITE_NAME``)
 DEFAULT_SECTION = "Picked for you"
+# A reader with no interests gets the pool's most upvoted papers, or, on a day without
+# upvotes, the newest ones: the heading says which.
+TRENDING_SECTION = "Trending on Hugging Face today"
+NEWEST_SECTION = "Newest papers"
 _clean_repeated = functools.lru_cache(maxsize=4096)(clean)  # reasons and sections recur
 _LABELS = [f"{n:2d}." for n in range(100)]
 
@@ -41,9 +45,50 @@ class EditionInfo:
 
 @functools.lru_cache(maxsize=64)
 def _edition_label(key: str, day: date) -> str:
-    if key.startswith("weekly:"):
-        return f"Week of {day:%A, %d %B %Y}"
-    return f"{day:%A, %d %B %Y}"
+    when = f"{day:%A}, {day.day} {day:%B %Y}"  # "Tuesday, 1 December 2026"
+    return f"Week of {when}" if key.startswith("weekly:") else when
+
+
+_HONORIFICS = frozenset(
+    ("dr", "dr.", "prof", "prof.", "mr", "mr.", "mrs", "mrs.", "ms", "ms.", "mx", "mx.")
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def greeting_name(name: str | None) -> str:
+    """The name a greeting uses: the first word of the stored name, after a title ("Dr.")
+    and, for "Lovelace, Ada", after the comma; "" when there is none (then no greeting)."""
+    text = clean(name or "")
+    if "," in text:
+        text = text.partition(",")[2] or text.partition(",")[0]
+    words = [w for w in text.split() if w.strip("\"'()<>[]")]
+    while len(words) > 1 and words[0].casefold() in _HONORIFICS:
+        words.pop(0)
+    first = words[0].strip('",;:()<>[]') if words else ""
+    return first[:40]
+
+
+@functools.lru_cache(maxsize=4096)
+def _intro(first_name: str, count: int, cold: str) -> str:
+    """The digest's opening sentence; ``cold`` is "" or the cold-start section's title."""
+    verb = "is" if count == 1 else "are"
+    if cold == TRENDING_SECTION:
+        what = (
+            "the most upvoted new paper" if count == 1 else f"the {count} most upvoted new papers"
+        )
+        body = f"{_NO_INTERESTS} {verb} {what} on Hugging Face today."
+    elif cold:
+        what = "the newest paper" if count == 1 else f"the {count} newest papers"
+        body = f"{_NO_INTERESTS} {verb} {what}."
+    else:
+        what = "1 new paper" if count == 1 else f"{count} new papers"
+        body = f"here {verb} {what} picked for your interests."
+    if first_name:
+        return f"Hi {first_name}, {body}"
+    return body[0].upper() + body[1:]
+
+
+_NO_INTERESTS = "you have not told us what you read yet, so here"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +155,7 @@ def digest_view(
     feedback_url: FeedbackUrl,
     *,
     cold_start: bool = False,
+    brand: str = BRAND,
     contact_line: str = "",
     postal_address: str = "",
     cards: dict[str, Card] | None = None,
@@ -117,7 +163,7 @@ def digest_view(
     """What the digest templates show. ``cards`` caches paper cards across readers."""
     if cards is None:
         cards = {}
-    grouped: dict[str, list[tuple[Card, str]]] = {}
+    chosen: list[tuple[Card, Pick]] = []
     for pick in picks:
         card = cards.get(pick.paper_id)
         if card is None:
@@ -125,7 +171,13 @@ def digest_view(
             if paper is None:
                 continue
             card = cards[pick.paper_id] = card_for(paper)
-        section = _clean_repeated(pick.section) or DEFAULT_SECTION
+        chosen.append((card, pick))
+    cold = ""
+    if cold_start:  # one section, named for what it truly is
+        cold = TRENDING_SECTION if any(card.upvotes for card, _ in chosen) else NEWEST_SECTION
+    grouped: dict[str, list[tuple[Card, str]]] = {}
+    for card, pick in chosen:
+        section = cold or _clean_repeated(pick.section) or DEFAULT_SECTION
         grouped.setdefault(section, []).append((card, pick.why))
     sections = []
     number = 0
@@ -137,7 +189,7 @@ def digest_view(
                 Item(
                     number,
                     card,
-                    _clean_repeated(why)[:300],
+                    _reason(why),
                     feedback_url(card.paper_id, "up"),
                     feedback_url(card.paper_id, "down"),
                     _LABELS[number] if number < 100 else f"{number}.",
@@ -145,20 +197,10 @@ def digest_view(
             )
         sections.append(Section(title, tuple(items)))
     name = clean(subscriber.name or "")[:100]
-    greeting = f"Hi {name}, " if name else ""
-    if cold_start:
-        count = (
-            "is the most talked-about new paper"
-            if number == 1
-            else (f"are the {number} most talked-about new papers")
-        )
-        intro = f"{greeting}here {count}."
-    else:
-        count = "is 1 new paper" if number == 1 else f"are {number} new papers"
-        intro = f"{greeting}here {count} picked for your interests."
+    intro = _intro(greeting_name(name), number, cold)
     first = sections[0].items[0].card.title if sections else ""
     return {
-        "brand": BRAND,
+        "brand": brand,
         "edition": edition,
         "intro": intro,
         "preheader": f"{intro} {first}".strip(),
@@ -171,3 +213,10 @@ def digest_view(
         "contact_line": _clean_repeated(contact_line),
         "postal_address": _clean_repeated(postal_address),
     }
+
+
+@functools.lru_cache(maxsize=4096)  # reasons recur across readers
+def _reason(why: str) -> str:
+    """Why a paper was picked, as a sentence: one line, at most 300 characters, a capital."""
+    text = clean(why)[:300]
+    return text[:1].upper() + text[1:]

@@ -143,7 +143,7 @@ def test_accents_cjk_rtl_and_emoji_in_content(papers) -> None:  # type: ignore[n
         assert "Ünïcödé 中文标题 عنوان עברית 🚀 title" in part
         assert "Zoë Ångström, 山田 太郎, محمد الخوارزمي et al." in part
         assert "נماذج" not in part  # no mojibake mixing
-        assert "because 🚀 نعم" in part
+        assert "Because 🚀 نعم" in part
     assert 'dir="auto"' in email.html
     assert msg["To"].addresses[0].display_name == "Zoë 🚀"
 
@@ -152,10 +152,15 @@ def test_single_paper_and_cold_start_wording(papers) -> None:  # type: ignore[no
     pid = next(iter(papers))
     one = render_digest(SubscriberInfo(1, "a@example.org", None), papers, [Pick(pid, 1, "x")])
     assert one.subject.startswith("1 new paper for you")
-    assert "here is 1 new paper picked for your interests" in one.text
+    assert "\nHere is 1 new paper picked for your interests." in one.text
     cold = render_digest(SubscriberInfo(1, "a@example.org", None), papers, cold_start=True)
     assert cold.subject.startswith("Trending papers")
-    assert "Tell us what you read" in cold.text and "Tell us what you read" in cold.html
+    # The sample has no upvotes: the cold-start digest says it shows the newest papers,
+    # with one button to choose interests.
+    assert "so here are the 10 newest papers." in " ".join(cold.text.split())
+    assert "NEWEST PAPERS" in cold.text and "Trending" not in cold.text
+    assert cold.html.count(">Choose your interests<") == 1
+    assert "Choose your interests" in cold.text
 
 
 def test_weekly_label_and_lines_within_limits(papers) -> None:  # type: ignore[no-untyped-def]
