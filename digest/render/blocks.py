@@ -9,7 +9,7 @@ placeholders (:mod:`digest.render.splice`):
 block      key (what its text may depend on)         per reader (output as is only)
 =========  ========================================  =====================================
 head/foot  ``cold_start``, ``frequency``,            ``intro``, ``preheader``, ``links``,
-           ``paper_count``, ``subject``              ``recipient``
+           ``paper_count``                           ``recipient``
 section    ``section.title``                         the same as head and foot
 item       ``item.card``, ``item.number`` (only if   ``item.why``, ``item.feedback_up``,
            the block uses it)                        ``item.feedback_down``,
@@ -19,7 +19,8 @@ item       ``item.card``, ``item.number`` (only if   ``item.why``, ``item.feedba
 Every block also sees the edition's values (``brand``, ``edition``, ``contact_line``,
 ``postal_address``). The text around the blocks is rendered once per shape (cold start,
 frequency, items per section) with the blocks left out; it may use the edition's values
-and those of the shape (``subject``, ``paper_count``...), and the loops.
+and those of the shape (``paper_count``...), and the loops. The subject differs per
+reader and is not theirs to use: it is the subject line only.
 
 Every block key is checked once against the block rendered with the reader's real values,
 and every shape once against the whole template rendered with Jinja, so a template that
@@ -41,7 +42,10 @@ from digest.render.view import Item, Section
 BLOCKS = ("head", "section", "item", "foot")
 EDITION_VALUES = ("brand", "edition", "contact_line", "postal_address")
 # The same for readers of one shape: head, foot and the skeleton see them, items do not.
-SHAPE_VALUES = ("subject", "paper_count", "cold_start", "frequency")
+SHAPE_VALUES = ("paper_count", "cold_start", "frequency")
+# Values of a reader that no block may use (the subject names the reader's first paper:
+# the templates show it only in the subject line).
+HIDDEN_VALUES = ("subject", "topics")
 # The values that differ between readers, by their index in a piece's values.
 SCALARS = (
     "intro",
@@ -246,7 +250,7 @@ class TemplateBlocks:
         else:
             for name in ("intro", "preheader", "links", "recipient"):
                 context[name] = view[name]
-        for name in ("sections", "section", "item"):
+        for name in ("sections", "section", "item", *HIDDEN_VALUES):
             context[name] = Forbidden(0, name, where)
         return context
 

@@ -21,6 +21,7 @@ from digest.render import message as reference
 from digest.render.blocks import TemplateBlocks, scalars
 from digest.render.dkim import DkimSigner
 from digest.render.headers import clean
+from digest.render.headline import headline
 from digest.render.mime import MimeWriter, QPEncoder, Sender
 from digest.render.splice import Spliced
 from digest.render.templates import EmailTemplates
@@ -290,7 +291,7 @@ class PreparedEdition:
         self.edition = edition
         self.papers = papers
         self.cards: dict[str, Card] = {}
-        self.subjects: dict[tuple[int, bool], str] = {}
+        self.subjects: dict[tuple[object, ...], str] = {}
         templates = renderer.templates
         self._subject = templates.subject("digest")
         self._html = templates.html("digest")
@@ -323,16 +324,24 @@ class PreparedEdition:
             cards=self.cards,
         )
 
-    def subject(self, paper_count: int, cold_start: bool) -> str:
-        """The subject: it depends on the edition, the number of papers and cold start only."""
-        key = (paper_count, cold_start)
+    def subject(self, view: dict[str, Any]) -> str:
+        """The reader's subject: made once per first paper, paper count and topics."""
+        sections: Sequence[Section] = view["sections"]
+        papers = [item.card for section in sections for item in section.items[:3]][:3]
+        cold = sections[0].title if view["cold_start"] and sections else ""
+        key = (papers[0].paper_id if papers else "", view["paper_count"], view["topics"], cold)
         subject = self.subjects.get(key)
         if subject is None:
+            if len(self.subjects) > 50_000:  # readers differ: keep the cache bounded
+                self.subjects.clear()
             context = {
                 "brand": self.renderer.brand,
                 "edition": self.edition,
-                "paper_count": paper_count,
-                "cold_start": cold_start,
+                "paper_count": view["paper_count"],
+                "cold_start": view["cold_start"],
+                "papers": papers,
+                "topics": view["topics"],
+                "headline": headline,
             }
             subject = self.subjects[key] = clean(self._subject.render(context))
         return subject
@@ -356,7 +365,7 @@ class PreparedEdition:
         fast one against.
         """
         view = self.view(subscriber, picks, links, feedback_url, cold_start=cold_start)
-        subject = view["subject"] = self.subject(view["paper_count"], cold_start)
+        subject = view["subject"] = self.subject(view)
         html: str | Spliced
         text: str | Spliced
         if reference_build:

@@ -17,6 +17,8 @@ from digest.domain import Paper, Pick, SubscriberInfo
 from digest.links import FeedbackUrl, RecipientLinks
 from digest.render.excerpt import authors_line, excerpt
 from digest.render.headers import clean
+from digest.render.headline import PREHEADER_LIMIT, preheader
+from digest.render.layout import shorten
 
 BRAND = "digest"  # the site name when none is configured (``DIGEST_SITE_NAME``)
 DEFAULT_SECTION = "Picked for you"
@@ -24,6 +26,19 @@ DEFAULT_SECTION = "Picked for you"
 # upvotes, the newest ones: the heading says which.
 TRENDING_SECTION = "Trending on Hugging Face today"
 NEWEST_SECTION = "Newest papers"
+# Sections that name no interest of the reader (the ranker's own, digest.rank.ranker):
+# a subject says "on <topic>" only for the others.
+NOT_TOPICS = frozenset(
+    (
+        DEFAULT_SECTION,
+        TRENDING_SECTION,
+        NEWEST_SECTION,
+        "Trending today",
+        "Authors you follow",
+        "Close to papers you liked",
+        "Picked from your feedback",
+    )
+)
 _clean_repeated = functools.lru_cache(maxsize=4096)(clean)  # reasons and sections recur
 _LABELS = [f"{n:2d}." for n in range(100)]
 
@@ -198,12 +213,12 @@ def digest_view(
         sections.append(Section(title, tuple(items)))
     name = clean(subscriber.name or "")[:100]
     intro = _intro(greeting_name(name), number, cold)
-    first = sections[0].items[0].card.title if sections else ""
     return {
         "brand": brand,
         "edition": edition,
         "intro": intro,
-        "preheader": f"{intro} {first}".strip(),
+        "preheader": _preheader(sections, intro),
+        "topics": tuple(s.title for s in sections if s.title not in NOT_TOPICS),
         "sections": sections,
         "paper_count": number,
         "cold_start": cold_start,
@@ -213,6 +228,21 @@ def digest_view(
         "contact_line": _clean_repeated(contact_line),
         "postal_address": _clean_repeated(postal_address),
     }
+
+
+def _preheader(sections: Sequence[Section], intro: str) -> str:
+    """The titles after the first (the subject names the first); for a single paper, the
+    start of what it says."""
+    titles: list[str] = []
+    for section in sections:
+        titles.extend(item.card.title for item in section.items[: 5 - len(titles)])
+        if len(titles) >= 5:
+            break
+    if len(titles) > 1:
+        return preheader(tuple(titles[1:]))
+    if sections and sections[0].items[0].card.excerpt:
+        return shorten(sections[0].items[0].card.excerpt, PREHEADER_LIMIT, by_columns=False)
+    return intro
 
 
 @functools.lru_cache(maxsize=4096)  # reasons recur across readers

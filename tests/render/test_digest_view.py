@@ -40,7 +40,8 @@ def test_sections_in_order_of_first_pick_and_numbers_in_reading_order() -> None:
     assert numbers == [(1, "2505.00000"), (2, "2505.00002"), (3, "2505.00001"), (4, "2505.00003")]
     assert view["paper_count"] == 4
     assert view["intro"] == "Hi Ada, here are 4 new papers picked for your interests."
-    assert view["preheader"].endswith("Paper 0")
+    assert view["preheader"] == "Also: Paper 2 · Paper 1 · Paper 3"  # the subject names Paper 0
+    assert view["topics"] == ("LLMs", "Speech")  # "Picked for you" names no interest
 
 
 def test_feedback_links_are_signed_per_reader_and_paper() -> None:

@@ -82,4 +82,4 @@ def test_text_content_sits_on_its_own_lines(template_dir: Path) -> None:
     html = EmailTemplates(template_dir).html("digest").render(_minimal_context())
     lines = html.split("\n")
     assert "i</p>" in lines or "<p>i</p>" in lines  # the intro is a line of its own
-    assert "s" in lines  # the <title> content too
+    assert "b · l" in lines  # the <title> content too
