@@ -13,7 +13,8 @@ head/foot  ``cold_start``, ``frequency``,            ``intro``, ``preheader``, `
 section    ``section.title``                         the same as head and foot
 item       ``item.card``, ``item.number`` (only if   ``item.why``, ``item.feedback_up``,
            the block uses it)                        ``item.feedback_down``,
-                                                     ``item.label``, and the above
+                                                     ``item.label``, ``item.why_text``,
+                                                     and the above
 =========  ========================================  =====================================
 
 Every block also sees the edition's values (``brand``, ``edition``, ``contact_line``,
@@ -57,7 +58,7 @@ SCALARS = (
     "recipient.email",
     "recipient.name",
 )
-ITEM_VALUES = ("item.why", "item.feedback_up", "item.feedback_down", "item.label")
+ITEM_VALUES = ("item.why", "item.feedback_up", "item.feedback_down", "item.label", "item.why_text")
 
 
 def scalars(view: dict[str, Any]) -> tuple[object, ...]:
@@ -150,13 +151,15 @@ class TemplateBlocks:
                 key = (paper, item.number) if self.number_in_key else paper
                 piece = self.items.get(key) or self._item(view, item)
                 up, down, why, label = item.feedback_up, item.feedback_down, item.why, item.label
+                why_text = item.why_text
                 if self.autoescape:
                     cache = self.escaped
                     why = escape_value(why, cache)
                     up = escape_value(up, cache)
                     down = escape_value(down, cache)
                     label = escape_value(label, cache)
-                append((piece, (*values, why, up, down, label)))
+                    why_text = escape_value(why_text, cache)
+                append((piece, (*values, why, up, down, label, why_text)))
             elif entry == "section":
                 section = next_section()
                 piece = self.sections.get(section.title) or self._section(view, section)
@@ -176,7 +179,7 @@ class TemplateBlocks:
         def real(context: dict[str, Any], where: str) -> None:
             context["item"] = item
 
-        extra = (item.why, item.feedback_up, item.feedback_down, item.label)
+        extra = (item.why, item.feedback_up, item.feedback_down, item.label, item.why_text)
         try:
             piece = self._compile("item", view, holes, real, extra)
         except _UsesNumber:

@@ -68,3 +68,54 @@ def shorten(text: str, limit: int, *, by_columns: bool = True) -> str:
     if space > 0:
         head = head[:space]
     return head.rstrip(" ,;:-–—·(") + ELLIPSIS
+
+
+def _is_url(word: str) -> bool:
+    return word.startswith(("https://", "http://", "mailto:")) or (
+        "@" in word and "." in word.rpartition("@")[2]
+    )
+
+
+def wrap(
+    text: str, width: int = 72, indent: str = "", first: str | None = None, used: int = 0
+) -> str:
+    """``text`` in lines of at most ``width`` columns, joined by ``\n``.
+
+    The first line starts with ``first`` (default ``indent``) after ``used`` columns that
+    the caller has already written; the others start with ``indent``. A word too long for
+    a line is cut between characters, except a URL or an address, which gets a line of
+    its own however long (a link must stay whole to work).
+    """
+    lines: list[str] = []
+    line = indent if first is None else first
+    start = len(line)  # where the words of this line start
+    room = width - used
+    filled = columns(line)
+    for word in text.split():
+        size = columns(word)
+        gap = 1 if len(line) > start else 0
+        if filled + gap + size <= room:
+            line += " " * gap + word
+            filled += gap + size
+            continue
+        if len(line) > start:  # the line has words: start a new one
+            lines.append(line)
+            line, start, room = indent, len(indent), width
+            filled = columns(indent)
+        if filled + size <= room:
+            line += word
+            filled += size
+        elif _is_url(word):  # alone on its line, whole
+            lines.append(line + word)
+            line, start, filled = indent, len(indent), columns(indent)
+        else:  # cut between characters
+            while filled + columns(word) > room:
+                end = max(_cut_at(word, room - filled), 1)
+                lines.append(line + word[:end])
+                word = word[end:]
+                line, start, filled = indent, len(indent), columns(indent)
+            line += word
+            filled += columns(word)
+    if len(line) > start or not lines:
+        lines.append(line)
+    return "\n".join(lines)

@@ -18,8 +18,9 @@ from digest.links import FeedbackUrl, RecipientLinks
 from digest.render.excerpt import authors_line, excerpt
 from digest.render.headers import clean
 from digest.render.headline import PREHEADER_LIMIT, preheader
-from digest.render.layout import shorten
+from digest.render.layout import shorten, wrap
 
+TEXT_WIDTH = 72  # the text part's lines (78 columns at most, URLs alone on theirs)
 BRAND = "digest"  # the site name when none is configured (``DIGEST_SITE_NAME``)
 DEFAULT_SECTION = "Picked for you"
 # A reader with no interests gets the pool's most upvoted papers, or, on a day without
@@ -98,9 +99,8 @@ def _intro(first_name: str, count: int, cold: str) -> str:
     else:
         what = "1 new paper" if count == 1 else f"{count} new papers"
         body = f"here {verb} {what} picked for your interests."
-    if first_name:
-        return f"Hi {first_name}, {body}"
-    return body[0].upper() + body[1:]
+    text = f"Hi {first_name}, {body}" if first_name else body[0].upper() + body[1:]
+    return wrap(text, TEXT_WIDTH)
 
 
 _NO_INTERESTS = "you have not told us what you read yet, so here"
@@ -131,6 +131,7 @@ class Item:
     feedback_up: str
     feedback_down: str
     label: str = ""  # the number as a list marker, " 1." to "99." (aligned in plain text)
+    why_text: str = ""  # "Why: <why>" wrapped for the text part (lines joined by "\n    ")
 
 
 @dataclass(slots=True)
@@ -200,19 +201,21 @@ def digest_view(
         items = []
         for card, why in entries:
             number += 1
+            reason = _reason(why)
             items.append(
                 Item(
                     number,
                     card,
-                    _reason(why),
+                    reason,
                     feedback_url(card.paper_id, "up"),
                     feedback_url(card.paper_id, "down"),
                     _LABELS[number] if number < 100 else f"{number}.",
+                    _why_text(reason),
                 )
             )
         sections.append(Section(title, tuple(items)))
     name = clean(subscriber.name or "")[:100]
-    intro = _intro(greeting_name(name), number, cold)
+    intro = _intro(greeting_name(name), number, cold)  # wrapped: line breaks are spaces in HTML
     return {
         "brand": brand,
         "edition": edition,
@@ -243,6 +246,12 @@ def _preheader(sections: Sequence[Section], intro: str) -> str:
     if sections and sections[0].items[0].card.excerpt:
         return shorten(sections[0].items[0].card.excerpt, PREHEADER_LIMIT, by_columns=False)
     return intro
+
+
+@functools.lru_cache(maxsize=4096)
+def _why_text(reason: str) -> str:
+    """The reason as the text part shows it: "Why: ...", indented by 4 after the first line."""
+    return wrap(f"Why: {reason}", TEXT_WIDTH, "    ", first="", used=4)
 
 
 @functools.lru_cache(maxsize=4096)  # reasons recur across readers

@@ -220,7 +220,7 @@ def votes_in(msg: EmailMessage) -> dict[str, tuple[str, str]]:
     """A digest's papers: arXiv id -> (👍 link, 👎 link), in the order of the email."""
     items = re.findall(
         r"Abstract: https://arxiv\.org/abs/(\S+)\n(?:.*\n)*?"
-        r" +More like this: (\S+)\n +Less like this: (\S+)",
+        r" +More like this:\n +(\S+)\n +Less like this:\n +(\S+)",
         text_of(msg),
     )
     return {paper: (up, down) for paper, up, down in items}
