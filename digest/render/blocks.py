@@ -9,7 +9,7 @@ placeholders (:mod:`digest.render.splice`):
 block      key (what its text may depend on)         per reader (output as is only)
 =========  ========================================  =====================================
 head/foot  ``cold_start``, ``frequency``,            ``intro``, ``preheader``, ``links``,
-           ``paper_count``                           ``recipient``
+           ``paper_count``, ``more_count``           ``recipient``
 section    ``section.title``                         the same as head and foot
 item       ``item.card``, ``item.number`` (only if   ``item.why``, ``item.feedback_up``,
            the block uses it)                        ``item.feedback_down``,
@@ -43,7 +43,7 @@ from digest.render.view import Item, Section
 BLOCKS = ("head", "section", "item", "foot")
 EDITION_VALUES = ("brand", "edition", "contact_line", "postal_address")
 # The same for readers of one shape: head, foot and the skeleton see them, items do not.
-SHAPE_VALUES = ("paper_count", "cold_start", "frequency")
+SHAPE_VALUES = ("paper_count", "more_count", "cold_start", "frequency")
 # Values of a reader that no block may use (the subject names the reader's first paper:
 # the templates show it only in the subject line).
 HIDDEN_VALUES = ("subject", "topics")
@@ -147,7 +147,7 @@ class TemplateBlocks:
                 append((entry, ()))
             elif entry == "item":
                 item = next_item()
-                paper = item.card.paper_id
+                paper = item.card.key
                 key = (paper, item.number) if self.number_in_key else paper
                 piece = self.items.get(key) or self._item(view, item)
                 up, down, why, label = item.feedback_up, item.feedback_down, item.why, item.label
@@ -165,7 +165,13 @@ class TemplateBlocks:
                 piece = self.sections.get(section.title) or self._section(view, section)
                 append((piece, values))
             else:
-                key = (view["cold_start"], view["frequency"], view["paper_count"], entry)
+                key = (
+                    view["cold_start"],
+                    view["frequency"],
+                    view["paper_count"],
+                    view["more_count"],
+                    entry,
+                )
                 append((self.ends.get(key) or self._end(view, key), values))
         return Spliced(units)
 
@@ -186,7 +192,7 @@ class TemplateBlocks:
             self.number_in_key = True
             self.items.clear()  # their keys lack the number
             piece = self._compile("item", view, holes, real, extra)
-        paper = item.card.paper_id
+        paper = item.card.key
         self.items[(paper, item.number) if self.number_in_key else paper] = piece
         return piece
 

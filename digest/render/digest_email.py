@@ -27,6 +27,8 @@ from digest.render.splice import Spliced
 from digest.render.templates import EmailTemplates
 from digest.render.view import (
     BRAND,
+    FULL_CARDS,
+    MAX_CARDS,
     Card,
     EditionInfo,
     Item,
@@ -290,7 +292,7 @@ class PreparedEdition:
         self.renderer = renderer
         self.edition = edition
         self.papers = papers
-        self.cards: dict[str, Card] = {}
+        self.cards: dict[object, Card] = {}
         self.subjects: dict[tuple[object, ...], str] = {}
         templates = renderer.templates
         self._subject = templates.subject("digest")
@@ -309,7 +311,10 @@ class PreparedEdition:
         feedback_url: FeedbackUrl,
         *,
         cold_start: bool = False,
+        whole: bool = False,
     ) -> dict[str, Any]:
+        """The reader's view; ``whole``: every paper with its excerpt (the web page),
+        not only what fits an email."""
         return digest_view(
             subscriber,
             self.edition,
@@ -322,6 +327,8 @@ class PreparedEdition:
             contact_line=self.renderer.contact_line,
             postal_address=self.renderer.postal_address,
             cards=self.cards,
+            full_cards=None if whole else FULL_CARDS,
+            max_cards=None if whole else MAX_CARDS,
         )
 
     def subject(self, view: dict[str, Any]) -> str:
@@ -329,7 +336,9 @@ class PreparedEdition:
         sections: Sequence[Section] = view["sections"]
         papers = [item.card for section in sections for item in section.items[:3]][:3]
         cold = sections[0].title if view["cold_start"] and sections else ""
-        key = (papers[0].paper_id if papers else "", view["paper_count"], view["topics"], cold)
+        count = view["paper_count"] + view["more_count"]  # the papers on the web count too
+        topics = view["topics"]  # the template names two at most, then "and more"
+        key = (papers[0].paper_id if papers else "", count, topics[:2], len(topics) > 2, cold)
         subject = self.subjects.get(key)
         if subject is None:
             if len(self.subjects) > 50_000:  # readers differ: keep the cache bounded
@@ -337,7 +346,7 @@ class PreparedEdition:
             context = {
                 "brand": self.renderer.brand,
                 "edition": self.edition,
-                "paper_count": view["paper_count"],
+                "paper_count": count,
                 "cold_start": view["cold_start"],
                 "papers": papers,
                 "topics": view["topics"],
@@ -357,14 +366,16 @@ class PreparedEdition:
         when: datetime,
         cold_start: bool = False,
         reference_build: bool = False,
+        whole: bool = False,
     ) -> RenderedEmail:
         """The reader's finished email.
 
         ``reference_build``: the straightforward path instead (the whole templates
         rendered with Jinja, the message built with the ``email`` package), to check the
-        fast one against.
+        fast one against. ``whole``: every paper, with its excerpt, however big (the web
+        page of the edition; an email stops at what keeps it under 90 KB).
         """
-        view = self.view(subscriber, picks, links, feedback_url, cold_start=cold_start)
+        view = self.view(subscriber, picks, links, feedback_url, cold_start=cold_start, whole=whole)
         subject = view["subject"] = self.subject(view)
         html: str | Spliced
         text: str | Spliced
@@ -396,7 +407,12 @@ class PreparedEdition:
     def spliced(self, view: dict[str, Any]) -> tuple[Spliced, Spliced]:
         """The HTML and text bodies of ``view`` (with its subject), from compiled pieces."""
         sections: Sequence[Section] = view["sections"]
-        shape = (view["cold_start"], view["frequency"], *[len(s.items) for s in sections])
+        shape = (
+            view["cold_start"],
+            view["frequency"],
+            view["more_count"],
+            *[len(s.items) for s in sections],
+        )
         values = scalars(view)
         items: list[Item] = [item for section in sections for item in section.items]
         html_blocks, text_blocks = self._blocks

@@ -53,8 +53,13 @@ def _shorten_chars(text: str, limit: int) -> str:
 
 @functools.lru_cache(maxsize=8192)
 def preheader(titles: tuple[str, ...], limit: int = PREHEADER_LIMIT) -> str:
-    """The titles after the first, "Also: A · B · C", shortened to ``limit`` characters."""
+    """The titles after the first, "Also: A · B · C", shortened to ``limit`` characters
+    (titles come cleaned: one line, single spaces)."""
     if not titles:
         return ""
-    text = "Also: " + " · ".join(" ".join(t.split()) for t in titles)
-    return _shorten_chars(text, limit)
+    text = "Also: " + titles[0]
+    for title in titles[1:]:
+        if len(text) > limit:
+            break
+        text += " · " + title
+    return text if len(text) <= limit else _shorten_chars(text[: limit + 1], limit)

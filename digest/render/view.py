@@ -21,6 +21,12 @@ from digest.render.headline import PREHEADER_LIMIT, preheader
 from digest.render.layout import shorten, wrap
 
 TEXT_WIDTH = 72  # the text part's lines (78 columns at most, URLs alone on theirs)
+# The size guard: Gmail clips an HTML part past 102 KB, hiding the footer (unsubscribe).
+# Whatever DIGEST_TOP_K (up to 100), the email shows FULL_CARDS cards with their excerpt,
+# then brief ones (no excerpt) up to MAX_CARDS, and "and N more" linking to the web page,
+# which shows them all: under 90 KB at the worst (tests/render/test_size_guard.py).
+FULL_CARDS = 10
+MAX_CARDS = 15
 BRAND = "digest"  # the site name when none is configured (``DIGEST_SITE_NAME``)
 DEFAULT_SECTION = "Picked for you"
 # A reader with no interests gets the pool's most upvoted papers, or, on a day without
@@ -119,6 +125,12 @@ class Card:
     excerpt: str
     abs_url: str
     pdf_url: str
+    brief: bool = False  # past FULL_CARDS: shown without its excerpt
+
+    @property
+    def key(self) -> object:
+        """What the card's compiled blocks are cached under."""
+        return (self.paper_id, "brief") if self.brief else self.paper_id
 
 
 @dataclass(slots=True)
@@ -151,9 +163,9 @@ def card_for(paper: Paper) -> Card:
         paper = replace(paper, links=safe)
     return Card(
         paper_id=paper.id,
-        title=clean(paper.title),
-        authors=authors_line(tuple(clean(a) for a in paper.authors)),
-        categories=", ".join(clean(c) for c in paper.categories[:4]),
+        title=shorten(clean(paper.title), 300, by_columns=False),  # bounded: the size guard
+        authors=authors_line(tuple(shorten(clean(a), 80) for a in paper.authors[:4])),
+        categories=", ".join(shorten(clean(c), 40) for c in paper.categories[:4]),
         upvotes=paper.upvotes or 0,
         stars=paper.github_stars or 0,
         excerpt=clean(excerpt(paper.abstract)),
@@ -174,9 +186,14 @@ def digest_view(
     brand: str = BRAND,
     contact_line: str = "",
     postal_address: str = "",
-    cards: dict[str, Card] | None = None,
+    cards: dict[Any, Card] | None = None,
+    full_cards: int | None = FULL_CARDS,
+    max_cards: int | None = MAX_CARDS,
 ) -> dict[str, Any]:
-    """What the digest templates show. ``cards`` caches paper cards across readers."""
+    """What the digest templates show. ``cards`` caches paper cards across readers.
+
+    Past ``full_cards`` papers the cards are brief, past ``max_cards`` they are counted in
+    ``more_count`` only (None: no limit, as on the web page)."""
     if cards is None:
         cards = {}
     chosen: list[tuple[Card, Pick]] = []
@@ -197,10 +214,19 @@ def digest_view(
         grouped.setdefault(section, []).append((card, pick.why))
     sections = []
     number = 0
+    full = len(chosen) if full_cards is None else full_cards
+    shown = len(chosen) if max_cards is None else max_cards
     for title, entries in grouped.items():
         items = []
         for card, why in entries:
+            if number >= shown:
+                break
             number += 1
+            if number > full:
+                brief = cards.get((card.paper_id, "brief"))
+                if brief is None:
+                    brief = cards[(card.paper_id, "brief")] = replace(card, excerpt="", brief=True)
+                card = brief
             reason = _reason(why)
             items.append(
                 Item(
@@ -213,17 +239,20 @@ def digest_view(
                     _why_text(reason),
                 )
             )
-        sections.append(Section(title, tuple(items)))
+        if items:
+            sections.append(Section(title, tuple(items)))
     name = clean(subscriber.name or "")[:100]
-    intro = _intro(greeting_name(name), number, cold)  # wrapped: line breaks are spaces in HTML
+    # The intro counts every paper; the ones past max_cards are on the web page.
+    intro = _intro(greeting_name(name), len(chosen), cold)  # line breaks are spaces in HTML
     return {
         "brand": brand,
         "edition": edition,
         "intro": intro,
         "preheader": _preheader(sections, intro),
-        "topics": tuple(s.title for s in sections if s.title not in NOT_TOPICS),
+        "topics": tuple(t for t in grouped if t not in NOT_TOPICS),  # shown or not
         "sections": sections,
         "paper_count": number,
+        "more_count": len(chosen) - number,
         "cold_start": cold_start,
         "links": links,
         "recipient": {"email": subscriber.email, "name": name},

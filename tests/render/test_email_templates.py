@@ -51,6 +51,8 @@ def _minimal_context() -> dict[str, object]:
         "edition": {"label": "l"},
         "intro": "i",
         "cold_start": False,
+        "paper_count": 0,
+        "more_count": 0,
         "sections": [],
         "recipient": {"email": "e"},
         "frequency": "daily",
