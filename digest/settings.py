@@ -77,6 +77,7 @@ class Settings:
     give_up_seconds: int = 600  # ... and for this long -> stop (the rows stay open)
     contact_line: str = ""
     postal_address: str = ""
+    site_name: str = "digest"  # the name readers see: headings, footers, subjects, List-Id
     unsubscribe_mailto: str = ""
     feedback_id: str = ""
     dkim: DkimConfig | None = None
@@ -172,6 +173,7 @@ class Settings:
                 "DIGEST_GIVE_UP_SECONDS", values.get("give_up_seconds", 600), 1, 86_400
             ),
             contact_line=_one_line("DIGEST_CONTACT_LINE", values.get("contact_line")),
+            site_name=_site_name(values.get("site_name"), from_name),
             postal_address=_one_line("DIGEST_POSTAL_ADDRESS", values.get("postal_address")),
             unsubscribe_mailto=_mailbox(
                 "DIGEST_UNSUBSCRIBE_MAILTO", values.get("unsubscribe_mailto")
@@ -326,6 +328,15 @@ def _one_line(name: str, value: object) -> str:
     if any(c in text for c in "\r\n\x00"):
         raise ConfigError(f"{name}: must be a single line of text")
     return text.strip()
+
+
+def _site_name(value: object, from_name: str) -> str:
+    """``DIGEST_SITE_NAME``: one line of at most 60 characters; default the display name
+    of ``DIGEST_FROM`` (itself "digest" when it has none)."""
+    text = " ".join(_one_line("DIGEST_SITE_NAME", value).split())
+    if len(text) > 60:
+        raise ConfigError(f"DIGEST_SITE_NAME: at most 60 characters, got {len(text)}")
+    return text or " ".join(from_name.split()) or "digest"
 
 
 def _mailbox(name: str, value: object) -> str:

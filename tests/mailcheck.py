@@ -131,3 +131,17 @@ def with_paper(papers: dict[str, Paper], paper: Paper) -> dict[str, Paper]:
 
 def nasty(paper: Paper, **changes: object) -> Paper:
     return replace(paper, **changes)  # type: ignore[arg-type]
+
+
+def assert_text_lines(text: str, limit: int = 78) -> None:
+    """Every line of a text part fits ``limit`` columns, but a link (or an address), which
+    stays whole on a line of its own."""
+    from digest.render.layout import columns
+
+    for line in text.splitlines():
+        if columns(line) <= limit:
+            continue
+        word = line.strip()
+        assert " " not in word and (word.startswith("https://") or "@" in word), (
+            f"a line of {columns(line)} columns: {line!r}"
+        )

@@ -546,7 +546,11 @@ def render_delivery(
     edition: EditionRow,
     papers: dict[str, Paper],
     prepared: dict[str, PreparedEdition] | None = None,
+    *,
+    whole: bool = False,
 ) -> RenderedEmail:
+    """``whole``: every paper with its excerpt (the web page); an email stops at what
+    keeps it under 90 KB."""
     picks = [Pick.from_json(p) for p in (delivery.picks or [])]
     return render_for(
         rt,
@@ -556,6 +560,7 @@ def render_delivery(
         papers,
         message_id=message_id_for(rt, delivery.id, edition.key),
         prepared=prepared,
+        whole=whole,
     )
 
 
@@ -568,6 +573,7 @@ def render_for(
     *,
     message_id: str,
     prepared: dict[str, PreparedEdition] | None = None,
+    whole: bool = False,
 ) -> RenderedEmail:
     """Render one reader's digest; ``prepared`` shares per-edition work across a batch."""
     info = repo.info_from_row(subscriber)
@@ -582,4 +588,5 @@ def render_for(
         message_id=message_id,
         when=rt.clock(),
         cold_start=repo.profile_from_row(subscriber).is_empty,
+        whole=whole,
     )

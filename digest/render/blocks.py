@@ -9,17 +9,19 @@ placeholders (:mod:`digest.render.splice`):
 block      key (what its text may depend on)         per reader (output as is only)
 =========  ========================================  =====================================
 head/foot  ``cold_start``, ``frequency``,            ``intro``, ``preheader``, ``links``,
-           ``paper_count``, ``subject``              ``recipient``
+           ``paper_count``, ``more_count``           ``recipient``
 section    ``section.title``                         the same as head and foot
 item       ``item.card``, ``item.number`` (only if   ``item.why``, ``item.feedback_up``,
            the block uses it)                        ``item.feedback_down``,
-                                                     ``item.label``, and the above
+                                                     ``item.label``, ``item.why_text``,
+                                                     and the above
 =========  ========================================  =====================================
 
 Every block also sees the edition's values (``brand``, ``edition``, ``contact_line``,
 ``postal_address``). The text around the blocks is rendered once per shape (cold start,
 frequency, items per section) with the blocks left out; it may use the edition's values
-and those of the shape (``subject``, ``paper_count``...), and the loops.
+and those of the shape (``paper_count``...), and the loops. The subject differs per
+reader and is not theirs to use: it is the subject line only.
 
 Every block key is checked once against the block rendered with the reader's real values,
 and every shape once against the whole template rendered with Jinja, so a template that
@@ -41,7 +43,10 @@ from digest.render.view import Item, Section
 BLOCKS = ("head", "section", "item", "foot")
 EDITION_VALUES = ("brand", "edition", "contact_line", "postal_address")
 # The same for readers of one shape: head, foot and the skeleton see them, items do not.
-SHAPE_VALUES = ("subject", "paper_count", "cold_start", "frequency")
+SHAPE_VALUES = ("paper_count", "more_count", "cold_start", "frequency")
+# Values of a reader that no block may use (the subject names the reader's first paper:
+# the templates show it only in the subject line).
+HIDDEN_VALUES = ("subject", "topics")
 # The values that differ between readers, by their index in a piece's values.
 SCALARS = (
     "intro",
@@ -53,7 +58,7 @@ SCALARS = (
     "recipient.email",
     "recipient.name",
 )
-ITEM_VALUES = ("item.why", "item.feedback_up", "item.feedback_down", "item.label")
+ITEM_VALUES = ("item.why", "item.feedback_up", "item.feedback_down", "item.label", "item.why_text")
 
 
 def scalars(view: dict[str, Any]) -> tuple[object, ...]:
@@ -142,23 +147,31 @@ class TemplateBlocks:
                 append((entry, ()))
             elif entry == "item":
                 item = next_item()
-                paper = item.card.paper_id
+                paper = item.card.key
                 key = (paper, item.number) if self.number_in_key else paper
                 piece = self.items.get(key) or self._item(view, item)
                 up, down, why, label = item.feedback_up, item.feedback_down, item.why, item.label
+                why_text = item.why_text
                 if self.autoescape:
                     cache = self.escaped
                     why = escape_value(why, cache)
                     up = escape_value(up, cache)
                     down = escape_value(down, cache)
                     label = escape_value(label, cache)
-                append((piece, (*values, why, up, down, label)))
+                    why_text = escape_value(why_text, cache)
+                append((piece, (*values, why, up, down, label, why_text)))
             elif entry == "section":
                 section = next_section()
                 piece = self.sections.get(section.title) or self._section(view, section)
                 append((piece, values))
             else:
-                key = (view["cold_start"], view["frequency"], view["paper_count"], entry)
+                key = (
+                    view["cold_start"],
+                    view["frequency"],
+                    view["paper_count"],
+                    view["more_count"],
+                    entry,
+                )
                 append((self.ends.get(key) or self._end(view, key), values))
         return Spliced(units)
 
@@ -172,14 +185,14 @@ class TemplateBlocks:
         def real(context: dict[str, Any], where: str) -> None:
             context["item"] = item
 
-        extra = (item.why, item.feedback_up, item.feedback_down, item.label)
+        extra = (item.why, item.feedback_up, item.feedback_down, item.label, item.why_text)
         try:
             piece = self._compile("item", view, holes, real, extra)
         except _UsesNumber:
             self.number_in_key = True
             self.items.clear()  # their keys lack the number
             piece = self._compile("item", view, holes, real, extra)
-        paper = item.card.paper_id
+        paper = item.card.key
         self.items[(paper, item.number) if self.number_in_key else paper] = piece
         return piece
 
@@ -246,7 +259,7 @@ class TemplateBlocks:
         else:
             for name in ("intro", "preheader", "links", "recipient"):
                 context[name] = view[name]
-        for name in ("sections", "section", "item"):
+        for name in ("sections", "section", "item", *HIDDEN_VALUES):
             context[name] = Forbidden(0, name, where)
         return context
 

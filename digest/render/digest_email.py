@@ -21,17 +21,21 @@ from digest.render import message as reference
 from digest.render.blocks import TemplateBlocks, scalars
 from digest.render.dkim import DkimSigner
 from digest.render.headers import clean
+from digest.render.headline import headline
 from digest.render.mime import MimeWriter, QPEncoder, Sender
 from digest.render.splice import Spliced
 from digest.render.templates import EmailTemplates
 from digest.render.view import (
     BRAND,
+    FULL_CARDS,
+    MAX_CARDS,
     Card,
     EditionInfo,
     Item,
     Section,
     card_for,
     digest_view,
+    greeting_name,
 )
 
 __all__ = [
@@ -93,9 +97,12 @@ class DigestRenderer:
         contact_line: str = "",
         postal_address: str = "",
         dkim: DkimSigner | None = None,
+        site_name: str = "",
     ):
         self.templates = templates
         self.sender = sender
+        # The name readers see (headings, footers, subjects); default the List-Id's label.
+        self.brand = clean(site_name or sender.list_name or sender.from_name) or BRAND
         self.contact_line = contact_line
         self.postal_address = postal_address
         self.dkim = dkim
@@ -107,7 +114,7 @@ class DigestRenderer:
             from_name=settings.from_name,
             from_address=settings.from_address,
             list_id=settings.list_id,
-            list_name=settings.from_name,
+            list_name=settings.site_name,
             unsubscribe_mailto=settings.unsubscribe_mailto or None,
             feedback_id_sender=settings.feedback_id,
         )
@@ -120,6 +127,7 @@ class DigestRenderer:
             contact_line=settings.contact_line,
             postal_address=settings.postal_address,
             dkim=dkim,
+            site_name=settings.site_name,
         )
 
     def edition(self, edition: EditionInfo, papers: dict[str, Paper]) -> PreparedEdition:
@@ -186,8 +194,12 @@ class DigestRenderer:
 
     def _common(self, name: str | None, address: str) -> dict[str, Any]:
         return {
-            "brand": BRAND,
-            "recipient": {"email": address, "name": clean(name or "")[:100]},
+            "brand": self.brand,
+            "recipient": {
+                "email": address,
+                "name": clean(name or "")[:100],
+                "first_name": greeting_name(name),  # "" for no greeting
+            },
             "contact_line": clean(self.contact_line),
             "postal_address": clean(self.postal_address),
         }
@@ -280,8 +292,8 @@ class PreparedEdition:
         self.renderer = renderer
         self.edition = edition
         self.papers = papers
-        self.cards: dict[str, Card] = {}
-        self.subjects: dict[tuple[int, bool], str] = {}
+        self.cards: dict[object, Card] = {}
+        self.subjects: dict[tuple[object, ...], str] = {}
         templates = renderer.templates
         self._subject = templates.subject("digest")
         self._html = templates.html("digest")
@@ -299,7 +311,10 @@ class PreparedEdition:
         feedback_url: FeedbackUrl,
         *,
         cold_start: bool = False,
+        whole: bool = False,
     ) -> dict[str, Any]:
+        """The reader's view; ``whole``: every paper with its excerpt (the web page),
+        not only what fits an email."""
         return digest_view(
             subscriber,
             self.edition,
@@ -308,21 +323,34 @@ class PreparedEdition:
             links,
             feedback_url,
             cold_start=cold_start,
+            brand=self.renderer.brand,
             contact_line=self.renderer.contact_line,
             postal_address=self.renderer.postal_address,
             cards=self.cards,
+            full_cards=None if whole else FULL_CARDS,
+            max_cards=None if whole else MAX_CARDS,
         )
 
-    def subject(self, paper_count: int, cold_start: bool) -> str:
-        """The subject: it depends on the edition, the number of papers and cold start only."""
-        key = (paper_count, cold_start)
+    def subject(self, view: dict[str, Any]) -> str:
+        """The reader's subject: made once per first paper, paper count and topics."""
+        sections: Sequence[Section] = view["sections"]
+        papers = [item.card for section in sections for item in section.items[:3]][:3]
+        cold = sections[0].title if view["cold_start"] and sections else ""
+        count = view["paper_count"] + view["more_count"]  # the papers on the web count too
+        topics = view["topics"]  # the template names two at most, then "and more"
+        key = (papers[0].paper_id if papers else "", count, topics[:2], len(topics) > 2, cold)
         subject = self.subjects.get(key)
         if subject is None:
+            if len(self.subjects) > 50_000:  # readers differ: keep the cache bounded
+                self.subjects.clear()
             context = {
-                "brand": BRAND,
+                "brand": self.renderer.brand,
                 "edition": self.edition,
-                "paper_count": paper_count,
-                "cold_start": cold_start,
+                "paper_count": count,
+                "cold_start": view["cold_start"],
+                "papers": papers,
+                "topics": view["topics"],
+                "headline": headline,
             }
             subject = self.subjects[key] = clean(self._subject.render(context))
         return subject
@@ -338,15 +366,17 @@ class PreparedEdition:
         when: datetime,
         cold_start: bool = False,
         reference_build: bool = False,
+        whole: bool = False,
     ) -> RenderedEmail:
         """The reader's finished email.
 
         ``reference_build``: the straightforward path instead (the whole templates
         rendered with Jinja, the message built with the ``email`` package), to check the
-        fast one against.
+        fast one against. ``whole``: every paper, with its excerpt, however big (the web
+        page of the edition; an email stops at what keeps it under 90 KB).
         """
-        view = self.view(subscriber, picks, links, feedback_url, cold_start=cold_start)
-        subject = view["subject"] = self.subject(view["paper_count"], cold_start)
+        view = self.view(subscriber, picks, links, feedback_url, cold_start=cold_start, whole=whole)
+        subject = view["subject"] = self.subject(view)
         html: str | Spliced
         text: str | Spliced
         if reference_build:
@@ -377,7 +407,12 @@ class PreparedEdition:
     def spliced(self, view: dict[str, Any]) -> tuple[Spliced, Spliced]:
         """The HTML and text bodies of ``view`` (with its subject), from compiled pieces."""
         sections: Sequence[Section] = view["sections"]
-        shape = (view["cold_start"], view["frequency"], *[len(s.items) for s in sections])
+        shape = (
+            view["cold_start"],
+            view["frequency"],
+            view["more_count"],
+            *[len(s.items) for s in sections],
+        )
         values = scalars(view)
         items: list[Item] = [item for section in sections for item in section.items]
         html_blocks, text_blocks = self._blocks

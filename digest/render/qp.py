@@ -29,7 +29,7 @@ class QPEncoder:
         return self._cache.get(line)
 
     def line(self, line: str) -> bytes:
-        """One line (no line break in it), through the cache."""
+        """One line (or lines joined by ``\n``), through the cache."""
         data = self._cache.get(line)
         if data is None:
             if len(self._cache) > self.max_lines:  # start afresh (a new dict: thread-safe)
@@ -68,6 +68,8 @@ def qp_line(line: str) -> bytes:
             encoded = soft_breaks(encoded)
         if encoded != "." and not encoded.endswith("=\r\n."):  # a lone "." is encoded
             return encoded.encode("ascii") + b"\r\n"
+    if "\n" in line:  # a value that holds line breaks (wrapped text): each line on its own
+        return b"".join(map(qp_line, line.split("\n")))
     # The CRLF terminator makes b2a_qp use CRLF for soft line breaks too.
     return binascii.b2a_qp((line + "\r\n").encode("utf-8"), False, True, False)
 

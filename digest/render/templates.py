@@ -20,6 +20,7 @@ import jinja2
 import mjml
 
 from digest.errors import ConfigError
+from digest.render import layout
 
 _MJ_TEXT = re.compile(
     r'(<td[^>]*word-break:break-word;"[^>]*><div style="[^"]*">)(.*?)(</div></td></tr>)', re.S
@@ -75,6 +76,9 @@ class EmailTemplates:
             lstrip_blocks=True,
             **common,
         )
+        # Plain-text layout in columns (wide characters count two, links stay whole).
+        self._text_env.filters["wrap"] = layout.wrap
+        self._text_env.filters["columns"] = layout.columns
 
     def _read(self, name: str, stamps: dict[Path, float]) -> str:
         path = (self.directory / name).resolve()

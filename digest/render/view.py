@@ -17,9 +17,35 @@ from digest.domain import Paper, Pick, SubscriberInfo
 from digest.links import FeedbackUrl, RecipientLinks
 from digest.render.excerpt import authors_line, excerpt
 from digest.render.headers import clean
+from digest.render.headline import PREHEADER_LIMIT, preheader
+from digest.render.layout import shorten, wrap
 
-BRAND = "digest"
+TEXT_WIDTH = 72  # the text part's lines (78 columns at most, URLs alone on theirs)
+# The size guard: Gmail clips an HTML part past 102 KB, hiding the footer (unsubscribe).
+# Whatever DIGEST_TOP_K (up to 100), the email shows FULL_CARDS cards with their excerpt,
+# then brief ones (no excerpt) up to MAX_CARDS, and "and N more" linking to the web page,
+# which shows them all: under 90 KB at the worst (tests/render/test_size_guard.py).
+FULL_CARDS = 10
+MAX_CARDS = 15
+BRAND = "digest"  # the site name when none is configured (``DIGEST_SITE_NAME``)
 DEFAULT_SECTION = "Picked for you"
+# A reader with no interests gets the pool's most upvoted papers, or, on a day without
+# upvotes, the newest ones: the heading says which.
+TRENDING_SECTION = "Trending on Hugging Face today"
+NEWEST_SECTION = "Newest papers"
+# Sections that name no interest of the reader (the ranker's own, digest.rank.ranker):
+# a subject says "on <topic>" only for the others.
+NOT_TOPICS = frozenset(
+    (
+        DEFAULT_SECTION,
+        TRENDING_SECTION,
+        NEWEST_SECTION,
+        "Trending today",
+        "Authors you follow",
+        "Close to papers you liked",
+        "Picked from your feedback",
+    )
+)
 _clean_repeated = functools.lru_cache(maxsize=4096)(clean)  # reasons and sections recur
 _LABELS = [f"{n:2d}." for n in range(100)]
 
@@ -41,9 +67,49 @@ class EditionInfo:
 
 @functools.lru_cache(maxsize=64)
 def _edition_label(key: str, day: date) -> str:
-    if key.startswith("weekly:"):
-        return f"Week of {day:%A, %d %B %Y}"
-    return f"{day:%A, %d %B %Y}"
+    when = f"{day:%A}, {day.day} {day:%B %Y}"  # "Tuesday, 1 December 2026"
+    return f"Week of {when}" if key.startswith("weekly:") else when
+
+
+_HONORIFICS = frozenset(
+    ("dr", "dr.", "prof", "prof.", "mr", "mr.", "mrs", "mrs.", "ms", "ms.", "mx", "mx.")
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def greeting_name(name: str | None) -> str:
+    """The name a greeting uses: the first word of the stored name, after a title ("Dr.")
+    and, for "Lovelace, Ada", after the comma; "" when there is none (then no greeting)."""
+    text = clean(name or "")
+    if "," in text:
+        text = text.partition(",")[2] or text.partition(",")[0]
+    words = [w for w in text.split() if w.strip("\"'()<>[]")]
+    while len(words) > 1 and words[0].casefold() in _HONORIFICS:
+        words.pop(0)
+    first = words[0].strip('",;:()<>[]') if words else ""
+    return first[:40]
+
+
+@functools.lru_cache(maxsize=4096)
+def _intro(first_name: str, count: int, cold: str) -> str:
+    """The digest's opening sentence; ``cold`` is "" or the cold-start section's title."""
+    verb = "is" if count == 1 else "are"
+    if cold == TRENDING_SECTION:
+        what = (
+            "the most upvoted new paper" if count == 1 else f"the {count} most upvoted new papers"
+        )
+        body = f"{_NO_INTERESTS} {verb} {what} on Hugging Face today."
+    elif cold:
+        what = "the newest paper" if count == 1 else f"the {count} newest papers"
+        body = f"{_NO_INTERESTS} {verb} {what}."
+    else:
+        what = "1 new paper" if count == 1 else f"{count} new papers"
+        body = f"here {verb} {what} picked for your interests."
+    text = f"Hi {first_name}, {body}" if first_name else body[0].upper() + body[1:]
+    return wrap(text, TEXT_WIDTH)
+
+
+_NO_INTERESTS = "you have not told us what you read yet, so here"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +125,12 @@ class Card:
     excerpt: str
     abs_url: str
     pdf_url: str
+    brief: bool = False  # past FULL_CARDS: shown without its excerpt
+
+    @property
+    def key(self) -> object:
+        """What the card's compiled blocks are cached under."""
+        return (self.paper_id, "brief") if self.brief else self.paper_id
 
 
 @dataclass(slots=True)
@@ -71,6 +143,7 @@ class Item:
     feedback_up: str
     feedback_down: str
     label: str = ""  # the number as a list marker, " 1." to "99." (aligned in plain text)
+    why_text: str = ""  # "Why: <why>" wrapped for the text part (lines joined by "\n    ")
 
 
 @dataclass(slots=True)
@@ -90,9 +163,9 @@ def card_for(paper: Paper) -> Card:
         paper = replace(paper, links=safe)
     return Card(
         paper_id=paper.id,
-        title=clean(paper.title),
-        authors=authors_line(tuple(clean(a) for a in paper.authors)),
-        categories=", ".join(clean(c) for c in paper.categories[:4]),
+        title=shorten(clean(paper.title), 300, by_columns=False),  # bounded: the size guard
+        authors=authors_line(tuple(shorten(clean(a), 80) for a in paper.authors[:4])),
+        categories=", ".join(shorten(clean(c), 40) for c in paper.categories[:4]),
         upvotes=paper.upvotes or 0,
         stars=paper.github_stars or 0,
         excerpt=clean(excerpt(paper.abstract)),
@@ -110,14 +183,20 @@ def digest_view(
     feedback_url: FeedbackUrl,
     *,
     cold_start: bool = False,
+    brand: str = BRAND,
     contact_line: str = "",
     postal_address: str = "",
-    cards: dict[str, Card] | None = None,
+    cards: dict[Any, Card] | None = None,
+    full_cards: int | None = FULL_CARDS,
+    max_cards: int | None = MAX_CARDS,
 ) -> dict[str, Any]:
-    """What the digest templates show. ``cards`` caches paper cards across readers."""
+    """What the digest templates show. ``cards`` caches paper cards across readers.
+
+    Past ``full_cards`` papers the cards are brief, past ``max_cards`` they are counted in
+    ``more_count`` only (None: no limit, as on the web page)."""
     if cards is None:
         cards = {}
-    grouped: dict[str, list[tuple[Card, str]]] = {}
+    chosen: list[tuple[Card, Pick]] = []
     for pick in picks:
         card = cards.get(pick.paper_id)
         if card is None:
@@ -125,45 +204,55 @@ def digest_view(
             if paper is None:
                 continue
             card = cards[pick.paper_id] = card_for(paper)
-        section = _clean_repeated(pick.section) or DEFAULT_SECTION
+        chosen.append((card, pick))
+    cold = ""
+    if cold_start:  # one section, named for what it truly is
+        cold = TRENDING_SECTION if any(card.upvotes for card, _ in chosen) else NEWEST_SECTION
+    grouped: dict[str, list[tuple[Card, str]]] = {}
+    for card, pick in chosen:
+        section = cold or _clean_repeated(pick.section) or DEFAULT_SECTION
         grouped.setdefault(section, []).append((card, pick.why))
     sections = []
     number = 0
+    full = len(chosen) if full_cards is None else full_cards
+    shown = len(chosen) if max_cards is None else max_cards
     for title, entries in grouped.items():
         items = []
         for card, why in entries:
+            if number >= shown:
+                break
             number += 1
+            if number > full:
+                brief = cards.get((card.paper_id, "brief"))
+                if brief is None:
+                    brief = cards[(card.paper_id, "brief")] = replace(card, excerpt="", brief=True)
+                card = brief
+            reason = _reason(why)
             items.append(
                 Item(
                     number,
                     card,
-                    _clean_repeated(why)[:300],
+                    reason,
                     feedback_url(card.paper_id, "up"),
                     feedback_url(card.paper_id, "down"),
                     _LABELS[number] if number < 100 else f"{number}.",
+                    _why_text(reason),
                 )
             )
-        sections.append(Section(title, tuple(items)))
+        if items:
+            sections.append(Section(title, tuple(items)))
     name = clean(subscriber.name or "")[:100]
-    greeting = f"Hi {name}, " if name else ""
-    if cold_start:
-        count = (
-            "is the most talked-about new paper"
-            if number == 1
-            else (f"are the {number} most talked-about new papers")
-        )
-        intro = f"{greeting}here {count}."
-    else:
-        count = "is 1 new paper" if number == 1 else f"are {number} new papers"
-        intro = f"{greeting}here {count} picked for your interests."
-    first = sections[0].items[0].card.title if sections else ""
+    # The intro counts every paper; the ones past max_cards are on the web page.
+    intro = _intro(greeting_name(name), len(chosen), cold)  # line breaks are spaces in HTML
     return {
-        "brand": BRAND,
+        "brand": brand,
         "edition": edition,
         "intro": intro,
-        "preheader": f"{intro} {first}".strip(),
+        "preheader": _preheader(sections, intro),
+        "topics": tuple(t for t in grouped if t not in NOT_TOPICS),  # shown or not
         "sections": sections,
         "paper_count": number,
+        "more_count": len(chosen) - number,
         "cold_start": cold_start,
         "links": links,
         "recipient": {"email": subscriber.email, "name": name},
@@ -171,3 +260,31 @@ def digest_view(
         "contact_line": _clean_repeated(contact_line),
         "postal_address": _clean_repeated(postal_address),
     }
+
+
+def _preheader(sections: Sequence[Section], intro: str) -> str:
+    """The titles after the first (the subject names the first); for a single paper, the
+    start of what it says."""
+    titles: list[str] = []
+    for section in sections:
+        titles.extend(item.card.title for item in section.items[: 5 - len(titles)])
+        if len(titles) >= 5:
+            break
+    if len(titles) > 1:
+        return preheader(tuple(titles[1:]))
+    if sections and sections[0].items[0].card.excerpt:
+        return shorten(sections[0].items[0].card.excerpt, PREHEADER_LIMIT, by_columns=False)
+    return intro
+
+
+@functools.lru_cache(maxsize=4096)
+def _why_text(reason: str) -> str:
+    """The reason as the text part shows it: "Why: ...", indented by 4 after the first line."""
+    return wrap(f"Why: {reason}", TEXT_WIDTH, "    ", first="", used=4)
+
+
+@functools.lru_cache(maxsize=4096)  # reasons recur across readers
+def _reason(why: str) -> str:
+    """Why a paper was picked, as a sentence: one line, at most 300 characters, a capital."""
+    text = clean(why)[:300]
+    return text[:1].upper() + text[1:]

@@ -62,7 +62,7 @@ def check_settings(settings: Settings) -> None:
 def create_app(rt: Runtime, *, limiter: RateLimiter | None = None) -> Starlette:
     settings = rt.settings
     check_settings(settings)
-    pages = Pages(settings.templates_dir, brand=settings.from_name, base_url=settings.base_url)
+    pages = Pages(settings.templates_dir, brand=settings.site_name, base_url=settings.base_url)
     site = Site(rt, pages, limiter or limiter_for(settings.redis_url))
     cache = home.PageCache(settings.web_cache_seconds)
 

@@ -1,8 +1,10 @@
 """ "View in browser": a digest as it was sent.
 
 The ledger keeps each sent digest's picks (ids, reasons, sections), so the page is the same
-email rendered again from them with the same Message-ID and links; it is served with the
-email's own HTML (inline styles) under a CSP that allows no script and no form.
+email rendered again from them with the same Message-ID and links, whole: where the email
+stopped ("and N more on the web", to stay under 90 KB) the page shows every paper; it is
+served with the email's own HTML (inline styles) under a CSP that allows no script and no
+form.
 """
 
 from __future__ import annotations
@@ -54,4 +56,4 @@ def _render(session: Session, rt: Runtime, link_id: str, edition_key: str) -> st
     delivery, edition = found
     picks = [str(p["id"]) for p in delivery.picks or []]
     papers = repo.papers_by_ids(session, picks)
-    return render_delivery(rt, delivery, row, edition, papers).html
+    return render_delivery(rt, delivery, row, edition, papers, whole=True).html  # every paper

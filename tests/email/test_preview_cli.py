@@ -44,7 +44,7 @@ def test_preview_writes_html_text_and_eml(capsys, subscriber: str, tmp_path: Pat
     assert str(msg["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
     assert "https://digest.test/u/" in text and "https://digest.test/u/" in html
     assert " 1. " in text and "<h3" in html
-    assert "subject: " in result.out and "new papers for you" in result.out
+    assert "subject: “" in result.out and " more" in result.out
     # Nothing was sent or recorded: a second preview shows the same papers.
     again = run_cli(capsys, "preview", subscriber, "--out", str(tmp_path / "again"))
     assert (tmp_path / "again" / "zoe@example.org.txt").read_text() == text

@@ -8,6 +8,7 @@ from digest.domain import Paper, Pick, SubscriberInfo
 from digest.links import LinkSigner
 from digest.render import EditionInfo, digest_view
 from digest.render.excerpt import authors_line, excerpt
+from digest.render.view import greeting_name
 
 EDITION = EditionInfo("daily:2025-05-30", date(2025, 5, 30))
 SIGNER = LinkSigner("test-secret-key-0123456789", "https://digest.example.org")
@@ -38,8 +39,9 @@ def test_sections_in_order_of_first_pick_and_numbers_in_reading_order() -> None:
     numbers = [(i.number, i.card.paper_id) for s in sections for i in s.items]
     assert numbers == [(1, "2505.00000"), (2, "2505.00002"), (3, "2505.00001"), (4, "2505.00003")]
     assert view["paper_count"] == 4
-    assert view["intro"] == "Hi Ada Lovelace, here are 4 new papers picked for your interests."
-    assert view["preheader"].endswith("Paper 0")
+    assert view["intro"] == "Hi Ada, here are 4 new papers picked for your interests."
+    assert view["preheader"] == "Also: Paper 2 · Paper 1 · Paper 3"  # the subject names Paper 0
+    assert view["topics"] == ("LLMs", "Speech")  # "Picked for you" names no interest
 
 
 def test_feedback_links_are_signed_per_reader_and_paper() -> None:
@@ -62,10 +64,45 @@ def test_cards_are_shared_across_readers() -> None:
     assert (card.upvotes, card.stars) == (12, 340)
 
 
-def test_cold_start_wording() -> None:
+def test_cold_start_says_what_it_shows() -> None:
+    papers = {"2505.00000": _paper(0), "2505.00001": _paper(1, upvotes=7)}
+    newest = _view([Pick("2505.00000", 1, "new today", "Trending today")], papers, cold_start=True)
+    assert " ".join(newest["intro"].split()) == (
+        "Hi Ada, you have not told us what you read yet, so here is the newest paper."
+    )
+    assert [s.title for s in newest["sections"]] == ["Newest papers"]
+    picks = [Pick("2505.00001", 1, "trending: 7 upvotes", "Trending today")]
+    picks.append(Pick("2505.00000", 0.5, "new today", "Trending today"))
+    trending = _view(picks, papers, cold_start=True)
+    assert [s.title for s in trending["sections"]] == ["Trending on Hugging Face today"]
+    intro = " ".join(trending["intro"].split())
+    assert intro.endswith("here are the 2 most upvoted new papers on Hugging Face today.")
+
+
+def test_greeting_by_first_name_or_none_and_a_capital_first() -> None:
+    assert greeting_name("  Ada \r\n Lovelace ") == "Ada"
+    assert greeting_name("Lovelace, Ada") == "Ada"
+    assert greeting_name("Dr. Grace Hopper") == "Grace"
+    assert greeting_name('"Zoë" Ångström') == "Zoë"
+    assert greeting_name("山田 太郎") == "山田"
+    assert greeting_name("") == greeting_name(None) == greeting_name(" , ") == ""
     papers = {"2505.00000": _paper(0)}
-    view = _view([Pick("2505.00000", 1, "trending")], papers, cold_start=True)
-    assert view["intro"] == "Hi Ada Lovelace, here is the most talked-about new paper."
+    sub = SubscriberInfo(5, "r@example.org", None)
+    links = SIGNER.for_recipient(5, EDITION.key)
+    for cold in (False, True):
+        view = digest_view(
+            sub, EDITION, [Pick("2505.00000", 1, "x")], papers, links,
+            SIGNER.feedback_links(5), cold_start=cold,
+        )  # fmt: skip
+        assert view["intro"][0].isupper() and "Hi" not in view["intro"]
+        assert view["sections"][0].items[0].why == "X"
+
+
+def test_site_name_and_edition_label() -> None:
+    papers = {"2505.00000": _paper(0)}
+    view = _view([Pick("2505.00000", 1, "x")], papers, brand="Paper Radar")
+    assert view["brand"] == "Paper Radar"
+    assert EditionInfo("daily:2026-12-01", date(2026, 12, 1)).label == "Tuesday, 1 December 2026"
 
 
 def test_excerpt_cuts_at_sentence_or_word() -> None:

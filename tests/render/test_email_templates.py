@@ -51,6 +51,8 @@ def _minimal_context() -> dict[str, object]:
         "edition": {"label": "l"},
         "intro": "i",
         "cold_start": False,
+        "paper_count": 0,
+        "more_count": 0,
         "sections": [],
         "recipient": {"email": "e"},
         "frequency": "daily",
@@ -82,4 +84,4 @@ def test_text_content_sits_on_its_own_lines(template_dir: Path) -> None:
     html = EmailTemplates(template_dir).html("digest").render(_minimal_context())
     lines = html.split("\n")
     assert "i</p>" in lines or "<p>i</p>" in lines  # the intro is a line of its own
-    assert "s" in lines  # the <title> content too
+    assert "b · l" in lines  # the <title> content too

@@ -16,6 +16,7 @@ from mailcheck import (
 from markupsafe import escape
 
 from digest.domain import Paper, Pick, SubscriberInfo
+from digest.render.view import greeting_name
 
 HOSTILE = [
     "<script>alert('x')</script>",
@@ -78,7 +79,15 @@ def test_hostile_values_are_text_in_every_part(evil: str, clean_render) -> None:
     )
     papers = {**papers, paper.id: paper}
     picks = [Pick(paper.id, 1.0, f"why {evil}", f"Section {evil}")]
-    email = render_digest(SubscriberInfo(9, "eve@example.org", f"Eve {evil}"), papers, picks)
+    name = f"Eve {evil}"
+    email = render_digest(SubscriberInfo(9, "eve@example.org", name), papers, picks)
+    # The greeting uses a first name: one made of the hostile text's first word.
+    first_name = f"{evil.split()[0]}Eve"
+    greeted = render_digest(SubscriberInfo(9, "eve@example.org", first_name), papers, picks)
+    shown_first = _one_line(greeting_name(first_name))
+    assert shown_first
+    assert f"Hi {shown_first}," in body(parse(greeted.data), "plain")
+    assert f"Hi {shown_first}," in _shown(body(parse(greeted.data), "html"))[1]
 
     assert_wire_format(email.data)
     msg = parse(email.data)
@@ -89,7 +98,7 @@ def test_hostile_values_are_text_in_every_part(evil: str, clean_render) -> None:
 
     shown = _one_line(evil)
     text, html = body(msg, "plain"), body(msg, "html")
-    for label in ("Title", "why", "Eve", "Author"):
+    for label in ("Title", "Why: Why", "Author"):
         assert f"{label} {shown}" in _one_line(text), label
     assert f"SECTION {shown.upper()}" in _one_line(text)
     assert "49" not in text and "looploop" not in text
@@ -97,7 +106,7 @@ def test_hostile_values_are_text_in_every_part(evil: str, clean_render) -> None:
     tags, visible = _shown(html)
     assert sorted(set(tags)) == baseline_tags  # no element came from the data
     assert "script" not in tags
-    for label in ("Title", "why", "Eve"):
+    for label in ("Title", "Why: Why"):
         assert f"{label} {shown}" in visible, label
     assert f"SECTION {shown.upper()}" in visible.upper()
     assert "49" not in visible and "looploop" not in visible

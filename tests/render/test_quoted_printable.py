@@ -93,3 +93,16 @@ def test_line_length_boundary() -> None:
         ):
             expected = binascii.b2a_qp((line + "\r\n").encode(), False, True, False)
             assert QPEncoder().encode(line + "\n", cache=False) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=LINES.filter(bool))
+def test_a_line_holding_line_breaks_encodes_as_its_lines(lines: list[str]) -> None:
+    """A reader's value may hold line breaks (wrapped text): the line it fills is encoded
+    as the lines it makes, exactly as the whole body would be."""
+    from digest.render.qp import qp_line
+
+    joined = "\n".join(lines)
+    whole = binascii.b2a_qp((joined + "\n").replace("\n", "\r\n").encode(), False, True, False)
+    assert qp_line(joined) == whole
+    assert QPEncoder().line(joined) == whole

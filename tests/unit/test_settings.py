@@ -92,3 +92,17 @@ def test_unreadable_toml_is_a_config_error(tmp_path: Path) -> None:
         Settings.from_env({"DIGEST_CONFIG": str(bad)}, cwd=tmp_path)
     with pytest.raises(ConfigError, match="cannot read"):
         Settings.from_env({"DIGEST_CONFIG": str(tmp_path / "missing.toml")}, cwd=tmp_path)
+
+
+def test_site_name_defaults_to_the_from_display_name(tmp_path: Path) -> None:
+    key = {"DIGEST_SECRET_KEY": "k" * 20}
+    named = Settings.from_env({**key, "DIGEST_FROM": "Lab News <n@example.org>"}, cwd=tmp_path)
+    assert named.site_name == "Lab News"
+    bare = Settings.from_env({**key, "DIGEST_FROM": "n@example.org"}, cwd=tmp_path)
+    assert bare.site_name == "digest"
+    env = {**key, "DIGEST_FROM": "Lab News <n@example.org>", "DIGEST_SITE_NAME": " Paper  Radar "}
+    assert Settings.from_env(env, cwd=tmp_path).site_name == "Paper Radar"
+    with pytest.raises(ConfigError, match="DIGEST_SITE_NAME"):
+        Settings.from_env({**key, "DIGEST_SITE_NAME": "a\nb"}, cwd=tmp_path)
+    with pytest.raises(ConfigError, match="DIGEST_SITE_NAME"):
+        Settings.from_env({**key, "DIGEST_SITE_NAME": "x" * 61}, cwd=tmp_path)

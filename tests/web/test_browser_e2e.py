@@ -220,7 +220,7 @@ def votes_in(msg: EmailMessage) -> dict[str, tuple[str, str]]:
     """A digest's papers: arXiv id -> (👍 link, 👎 link), in the order of the email."""
     items = re.findall(
         r"Abstract: https://arxiv\.org/abs/(\S+)\n(?:.*\n)*?"
-        r" +More like this: (\S+)\n +Less like this: (\S+)",
+        r" +More like this:\n +(\S+)\n +Less like this:\n +(\S+)",
         text_of(msg),
     )
     return {paper: (up, down) for paper, up, down in items}
@@ -428,7 +428,7 @@ def test_subscribe_confirm_tune_vote_and_leave_in_a_browser(
     second_text = text_of(second)
     assert set(votes_in(second)) <= paper_ids(FIXTURES / "more_papers.jsonl"), "old papers"
     assert "which you rated 👍" in second_text, second_text
-    assert "close to 'MIAS-SAM" in second_text
+    assert "Close to 'MIAS-SAM" in second_text
 
     # 6a. RFC 8058 one-click, as a mailbox provider sends it: no cookie, no redirect.
     site.cli("subscribers", "add", OTHER, "--topic", "anomaly detection")
