@@ -798,6 +798,21 @@ def store_picks(session: Session, picks: Sequence[tuple[int, Sequence[Pick]]]) -
     session.execute(statement, rows)
 
 
+def unranked_rows(session: Session, ids: Sequence[int]) -> list[tuple[int, int]]:
+    """(row id, subscriber id) of the open rows among ``ids`` that have no picks yet, by
+    row id: what an edition still has to rank (columns only, no ORM objects)."""
+    table = DeliveryRow.__table__
+    found: list[tuple[int, int]] = []
+    for chunk in _chunks(list(ids)):
+        statement = select(table.c.id, table.c.subscriber_id).where(
+            table.c.id.in_(chunk),
+            table.c.picks.is_(None),
+            table.c.status.in_(("pending", "retry")),
+        )
+        found.extend((row_id, sub) for row_id, sub in session.execute(statement))
+    return sorted(found)
+
+
 def load_deliveries(session: Session, ids: Sequence[int]) -> list[DeliveryRow]:
     rows: list[DeliveryRow] = []
     for chunk in _chunks(list(ids)):

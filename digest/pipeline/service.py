@@ -205,15 +205,27 @@ class RankingInputs:
     excluded: dict[str, Collection[str]]  # profile id -> paper ids never to pick
 
 
-def ranking_inputs(
-    rt: Runtime, session: Session, subscribers: Sequence[SubscriberRow], now: datetime
-) -> RankingInputs:
-    """Each reader's profile (with their feedback) and what they may not get: papers sent
-    to them, and papers that arrived before their last digest. The candidate pool is the
-    same for everyone (papers first seen in the last ``candidate_days``), so scores do not
-    depend on how readers are grouped."""
+def candidate_papers(rt: Runtime, session: Session, now: datetime) -> list[tuple[Paper, datetime]]:
+    """The candidate pool, the same for everyone (papers first seen in the last
+    ``candidate_days``, so scores do not depend on how readers are grouped), with the time
+    each was first seen, oldest first."""
     pool = repo.papers_seen_since(session, now - timedelta(days=rt.settings.candidate_days))
     pool.sort(key=lambda item: item[1])
+    return pool
+
+
+def ranking_inputs(
+    rt: Runtime,
+    session: Session,
+    subscribers: Sequence[SubscriberRow],
+    now: datetime,
+    pool: list[tuple[Paper, datetime]] | None = None,
+) -> RankingInputs:
+    """Each reader's profile (with their feedback) and what they may not get: papers sent
+    to them, and papers that arrived before their last digest. ``pool``: the candidates
+    when the caller has them already (see :func:`candidate_papers`)."""
+    if pool is None:
+        pool = candidate_papers(rt, session, now)
     seen_times = [seen for _, seen in pool]
     ids = [s.id for s in subscribers]
     sent = repo.sent_paper_ids(session, ids)
@@ -290,53 +302,53 @@ def rank_edition(
     fan-out, yielding the ids of each chunk of ``chunk`` rows as soon as its picks are
     committed, so its batches can be sent while the next chunk is ranked.
 
-    The pool (the candidates' index, their duplicates, the readers' liked papers) is built
-    once for the whole edition rather than once per batch; batches then only render and
-    send.
+    The pool (the candidates' index, their duplicates) is built once for the whole edition
+    rather than once per batch; batches then only render and send. The readers are read
+    chunk by chunk (their profiles, feedback, what they were sent, the papers they liked),
+    so the first batches go out after one small chunk, not after reading 100,000 readers,
+    and the planner holds one chunk of readers at a time.
     """
     now = rt.clock()
     with rt.db.session() as session:
-        rows = [
-            d
-            for d in repo.load_deliveries(session, delivery_ids)
-            if d.picks is None and d.status in ("pending", "retry")
-        ]
+        rows = repo.unranked_rows(session, delivery_ids)  # (row id, subscriber id)
         if not rows:
             return
-        by_id = repo.subscribers_by_ids(session, [d.subscriber_id for d in rows])
-        inputs = ranking_inputs(rt, session, [by_id[d.subscriber_id] for d in rows], now)
-        papers = list({p.id: p for p in inputs.candidates}.values())
+        seen = candidate_papers(rt, session, now)
+        papers = [paper for paper, _ in seen]
         if not papers:  # nothing new for anybody: every row gets empty picks (skipped)
-            repo.store_picks(session, [(row.id, []) for row in rows])
+            repo.store_picks(session, [(row_id, []) for row_id, _ in rows])
         else:
-            pool = ranking.build_pool(
-                papers,
-                inputs.history,
-                rt.rank_options,
-                embedder=stored_topics_embedder(rt, session, inputs.profiles, now),
-                vectors=stored_vectors(rt, session, [*papers, *inputs.history]),
-            )
+            vectors = stored_vectors(rt, session, papers)
+            pool = ranking.build_pool(papers, [], rt.rank_options, embedder=None, vectors=vectors)
     if not papers:
-        yield [row.id for row in rows]
+        yield [row_id for row_id, _ in rows]
         return
     # A first chunk of a few batches, so sending starts while the rest is ranked.
     first = min(chunk, max(rt.settings.batch_size * 4, 500))
     starts = [0, *range(first, len(rows), chunk)]
     for start, end in zip(starts, [*starts[1:], len(rows)], strict=True):
-        part = slice(start, end)
-        picks = ranking.rank_pool(
-            pool,
-            inputs.profiles[part],
-            already_sent=inputs.excluded,
-            top_k=rt.settings.top_k,
-            options=rt.rank_options,
-            shown_only=True,  # never ten places filled whatever the match quality
-        )
+        part = rows[start:end]
         with rt.db.session() as session:
-            repo.store_picks(
-                session, [(row.id, chosen) for row, chosen in zip(rows[part], picks, strict=True)]
+            by_id = repo.subscribers_by_ids(session, [sub for _, sub in part])
+            readers = [by_id[sub] for _, sub in part]
+            inputs = ranking_inputs(rt, session, readers, now, pool=seen)
+            pool.add_readers(
+                inputs.history,
+                vectors=stored_vectors(rt, session, inputs.history),
+                embedder=stored_topics_embedder(rt, session, inputs.profiles, now),
             )
-        yield [row.id for row in rows[part]]
+            picks = ranking.rank_pool(
+                pool,
+                inputs.profiles,
+                already_sent=inputs.excluded,
+                top_k=rt.settings.top_k,
+                options=rt.rank_options,
+                shown_only=True,  # never ten places filled whatever the match quality
+            )
+            repo.store_picks(
+                session, [(row_id, chosen) for (row_id, _), chosen in zip(part, picks, strict=True)]
+            )
+        yield [row_id for row_id, _ in part]
 
 
 def stored_vectors(rt: Runtime, session, papers: Sequence[Paper]):  # type: ignore[no-untyped-def]

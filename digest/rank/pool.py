@@ -74,6 +74,21 @@ class Pool:
         self._said: dict[int, tuple[frozenset[str], list, frozenset[str] | None]] = {}
         self._seed_rows: dict[str, object] = {}
 
+    def add_readers(
+        self,
+        history: Sequence[Paper],
+        *,
+        vectors: Mapping[str, np.ndarray] | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
+        """Before ranking another group of readers with the same pool: the earlier papers
+        their seeds refer to (and those papers' stored embeddings), and the embedder that
+        answers for their topics (semantic backend). The candidates and their index stay."""
+        self.known.update({p.id: p for p in history if p.id not in self.index})
+        self.vectors.update(vectors or {})
+        if embedder is not None and self.embedder is not None:
+            self.embedder = embedder
+
     def in_title(self, topic: str, i: int) -> bool:
         """Whether a word or phrase of ``topic`` is in paper ``i``'s title (for reasons), an
         acronym counting as its long form and the other way round."""
