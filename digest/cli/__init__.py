@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from digest.cli import bounces as bounces_cli
 from digest.cli import db as db_cli
+from digest.cli import doctor as doctor_cli
 from digest.cli import editions as editions_cli
 from digest.cli import ingest as ingest_cli
 from digest.cli import papers as papers_cli
@@ -57,6 +58,7 @@ rank_cli.register(app)
 web_cli.register(app)
 scheduler_cli.register(app)
 stats_cli.register(app)
+doctor_cli.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
