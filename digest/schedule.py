@@ -11,7 +11,7 @@ later the same day (or week): the delivery ledger, not the clock, prevents a sec
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest.errors import InputError
@@ -73,18 +73,44 @@ def next_delivery(
     """When the reader's next digest is due (local time): for a welcome email's promise.
 
     The first slot strictly after ``now`` (a reader who subscribes at 09:00 with hour 7
-    gets tomorrow's), computed on the local calendar so that DST is respected.
+    gets tomorrow's), computed on the local calendar so that DST is respected: a slot whose
+    hour the clock skips is promised for when the gap ends (:func:`slot_start`).
     """
     local = local_now(now, timezone)
     zone = local.tzinfo
+    assert isinstance(zone, ZoneInfo)
     day = local.date()
     for offset in range(0, 15):
         candidate_day = day + timedelta(days=offset)
         if frequency == "weekly" and candidate_day.weekday() != weekday:
             continue
-        candidate = datetime(
-            candidate_day.year, candidate_day.month, candidate_day.day, delivery_hour, tzinfo=zone
-        )
-        if candidate > local:
+        candidate = slot_start(candidate_day, delivery_hour, zone)
+        if candidate.astimezone(UTC) > now.astimezone(UTC):
             return candidate
     raise AssertionError("a slot exists within two weeks")  # pragma: no cover
+
+
+def slot_start(day: date, hour: int, zone: ZoneInfo) -> datetime:
+    """The first instant of the local ``day`` whose local hour is ``hour`` or later, as a
+    real local time: when ``due_edition`` starts to return the reader's slot that day.
+
+    Usually ``hour``:00; its first occurrence when the clock falls back and the hour comes
+    twice; when the clock springs forward over it, the end of the gap (Berlin's missing
+    02:00 gives 03:00; Chatham's missing 03:00, in a gap from 02:45 to 03:45, gives 03:45),
+    never a wall time that does not exist.
+    """
+    wall = datetime(day.year, day.month, day.day, hour, tzinfo=zone)
+    instant = wall.astimezone(UTC)
+    if instant.astimezone(zone).replace(tzinfo=None) == wall.replace(tzinfo=None):
+        return instant.astimezone(zone)
+    # In a gap: read with the later offset (fold=1) the wall time lies before the change,
+    # with the earlier one (fold=0) after it. Find the change to the second.
+    low, high = wall.replace(fold=1).astimezone(UTC), instant
+    after = high.astimezone(zone).utcoffset()
+    while high - low > timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        if middle.astimezone(zone).utcoffset() == after:
+            high = middle
+        else:
+            low = middle
+    return high.replace(microsecond=0).astimezone(zone)

@@ -31,6 +31,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from digest.cli.common import open_database
 from digest.errors import DigestError, InputError
+from digest.logs import configure_logging
 from digest.pipeline.runtime import Runtime, utcnow
 from digest.settings import Settings
 from digest.timetable import JOB_KINDS, JobSpec, describe, parse_job_kinds, plan_jobs
@@ -213,10 +214,8 @@ def main(argv: list[str] | None = None, *, prog: str | None = None) -> int:
     if prog:
         parser.prog = prog
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     try:
+        configure_logging()
         if not 1 <= args.every <= 60:
             raise InputError("--every: must be between 1 and 60 minutes")
         if not LOCK_NAME.match(args.lock_name):

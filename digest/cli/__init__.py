@@ -16,12 +16,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from digest.cli import bounces as bounces_cli
 from digest.cli import db as db_cli
+from digest.cli import doctor as doctor_cli
+from digest.cli import editions as editions_cli
 from digest.cli import ingest as ingest_cli
 from digest.cli import papers as papers_cli
 from digest.cli import rank as rank_cli
 from digest.cli import run as run_cli
 from digest.cli import scheduler as scheduler_cli
 from digest.cli import sources as sources_cli
+from digest.cli import stats as stats_cli
 from digest.cli import subscribers as subscribers_cli
 from digest.cli import web as web_cli
 from digest.cli.common import err_console
@@ -49,10 +52,13 @@ app.add_typer(sources_cli.app, name="sources")
 app.add_typer(papers_cli.app, name="papers")
 app.add_typer(db_cli.app, name="db")
 app.add_typer(bounces_cli.app, name="bounces")
+app.add_typer(editions_cli.app, name="editions")
 run_cli.register(app)
 rank_cli.register(app)
 web_cli.register(app)
 scheduler_cli.register(app)
+stats_cli.register(app)
+doctor_cli.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

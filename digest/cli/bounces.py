@@ -20,6 +20,7 @@ from digest.db import bounces as store
 from digest.db.models import BOUNCE_KINDS
 from digest.deliver.inbound import Inbound, Outcome, process_report, read_mailbox, start_listener
 from digest.errors import ConfigError, InputError, NotFoundError
+from digest.logs import configure_logging
 
 app = typer.Typer(
     help="Bounces and spam complaints: read them, listen for them, list them.",
@@ -83,7 +84,7 @@ def listen(
 ) -> None:
     """Receive bounces and complaints from the MTA over LMTP (or SMTP) until SIGTERM/Ctrl-C."""
     inbound = _inbound()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logging()
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-connection lines
     try:
         controller = start_listener(inbound, host, port, lmtp=lmtp)

@@ -36,6 +36,8 @@ def web(
     """Serve the subscription site: subscribe, confirm, unsubscribe, preferences, feedback."""
     import uvicorn
 
+    from digest.logs import uvicorn_log_config
+
     settings = load_settings()
     check_settings(settings)
     open_database(settings).dispose()  # fails here, in one line, if the database is not ready
@@ -52,4 +54,5 @@ def web(
         server_header=False,
         timeout_worker_healthcheck=60,  # a new worker process may take seconds to import
         log_level="info",
+        log_config=uvicorn_log_config(),
     )

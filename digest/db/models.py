@@ -139,6 +139,10 @@ class SourceRow(Base):
     last_counts: Mapped[dict] = mapped_column(default=dict)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # Kept across runs (migration 0007): when the source last worked, and its last failure.
+    last_success_at: Mapped[datetime | None]
+    last_failure_at: Mapped[datetime | None]
+    last_failure: Mapped[str | None] = mapped_column(Text)
 
 
 def new_link_id() -> str:

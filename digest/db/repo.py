@@ -414,7 +414,8 @@ def record_source_run(
     cursor: str | None = None,
     validators: dict | None = None,
 ) -> None:
-    """Store the outcome of one run; cursor and validators only move when given."""
+    """Store the outcome of one run; cursor and validators only move when given. A failed
+    run also sets ``last_failure(_at)``, any other ``last_success_at``: both are kept."""
     values: dict[str, object] = {
         "last_run_at": now,
         "last_status": status,
@@ -422,6 +423,11 @@ def record_source_run(
         "last_counts": counts,
         "updated_at": now,
     }
+    if status == "failed":
+        values["last_failure_at"] = now
+        values["last_failure"] = error
+    else:
+        values["last_success_at"] = now
     if cursor is not None:
         values["cursor"] = cursor
     if validators is not None:

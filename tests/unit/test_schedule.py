@@ -91,3 +91,16 @@ def test_next_delivery_is_the_first_slot_after_now_on_the_local_calendar() -> No
     # across the spring DST change: 07:00 local is still 07:00
     spring = next_delivery("daily", 7, "Europe/Berlin", at("2027-03-27T12:00:00"))
     assert spring.isoformat() == "2027-03-28T07:00:00+02:00"
+
+
+def test_a_promised_slot_is_never_a_time_the_clock_skips() -> None:
+    # Chatham springs forward from 02:45 to 03:45 on 2026-09-27: there is no 03:00, and the
+    # dispatcher sends at 03:45 (the first moment of that day at hour 3 or later)
+    when = next_delivery("daily", 3, "Pacific/Chatham", at("2026-09-26T00:00:00"))
+    assert when.isoformat() == "2026-09-27T03:45:00+13:45"
+    # Berlin's missing 02:00 on 2026-03-29 is promised for 03:00 CEST, a real time
+    berlin = next_delivery("daily", 2, "Europe/Berlin", at("2026-03-28T12:00:00"))
+    assert berlin.isoformat() == "2026-03-29T03:00:00+02:00"
+    # the repeated 02:00 of 2026-10-25 is promised at its first occurrence (CEST)
+    autumn = next_delivery("daily", 2, "Europe/Berlin", at("2026-10-24T12:00:00"))
+    assert autumn.isoformat() == "2026-10-25T02:00:00+02:00"
