@@ -25,6 +25,7 @@ from digest.cli.common import (
     open_database,
     print_json,
 )
+from digest.clock import utcnow
 from digest.db import Database
 from digest.errors import InputError
 from digest.ingest.http import HttpClient, user_agent
@@ -37,7 +38,6 @@ from digest.ingest.service import (
     select_sources,
     sync_sources,
 )
-from digest.pipeline.runtime import utcnow
 from digest.rank import RankOptions
 from digest.rank.vectors import embed_after_ingest
 from digest.settings import Settings

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from digest.cli.common import console, err_console, load_settings, print_json
 from digest.cli.ingest import parse_since, prepare
+from digest.clock import utcnow
 from digest.db import repo
 from digest.errors import InputError, NotFoundError
 from digest.ingest.http import HttpClient, user_agent
@@ -21,7 +22,6 @@ from digest.ingest.sources import (
     parse_option,
     source_for,
 )
-from digest.pipeline.runtime import utcnow
 
 app = typer.Typer(help="Configure the paper sources.", no_args_is_help=True)
 
