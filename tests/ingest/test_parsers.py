@@ -39,9 +39,36 @@ def test_daily_papers_day() -> None:
     assert first.links["project"] == raw["paper"]["projectPage"]
     assert first.links["hf"] == f"https://huggingface.co/papers/{first.id}"
     assert first.featured_on == date(2025, 5, 30)
+    assert all(p.featured_on == date(2025, 5, 30) for p in result.records)
     assert first.published == date(2025, 5, 28)
     assert first.ai_summary and first.keywords
     assert first.source == "hf"
+
+
+def test_daily_papers_fixture_has_the_real_apis_shape() -> None:
+    """The shape of huggingface.co/api/daily_papers items: `submittedOnDailyAt` belongs to
+    `paper` (the top level has title, summary, publishedAt, numComments, thumbnail,
+    submittedBy, ...). A fixture with it at the top level hid a parser reading it there."""
+    for item in json.loads(fixture("daily_papers.json")):
+        assert "submittedOnDailyAt" not in item
+        assert {"paper", "title", "summary", "publishedAt", "numComments"} <= set(item)
+        assert {"id", "title", "summary", "authors", "upvotes", "publishedAt"} <= set(item["paper"])
+        assert "submittedOnDailyAt" in item["paper"]
+
+
+def test_daily_papers_featured_day_is_read_from_the_paper() -> None:
+    item = {
+        "paper": {"id": "2506.00001", "title": "T", "summary": "S", "authors": [],
+                  "upvotes": 3, "publishedAt": "2025-06-01T10:00:00.000Z",
+                  "submittedOnDailyAt": "2025-06-03T08:12:00.000Z"},
+        "title": "T", "summary": "S", "publishedAt": "2025-06-01T10:00:00.000Z",
+        "numComments": 2, "thumbnail": "https://example.org/t.png",
+    }  # fmt: skip
+    (paper,) = parse_daily_papers(json.dumps([item]).encode()).records
+    assert paper.featured_on == date(2025, 6, 3)
+    item["paper"]["submittedOnDailyAt"] = "soon"
+    result = parse_daily_papers(json.dumps([item]).encode())
+    assert "paper.submittedOnDailyAt" in result.errors[0][1]
 
 
 def test_daily_papers_bad_items_are_reported_and_skipped() -> None:
