@@ -194,24 +194,22 @@ def make_paper(
 def dedupe(result: ParseResult) -> ParseResult:
     """Keep one record per paper within one document: the highest version, else the first.
 
-    Every dropped duplicate is reported under its item number.
+    Every other record of that paper is reported under its item number as a duplicate of
+    the one kept (so the message does not depend on the order they came in).
     """
     positions = result.positions
     best: dict[str, int] = {}
-    dropped: list[tuple[int, str]] = []
     for index, paper in enumerate(result.records):
         kept = best.get(paper.id)
-        if kept is None:
+        if kept is None or (paper.version or 0) > (result.records[kept].version or 0):
             best[paper.id] = index
-            continue
-        other = result.records[kept]
-        if (paper.version or 0) > (other.version or 0):
-            best[paper.id] = index
-            dropped.append((positions[kept], f"duplicate of item {positions[index]} ({paper.id})"))
-        else:
-            dropped.append((positions[index], f"duplicate of item {positions[kept]} ({paper.id})"))
-    if not dropped:
+    if len(best) == len(result.records):
         return result
+    dropped = [
+        (positions[index], f"duplicate of item {positions[best[paper.id]]} ({paper.id})")
+        for index, paper in enumerate(result.records)
+        if best[paper.id] != index
+    ]
     keep = sorted(best.values())
     return ParseResult(
         records=[result.records[i] for i in keep],
