@@ -220,6 +220,26 @@ def dedupe(result: ParseResult) -> ParseResult:
     )
 
 
+def is_html_page(data: bytes) -> bool:
+    """Whether a document is an HTML page (an error or login page served instead of the
+    feed): ``<!DOCTYPE html`` or ``<html`` first, after a BOM, blanks, an XML declaration
+    and comments."""
+    pos = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    while True:
+        while pos < len(data) and data[pos] in b" \t\r\n":
+            pos += 1
+        if data.startswith(b"<?", pos):
+            closer = b"?>"
+        elif data.startswith(b"<!--", pos):
+            closer = b"-->"
+        else:
+            return data[pos : pos + 14].lower().startswith((b"<!doctype html", b"<html"))
+        end = data.find(closer, pos)
+        if end < 0:
+            return False
+        pos = end + len(closer)
+
+
 def check_size(data: bytes) -> None:
     if len(data) > MAX_DOCUMENT:
         raise ParseError(f"document too large ({len(data)} bytes)")

@@ -158,6 +158,32 @@ def test_arxiv_api_malformed_xml(data: bytes) -> None:
         parse_arxiv_api(data)
 
 
+def test_xml_declarations_are_refused_wherever_they_are() -> None:
+    """A DTD or entity after a long comment (past any prefix a guard might scan) is refused
+    like one at the start: nothing is ever expanded."""
+    atom = b'<feed xmlns="http://www.w3.org/2005/Atom">&a;</feed>'
+    entity = b'<!DOCTYPE feed [<!ENTITY a "' + b"x" * 1000 + b'">]>'
+    for padding in (b"", b"<!-- " + b"c" * 10_000 + b" -->\n"):
+        data = b'<?xml version="1.0"?>\n' + padding + entity + atom
+        for parse in (parse_arxiv_api, parse_arxiv_feed):
+            with pytest.raises(ParseError, match="DOCTYPE or ENTITY declaration is refused"):
+                parse(data)
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        b"<!DOCTYPE html><html><body>Rate limited</body></html>",
+        b"\xef\xbb\xbf  <!doctype HTML>\n<html lang=en>",
+        b"<?xml version='1.0'?><!-- proxy --><html><body>503</body></html>",
+    ],
+)
+def test_an_html_page_is_not_reported_as_a_dtd(page: bytes) -> None:
+    for parse in (parse_arxiv_api, parse_arxiv_feed):
+        with pytest.raises(ParseError, match=r"^expected RSS or Atom, got an HTML page$"):
+            parse(page)
+
+
 # -- arXiv announcement feeds ------------------------------------------------------------
 @pytest.mark.parametrize("name", ["arxiv_rss.xml", "arxiv_atom.xml"])
 def test_announcement_feed_announce_types(name: str) -> None:
