@@ -156,6 +156,10 @@ def _print_reports(reports: list[SourceReport]) -> None:
             err_console.print(f"{r.name}: {problem}", markup=False)
         if len(r.problems) > 10:
             err_console.print(f"{r.name}: ... and {len(r.problems) - 10} more rejected items")
+        for warning in r.warnings[:10]:
+            err_console.print(f"{r.name}: warning: {warning}", markup=False)
+        if len(r.warnings) > 10:
+            err_console.print(f"{r.name}: ... and {len(r.warnings) - 10} more warnings")
 
 
 @app.command()
@@ -174,11 +178,16 @@ def jsonl(
         err_console.print(f"{path}:{line}: {problem}", markup=False)
     if len(counts.errors) > 50:
         err_console.print(f"... and {len(counts.errors) - 50} more bad lines")
+    for line, warning in counts.warnings[:50]:
+        err_console.print(f"{path}:{line}: warning: {warning}", markup=False)
+    if len(counts.warnings) > 50:
+        err_console.print(f"... and {len(counts.warnings) - 50} more warnings")
     summary = {
         "new": counts.new,
         "updated": counts.updated,
         "unchanged": counts.unchanged,
         "rejected": len(counts.errors),
+        "warnings": len(counts.warnings),
         "embedded": embedded,
     }
     if as_json:

@@ -41,6 +41,8 @@ class ParseResult:
     total: int | None = None  # items the server says match (arXiv API paging), when known
     feed_date: date | None = None  # the announcement day of a feed, when it says
     positions: list[int] = field(default_factory=list)  # item number of each record
+    # Items stored with a doubt: (item number, what was done), e.g. invalid UTF-8 replaced.
+    warnings: list[tuple[int, str]] = field(default_factory=list)
 
     def add(self, number: int, paper: Paper) -> None:
         self.records.append(paper)
@@ -50,6 +52,7 @@ class ParseResult:
         self.records.extend(other.records)
         self.errors.extend(other.errors)
         self.positions.extend(other.positions)
+        self.warnings.extend(other.warnings)
 
 
 def text(value: object) -> str:
@@ -217,6 +220,7 @@ def dedupe(result: ParseResult) -> ParseResult:
         total=result.total,
         feed_date=result.feed_date,
         positions=[positions[i] for i in keep],
+        warnings=result.warnings,
     )
 
 

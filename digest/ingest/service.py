@@ -42,6 +42,7 @@ class SourceReport:
     unchanged: int = 0
     rejected: int = 0
     note: str = ""
+    warnings: list[str] = field(default_factory=list)  # items stored with a doubt
     error: str | None = None
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -66,6 +67,7 @@ class LineCounts:
     updated: int = 0
     unchanged: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
+    warnings: list[tuple[int, str]] = field(default_factory=list)  # (line, what was done)
 
 
 def ingest_lines(
@@ -109,6 +111,7 @@ def _ingest_lines(
             result = parse_numbered_lines(todo, source=source)
     skipped = set(stored_line.values())
     counts.errors = result.errors
+    counts.warnings = [(n, w) for n, w in result.warnings if n not in skipped]
     counts.unchanged = len(skipped) - sum(1 for n, _ in result.errors if n in skipped)
     fresh = [(p, n) for p, n in zip(result.records, result.positions, strict=True)
              if n not in skipped]  # fmt: skip
@@ -248,6 +251,7 @@ def _store(
     if harvest.lines is not None:
         counts = ingest_lines(session, harvest.lines, name, now)
         problems += [f"line {n}: {p}" for n, p in counts.errors]
+        report.warnings = [f"line {n}: {w}" for n, w in counts.warnings]
         report.new, report.updated, report.unchanged = counts.new, counts.updated, counts.unchanged
     else:
         stored = repo.upsert_papers(session, harvest.records, now)

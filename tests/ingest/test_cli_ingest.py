@@ -132,10 +132,13 @@ def test_ingest_jsonl_keeps_working(env, capsys, tmp_path) -> None:  # type: ign
         "updated": 0,
         "unchanged": 0,
         "rejected": 0,
+        "warnings": 0,
         "embedded": 10 if semantic.available() else 0,  # the ingest hook
     }
     again = run_cli(capsys, "ingest", "jsonl", str(path), "--json")
-    assert again.json() == {"new": 0, "updated": 0, "unchanged": 10, "rejected": 0, "embedded": 0}
+    assert again.json() == {
+        "new": 0, "updated": 0, "unchanged": 10, "rejected": 0, "warnings": 0, "embedded": 0
+    }  # fmt: skip
     bad = tmp_path / "bad.jsonl"
     lines = (FIXTURES / "papers.jsonl").read_text().splitlines()
     bad.write_text("\n".join([lines[0], "{oops", json.dumps({"id": "2501.00001"})]) + "\n")
