@@ -7,6 +7,7 @@ a summary table, and exits 1 when any source failed; the others are stored regar
 
 from __future__ import annotations
 
+import copy
 import os
 from datetime import date
 from pathlib import Path
@@ -44,12 +45,21 @@ from digest.settings import Settings
 
 
 class _DefaultToRun(TyperGroup):
-    """`digest ingest hf arxiv` means `digest ingest run hf arxiv`; subcommands still work."""
+    """`digest ingest hf arxiv` means `digest ingest run hf arxiv`; subcommands still work.
+
+    Its help is that of `run` (the sources, `--since`, `--json`), the commands listed below.
+    """
 
     def parse_args(self, ctx, args):  # type: ignore[no-untyped-def]
         if not args or (args[0] not in self.commands and args[0] not in ctx.help_option_names):
             args = ["run", *args]
         return super().parse_args(ctx, args)
+
+    def format_help(self, ctx, formatter):  # type: ignore[no-untyped-def]
+        shown = copy.copy(self)
+        shown.params = [*self.commands["run"].params, *self.params]
+        shown.subcommand_metavar = "| COMMAND [ARGS]..."
+        return TyperGroup.format_help(shown, ctx, formatter)
 
 
 app = typer.Typer(

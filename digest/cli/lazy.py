@@ -59,8 +59,9 @@ class LazyGroup(TyperGroup):
 def load_command(name: str, entry: LazyCommand) -> Any:
     """Import the module of ``entry`` and build its command."""
     module = importlib.import_module(entry.module)
+    holder = typer.Typer(add_completion=False)  # as if added to the root app
     if hasattr(module, "app"):
-        return typer.main.get_command(module.app)
-    holder = typer.Typer()
-    module.register(holder)
+        holder.add_typer(module.app, name=name)
+    else:
+        module.register(holder)
     return typer.main.get_group(holder).get_command(None, name)  # type: ignore[arg-type]

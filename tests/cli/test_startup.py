@@ -84,3 +84,4 @@ def test_listed_help_is_each_commands_own() -> None:
         command = load_command(name, entry)
         assert command is not None, name
         assert (command.help or "").strip().splitlines()[0] == entry.help, name
+        assert "install_completion" not in {p.name for p in command.params}, name
