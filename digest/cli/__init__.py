@@ -8,7 +8,9 @@ never a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -16,6 +18,12 @@ from rich.markup import escape
 from digest.cli.lazy import LazyCommand, LazyGroup
 from digest.cli.output import err_console
 from digest.errors import DigestError
+
+# Exit codes (README, "CLI reference"): 0 success, 1 partial failure, and
+# DigestError.exit_code: 2 invalid input or configuration, 3 not found; then:
+DATABASE_ERROR = 4  # the database failed during the command (lost, locked, a constraint)
+INTERNAL_ERROR = 5  # an unexpected exception: a bug
+INTERRUPTED = 130
 
 # Each command's module is imported only when that command runs (`digest --help` imports
 # none of them); the help shown here is the first line of the command's own help.
@@ -54,13 +62,37 @@ COMMANDS = {
     ),
 }
 
-cli = LazyGroup(
+
+class DigestCommands(LazyGroup):
+    lazy = COMMANDS
+
+
+app = typer.Typer(
+    cls=DigestCommands,
     name="digest",
-    lazy=COMMANDS,
     help="The day's trending research papers, ranked for each reader, in their inbox.",
     no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+_debug = {"on": False}  # set by --debug for this process's run of main()
+
+
+@app.callback()
+def _options(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="Show the traceback of an unexpected error (also: DIGEST_DEBUG=1).",
+        ),
+    ] = False,
+) -> None:
+    _debug["on"] = debug
+
+
+cli = typer.main.get_command(app)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -71,20 +103,34 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         err_console.print("aborted")
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     except typer.TyperException as exc:  # usage errors (Typer's copy of click's exceptions)
         exc.show()  # type: ignore[attr-defined]
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err_console.print("interrupted")
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     except Exception as exc:
-        if not _is_database_error(exc):
+        if _debug["on"] or os.environ.get("DIGEST_DEBUG", "") not in ("", "0"):
             raise
-        line = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        err_console.print(f"[bold red]database error:[/] {line}", markup=True)
-        sys.exit(1)
+        if _is_database_error(exc):
+            line = _first_line(getattr(exc, "orig", None) or exc)
+            err_console.print(f"[bold red]error:[/] database: {escape(line)}", markup=True)
+            sys.exit(DATABASE_ERROR)
+        err_console.print(
+            f"[bold red]error:[/] unexpected {type(exc).__name__}: {escape(_first_line(exc))} "
+            "(a bug; --debug or DIGEST_DEBUG=1 shows the traceback)",
+            markup=True,
+        )
+        sys.exit(INTERNAL_ERROR)
+    finally:
+        _debug["on"] = False
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _first_line(exc: object) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else ""
 
 
 def _is_database_error(exc: BaseException) -> bool:

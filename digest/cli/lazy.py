@@ -26,15 +26,17 @@ class LazyCommand:
 
 
 class LazyGroup(TyperGroup):
-    """A Typer group whose commands are loaded from their modules on first use."""
+    """A Typer group whose commands (``lazy``, set by a subclass) are loaded from their
+    modules on first use. Used as ``typer.Typer(cls=...)``."""
 
-    def __init__(self, *, lazy: dict[str, LazyCommand], **attrs: Any) -> None:
+    lazy: dict[str, LazyCommand] = {}  # noqa: RUF012 - a subclass sets its own
+
+    def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
-        self.lazy = lazy
         self._listing = False
         self._loaded: dict[str, Any] = {}
         # Placeholders, so that listing and "did you mean" work without imports.
-        for name, entry in lazy.items():
+        for name, entry in self.lazy.items():
             self.commands[name] = TyperCommand(name=name, help=entry.help)
 
     def list_commands(self, ctx: Any) -> list[str]:
