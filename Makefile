@@ -10,7 +10,7 @@ SEMANTIC_VENV ?= .venv-semantic
 # CPU wheel of 2.13.0; elsewhere point pip at https://download.pytorch.org/whl/cpu).
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo web test test-semantic lint clean venv bench-delivery
+.PHONY: demo web test test-semantic lint clean venv bench-delivery bench-cli
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ test-semantic: $(SEMANTIC_VENV)/.installed
 # BENCH_ARGS="--readers 10000 --mode both --profile" to change it.
 bench-delivery: $(STAMP)
 	$(BIN)/python benchmarks/delivery.py $(BENCH_ARGS)
+
+# Whole `digest` commands (--help, subscribers list, ingest jsonl of 20,000 papers) beside
+# `python -c pass`. BENCH_ARGS="--runs 15 --pg postgresql://postgres@127.0.0.1/postgres".
+bench-cli: $(STAMP)
+	$(BIN)/python benchmarks/cli_start.py --ingest $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

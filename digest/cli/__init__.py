@@ -1,4 +1,5 @@
-"""The admin CLI `digest`: one Typer app, one module per command group.
+"""The admin CLI `digest`: one Typer group, one module per command group, each imported
+only when one of its commands runs (``digest.cli.lazy``).
 
 ``main`` runs it without Click's standalone mode so that every expected failure (a
 :class:`DigestError`) becomes one ``error: ...`` line on stderr and a non-zero exit code,
@@ -7,38 +8,81 @@ never a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import Annotated
 
-import click
 import typer
 from rich.markup import escape
-from sqlalchemy.exc import SQLAlchemyError
 
-from digest.cli import bounces as bounces_cli
-from digest.cli import db as db_cli
-from digest.cli import doctor as doctor_cli
-from digest.cli import editions as editions_cli
-from digest.cli import ingest as ingest_cli
-from digest.cli import papers as papers_cli
-from digest.cli import rank as rank_cli
-from digest.cli import run as run_cli
-from digest.cli import scheduler as scheduler_cli
-from digest.cli import sources as sources_cli
-from digest.cli import stats as stats_cli
-from digest.cli import subscribers as subscribers_cli
-from digest.cli import web as web_cli
-from digest.cli.common import err_console
+from digest.cli.lazy import LazyCommand, LazyGroup
+from digest.cli.output import err_console
 from digest.errors import DigestError
 
-try:  # recent typer raises its own vendored copy of click's exceptions
-    from typer import exceptions as _typer_exceptions
-    from typer._click import exceptions as _typer_click
-except ImportError:  # pragma: no cover - older typer raises click's own
-    _typer_click = _typer_exceptions = click.exceptions  # type: ignore[misc]
-ABORTS = (click.exceptions.Abort, getattr(_typer_exceptions, "Abort", click.exceptions.Abort))
-CLICK_ERRORS = (click.ClickException, _typer_click.ClickException)
+# Exit codes (README, "CLI reference"): 0 success, 1 partial failure, and
+# DigestError.exit_code: 2 invalid input or configuration, 3 not found; then:
+DATABASE_ERROR = 4  # the database failed during the command (lost, locked, a constraint)
+INTERNAL_ERROR = 5  # an unexpected exception: a bug
+INTERRUPTED = 130
+
+# Each command's module is imported only when that command runs (`digest --help` imports
+# none of them); the help shown here is the first line of the command's own help.
+COMMANDS = {
+    "run": LazyCommand(
+        "digest.cli.run",
+        "Send the current edition to every active subscriber who has not had it yet.",
+    ),
+    "preview": LazyCommand(
+        "digest.cli.run",
+        "Render a subscriber's next digest to files, without sending or recording anything.",
+    ),
+    "demo": LazyCommand(
+        "digest.cli.run",
+        "Create demo subscribers, load the bundled sample papers, and run an edition.",
+    ),
+    "rank": LazyCommand(
+        "digest.cli.rank",
+        "Rank the papers of a pool for each profile, with the reason for each pick.",
+    ),
+    "web": LazyCommand(
+        "digest.cli.web",
+        "Serve the subscription site: subscribe, confirm, unsubscribe, preferences, feedback.",
+    ),
+    "subscribers": LazyCommand("digest.cli.subscribers", "Manage subscribers and their interests."),
+    "ingest": LazyCommand(
+        "digest.cli.ingest",
+        "Load new papers: `digest ingest [SOURCE ...] [--since DATE]`, or `ingest jsonl PATH`.",
+    ),
+    "sources": LazyCommand("digest.cli.sources", "Configure the paper sources."),
+    "papers": LazyCommand("digest.cli.papers", "Look at the stored papers."),
+    "db": LazyCommand("digest.cli.db", "Manage the database schema and its upkeep."),
+    "bounces": LazyCommand(
+        "digest.cli.bounces",
+        "Bounces and spam complaints: read them, listen for them, list them.",
+    ),
+    "scheduler": LazyCommand(
+        "digest.cli.scheduler",
+        "Run the jobs on their schedules, one active process and any standbys (see --help).",
+    ),
+    "stats": LazyCommand(
+        "digest.cli.stats",
+        "What happened lately: readers, editions, rates, feedback, clicks, sources.",
+    ),
+    "editions": LazyCommand(
+        "digest.cli.editions", "What each edition did: counts per ledger state, failures."
+    ),
+    "doctor": LazyCommand(
+        "digest.cli.doctor", "Check the set-up, one line per check; exit 1 if any check fails."
+    ),
+}
+
+
+class DigestCommands(LazyGroup):
+    lazy = COMMANDS
+
 
 app = typer.Typer(
+    cls=DigestCommands,
     name="digest",
     help="The day's trending research papers, ranked for each reader, in their inbox.",
     no_args_is_help=True,
@@ -46,39 +90,65 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(subscribers_cli.app, name="subscribers")
-app.add_typer(ingest_cli.app, name="ingest")
-app.add_typer(sources_cli.app, name="sources")
-app.add_typer(papers_cli.app, name="papers")
-app.add_typer(db_cli.app, name="db")
-app.add_typer(bounces_cli.app, name="bounces")
-app.add_typer(editions_cli.app, name="editions")
-run_cli.register(app)
-rank_cli.register(app)
-web_cli.register(app)
-scheduler_cli.register(app)
-stats_cli.register(app)
-doctor_cli.register(app)
+_debug = {"on": False}  # set by --debug for this process's run of main()
+
+
+@app.callback()
+def _options(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="Show the traceback of an unexpected error (also: DIGEST_DEBUG=1).",
+        ),
+    ] = False,
+) -> None:
+    _debug["on"] = debug
+
+
+cli = typer.main.get_command(app)
 
 
 def main(argv: list[str] | None = None) -> None:
-    command = typer.main.get_command(app)
     try:
-        code = command.main(args=argv, prog_name="digest", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="digest", standalone_mode=False)
     except DigestError as exc:
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True)
         sys.exit(exc.exit_code)
-    except ABORTS:
+    except typer.Abort:
         err_console.print("aborted")
-        sys.exit(130)
-    except CLICK_ERRORS as exc:
-        exc.show()
+        sys.exit(INTERRUPTED)
+    except typer.TyperException as exc:  # usage errors (Typer's copy of click's exceptions)
+        exc.show()  # type: ignore[attr-defined]
         sys.exit(exc.exit_code)
-    except SQLAlchemyError as exc:
-        line = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        err_console.print(f"[bold red]database error:[/] {line}", markup=True)
-        sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("interrupted")
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
+    except Exception as exc:
+        if _debug["on"] or os.environ.get("DIGEST_DEBUG", "") not in ("", "0"):
+            raise
+        if _is_database_error(exc):
+            line = _first_line(getattr(exc, "orig", None) or exc)
+            err_console.print(f"[bold red]error:[/] database: {escape(line)}", markup=True)
+            sys.exit(DATABASE_ERROR)
+        err_console.print(
+            f"[bold red]error:[/] unexpected {type(exc).__name__}: {escape(_first_line(exc))} "
+            "(a bug; --debug or DIGEST_DEBUG=1 shows the traceback)",
+            markup=True,
+        )
+        sys.exit(INTERNAL_ERROR)
+    finally:
+        _debug["on"] = False
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _first_line(exc: object) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else ""
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    """A SQLAlchemy error, without importing SQLAlchemy for the commands that never use it
+    (if it was not imported, the exception cannot be one of its errors)."""
+    sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
+    return sqlalchemy_exc is not None and isinstance(exc, sqlalchemy_exc.SQLAlchemyError)

@@ -1,18 +1,20 @@
-"""What every CLI command shares: settings, the database, consoles, JSON output."""
+"""What the CLI commands that use the database share: settings and the database (and, re-
+exported from ``output``, the consoles and JSON output)."""
 
 from __future__ import annotations
 
-import json
-import sys
-from typing import Any
-
-from rich.console import Console
-
+from digest.cli.output import console, err_console, is_terminal, print_json
 from digest.db import Database, engine
 from digest.settings import Settings
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+__all__ = [
+    "console",
+    "err_console",
+    "is_terminal",
+    "load_settings",
+    "open_database",
+    "print_json",
+]
 
 
 def load_settings() -> Settings:
@@ -22,11 +24,3 @@ def load_settings() -> Settings:
 def open_database(settings: Settings, *, auto_upgrade: bool | None = None) -> Database:
     """The database of ``settings``, its embedded SQLite schema upgraded automatically."""
     return engine.open_database(settings.database_url, auto_upgrade=auto_upgrade)
-
-
-def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
-
-
-def is_terminal() -> bool:
-    return sys.stdout.isatty()

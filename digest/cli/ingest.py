@@ -7,6 +7,7 @@ a summary table, and exits 1 when any source failed; the others are stored regar
 
 from __future__ import annotations
 
+import copy
 import os
 from datetime import date
 from pathlib import Path
@@ -25,6 +26,7 @@ from digest.cli.common import (
     open_database,
     print_json,
 )
+from digest.clock import utcnow
 from digest.db import Database
 from digest.errors import InputError
 from digest.ingest.http import HttpClient, user_agent
@@ -37,19 +39,27 @@ from digest.ingest.service import (
     select_sources,
     sync_sources,
 )
-from digest.pipeline.runtime import utcnow
 from digest.rank import RankOptions
 from digest.rank.vectors import embed_after_ingest
 from digest.settings import Settings
 
 
 class _DefaultToRun(TyperGroup):
-    """`digest ingest hf arxiv` means `digest ingest run hf arxiv`; subcommands still work."""
+    """`digest ingest hf arxiv` means `digest ingest run hf arxiv`; subcommands still work.
+
+    Its help is that of `run` (the sources, `--since`, `--json`), the commands listed below.
+    """
 
     def parse_args(self, ctx, args):  # type: ignore[no-untyped-def]
         if not args or (args[0] not in self.commands and args[0] not in ctx.help_option_names):
             args = ["run", *args]
         return super().parse_args(ctx, args)
+
+    def format_help(self, ctx, formatter):  # type: ignore[no-untyped-def]
+        shown = copy.copy(self)
+        shown.params = [*self.commands["run"].params, *self.params]
+        shown.subcommand_metavar = "| COMMAND [ARGS]..."
+        return TyperGroup.format_help(shown, ctx, formatter)
 
 
 app = typer.Typer(
@@ -156,6 +166,10 @@ def _print_reports(reports: list[SourceReport]) -> None:
             err_console.print(f"{r.name}: {problem}", markup=False)
         if len(r.problems) > 10:
             err_console.print(f"{r.name}: ... and {len(r.problems) - 10} more rejected items")
+        for warning in r.warnings[:10]:
+            err_console.print(f"{r.name}: warning: {warning}", markup=False)
+        if len(r.warnings) > 10:
+            err_console.print(f"{r.name}: ... and {len(r.warnings) - 10} more warnings")
 
 
 @app.command()
@@ -174,11 +188,16 @@ def jsonl(
         err_console.print(f"{path}:{line}: {problem}", markup=False)
     if len(counts.errors) > 50:
         err_console.print(f"... and {len(counts.errors) - 50} more bad lines")
+    for line, warning in counts.warnings[:50]:
+        err_console.print(f"{path}:{line}: warning: {warning}", markup=False)
+    if len(counts.warnings) > 50:
+        err_console.print(f"... and {len(counts.warnings) - 50} more warnings")
     summary = {
         "new": counts.new,
         "updated": counts.updated,
         "unchanged": counts.unchanged,
         "rejected": len(counts.errors),
+        "warnings": len(counts.warnings),
         "embedded": embedded,
     }
     if as_json:

@@ -20,7 +20,7 @@ from digest.cli.common import (
 )
 from digest.db import repo
 from digest.demo import DEMO_SUBSCRIBERS, sample_papers_path
-from digest.errors import InputError
+from digest.errors import InputError, NotFoundError
 from digest.ingest.jsonl import parse_jsonl, read_lines
 from digest.pipeline.edition import (
     EditionReport,
@@ -88,6 +88,8 @@ def run(
     """
     settings = load_settings()
     rt = _runtime(settings)
+    if email:
+        _check_subscribers_exist(rt, email)
     _check_smtp(settings)
     if resume:
         with rt.db.session() as session:
@@ -116,6 +118,15 @@ def run(
         _print_report(report)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _check_subscribers_exist(rt: Runtime, emails: list[str]) -> None:
+    """`--email` names subscribers: one that does not exist is "not found" (exit 3), not a
+    run that had nobody to send to."""
+    with rt.db.session() as session:
+        missing = [e for e in emails if repo.find_subscriber(session, e) is None]
+    if missing:
+        raise NotFoundError(f"no subscriber {', '.join(missing)}")
 
 
 def _retry_line(report: EditionReport) -> str:

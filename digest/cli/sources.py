@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from digest.cli.common import console, err_console, load_settings, print_json
 from digest.cli.ingest import parse_since, prepare
+from digest.clock import utcnow
 from digest.db import repo
-from digest.errors import InputError, NotFoundError
+from digest.errors import DigestError, InputError, NotFoundError
 from digest.ingest.http import HttpClient, user_agent
+from digest.ingest.parse_jsonl import parse_jsonl
 from digest.ingest.service import configured_sources, select_sources
 from digest.ingest.sources import (
     KINDS,
@@ -21,7 +24,6 @@ from digest.ingest.sources import (
     parse_option,
     source_for,
 )
-from digest.pipeline.runtime import utcnow
 
 app = typer.Typer(help="Configure the paper sources.", no_args_is_help=True)
 
@@ -135,13 +137,15 @@ def test(
         (config,) = select_sources(configured_sources(session), [name])
     now = utcnow()
     with HttpClient(user_agent(settings.base_url)) as client:
-        harvest = source_for(config).harvest(
-            client, SourceState(), since=since_day, today=now.date(), progress=lambda _: None
-        )
+        try:
+            harvest = source_for(config).harvest(
+                client, SourceState(), since=since_day, today=now.date(), progress=lambda _: None
+            )
+        except DigestError as exc:  # the source failed (fetch or parse): exit 1, as said
+            err_console.print(f"[bold red]error:[/] {name}: {escape(str(exc))}")
+            raise typer.Exit(1) from None
         requests = client.requests
     if harvest.lines is not None:
-        from digest.ingest.parse_jsonl import parse_jsonl
-
         parsed = parse_jsonl(harvest.lines, source=config.name)
         harvest.records = parsed.records
         harvest.errors += [f"line {n}: {p}" for n, p in parsed.errors]

@@ -11,11 +11,11 @@ import typer
 from rich.table import Table
 
 from digest.cli.common import console, err_console, load_settings, open_database, print_json
+from digest.clock import utcnow
 from digest.db import repo
 from digest.deliver.transports import undeliverable_address
 from digest.domain import FREQUENCIES, SUBSCRIBER_STATUSES
 from digest.errors import InputError
-from digest.pipeline.runtime import utcnow
 from digest.subscriber_io import (
     FORMATS,
     RowError,

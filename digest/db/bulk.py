@@ -20,7 +20,6 @@ from operator import is_not, itemgetter
 from typing import Any
 
 import orjson
-import psycopg
 from sqlalchemy import JSON, Boolean, Connection, Date, DateTime, Integer, String, Table
 
 from digest.db.models import Base
@@ -34,6 +33,7 @@ REQUIRED = frozenset(
 )  # fmt: skip
 # Columns whose server default is an empty JSON list: left out when empty in every row.
 EMPTY_LIST_DEFAULT = frozenset({"keywords", "affiliations"})
+UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE, psycopg's ``Error.sqlstate``
 
 # json.dumps builds a new C encoder on every call; one built once is ~3x faster. It is the
 # fallback for what orjson refuses (a lone surrogate from a broken escape).
@@ -99,7 +99,9 @@ def _copy_new(cursor: Any, table: str, columns: Sequence[str], rows: list[dict])
     cursor.execute("SAVEPOINT digest_bulk")
     try:
         _copy(cursor, table, columns, rows, flag=False, like=table)
-    except psycopg.errors.UniqueViolation:
+    except Exception as exc:  # psycopg.errors.UniqueViolation, without importing psycopg on SQLite
+        if getattr(exc, "sqlstate", None) != UNIQUE_VIOLATION:
+            raise
         cursor.execute("ROLLBACK TO SAVEPOINT digest_bulk")
         return False
     cursor.execute("RELEASE SAVEPOINT digest_bulk")

@@ -1,7 +1,8 @@
-"""Engines, sessions and schema migrations for SQLite and PostgreSQL.
+"""Engines, sessions and schema checks for SQLite and PostgreSQL.
 
-``Database`` wraps one engine and its session factory. ``connect`` checks the server
+``Database`` wraps one engine and its session factory. ``ensure_schema`` checks the server
 answers and the schema is current, and turns driver errors into one-line ConfigErrors.
+Migrations themselves live in ``digest.db.migrate`` (Alembic), loaded only to run one.
 """
 
 from __future__ import annotations
@@ -9,19 +10,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.errors import ConfigError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Alembic's own table (its default name), holding the revision a database is at.
+VERSION_TABLE = "alembic_version"
 # PostgreSQL connections kept open per process: the web server runs at most this many
 # requests' database work at once (digest.web.app), so a busy site reuses connections
 # instead of opening one per request. Created lazily: a CLI command opens one.
@@ -109,34 +112,46 @@ class Database:
             ) from None
 
     # -- migrations -------------------------------------------------------------------
+    # Alembic (and Mako) load only here, when a schema is upgraded or inspected: opening a
+    # current database needs neither (see ``ensure_schema``).
     def _alembic_config(self) -> Config:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-        cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
-        return cfg
+        from digest.db import migrate
+
+        return migrate.alembic_config(self.url)
 
     def head_revision(self) -> str | None:
-        return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
+        from digest.db import migrate
+
+        return migrate.head_revision(self.url)
 
     def current_revision(self) -> str | None:
+        from digest.db import migrate
+
         with self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            return migrate.current_revision(conn)
 
     def upgrade(self, revision: str = "head") -> None:
+        from digest.db import migrate
+
         self.check_connection()
-        cfg = self._alembic_config()
         with self.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
+            migrate.upgrade(conn, self.url, revision)
+
+    def stored_revision(self) -> str | None:
+        """The revision the database is at (None: no digest tables), in one query."""
+        with self.engine.connect() as conn:
+            if not inspect(conn).has_table(VERSION_TABLE):
+                return None
+            return conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
 
     def ensure_schema(self, *, auto_upgrade: bool) -> None:
         """Check the server answers and the schema is current; upgrade if allowed."""
         self.check_connection()
         try:
-            current = self.current_revision()
+            current = self.stored_revision()
         except OperationalError as exc:
             raise ConfigError(f"DIGEST_DATABASE_URL: {_first_line(exc)}") from None
-        if current == self.head_revision():
+        if current == head_revision():
             return
         if auto_upgrade:
             self.upgrade()
@@ -148,6 +163,14 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def head_revision() -> str:
+    """The newest schema revision, without Alembic: revision ids are the four-digit
+    prefixes of the files in ``migrations/versions`` (``0006_bounces.py`` is ``"0006"``,
+    each file chaining to the one before); tests/db/test_schema_revision.py checks that
+    Alembic reads the same head."""
+    return max(p.name[:4] for p in (MIGRATIONS_DIR / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
 
 
 def open_database(url: str, *, auto_upgrade: bool | None = None) -> Database:

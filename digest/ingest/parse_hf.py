@@ -1,9 +1,11 @@
 """Hugging Face Daily Papers (``/api/daily_papers?date=...``) JSON -> Paper records. Pure.
 
 Each item is ``{"paper": {"id", "title", "summary", "authors": [{"name"}], "upvotes",
-"publishedAt", "ai_summary"?, "ai_keywords"?, "githubRepo"?, "githubStars"?,
-"projectPage"?}, "submittedOnDailyAt", "numComments", ...}``. Upvotes, stars and comments
-are the trending signal; ``submittedOnDailyAt`` is the day the paper was featured.
+"publishedAt", "submittedOnDailyAt", "ai_summary"?, "ai_keywords"?, "githubRepo"?,
+"githubStars"?, "projectPage"?, ...}, "title", "summary", "publishedAt", "numComments",
+"thumbnail", "submittedBy", ...}`` (the schema of huggingface.co/api/daily_papers: the day
+a paper was featured, ``submittedOnDailyAt``, is a field of ``paper``, not of the item).
+Upvotes, stars and comments are the trending signal.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def paper_from_item(item: object, *, source: str) -> Paper:
         abstract=text(paper.get("summary") or item.get("summary")),
         authors=[a.get("name") if isinstance(a, dict) else a for a in authors],
         published=day(paper.get("publishedAt"), "publishedAt"),
-        featured_on=day(item.get("submittedOnDailyAt"), "submittedOnDailyAt"),
+        featured_on=day(paper.get("submittedOnDailyAt"), "paper.submittedOnDailyAt"),
         upvotes=count(paper.get("upvotes")),
         github_stars=count(paper.get("githubStars")),
         num_comments=count(item.get("numComments")),

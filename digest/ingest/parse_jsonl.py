@@ -77,7 +77,7 @@ def _parse_lines(lines: Iterable[tuple[int, bytes | str]], source: str) -> Parse
         except orjson.JSONDecodeError:
             data = _STDLIB
         if data is _STDLIB or _has_float(data):
-            line = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+            line = raw if isinstance(raw, str) else _decode(raw, number, result)
             if not line.strip():
                 continue
             try:
@@ -87,10 +87,27 @@ def _parse_lines(lines: Iterable[tuple[int, bytes | str]], source: str) -> Parse
                 result.errors.append((number, f"not valid JSON ({reason})"))
                 continue
         try:
-            result.add(number, paper_from_dict(data, source=source))
+            paper = paper_from_dict(data, source=source)
         except InputError as exc:
             result.errors.append((number, str(exc)))
+            continue
+        result.add(number, paper)
+        if paper.id.startswith("title:"):
+            given = data.get("id") or data.get("arxiv_id") or data.get("doi")
+            what = f"no arXiv id or DOI in {given!r}" if given else "no id"
+            result.warnings.append((number, f"{what}: stored under its title ({paper.id})"))
     return dedupe(result)
+
+
+def _decode(raw: bytes, number: int, result: ParseResult) -> str:
+    """The line as text; invalid UTF-8 is replaced (U+FFFD) and said so."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        result.warnings.append(
+            (number, f"invalid UTF-8 at byte {exc.start + 1} replaced with U+FFFD")
+        )
+        return raw.decode("utf-8", "replace")
 
 
 # orjson parses a line 2-3x faster than ``json``. What it refuses (invalid UTF-8, NaN, a

@@ -41,6 +41,8 @@ class ParseResult:
     total: int | None = None  # items the server says match (arXiv API paging), when known
     feed_date: date | None = None  # the announcement day of a feed, when it says
     positions: list[int] = field(default_factory=list)  # item number of each record
+    # Items stored with a doubt: (item number, what was done), e.g. invalid UTF-8 replaced.
+    warnings: list[tuple[int, str]] = field(default_factory=list)
 
     def add(self, number: int, paper: Paper) -> None:
         self.records.append(paper)
@@ -50,6 +52,7 @@ class ParseResult:
         self.records.extend(other.records)
         self.errors.extend(other.errors)
         self.positions.extend(other.positions)
+        self.warnings.extend(other.warnings)
 
 
 def text(value: object) -> str:
@@ -194,24 +197,22 @@ def make_paper(
 def dedupe(result: ParseResult) -> ParseResult:
     """Keep one record per paper within one document: the highest version, else the first.
 
-    Every dropped duplicate is reported under its item number.
+    Every other record of that paper is reported under its item number as a duplicate of
+    the one kept (so the message does not depend on the order they came in).
     """
     positions = result.positions
     best: dict[str, int] = {}
-    dropped: list[tuple[int, str]] = []
     for index, paper in enumerate(result.records):
         kept = best.get(paper.id)
-        if kept is None:
+        if kept is None or (paper.version or 0) > (result.records[kept].version or 0):
             best[paper.id] = index
-            continue
-        other = result.records[kept]
-        if (paper.version or 0) > (other.version or 0):
-            best[paper.id] = index
-            dropped.append((positions[kept], f"duplicate of item {positions[index]} ({paper.id})"))
-        else:
-            dropped.append((positions[index], f"duplicate of item {positions[kept]} ({paper.id})"))
-    if not dropped:
+    if len(best) == len(result.records):
         return result
+    dropped = [
+        (positions[index], f"duplicate of item {positions[best[paper.id]]} ({paper.id})")
+        for index, paper in enumerate(result.records)
+        if best[paper.id] != index
+    ]
     keep = sorted(best.values())
     return ParseResult(
         records=[result.records[i] for i in keep],
@@ -219,7 +220,28 @@ def dedupe(result: ParseResult) -> ParseResult:
         total=result.total,
         feed_date=result.feed_date,
         positions=[positions[i] for i in keep],
+        warnings=result.warnings,
     )
+
+
+def is_html_page(data: bytes) -> bool:
+    """Whether a document is an HTML page (an error or login page served instead of the
+    feed): ``<!DOCTYPE html`` or ``<html`` first, after a BOM, blanks, an XML declaration
+    and comments."""
+    pos = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    while True:
+        while pos < len(data) and data[pos] in b" \t\r\n":
+            pos += 1
+        if data.startswith(b"<?", pos):
+            closer = b"?>"
+        elif data.startswith(b"<!--", pos):
+            closer = b"-->"
+        else:
+            return data[pos : pos + 14].lower().startswith((b"<!doctype html", b"<html"))
+        end = data.find(closer, pos)
+        if end < 0:
+            return False
+        pos = end + len(closer)
 
 
 def check_size(data: bytes) -> None:

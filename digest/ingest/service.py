@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from digest.db import Database, repo
+from digest.db import Database, repo, sightings
 from digest.errors import DigestError, InputError, NotFoundError
 from digest.gc_pause import gc_paused
 from digest.ingest.http import HttpClient
@@ -42,6 +42,7 @@ class SourceReport:
     unchanged: int = 0
     rejected: int = 0
     note: str = ""
+    warnings: list[str] = field(default_factory=list)  # items stored with a doubt
     error: str | None = None
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -66,6 +67,7 @@ class LineCounts:
     updated: int = 0
     unchanged: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
+    warnings: list[tuple[int, str]] = field(default_factory=list)  # (line, what was done)
 
 
 def ingest_lines(
@@ -74,7 +76,11 @@ def ingest_lines(
     """Store JSONL lines; a line whose bytes ``source`` already sent is skipped unparsed.
 
     The digest of each raw line is compared with the stored digests of what this source
-    said last, so an unchanged re-run costs one hash per line and one query.
+    said last, so an unchanged re-run costs one hash per line and one query. A re-run of
+    the same lines is a no-op with the same counts: duplicates of a paper are judged over
+    the whole input (:func:`digest.ingest.parsing.dedupe`), and when a changed or repeated
+    line holds a paper that a skipped line holds too, that line is parsed again so the
+    same rule decides which one is kept.
     """
     with gc_paused():
         return _ingest_lines(session, lines, source, now)
@@ -87,17 +93,32 @@ def _ingest_lines(
     numbered = [(i, line) for i, line in enumerate(lines, start=1) if line.strip()]
     digests = [raw_hash(line) for _, line in numbered]
     known = repo.known_hashes(session, source, list(set(digests)))
+    stored_line: dict[str, int] = {}  # digest -> the line whose record the source holds
     todo, digest_of = [], {}
     for (number, line), digest in zip(numbered, digests, strict=True):
-        if digest not in known:
-            todo.append((number, line))
-            digest_of[number] = digest
-    counts.unchanged += len(known)
-    for start in range(0, len(todo), LINE_CHUNK):
-        result = parse_numbered_lines(todo[start : start + LINE_CHUNK], source=source)
-        counts.errors.extend(result.errors)
+        if digest in known and digest not in stored_line:
+            stored_line[digest] = number
+            continue
+        todo.append((number, line))
+        digest_of[number] = digest
+    result = parse_numbered_lines(todo, source=source)
+    if stored_line and result.records:
+        held = sightings.stored_hashes(session, source, [p.id for p in result.records])
+        again = {stored_line[d] for d in held.values() if d in stored_line}
+        if again:
+            line_of = dict(numbered)
+            todo = sorted(todo + [(n, line_of[n]) for n in again])
+            result = parse_numbered_lines(todo, source=source)
+    skipped = set(stored_line.values())
+    counts.errors = result.errors
+    counts.warnings = [(n, w) for n, w in result.warnings if n not in skipped]
+    counts.unchanged = len(skipped) - sum(1 for n, _ in result.errors if n in skipped)
+    fresh = [(p, n) for p, n in zip(result.records, result.positions, strict=True)
+             if n not in skipped]  # fmt: skip
+    for start in range(0, len(fresh), LINE_CHUNK):
+        chunk = fresh[start : start + LINE_CHUNK]
         stored = repo.upsert_papers(
-            session, result.records, now, hashes=[digest_of[n] for n in result.positions]
+            session, [p for p, _ in chunk], now, hashes=[digest_of[n] for _, n in chunk]
         )
         counts.new += stored.new
         counts.updated += stored.updated
@@ -230,6 +251,7 @@ def _store(
     if harvest.lines is not None:
         counts = ingest_lines(session, harvest.lines, name, now)
         problems += [f"line {n}: {p}" for n, p in counts.errors]
+        report.warnings = [f"line {n}: {w}" for n, w in counts.warnings]
         report.new, report.updated, report.unchanged = counts.new, counts.updated, counts.unchanged
     else:
         stored = repo.upsert_papers(session, harvest.records, now)

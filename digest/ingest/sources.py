@@ -42,7 +42,7 @@ from digest.ingest.parse_arxiv_feed import ANNOUNCE_TYPES, parse_arxiv_feed
 from digest.ingest.parse_feed import parse_feed
 from digest.ingest.parse_hf import parse_daily_papers
 from digest.ingest.parse_jsonl import GZIP_MAGIC, gunzip, parse_file
-from digest.ingest.parsing import ParseResult
+from digest.ingest.parsing import ParseError, ParseResult, is_html_page
 from digest.timetable import check_schedule
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
@@ -273,6 +273,7 @@ def source_for(config: SourceConfig) -> Source:
 @dataclass
 class _Base:
     config: SourceConfig
+    expects = "RSS or Atom"  # what the URL should serve, for the message when it does not
 
     @property
     def name(self) -> str:
@@ -297,10 +298,14 @@ class _Base:
             return None
         if response.validators:
             harvest.validators[key] = response.validators
+        if is_html_page(response.content):  # an error or login page instead of the data
+            raise ParseError(f"expected {self.expects}, got an HTML page from {key}")
         return response.content
 
 
 class HfDaily(_Base):
+    expects = "JSON"
+
     def harvest(
         self,
         client: HttpClient,
@@ -345,6 +350,8 @@ class HfDaily(_Base):
 
 
 class ArxivApi(_Base):
+    expects = "Atom"
+
     def harvest(
         self,
         client: HttpClient,
@@ -465,6 +472,8 @@ class Feed(_Base):
 
 
 class File(_Base):
+    expects = "JSON or JSON lines"
+
     def harvest(
         self,
         client: HttpClient,

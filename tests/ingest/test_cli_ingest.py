@@ -121,7 +121,23 @@ def test_sources_test_reports_a_failure(env, capsys, feed_server) -> None:  # ty
     feed_server.serve("/broken", b"{not xml")
     run_cli(capsys, "sources", "add", "broken", "arxiv_feed", "--url", feed_server.url("/broken"))
     result = run_cli(capsys, "sources", "test", "broken")
-    assert result.code != 0 and "error:" in result.err and "Traceback" not in result.err
+    assert result.code == 1  # as its help says: a failing source is not bad input (2)
+    assert result.err.startswith("error: broken: ") and "Traceback" not in result.err
+    feed_server.serve("/down", b"<!DOCTYPE html><html><body>Maintenance</body></html>")
+    run_cli(capsys, "sources", "add", "down", "feed", "--url", feed_server.url("/down"))
+    down = run_cli(capsys, "sources", "test", "down")
+    assert down.code == 1
+    assert f"expected RSS or Atom, got an HTML page from {feed_server.url('/down')}" in down.err
+    help_text = run_cli(capsys, "sources", "test", "--help").out
+    assert "exit 1 when it fails" in help_text
+
+
+def test_ingest_help_shows_the_default_commands_arguments(env, capsys) -> None:  # type: ignore[no-untyped-def]
+    """`digest ingest` runs `ingest run`: its help shows what it takes."""
+    shown = run_cli(capsys, "ingest", "--help")
+    assert shown.code == 0
+    for word in ("Arguments", "sources...", "--since", "--json", "Commands", "jsonl"):
+        assert word in shown.out, word
 
 
 def test_ingest_jsonl_keeps_working(env, capsys, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -132,10 +148,13 @@ def test_ingest_jsonl_keeps_working(env, capsys, tmp_path) -> None:  # type: ign
         "updated": 0,
         "unchanged": 0,
         "rejected": 0,
+        "warnings": 0,
         "embedded": 10 if semantic.available() else 0,  # the ingest hook
     }
     again = run_cli(capsys, "ingest", "jsonl", str(path), "--json")
-    assert again.json() == {"new": 0, "updated": 0, "unchanged": 10, "rejected": 0, "embedded": 0}
+    assert again.json() == {
+        "new": 0, "updated": 0, "unchanged": 10, "rejected": 0, "warnings": 0, "embedded": 0
+    }  # fmt: skip
     bad = tmp_path / "bad.jsonl"
     lines = (FIXTURES / "papers.jsonl").read_text().splitlines()
     bad.write_text("\n".join([lines[0], "{oops", json.dumps({"id": "2501.00001"})]) + "\n")

@@ -39,9 +39,36 @@ def test_daily_papers_day() -> None:
     assert first.links["project"] == raw["paper"]["projectPage"]
     assert first.links["hf"] == f"https://huggingface.co/papers/{first.id}"
     assert first.featured_on == date(2025, 5, 30)
+    assert all(p.featured_on == date(2025, 5, 30) for p in result.records)
     assert first.published == date(2025, 5, 28)
     assert first.ai_summary and first.keywords
     assert first.source == "hf"
+
+
+def test_daily_papers_fixture_has_the_real_apis_shape() -> None:
+    """The shape of huggingface.co/api/daily_papers items: `submittedOnDailyAt` belongs to
+    `paper` (the top level has title, summary, publishedAt, numComments, thumbnail,
+    submittedBy, ...). A fixture with it at the top level hid a parser reading it there."""
+    for item in json.loads(fixture("daily_papers.json")):
+        assert "submittedOnDailyAt" not in item
+        assert {"paper", "title", "summary", "publishedAt", "numComments"} <= set(item)
+        assert {"id", "title", "summary", "authors", "upvotes", "publishedAt"} <= set(item["paper"])
+        assert "submittedOnDailyAt" in item["paper"]
+
+
+def test_daily_papers_featured_day_is_read_from_the_paper() -> None:
+    item = {
+        "paper": {"id": "2506.00001", "title": "T", "summary": "S", "authors": [],
+                  "upvotes": 3, "publishedAt": "2025-06-01T10:00:00.000Z",
+                  "submittedOnDailyAt": "2025-06-03T08:12:00.000Z"},
+        "title": "T", "summary": "S", "publishedAt": "2025-06-01T10:00:00.000Z",
+        "numComments": 2, "thumbnail": "https://example.org/t.png",
+    }  # fmt: skip
+    (paper,) = parse_daily_papers(json.dumps([item]).encode()).records
+    assert paper.featured_on == date(2025, 6, 3)
+    item["paper"]["submittedOnDailyAt"] = "soon"
+    result = parse_daily_papers(json.dumps([item]).encode())
+    assert "paper.submittedOnDailyAt" in result.errors[0][1]
 
 
 def test_daily_papers_bad_items_are_reported_and_skipped() -> None:
@@ -129,6 +156,32 @@ def test_arxiv_api_bad_entries() -> None:
 def test_arxiv_api_malformed_xml(data: bytes) -> None:
     with pytest.raises(ParseError):
         parse_arxiv_api(data)
+
+
+def test_xml_declarations_are_refused_wherever_they_are() -> None:
+    """A DTD or entity after a long comment (past any prefix a guard might scan) is refused
+    like one at the start: nothing is ever expanded."""
+    atom = b'<feed xmlns="http://www.w3.org/2005/Atom">&a;</feed>'
+    entity = b'<!DOCTYPE feed [<!ENTITY a "' + b"x" * 1000 + b'">]>'
+    for padding in (b"", b"<!-- " + b"c" * 10_000 + b" -->\n"):
+        data = b'<?xml version="1.0"?>\n' + padding + entity + atom
+        for parse in (parse_arxiv_api, parse_arxiv_feed):
+            with pytest.raises(ParseError, match="DOCTYPE or ENTITY declaration is refused"):
+                parse(data)
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        b"<!DOCTYPE html><html><body>Rate limited</body></html>",
+        b"\xef\xbb\xbf  <!doctype HTML>\n<html lang=en>",
+        b"<?xml version='1.0'?><!-- proxy --><html><body>503</body></html>",
+    ],
+)
+def test_an_html_page_is_not_reported_as_a_dtd(page: bytes) -> None:
+    for parse in (parse_arxiv_api, parse_arxiv_feed):
+        with pytest.raises(ParseError, match=r"^expected RSS or Atom, got an HTML page$"):
+            parse(page)
 
 
 # -- arXiv announcement feeds ------------------------------------------------------------

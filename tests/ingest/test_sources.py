@@ -275,6 +275,31 @@ def test_one_failing_source_never_stops_the_others(
     assert state(db, "down").last_error and state(db, "down").cursor is None
 
 
+@pytest.mark.parametrize(
+    ("kind", "expects", "options"),
+    [
+        ("arxiv_feed", "RSS or Atom", {}),
+        ("feed", "RSS or Atom", {}),
+        ("arxiv_api", "Atom", {"query": "cat:cs.LG"}),
+        ("hf_daily", "JSON", {}),
+    ],
+)
+def test_an_html_page_instead_of_the_data_is_named_with_its_url(
+    sqlite_db: Database, client, feed_server: FeedServer, kind: str, expects: str, options: dict
+) -> None:
+    """A login or error page served with 200 and `<!DOCTYPE html>` (after a comment, as
+    some servers send it) is reported as what it is, with the URL it came from."""
+    page = b"<!-- generated -->\n<!DOCTYPE html>\n<html><head><title>Error</title></html>"
+    feed_server.serve("/page", page, content_type="text/html")
+    source = add(sqlite_db, "src", kind, url=feed_server.url("/page"), **options)
+    report = run(sqlite_db, client, source)["src"]
+    assert report.failed
+    assert f"expected {expects}, got an HTML page from {feed_server.url('/page')}" in (
+        report.error or ""
+    )
+    assert "DOCTYPE or ENTITY" not in (report.error or "")
+
+
 def test_bad_items_are_skipped_and_the_rest_stored(
     db: Database, client, feed_server: FeedServer
 ) -> None:

@@ -1,0 +1,169 @@
+"""CLI benchmark: whole `digest` commands, as a shell runs them, beside `python -c pass`.
+
+    .venv/bin/python benchmarks/cli_start.py [--runs N] [--ingest PATH] [--lines N] [--pg URL]
+
+Each command runs as a new process (the venv's `digest` console script) and is timed from
+start to exit (wall clock); the figure is the median of ``--runs`` runs (the machine is
+shared: the minimum is printed too). The baseline is the same interpreter running
+`python -c pass`, so figures compare across machines as ratios.
+
+- `digest --help`;
+- `digest subscribers list` of 100 subscribers in a SQLite file (imported once with
+  `digest subscribers import`, not timed).
+
+With ``--ingest PATH`` (a .jsonl or .jsonl.gz file of papers; the first ``--lines`` lines
+are copied to a temporary file), also `digest ingest jsonl` into an empty SQLite file (and,
+with ``--pg``, a throwaway PostgreSQL database): the first load (every paper new) and an
+unchanged rerun, each timed as a whole command, in papers per second. CPU time (user +
+system of the command) is printed beside the wall time: it varies much less with the load
+of a shared machine.
+Targets: `--help` and `subscribers list` <= 0.3 s; ingest >= 10,000 papers/s first load,
+>= 30,000 papers/s rerun.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data" / "arxiv-2025-06-12.jsonl.gz"
+SCRIPT = Path(sys.executable).parent / "digest"
+DIGEST = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "digest"]
+
+
+def run(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system) of one whole command."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(argv, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        sys.exit(f"error: {' '.join(argv[-3:])} exited {done.returncode}: {done.stderr[-500:]}")
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return seconds, cpu
+
+
+def wall(argv: list[str], env: dict[str, str]) -> float:
+    return run(argv, env)[0]
+
+
+def timed(argv: list[str], env: dict[str, str], runs: int) -> tuple[float, float, float]:
+    """Median wall, minimum wall and median CPU seconds of ``runs`` runs."""
+    wall(argv, env)  # warm the page cache and the bytecode files
+    times = [run(argv, env) for _ in range(runs)]
+    walls = [w for w, _ in times]
+    return statistics.median(walls), min(walls), statistics.median(c for _, c in times)
+
+
+def subscribers_file(folder: Path, count: int) -> Path:
+    path = folder / "subscribers.jsonl"
+    with path.open("w") as out:
+        for i in range(count):
+            reader = {
+                "email": f"reader{i:03d}@example.org",
+                "name": f"Reader {i}",
+                "topics": ["diffusion models", "retrieval augmented generation"],
+                "categories": ["cs.LG"],
+            }
+            out.write(json.dumps(reader) + "\n")
+    return path
+
+
+def head_lines(source: Path, target: Path, count: int) -> int:
+    opener = gzip.open if source.suffix == ".gz" else open
+    written = 0
+    with opener(source, "rt", encoding="utf-8") as lines, target.open("w") as out:
+        for line in lines:
+            if written == count:
+                break
+            out.write(line)
+            written += 1
+    return written
+
+
+def ingest(env: dict[str, str], path: Path, lines: int, label: str) -> None:
+    first = wall([*DIGEST, "ingest", "jsonl", str(path)], env)
+    rerun = wall([*DIGEST, "ingest", "jsonl", str(path)], env)
+    print(
+        f"digest ingest jsonl ({label}, {lines:,} lines): first load {first:.2f} s "
+        f"= {lines / first:,.0f} papers/s; unchanged rerun {rerun:.2f} s "
+        f"= {lines / rerun:,.0f} papers/s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--subscribers", type=int, default=100)
+    parser.add_argument("--ingest", type=Path, nargs="?", const=DATA, default=None)
+    parser.add_argument("--lines", type=int, default=20_000)
+    parser.add_argument("--pg", default="", help="PostgreSQL admin URL for the ingest too")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="digest-cli-bench-") as tmp:
+        folder = Path(tmp)
+        env = {
+            **os.environ,
+            "DIGEST_DATABASE_URL": f"sqlite:///{folder / 'digest.db'}",
+            "COLUMNS": "100",
+        }
+        env.pop("DIGEST_CONFIG", None)
+        people = subscribers_file(folder, args.subscribers)
+        wall([*DIGEST, "subscribers", "import", str(people), "--format", "jsonl"], env)
+
+        base, base_min, base_cpu = timed([sys.executable, "-c", "pass"], env, args.runs)
+        print(
+            f"python -c pass: {base:.3f} s wall (min {base_min:.3f}), {base_cpu:.3f} s CPU"
+            f"  [medians of {args.runs} runs]"
+        )
+        for argv, label in (
+            (["--help"], "digest --help"),
+            (["subscribers", "list"], f"digest subscribers list ({args.subscribers})"),
+        ):
+            median, low, cpu = timed([*DIGEST, *argv], env, args.runs)
+            print(
+                f"{label}: {median:.3f} s wall (min {low:.3f}), {cpu:.3f} s CPU; "
+                f"{median / base:.1f}x the baseline, {median - base:.3f} s above it"
+            )
+
+        if args.ingest is not None:
+            papers = folder / "papers.jsonl"
+            lines = head_lines(args.ingest, papers, args.lines)
+            sqlite_env = {**env, "DIGEST_DATABASE_URL": f"sqlite:///{folder / 'ingest.db'}"}
+            ingest(sqlite_env, papers, lines, "SQLite")
+            if args.pg:
+                pg_ingest(env, args.pg, papers, lines)
+
+
+def pg_ingest(env: dict[str, str], admin_url: str, papers: Path, lines: int) -> None:
+    from sqlalchemy import create_engine, text
+
+    name = f"digest_cli_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+        pg_env = {**env, "DIGEST_DATABASE_URL": url}
+        wall([*DIGEST, "db", "upgrade"], pg_env)
+        ingest(pg_env, papers, lines, "PostgreSQL")
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()

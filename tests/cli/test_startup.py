@@ -1,0 +1,87 @@
+"""The CLI starts at once: a command imports only what it uses.
+
+Each check runs a real `digest` command in a fresh interpreter and looks at the modules it
+imported, so re-adding a heavy import at module level anywhere on a command's path (the
+ranker's scikit-learn and SciPy, Celery, the renderer's Jinja and MJML, Alembic) fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from digest.cli import COMMANDS, cli
+from digest.cli.lazy import load_command
+
+# Run one command as the console script would, then print the top-level packages loaded.
+PROBE = """
+import json, sys
+from digest.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code, "modules": sorted({m.split(".")[0] for m in sys.modules})}))
+"""
+
+# What no command below needs: the ranker, the task queue, the renderer, the web stack.
+NEVER = {"sklearn", "scipy", "celery", "jinja2", "mjml", "starlette", "uvicorn", "redis"}
+
+
+def probe(env: dict[str, str], *args: str) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["code"] in (0, None), done.stderr
+    return set(result["modules"])
+
+
+@pytest.fixture
+def env(digest_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    return {**digest_env, "DIGEST_DATABASE_URL": f"sqlite:///{tmp_path / 'digest.db'}"}
+
+
+def test_help_imports_no_command_and_no_database(env: dict[str, str]) -> None:
+    loaded = probe(env, "--help")
+    heavy = NEVER | {"sqlalchemy", "alembic", "numpy", "httpx", "feedparser", "psycopg"}
+    assert "typer" in loaded  # the probe really ran the command
+    assert not loaded & heavy
+
+
+def test_subscribers_list_loads_no_ranker_renderer_or_migrations(env: dict[str, str]) -> None:
+    probe(env, "db", "upgrade")
+    loaded = probe(env, "subscribers", "list")
+    assert "sqlalchemy" in loaded  # the probe really ran the command
+    heavy = NEVER | {"alembic", "numpy", "httpx", "feedparser", "psycopg"}
+    assert not loaded & heavy
+
+
+def test_ingest_jsonl_loads_no_ranker_or_renderer(env: dict[str, str], tmp_path: Path) -> None:
+    probe(env, "db", "upgrade")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    loaded = probe(env, "ingest", "jsonl", str(empty))
+    assert "sqlalchemy" in loaded
+    assert not loaded & (NEVER | {"alembic"})
+
+
+def test_listed_help_is_each_commands_own() -> None:
+    """`digest --help` shows the one-line helps of COMMANDS without importing the commands:
+    each must be the first line of the help the command itself has."""
+    assert list(COMMANDS) == cli.list_commands(None)  # type: ignore[arg-type]
+    for name, entry in COMMANDS.items():
+        command = load_command(name, entry)
+        assert command is not None, name
+        assert (command.help or "").strip().splitlines()[0] == entry.help, name
+        assert "install_completion" not in {p.name for p in command.params}, name
