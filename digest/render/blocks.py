@@ -1,9 +1,10 @@
 """The digest templates, compiled for one edition: blocks per key, skeletons per shape.
 
 A digest template has four blocks: ``head`` and ``foot`` (once per email), ``section``
-(per section) and ``item`` (per paper, ``scoped`` to see ``section`` and ``item``). Each is
-rendered once per edition and key, with the values that differ between readers as
-placeholders (:mod:`digest.render.splice`):
+(per section) and ``item`` (per paper, ``scoped`` to see ``section`` and ``item``), and may
+have a fifth, ``entry`` (per paper again, for an index of the issue: a second loop over the
+sections and items). Each is rendered once per edition and key, with the values that
+differ between readers as placeholders (:mod:`digest.render.splice`):
 
 =========  ========================================  =====================================
 block      key (what its text may depend on)         per reader (output as is only)
@@ -15,6 +16,7 @@ item       ``item.card``, ``item.number`` (only if   ``item.why``, ``item.feedba
            the block uses it)                        ``item.feedback_down``,
                                                      ``item.label``, ``item.why_text``,
                                                      and the above
+entry      ``item.card``                             the same as item
 =========  ========================================  =====================================
 
 Every block also sees the edition's values (``brand``, ``edition``, ``contact_line``,
@@ -41,6 +43,7 @@ from digest.render.splice import Forbidden, Hole, Piece, Spliced, escape_value, 
 from digest.render.view import Item, Section
 
 BLOCKS = ("head", "section", "item", "foot")
+OPTIONAL_BLOCKS = ("entry",)  # an index entry per item (the HTML's "In this issue")
 EDITION_VALUES = ("brand", "edition", "contact_line", "postal_address")
 # The same for readers of one shape: head, foot and the skeleton see them, items do not.
 SHAPE_VALUES = ("paper_count", "more_count", "cold_start", "frequency")
@@ -116,9 +119,11 @@ class TemplateBlocks:
                 f"(missing: {', '.join(missing)}); see docs/email.md"
             )
         self.template = template
+        self.names = BLOCKS + tuple(name for name in OPTIONAL_BLOCKS if name in template.blocks)
         self.autoescape = bool(template.environment.autoescape)
         self.escaped = escaped  # escaped values that recur (reasons, names), shared
         self.items: dict[object, Piece] = {}
+        self.entries: dict[object, Piece] = {}
         self.sections: dict[str, Piece] = {}
         self.ends: dict[tuple[object, ...], Piece] = {}  # head and foot
         self.skeletons: dict[tuple[object, ...], list[Piece | str]] = {}
@@ -141,6 +146,7 @@ class TemplateBlocks:
         units: list[tuple[Piece, Sequence[object]]] = []
         append = units.append
         next_item = iter(items).__next__
+        next_entry = iter(items).__next__
         next_section = iter(view["sections"]).__next__
         for entry in skeleton:
             if type(entry) is Piece:
@@ -160,6 +166,10 @@ class TemplateBlocks:
                     label = escape_value(label, cache)
                     why_text = escape_value(why_text, cache)
                 append((piece, (*values, why, up, down, label, why_text)))
+            elif entry == "entry":
+                item = next_entry()
+                piece = self.entries.get(item.card.paper_id) or self._entry(view, item)
+                append((piece, values))
             elif entry == "section":
                 section = next_section()
                 piece = self.sections.get(section.title) or self._section(view, section)
@@ -196,6 +206,17 @@ class TemplateBlocks:
         self.items[(paper, item.number) if self.number_in_key else paper] = piece
         return piece
 
+    def _entry(self, view: dict[str, Any], item: Item) -> Piece:
+        """An index entry: what it shows may depend on the card only (no reader's value)."""
+
+        def both(context: dict[str, Any], where: str) -> None:
+            hole = (Forbidden(i, n, where) for i, n in enumerate(ITEM_VALUES, len(SCALARS)))
+            context["item"] = Item(Forbidden(0, "item.number", where), item.card, *hole)  # type: ignore[arg-type]
+
+        piece = self._compile("entry", view, both, both, ())
+        self.entries[item.card.paper_id] = piece
+        return piece
+
     def _section(self, view: dict[str, Any], section: Section) -> Piece:
         def both(context: dict[str, Any], where: str) -> None:
             items = Forbidden(0, "section.items", where)
@@ -218,7 +239,7 @@ class TemplateBlocks:
     ) -> Piece:
         """One block rendered with placeholders, and checked with the reader's values."""
         where = f"{self.template.name}, block {name}"
-        shape = name not in ("item", "section")  # items and sections are per key only
+        shape = name not in ("item", "section", "entry")  # items and sections are per key only
         with_holes = self._context(view, where, holes=True, shape=shape)
         with_values = self._context(view, where, holes=False, shape=shape)
         if holes is not None:
@@ -274,19 +295,22 @@ class TemplateBlocks:
             )
             for section in view["sections"]
         ]
-        parts = probe(self.template, context, BLOCKS)
+        parts = probe(self.template, context, self.names)
         if any("\x01" in text for text in parts[0::2]):
             raise ConfigError(
                 f"template {where}: values that differ per reader may only be used inside "
                 f"the blocks {', '.join(BLOCKS)}"
             )
         names = parts[1::2]
-        if names.count("section") != len(view["sections"]) or names.count("item") != sum(
-            len(section.items) for section in view["sections"]
+        count = sum(len(section.items) for section in view["sections"])
+        if (
+            names.count("section") != len(view["sections"])
+            or names.count("item") != count
+            or names.count("entry") not in (0, count)
         ):
             raise ConfigError(
                 f"template {self.template.name}: the section and item blocks must be "
-                "rendered once per section and item"
+                "rendered once per section and item (and entry, if any, once per item)"
             )
         return [
             Piece(part, where, autoescape=False, cache=self.escaped) if i % 2 == 0 else part

@@ -105,6 +105,7 @@ class PageShot:
     contrast: float = 0.0  # the lowest text/background contrast ratio (WCAG) on the page
     low_contrast_text: str = ""  # the text with that lowest ratio
     png: bytes = b""
+    measured: Any = None  # what the caller's ``script`` returned, if any
 
     @property
     def overflows(self) -> bool:
@@ -242,9 +243,18 @@ class Chromium:
 
     # -- pages --------------------------------------------------------------------------
     def shoot(
-        self, html_file: Path, width: int, *, dark: bool = False, screenshot: bool = True
+        self,
+        html_file: Path,
+        width: int,
+        *,
+        dark: bool = False,
+        screenshot: bool = True,
+        script: str | None = None,
     ) -> PageShot:
-        """Lay ``html_file`` out ``width`` CSS pixels wide; measure it; screenshot it whole."""
+        """Lay ``html_file`` out ``width`` CSS pixels wide; measure it; screenshot it whole.
+
+        ``script``: a JavaScript expression evaluated on the page; its JSON value is kept
+        in ``PageShot.measured``."""
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
             "sessionId"
@@ -274,6 +284,12 @@ class Chromium:
                 contrast=round(value["contrast"], 2),
                 low_contrast_text=value["lowContrastText"],
             )
+            if script is not None:
+                shot.measured = self.send(
+                    "Runtime.evaluate",
+                    {"expression": script, "returnByValue": True},
+                    session=session,
+                )["result"].get("value")
             if screenshot:
                 clip = {"x": 0, "y": 0, "width": width, "height": shot.height, "scale": 1}
                 data = self.send(

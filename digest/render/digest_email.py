@@ -313,7 +313,7 @@ class PreparedEdition:
         cold_start: bool = False,
         whole: bool = False,
     ) -> dict[str, Any]:
-        """The reader's view; ``whole``: every paper with its excerpt (the web page),
+        """The reader's view; ``whole``: every paper with its TL;DR (the web page),
         not only what fits an email."""
         return digest_view(
             subscriber,
@@ -372,7 +372,7 @@ class PreparedEdition:
 
         ``reference_build``: the straightforward path instead (the whole templates
         rendered with Jinja, the message built with the ``email`` package), to check the
-        fast one against. ``whole``: every paper, with its excerpt, however big (the web
+        fast one against. ``whole``: every paper, with its TL;DR, however big (the web
         page of the edition; an email stops at what keeps it under 90 KB).
         """
         view = self.view(subscriber, picks, links, feedback_url, cold_start=cold_start, whole=whole)

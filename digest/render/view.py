@@ -1,8 +1,10 @@
 """What a digest shows: picks and papers in, a plain view model out (no I/O).
 
-``digest_view`` shapes what the templates show: sections, numbered items, paper cards with
-excerpts and badges, links. Cards are the same for every reader of an edition; an item is
-a card plus what is the reader's own (the number, the reason, the feedback links).
+``digest_view`` shapes what the templates show: sections, numbered items, paper cards (a
+TL;DR, counts, the links that exist for the paper). Cards are the same for every reader of
+an edition and built once per edition and paper (``card_for``: the TL;DR choice and the
+link finding happen there, not per reader); an item is a card plus what is the reader's
+own (the number, the reason, the feedback links).
 """
 
 from __future__ import annotations
@@ -15,18 +17,26 @@ from typing import Any
 
 from digest.domain import Paper, Pick, SubscriberInfo
 from digest.links import FeedbackUrl, RecipientLinks
-from digest.render.excerpt import authors_line, excerpt
 from digest.render.headers import clean
 from digest.render.headline import PREHEADER_LIMIT, preheader
 from digest.render.layout import shorten, wrap
+from digest.render.paper_links import (
+    anchor,
+    code_label,
+    compact_count,
+    project_in,
+    repository_in,
+)
+from digest.render.tldr import tldr
 
 TEXT_WIDTH = 72  # the text part's lines (78 columns at most, URLs alone on theirs)
 # The size guard: Gmail clips an HTML part past 102 KB, hiding the footer (unsubscribe).
-# Whatever DIGEST_TOP_K (up to 100), the email shows FULL_CARDS cards with their excerpt,
-# then brief ones (no excerpt) up to MAX_CARDS, and "and N more" linking to the web page,
+# Whatever DIGEST_TOP_K (up to 100), the email shows FULL_CARDS cards with their TL;DR,
+# then brief ones (no TL;DR) up to MAX_CARDS, and "and N more" linking to the web page,
 # which shows them all: under 90 KB at the worst (tests/render/test_size_guard.py).
 FULL_CARDS = 10
 MAX_CARDS = 15
+INDEX_TITLE = 44  # characters of a title in the index: about one line at 375 px
 BRAND = "digest"  # the site name when none is configured (``DIGEST_SITE_NAME``)
 DEFAULT_SECTION = "Picked for you"
 # A reader with no interests gets the pool's most upvoted papers, or, on a day without
@@ -114,23 +124,41 @@ _NO_INTERESTS = "you have not told us what you read yet, so here"
 
 @dataclass(frozen=True, slots=True)
 class Card:
-    """One paper as every reader of an edition sees it."""
+    """One paper as every reader of an edition sees it. Links are "" when not known."""
 
     paper_id: str
     title: str
     authors: str
     categories: str
-    upvotes: int  # 0 when unknown: the trending badge shows the ones that are not
-    stars: int
-    excerpt: str
+    upvotes: int  # 0 when unknown
+    stars: str  # GitHub stars as readers know them ("1.2k"), "" when unknown
+    tldr: str  # one or two whole sentences: what the paper does ("" when none fits)
     abs_url: str
     pdf_url: str
-    brief: bool = False  # past FULL_CARDS: shown without its excerpt
+    abs_label: str = "Abstract"  # "arXiv" for an arXiv page
+    index_title: str = ""  # the title in the issue's index: one line on a phone
+    url: str = ""  # where the title leads: the Hugging Face page when known, else abs_url
+    hf_url: str = ""
+    code_url: str = ""
+    code_label: str = ""  # "GitHub", "GitLab" or "Code"
+    project_url: str = ""
+    anchor: str = ""  # the card's HTML id, the target of the index's link
+    brief: bool = False  # past FULL_CARDS: shown without its TL;DR
 
     @property
     def key(self) -> object:
         """What the card's compiled blocks are cached under."""
         return (self.paper_id, "brief") if self.brief else self.paper_id
+
+
+def authors_line(authors: tuple[str, ...] | list[str], limit: int = 3) -> str:
+    """'A, B and C' or 'A, B, C et al.' for long lists."""
+    names = [" ".join(a.split()) for a in authors if a.strip()]
+    if len(names) > limit:
+        return ", ".join(names[:limit]) + " et al."
+    if len(names) > 1:
+        return ", ".join(names[:-1]) + " and " + names[-1]
+    return names[0] if names else ""
 
 
 @dataclass(slots=True)
@@ -157,20 +185,38 @@ def _web_url(url: str) -> bool:
 
 
 def card_for(paper: Paper) -> Card:
-    """The card of a paper; links that are not http(s) (``javascript:``...) are dropped."""
+    """The card of a paper (once per edition and paper: the TL;DR is chosen and the links
+    found here). Links that are not http(s) (``javascript:``...) are dropped."""
     if not all(_web_url(url) for url in paper.links.values()):
         safe = {k: v for k, v in paper.links.items() if _web_url(v)}
         paper = replace(paper, links=safe)
+    links = paper.links
+    code = links.get("github") or links.get("code") or ""
+    if not code:  # named in the arXiv comment, else in the abstract ("code is at ...")
+        code = repository_in(paper.comment) or repository_in(paper.abstract)
+    project = links.get("project") or ""
+    if not project:
+        project = project_in(paper.comment, code) or project_in(paper.abstract, code)
+    abs_url = clean(paper.abs_url)
+    hf_url = clean(links.get("hf", ""))
     return Card(
         paper_id=paper.id,
         title=shorten(clean(paper.title), 300, by_columns=False),  # bounded: the size guard
         authors=authors_line(tuple(shorten(clean(a), 80) for a in paper.authors[:4])),
         categories=", ".join(shorten(clean(c), 40) for c in paper.categories[:4]),
         upvotes=paper.upvotes or 0,
-        stars=paper.github_stars or 0,
-        excerpt=clean(excerpt(paper.abstract)),
-        abs_url=clean(paper.abs_url),
+        stars=compact_count(paper.github_stars) if code else "",
+        tldr=clean(tldr(paper.abstract, paper.ai_summary)),  # whole sentences, at most 300
+        abs_url=abs_url,
         pdf_url=clean(paper.pdf_url),
+        abs_label="arXiv" if abs_url.startswith("https://arxiv.org/abs/") else "Abstract",
+        index_title=shorten(clean(paper.title), INDEX_TITLE, by_columns=False),
+        url=hf_url or abs_url,
+        hf_url=hf_url,
+        code_url=clean(code),
+        code_label=code_label(code) if code else "",
+        project_url=clean(project),
+        anchor=anchor(paper.id),
     )
 
 
@@ -225,7 +271,7 @@ def digest_view(
             if number > full:
                 brief = cards.get((card.paper_id, "brief"))
                 if brief is None:
-                    brief = cards[(card.paper_id, "brief")] = replace(card, excerpt="", brief=True)
+                    brief = cards[(card.paper_id, "brief")] = replace(card, tldr="", brief=True)
                 card = brief
             reason = _reason(why)
             items.append(
@@ -272,8 +318,8 @@ def _preheader(sections: Sequence[Section], intro: str) -> str:
             break
     if len(titles) > 1:
         return preheader(tuple(titles[1:]))
-    if sections and sections[0].items[0].card.excerpt:
-        return shorten(sections[0].items[0].card.excerpt, PREHEADER_LIMIT, by_columns=False)
+    if sections and sections[0].items[0].card.tldr:
+        return shorten(sections[0].items[0].card.tldr, PREHEADER_LIMIT, by_columns=False)
     return intro
 
 

@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from digest.db import repo
 from digest.domain import Paper
-from digest.render.excerpt import authors_line
+from digest.render.view import authors_line
 from digest.subscriber_spec import SubscriberSpec
 from digest.web.forms import form_values
 from digest.web.site import Site

@@ -118,11 +118,25 @@ def test_text_part_reads_on_its_own(papers) -> None:  # type: ignore[no-untyped-
 def test_html_part_is_accessible_and_responsive(papers) -> None:  # type: ignore[no-untyped-def]
     html = render_digest(SubscriberInfo(7, "r@example.org", "Ada"), papers).html
     assert '<html lang="en"' in html
-    assert html.count("<h1") == 1 and html.count("<h2") == 2 and html.count("<h3") == 10
+    # one h2 for "In this issue", one per section; one h3 per paper
+    assert html.count("<h1") == 1 and html.count("<h2") == 3 and html.count("<h3") == 10
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
     assert "prefers-color-scheme: dark" in html and 'name="color-scheme"' in html
     assert "<img" not in html or 'alt="' in html
     assert "https://fonts.googleapis.com" not in html  # no remote loads
+
+
+def test_index_links_every_card_in_order(papers) -> None:  # type: ignore[no-untyped-def]
+    """The issue's index: the numbered titles, each an in-email link to its card's id."""
+    import re
+
+    html = render_digest(SubscriberInfo(7, "r@example.org", "Ada"), papers).html
+    index = html[html.index("In this issue") : html.index("</ol>")]
+    targets = re.findall(r'<li dir="auto"[^>]*><a href="#([^"]+)"', index)
+    cards = re.findall(r'<h3 id="([^"]+)" class="card-title"', html)
+    assert len(targets) == 10 and targets == cards
+    labels = re.findall(r'<span class="meta"[^>]*>\s*(\d+)\.</span>', html)
+    assert labels == [str(n) for n in range(1, 11)]  # the cards carry the numbers
 
 
 def test_accents_cjk_rtl_and_emoji_in_content(papers) -> None:  # type: ignore[no-untyped-def]

@@ -7,8 +7,7 @@ from datetime import date
 from digest.domain import Paper, Pick, SubscriberInfo
 from digest.links import LinkSigner
 from digest.render import EditionInfo, digest_view
-from digest.render.excerpt import authors_line, excerpt
-from digest.render.view import greeting_name
+from digest.render.view import authors_line, card_for, greeting_name
 
 EDITION = EditionInfo("daily:2025-05-30", date(2025, 5, 30))
 SIGNER = LinkSigner("test-secret-key-0123456789", "https://digest.example.org")
@@ -61,7 +60,7 @@ def test_cards_are_shared_across_readers() -> None:
     second = _view([Pick("2505.00000", 1, "y")], papers, cards=cards)
     card = first["sections"][0].items[0].card
     assert second["sections"][0].items[0].card is card
-    assert (card.upvotes, card.stars) == (12, 340)
+    assert (card.upvotes, card.stars) == (12, "")  # stars only beside a code link
 
 
 def test_cold_start_says_what_it_shows() -> None:
@@ -105,13 +104,46 @@ def test_site_name_and_edition_label() -> None:
     assert EditionInfo("daily:2026-12-01", date(2026, 12, 1)).label == "Tuesday, 1 December 2026"
 
 
-def test_excerpt_cuts_at_sentence_or_word() -> None:
-    text = "First sentence is here. " * 5 + "word " * 100
-    cut = excerpt(text, 200)
-    assert cut.endswith(".") and len(cut) <= 200
-    words = excerpt("word " * 100, 50)
-    assert words.endswith("…") and not words.endswith(" …") and len(words) <= 51
-    assert excerpt("short text") == "short text"
+def test_card_links_each_only_when_known() -> None:
+    bare = card_for(Paper("2505.00001", "T", "We propose X. It works."))
+    assert (bare.abs_label, bare.abs_url, bare.pdf_url) == (
+        "arXiv",
+        "https://arxiv.org/abs/2505.00001",
+        "https://arxiv.org/pdf/2505.00001",
+    )
+    assert (bare.hf_url, bare.code_url, bare.project_url, bare.stars) == ("", "", "", "")
+    assert bare.url == bare.abs_url and bare.tldr == "We propose X. It works."
+    hf = card_for(
+        Paper(
+            "2505.00002",
+            "T",
+            "Background. We propose Y.",
+            links={
+                "hf": "https://huggingface.co/papers/2505.00002",
+                "github": "https://github.com/o/y",
+                "project": "https://o.github.io/y",
+                "bad": "javascript:alert(1)",
+            },
+            github_stars=1234,
+            upvotes=56,
+            ai_summary="Y makes models reason in fewer steps.",
+        )
+    )
+    assert hf.url == hf.hf_url == "https://huggingface.co/papers/2505.00002"
+    assert (hf.code_url, hf.code_label, hf.stars) == ("https://github.com/o/y", "GitHub", "1.2k")
+    assert hf.project_url == "https://o.github.io/y" and hf.upvotes == 56
+    assert hf.tldr == "Y makes models reason in fewer steps."
+    from_text = card_for(
+        Paper(
+            "doi:10.1/x",
+            "T",
+            "We present Z. Our code is available at https://gitlab.com/grp/z.",
+            comment="12 pages. Project page: https://z.example.org/.",
+        )
+    )
+    assert (from_text.code_url, from_text.code_label) == ("https://gitlab.com/grp/z", "GitLab")
+    assert from_text.project_url == "https://z.example.org/"
+    assert from_text.abs_label == "Abstract" and from_text.pdf_url == ""
 
 
 def test_authors_truncated_with_et_al() -> None:

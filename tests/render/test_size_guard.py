@@ -27,6 +27,9 @@ def _worst_papers(n: int) -> dict[str, Paper]:
             links={
                 "abs": f"https://arxiv.org/abs/{pid}?{'x' * 150}",
                 "pdf": f"https://arxiv.org/pdf/{pid}?{'y' * 150}",
+                "hf": f"https://huggingface.co/papers/{pid}?{'h' * 100}",
+                "github": f"https://github.com/{'o' * 39}/{'r' * 100}",
+                "project": f"https://{'p' * 60}.github.io/{'q' * 100}",
             },
             upvotes=12345,
             github_stars=123456,
@@ -101,11 +104,11 @@ def test_cards_past_the_first_ten_are_brief_and_the_web_page_shows_all() -> None
         )
     )
     items = [item for section in view["sections"] for item in section.items]
-    assert [bool(item.card.excerpt) for item in items] == [True] * FULL_CARDS + [False] * (
+    assert [bool(item.card.tldr) for item in items] == [True] * FULL_CARDS + [False] * (
         MAX_CARDS - FULL_CARDS
     )
     assert view["more_count"] == len(papers) - MAX_CARDS
-    full = _render(papers, FULL_CARDS)  # a full card shows its excerpt in both parts
+    full = _render(papers, FULL_CARDS)  # a full card shows its TL;DR in both parts
     first = next(iter(papers.values()))
     assert first.abstract.split(".")[0][:40] in " ".join(full.text.split())
 
