@@ -194,3 +194,22 @@ def test_a_sent_row_stays_sent(db: Database, rows: list[int]) -> None:
         assert ledger.expire_leases(conn, T0 + timedelta(days=1)) == 0
     found = row(db, rows[0])
     assert (found.status, found.message_id, found.lease_until) == ("sent", "<m@x>", None)
+
+
+@pytest.mark.postgres
+def test_claims_wait_for_the_disk_and_sent_records_do_not(pg_url: str) -> None:
+    """A claim is what keeps a message from going out twice after a database crash, so its
+    commit is flushed; the "sent" record may be lost with the last instant before a crash
+    (its row then stays claimed, later unknown, never resent), so it does not wait."""
+    from sqlalchemy import text
+
+    db = Database(pg_url)
+    try:
+        with db.ledger_connection() as durable, db.ledger_connection(durable=False) as relaxed:
+            assert durable.execute(text("SHOW synchronous_commit")).scalar() == "on"
+            assert relaxed.execute(text("SHOW synchronous_commit")).scalar() == "off"
+        with db.engine.connect() as one, db.engine.connect() as two:  # nothing leaks into
+            for pooled in (one, two):  # the pool (both connections back from it)
+                assert pooled.execute(text("SHOW synchronous_commit")).scalar() == "on"
+    finally:
+        db.dispose()

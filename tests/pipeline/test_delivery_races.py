@@ -29,7 +29,9 @@ from digest.subscriber_spec import validate_spec
 from tests.conftest import free_port
 from tests.workers import DIGEST, start_worker, stop
 
-TOPICS = ["language models", "image generation", "reinforcement learning", ""]
+# (No cold-start reader: the sample papers have no upvotes, and a reader with no interests
+# is mailed only trending papers, so they would rightly get nothing.)
+TOPICS = ["language models", "image generation", "reinforcement learning", "speech recognition"]
 
 
 class Relay:
@@ -90,8 +92,8 @@ class Relay:
 
 
 def add_readers(db: Database, count: int) -> list[str]:
-    """Readers with a few different interests (one in four cold-start), and the sample
-    papers first seen now: everyone has something to receive."""
+    """Readers with a few different interests, and the sample papers first seen now:
+    everyone has something to receive."""
     now = utcnow()
     emails = [f"reader{n:03d}@example.org" for n in range(count)]
     with db.session() as session:
