@@ -19,6 +19,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import click
 import pytest
 import typer
 
@@ -74,14 +75,15 @@ def check_digest_command(args: list[str]) -> None:
     (`digest ingest` alone means `digest ingest run`, the group's documented default.)"""
     command = typer.main.get_command(app)
     rest, path = list(args), ["digest"]
-    while hasattr(command, "commands"):  # a group: descend by name
-        if rest and rest[0] in command.commands:
+    while hasattr(command, "commands"):  # a group: descend by name (loading lazy commands)
+        ctx = click.Context(command)
+        if rest and rest[0] in command.list_commands(ctx):
             name = rest.pop(0)
         elif path == ["digest", "ingest"]:
             name = "run"
         else:
             raise AssertionError(f"`{' '.join(path)}` has no command {rest[:1]}")
-        command = command.commands[name]
+        command = command.get_command(ctx, name)
         path.append(name)
     command.make_context(" ".join(path), list(rest))  # raises on a bad option or value
     if path == ["digest", "scheduler"]:  # its options belong to the scheduler's parser
