@@ -194,6 +194,18 @@ def missed(schedule: Schedule, last_run: datetime | None, now: datetime) -> bool
     return last_run is None or schedule.next_after(last_run) <= now
 
 
+def overdue(sources: Iterable[SourceInfo], now: datetime) -> list[str]:
+    """The enabled sources with a slot that passed since their last run: what an editions
+    tick ingests before it sends, so a reader's digest at their hour includes everything
+    announced before it, even when the ingest job's own slot is at the same minute or was
+    missed (a failed run counts as a run: it is tried again at its next slot)."""
+    return [
+        s.name
+        for s in sources
+        if s.enabled and missed(source_schedule(s.kind, s.schedule), s.last_run, now)
+    ]
+
+
 # -- the jobs of one scheduler ------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class SourceInfo:

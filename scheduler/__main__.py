@@ -147,7 +147,7 @@ class SchedulerProcess:
             return lambda: jobs.ingest(self.runtime, source)
         if spec.kind == "prune-vectors":
             return lambda: jobs.prune_vectors(self.runtime)
-        return lambda: tick(self.runtime)
+        return lambda: tick(self.runtime, ingest_first="ingest" in self.kinds)
 
     def _stop_jobs(self) -> None:
         self.scheduler.pause()

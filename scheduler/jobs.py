@@ -1,6 +1,8 @@
 """What the scheduler's jobs do: thin calls of the services the CLI uses.
 
-- ``editions``: ``run_edition(respect_hour=True)``, as ``digest run --due-only``. Planning
+- ``editions``: ``run_edition(respect_hour=True)``, as ``digest run --due-only``, after
+  ingesting any source whose slot passed since its last run (editions wait for the day's
+  ingest, when this scheduler runs the ingest jobs). Planning
   also settles the leases of dead workers (``ledger.expire_leases``) and picks up rows
   whose retry time has come, so the delivery ledger needs no job of its own.
 - ``ingest:NAME``: one configured source, as ``digest ingest NAME``, then the embeddings.
@@ -19,14 +21,25 @@ from digest.errors import DigestError
 from digest.ingest.http import HttpClient, user_agent
 from digest.ingest.service import configured_sources, run_sources, sync_sources
 from digest.pipeline.edition import run_edition
-from digest.pipeline.runtime import Runtime, utcnow
-from digest.timetable import SourceInfo
+from digest.pipeline.runtime import Runtime
+from digest.timetable import SourceInfo, overdue
 
 log = logging.getLogger("digest.scheduler")
 
 
-def tick(runtime: Runtime) -> None:
-    """One scheduling pass: send every edition that is due now."""
+def tick(runtime: Runtime, *, ingest_first: bool = False) -> None:
+    """One scheduling pass: send every edition that is due now. With ``ingest_first`` (the
+    scheduler runs the ingest jobs too), the sources whose slot passed since their last run
+    are ingested first: editions wait for the day's ingest (:func:`timetable.overdue`)."""
+    if ingest_first:
+        try:
+            due = overdue(load_sources(runtime), runtime.clock())
+        except DigestError as exc:
+            log.error("cannot read the sources before the editions: %s", exc)
+            due = []
+        for name in due:
+            log.info("ingest %s: its slot passed, ingesting before the editions", name)
+            ingest(runtime, name)
     try:
         report = run_edition(runtime, respect_hour=True)
     except DigestError as exc:
@@ -45,7 +58,7 @@ def ingest(runtime: Runtime, name: str) -> None:
         log.info("ingest %s: skipped (no longer configured or enabled)", name)
         return
     with HttpClient(user_agent(runtime.settings.base_url)) as client:
-        [report] = run_sources(runtime.db, chosen, client, now=utcnow())
+        [report] = run_sources(runtime.db, chosen, client, now=runtime.clock())
     counts = ", ".join(f"{v} {k}" for k, v in report.counts().items())
     if report.failed:
         log.error("ingest %s: failed: %s", name, report.error)
@@ -70,7 +83,7 @@ def load_sources(runtime: Runtime) -> list[SourceInfo]:
     does), then every source with its schedule and last run, for planning."""
     with runtime.db.session() as session:
         prune = bool(os.environ.get("DIGEST_CONFIG"))  # no file: keep what one set up before
-        sync_sources(session, runtime.settings.sources, utcnow(), prune=prune)
+        sync_sources(session, runtime.settings.sources, runtime.clock(), prune=prune)
         configs = configured_sources(session)
         last_runs = {row.name: row.last_run_at for row in repo.list_source_rows(session)}
     return [

@@ -8,7 +8,10 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from digest.db import Database
+from digest.db.models import PaperRow, SourceRow
 from digest.demo import sample_papers_path
 from digest.pipeline.runtime import Runtime
 from digest.settings import Settings
@@ -105,3 +108,32 @@ def test_a_tick_sends_no_mail_with_http_links(
     tick(Runtime.from_settings(settings, db=Database(settings.database_url)))
     assert not smtp_server.envelopes
     assert "is not https" in caplog.text
+
+
+def test_a_tick_ingests_a_source_whose_slot_passed_before_it_sends(
+    digest_env, sqlite_url, smtp_server, monkeypatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    """Editions wait for the day's ingest: the reader's hour and the source's slot are the
+    same minute; the tick reads the source first, so the digest holds its papers."""
+    monkeypatch.setenv("DIGEST_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("DIGEST_SMTP_URL", smtp_server.url)
+    assert run_cli(capsys, "db", "upgrade").code == 0
+    path = str(sample_papers_path())
+    added = run_cli(capsys, "sources", "add", "papers", "file", "--path", path)
+    assert added.code == 0, added.err
+    assert run_cli(capsys, "sources", "add", "papers", "file", "--path", path,
+                   "-o", "schedule=30 6 * * * UTC").code == 0  # fmt: skip
+    args = ["berlin@example.org", "--topic", "speech recognition", "--tz", "Europe/Berlin"]
+    assert run_cli(capsys, "subscribers", "add", *args, "--hour", "7").code == 0
+    fixed = datetime(2026, 1, 15, 6, 30, tzinfo=UTC)  # 07:30 in Berlin, the source's slot
+    runtime = Runtime.from_settings(Settings.from_env(), clock=lambda: fixed)
+
+    with runtime.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(PaperRow)) == 0  # not read yet
+    tick(runtime, ingest_first=True)
+    assert [rcpt for _, rcpt, _ in smtp_server.envelopes] == [["berlin@example.org"]]
+    with runtime.db.session() as session:
+        assert session.scalar(select(SourceRow.last_run_at)) == fixed
+    tick(runtime, ingest_first=True)  # read already, sent already: nothing more
+    assert len(smtp_server.envelopes) == 1
+    runtime.db.dispose()

@@ -10,6 +10,7 @@ from digest.timetable import (
     DEFAULT_SCHEDULES,
     SourceInfo,
     missed,
+    overdue,
     parse_job_kinds,
     parse_schedule,
     plan_jobs,
@@ -102,6 +103,24 @@ def test_missed_slots() -> None:
     hourly = parse_schedule("every 1h")
     assert not missed(hourly, now - timedelta(minutes=59), now)
     assert missed(hourly, now - timedelta(minutes=60), now)
+
+
+def test_an_editions_tick_ingests_what_was_announced_before_it() -> None:
+    """arXiv announces at 20:00 New York time (01:00 UTC in winter); its feed is read at
+    20:30. A reader in Kolkata at 07:00 (01:30 UTC) is due at the same moment: the tick
+    ingests first, so the digest holds that evening's announcements."""
+    tick = at("2026-01-14T01:30:00")
+    arxiv = SourceInfo("arxiv", "arxiv_feed", None, True, at("2026-01-13T01:30:00"))
+    assert overdue([arxiv], tick) == ["arxiv"]  # tonight's slot passed, not yet read
+    read = SourceInfo("arxiv", "arxiv_feed", None, True, at("2026-01-14T01:30:00"))
+    assert overdue([read], tick) == []  # the ingest job ran first: nothing to do
+    assert overdue([read], at("2026-01-14T12:00:00")) == []  # no slot since
+    # Friday and Saturday evenings have no announcements: no slot, no ingest.
+    friday = SourceInfo("arxiv", "arxiv_feed", None, True, at("2026-01-16T01:30:00"))
+    assert overdue([friday], at("2026-01-18T00:00:00")) == []
+    disabled = SourceInfo("old", "feed", None, False, None)
+    never = SourceInfo("new", "feed", None, True, None)
+    assert overdue([disabled, never], tick) == ["new"]  # never run: overdue; disabled: never
 
 
 def test_plan_jobs_catches_up_once_and_ingests_before_sending() -> None:
