@@ -69,6 +69,7 @@ class Settings:
     templates_dir: Path
     top_k: int = 10
     candidate_days: int = 7
+    ledger_retention_days: int = 400  # settled ledger rows kept this long; 0: for ever
     batch_size: int = 200
     lease_seconds: int = 600
     max_attempts: int = 5
@@ -162,6 +163,9 @@ class Settings:
             templates_dir=Path(values.get("templates_dir") or default_templates_dir()),
             top_k=_int("DIGEST_TOP_K", values.get("top_k", 10), 1, 100),
             candidate_days=_int("DIGEST_CANDIDATE_DAYS", values.get("candidate_days", 7), 1, 365),
+            ledger_retention_days=_int(
+                "DIGEST_LEDGER_RETENTION_DAYS", values.get("ledger_retention_days", 400), 0, 36_500
+            ),
             batch_size=_int("DIGEST_BATCH_SIZE", values.get("batch_size", 200), 1, 100_000),
             lease_seconds=_int("DIGEST_LEASE_SECONDS", values.get("lease_seconds", 600), 1, 86_400),
             max_attempts=_int("DIGEST_MAX_ATTEMPTS", values.get("max_attempts", 5), 1, 100),

@@ -6,7 +6,8 @@
   also settles the leases of dead workers (``ledger.expire_leases``) and picks up rows
   whose retry time has come, so the delivery ledger needs no job of its own.
 - ``ingest:NAME``: one configured source, as ``digest ingest NAME``, then the embeddings.
-- ``prune-vectors``: ``digest db prune-vectors``.
+- ``prune-vectors`` (weekly upkeep): ``digest db prune-vectors`` and ``digest db
+  prune-ledger`` (settled rows past ``DIGEST_LEDGER_RETENTION_DAYS``).
 
 Each job logs one line and never raises: a failure is logged and the next slot tries again.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import timedelta
 
 from digest.db import repo
 from digest.errors import DigestError
@@ -71,11 +73,19 @@ def ingest(runtime: Runtime, name: str) -> None:
 
 
 def prune_vectors(runtime: Runtime) -> None:
+    """The weekly upkeep: topic vectors no subscriber needs, and settled ledger rows older
+    than ``DIGEST_LEDGER_RETENTION_DAYS`` (0: kept for ever)."""
+    from digest.db import ledger
     from digest.rank.vectors import prune_text_vectors
 
     with runtime.db.session() as session:
         deleted = prune_text_vectors(session)
     log.info("prune-vectors: deleted %d topic vector(s) no subscriber needs", deleted)
+    keep = runtime.settings.ledger_retention_days
+    if keep:
+        with runtime.db.session() as session:
+            rows = ledger.prune_settled(session, runtime.clock() - timedelta(days=keep))
+        log.info("prune-ledger: deleted %d settled delivery row(s) older than %d days", rows, keep)
 
 
 def load_sources(runtime: Runtime) -> list[SourceInfo]:

@@ -33,6 +33,33 @@ def current() -> None:
         raise typer.Exit(1)
 
 
+@app.command("prune-ledger")
+def prune_ledger(
+    days: Annotated[
+        int | None,
+        typer.Option(
+            "--days",
+            min=1,
+            max=36500,
+            help="Keep settled rows of the last N days (default: DIGEST_LEDGER_RETENTION_DAYS).",
+        ),
+    ] = None,
+) -> None:
+    """Delete settled delivery rows (sent, skipped, failed, unknown) older than the retention."""
+    from digest.clock import utcnow
+    from digest.db import ledger
+
+    settings = load_settings()
+    keep = days if days is not None else settings.ledger_retention_days
+    if keep == 0:
+        console.print("DIGEST_LEDGER_RETENTION_DAYS is 0: the ledger is kept for ever")
+        return
+    db = open_database(settings)
+    with db.session() as session:
+        deleted = ledger.prune_settled(session, utcnow() - timedelta(days=keep))
+    console.print(f"deleted {deleted} settled delivery row(s) older than {keep} days")
+
+
 @app.command("prune-vectors")
 def prune_vectors(
     grace_days: Annotated[

@@ -195,6 +195,19 @@ def skip_if_reader_left(db: Executor, delivery_id: int, now: datetime) -> str | 
     return status if changed else None
 
 
+SETTLED = ("sent", "skipped", "failed", "unknown")
+
+
+def prune_settled(db: Executor, before: datetime) -> int:
+    """Delete settled rows created before ``before`` (retention): sent, skipped, failed and
+    unknown rows say nothing the next edition needs. What keeps a paper from reaching a
+    reader twice is ``sent_papers``, which stays; open rows (pending, retry, sending) stay
+    whatever their age. Returns the number of rows deleted."""
+    table = DeliveryRow.__table__
+    statement = table.delete().where(table.c.created_at < before, table.c.status.in_(SETTLED))
+    return int(db.execute(statement).rowcount)  # type: ignore[attr-defined]
+
+
 def expire_leases(db: Executor, now: datetime) -> int:
     """Rows left in ``sending`` past their lease: the worker died mid-send.
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from digest.db import Database, bounces, ledger, repo
-from digest.db.models import DeliveryRow
+from digest.db.models import DeliveryRow, SentPaperRow
 from digest.deliver.transports import MemoryTransport, OutgoingMessage
 from digest.domain import Pick
 from digest.schedule import edition_for
@@ -213,3 +213,26 @@ def test_claims_wait_for_the_disk_and_sent_records_do_not(pg_url: str) -> None:
                 assert pooled.execute(text("SHOW synchronous_commit")).scalar() == "on"
     finally:
         db.dispose()
+
+
+def test_retention_deletes_old_settled_rows_and_keeps_open_ones_and_sent_papers(
+    db: Database, rows: list[int]
+) -> None:
+    sent, open_row, failed = rows
+    assert claim(db, sent, T0)
+    with db.ledger_connection() as conn:
+        assert ledger.mark_sent(conn, sent, message_id="<m@x>", reply="250 ok", now=T0)
+        papers = ledger.SentPapers()
+        papers.add(conn, row(db, sent).subscriber_id, sent, ["2501.00001"], T0)
+        papers.flush(conn)
+    assert claim(db, failed, T0)
+    assert fail(db, failed, T0, permanent=True) == "failed"
+    with db.session() as session:  # created at T0: not older than T0 itself
+        assert ledger.prune_settled(session, T0) == 0
+    with db.session() as session:
+        assert ledger.prune_settled(session, T0 + timedelta(days=1)) == 2
+    with db.session() as session:
+        left = {d.id: d.status for d in session.scalars(select(DeliveryRow))}
+        assert left == {open_row: "pending"}  # an open row stays, whatever its age
+        kept = session.scalars(select(SentPaperRow.paper_id)).all()
+        assert kept == ["2501.00001"]  # still never sent to that reader again
