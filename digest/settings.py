@@ -98,6 +98,10 @@ class Settings:
     bounce_score_threshold: float = 5.0
     bounce_window_days: int = 7
     policy_pause_after: int = 5  # readers refused by policy (5.7.x) that pause an edition
+    # Prometheus /metrics on the web app (digest.metrics): off unless asked for; with a
+    # token, only for a request carrying it as a bearer token.
+    metrics: bool = False
+    metrics_token: str = field(default="", repr=False)
 
     @property
     def bounce_mailbox(self) -> str:
@@ -116,6 +120,11 @@ class Settings:
     @property
     def list_id(self) -> str:
         return f"digest.{self.from_domain}"
+
+    @property
+    def metrics_served(self) -> bool:
+        """``/metrics`` exists: ``DIGEST_METRICS=1`` or a ``DIGEST_METRICS_TOKEN``."""
+        return self.metrics or bool(self.metrics_token)
 
     @property
     def in_process(self) -> bool:
@@ -208,6 +217,8 @@ class Settings:
             bounce_window_days=_int(
                 "DIGEST_BOUNCE_WINDOW_DAYS", values.get("bounce_window_days", 7), 1, 365
             ),
+            metrics=_bool("DIGEST_METRICS", values.get("metrics")),
+            metrics_token=_metrics_token(values.get("metrics_token")),
         )
 
 
@@ -425,6 +436,19 @@ def _bool(name: str, value: object) -> bool:
     if text in ("1", "true", "yes", "on"):
         return True
     raise ConfigError(f"{name}: expected 1/0, true/false or yes/no, got {value!r}")
+
+
+def _metrics_token(value: object) -> str:
+    """``DIGEST_METRICS_TOKEN``: what a scraper sends as ``Authorization: Bearer TOKEN``;
+    at least 16 visible ASCII characters, so it is a secret and fits in a header."""
+    text = str(value or "")
+    if not text:
+        return ""
+    if not all("!" <= c <= "~" for c in text):
+        raise ConfigError("DIGEST_METRICS_TOKEN: use visible ASCII characters only, no spaces")
+    if len(text) < 16:
+        raise ConfigError("DIGEST_METRICS_TOKEN: must be at least 16 characters long")
+    return text
 
 
 def _float(name: str, value: object, low: float, high: float) -> float:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from digest.db.models import (
@@ -230,3 +230,56 @@ def source_health(session: Session) -> list[SourceHealth]:
         )
         for r in rows
     ]
+
+
+# -- for /metrics (digest.metrics): a few aggregate statements per scrape ----------------
+def edition_count(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(EditionRow)) or 0)
+
+
+def deliveries_by_state(session: Session) -> dict[str, int]:
+    """Rows of the whole ledger per state: one GROUP BY."""
+    query = select(DeliveryRow.status, func.count()).group_by(DeliveryRow.status)
+    return {status: int(count) for status, count in session.execute(query)}
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyCounts:
+    """Seconds from a row's planning (``created_at``) to the relay's acceptance
+    (``sent_at``) over an edition's sent rows: how many took at most each bound
+    (cumulative, as Prometheus buckets are), how many in all, and their sum."""
+
+    bounds: tuple[float, ...]
+    at_most: tuple[int, ...]
+    count: int
+    total_seconds: float
+
+
+def send_latency(session: Session, edition_id: int, bounds: tuple[float, ...]) -> LatencyCounts:
+    """One aggregate statement (a SUM per bound), not a row per message."""
+    if session.get_bind().dialect.name == "postgresql":
+        seconds = func.extract("epoch", DeliveryRow.sent_at - DeliveryRow.created_at)
+    else:  # SQLite keeps times as text: julianday gives days with a fraction
+        seconds = (
+            func.julianday(DeliveryRow.sent_at) - func.julianday(DeliveryRow.created_at)
+        ) * 86_400.0
+    query = select(
+        func.count(),
+        func.coalesce(func.sum(seconds), 0),
+        *(func.coalesce(func.sum(case((seconds <= bound, 1), else_=0)), 0) for bound in bounds),
+    ).where(
+        DeliveryRow.edition_id == edition_id,
+        DeliveryRow.status == "sent",
+        DeliveryRow.sent_at.is_not(None),
+    )
+    count, total, *at_most = session.execute(query).one()
+    return LatencyCounts(bounds, tuple(int(n) for n in at_most), int(count), float(total))
+
+
+def ingest_counts(session: Session) -> dict[str, dict[str, int]]:
+    """Each source's counts of its last run (new, updated, unchanged, rejected)."""
+    query = select(SourceRow.name, SourceRow.last_counts).order_by(SourceRow.name)
+    return {
+        name: {str(k): int(v) for k, v in (counts or {}).items() if isinstance(v, int)}
+        for name, counts in session.execute(query)
+    }

@@ -10,6 +10,7 @@ service functions as the CLI (``digest.subscriptions``):
     /f/TOKEN/up|down          👍/👎 (feedback.py)
     /v/EDITION/TOKEN          a digest as sent (archive.py)
     /healthz                  the database answers
+    /metrics                  Prometheus metrics, only when configured (metrics.py)
 
 GETs only render; every change is a POST.
 """
@@ -37,7 +38,7 @@ from digest.db.engine import POOL_SIZE
 from digest.errors import ConfigError
 from digest.pipeline.runtime import Runtime
 from digest.settings import Settings
-from digest.web import archive, feedback, home, preferences, subscribe, unsubscribe
+from digest.web import archive, feedback, home, metrics, preferences, subscribe, unsubscribe
 from digest.web.pages import Pages
 from digest.web.ratelimit import RateLimiter, limiter_for
 from digest.web.security import DeclaredBodyLimit, SecurityHeaders
@@ -112,6 +113,7 @@ def create_app(rt: Runtime, *, limiter: RateLimiter | None = None) -> Starlette:
         *preferences.routes(site),
         *feedback.routes(site),
         *archive.routes(site),
+        *metrics.routes(rt),
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         Mount("/static", StaticFiles(directory=pages.static_dir), name="static"),
     ]
