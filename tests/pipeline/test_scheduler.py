@@ -5,16 +5,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from digest.db import Database
-from digest.db.models import PaperRow, SourceRow
+from digest.db import Database, repo
+from digest.db.models import DeliveryRow, PaperRow, SourceRow
 from digest.demo import sample_papers_path
+from digest.ingest.jsonl import parse_jsonl, read_lines
 from digest.pipeline.runtime import Runtime
+from digest.schedule import slot_start
 from digest.settings import Settings
+from digest.subscriber_spec import validate_spec
 from scheduler.__main__ import tick
 from tests.helpers import run_cli
 
@@ -137,3 +141,85 @@ def test_a_tick_ingests_a_source_whose_slot_passed_before_it_sends(
     tick(runtime, ingest_first=True)  # read already, sent already: nothing more
     assert len(smtp_server.envelopes) == 1
     runtime.db.dispose()
+
+
+# Readers at hours 6, 7 and 8 in four zones, all before their hour on 14 January when the
+# ticks start (00:00 UTC): their hours fall before, during and after the outage.
+OUTAGE_ZONES = ["Asia/Kolkata", "Europe/Moscow", "Europe/Berlin", "Europe/London"]
+OUTAGE_TOPICS = ["language models", "image generation", "reinforcement learning"]
+
+
+class FrozenClock:
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_a_scheduler_down_for_three_hours_sends_each_missed_reader_one_digest(
+    digest_env, sqlite_url, smtp_server, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Ticks every 5 minutes from 00:00 UTC; the process stops after the 04:50 tick and a
+    new one starts at 07:52 (a tick at once, the catch-up, then every 5 minutes). Readers
+    whose hour passed during the outage get their digest at the catch-up, once; those
+    before it got theirs on time; those after it at their hour, not at the catch-up."""
+    monkeypatch.setenv("DIGEST_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("DIGEST_SMTP_URL", smtp_server.url)
+    start = datetime(2026, 1, 14, 0, 0, tzinfo=UTC)  # winter: Berlin +1, London +0
+    db = Database(sqlite_url)
+    db.upgrade()
+    slots: dict[str, datetime] = {}  # reader -> the UTC instant their hour starts
+    with db.session() as session:
+        parsed = parse_jsonl(read_lines(sample_papers_path()), source="sample")
+        repo.upsert_papers(session, parsed.records, start)
+        readers = [(zone, hour) for zone in OUTAGE_ZONES for hour in (6, 7, 8)]
+        readers.append(("Europe/London", 10))
+        for n, (zone, hour) in enumerate(readers):
+            email = f"{zone.split('/')[1].lower()}-{hour}@example.org"
+            topic = OUTAGE_TOPICS[n % len(OUTAGE_TOPICS)]
+            spec = {"email": email, "topics": [topic], "timezone": zone, "hour": hour}
+            repo.add_subscriber(session, validate_spec(spec), start - timedelta(days=1))
+            slots[email] = slot_start(date(2026, 1, 14), hour, ZoneInfo(zone)).astimezone(UTC)
+    db.dispose()
+
+    step = timedelta(minutes=5)
+    before = [start + n * step for n in range(59)]  # 00:00 ... 04:50
+    restart = datetime(2026, 1, 14, 7, 52, tzinfo=UTC)  # three hours and two minutes later
+    after = [restart + n * step for n in range(34)]  # 07:52 (catch-up) ... 10:37
+    arrived: dict[str, list[datetime]] = {}
+
+    def run(ticks: list[datetime]) -> None:
+        clock = FrozenClock(ticks[0])
+        runtime = Runtime.from_settings(Settings.from_env(), clock=clock)  # one process
+        for now in ticks:
+            clock.now = now
+            seen = len(smtp_server.envelopes)
+            tick(runtime)
+            for _, rcpts, _ in smtp_server.envelopes[seen:]:
+                for rcpt in rcpts:
+                    arrived.setdefault(rcpt, []).append(now)
+        runtime.db.dispose()
+
+    run(before)
+    missed = {e for e, at in slots.items() if before[-1] < at <= restart}
+    assert not missed & set(arrived)  # nothing was sent to them before the outage
+    run(after)
+
+    ticks = before + after
+    expected = {email: [min(t for t in ticks if t >= at)] for email, at in slots.items()}
+    assert arrived == expected  # each reader once, at the first tick at or after their hour
+    assert missed == {
+        "moscow-8@example.org",  # 05:00 UTC
+        "berlin-6@example.org", "berlin-7@example.org", "berlin-8@example.org",
+        "london-6@example.org", "london-7@example.org",
+    }  # fmt: skip
+    assert all(arrived[e] == [restart] for e in missed)  # caught up at once, once
+    assert arrived["london-8@example.org"] == [datetime(2026, 1, 14, 8, 2, tzinfo=UTC)]
+    assert arrived["london-10@example.org"] == [datetime(2026, 1, 14, 10, 2, tzinfo=UTC)]
+    assert arrived["kolkata-6@example.org"] == [datetime(2026, 1, 14, 0, 30, tzinfo=UTC)]
+    db = Database(sqlite_url)
+    with db.session() as session:
+        states = list(session.scalars(select(DeliveryRow.status)))
+    assert sorted(states) == ["sent"] * len(slots)  # one ledger row per reader, all sent
+    db.dispose()
