@@ -7,12 +7,14 @@ connections. Real databases, real `digest` and Celery processes, real aiosmtpd s
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import subprocess
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +28,7 @@ from digest.demo import sample_papers_path
 from digest.ingest.jsonl import parse_jsonl, read_lines
 from digest.pipeline.runtime import utcnow
 from digest.subscriber_spec import validate_spec
-from tests.conftest import free_port
+from tests.conftest import REDIS_HOST, REDIS_PORT, free_port, missing_service
 from tests.workers import DIGEST, start_worker, stop
 
 # (No cold-start reader: the sample papers have no upvotes, and a reader with no interests
@@ -91,9 +93,10 @@ class Relay:
             return Counter(self.accepted)
 
 
-def add_readers(db: Database, count: int) -> list[str]:
+def add_readers(db: Database, count: int, *, hour: int | None = None) -> list[str]:
     """Readers with a few different interests, and the sample papers first seen now:
-    everyone has something to receive."""
+    everyone has something to receive. ``hour=0`` makes them due whenever a run
+    respects delivery hours (their zone is UTC)."""
     now = utcnow()
     emails = [f"reader{n:03d}@example.org" for n in range(count)]
     with db.session() as session:
@@ -102,8 +105,10 @@ def add_readers(db: Database, count: int) -> list[str]:
         )
         for n, email in enumerate(emails):
             topic = TOPICS[n % len(TOPICS)]
-            spec = validate_spec({"email": email, "topics": [topic] if topic else []})
-            repo.add_subscriber(session, spec, now)
+            data: dict[str, object] = {"email": email, "topics": [topic] if topic else []}
+            if hour is not None:
+                data["hour"] = hour
+            repo.add_subscriber(session, validate_spec(data), now)
     return emails
 
 
@@ -148,14 +153,31 @@ def ledger_by_email(db: Database) -> dict[str, str]:
         return {email: status for email, status in rows}
 
 
-def test_two_runs_at_once_send_each_reader_once(db: Database, db_url: str, tmp_path: Path) -> None:
-    emails = add_readers(db, 60)
+def attempts_by_email(db: Database) -> dict[str, int]:
+    with db.session() as session:
+        rows = session.execute(
+            select(SubscriberRow.email, DeliveryRow.attempts).join(
+                DeliveryRow, DeliveryRow.subscriber_id == SubscriberRow.id
+            )
+        )
+        return {email: attempts for email, attempts in rows}
+
+
+@pytest.mark.parametrize("args", [[], ["--due-only"]], ids=["run", "due-only"])
+def test_two_runs_at_once_send_each_reader_once(
+    db: Database, db_url: str, tmp_path: Path, args: list[str]
+) -> None:
+    """Two `digest run` (or `digest run --due-only`, as two cron lines without flock or a
+    cron line beside the scheduler) from two shells at once, in-process: each reader is
+    mailed once and each row was claimed once (the losing run claimed nothing again)."""
+    emails = add_readers(db, 60, hour=0)
     with Relay(delay=0.01) as relay:
         env = env_for(db_url, tmp_path, relay.url)
-        first, second = digest_run(env), digest_run(env)
+        first, second = digest_run(env, *args), digest_run(env, *args)
         reports = [report_of(first), report_of(second)]
     assert relay.counts() == Counter({e: 1 for e in emails})  # everyone, once
     assert set(ledger_by_email(db).values()) == {"sent"}
+    assert attempts_by_email(db) == {e: 1 for e in emails}
     assert sum(r["summary"]["sent now"] for _, r in reports) == len(emails)
     for _code, report in reports:  # each summary accounts for every row of the edition
         rows = {k: v for k, v in report["summary"].items() if k != "sent now"}
@@ -244,3 +266,96 @@ def test_readers_who_unsubscribe_during_a_worker_edition_are_not_mailed_after(
     assert len(skipped) >= 10, "the edition ended before most unsubscribes: test too fast"
     assert code == 0 and report["summary"]["skipped"] == len(skipped)
     db.dispose()
+
+
+@pytest.fixture
+def redis_db9_url() -> Iterator[str]:
+    """Redis database 9 (others' tests use 10, 11 and 13), flushed before and after."""
+    import redis
+
+    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=9, socket_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        missing_service(f"Redis not reachable at {REDIS_HOST}:{REDIS_PORT}: {exc}")
+    client.flushdb()
+    yield f"redis://{REDIS_HOST}:{REDIS_PORT}/9"
+    client.flushdb()
+    client.close()
+
+
+def queued_ids(client) -> Counter[int]:  # type: ignore[no-untyped-def]
+    """The delivery ids of the batches waiting in the `digest` queue (Celery's message
+    protocol 2 as kombu's Redis transport stores it: a JSON envelope around the body
+    ``[args, kwargs, embed]``, the body base64-encoded)."""
+    found: Counter[int] = Counter()
+    for raw in client.lrange("digest", 0, -1):
+        message = json.loads(raw)
+        body = message["body"]
+        if message["properties"].get("body_encoding") == "base64":
+            body = base64.b64decode(body)
+        args, _kwargs, _embed = json.loads(body)
+        found.update(args[0])
+    return found
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_two_due_only_runs_on_workers_mail_each_reader_once(
+    pg_url: str, redis_db9_url: str, tmp_path: Path
+) -> None:
+    """Two `digest run --due-only` at once with a broker, while every worker is busy (none
+    running yet): both plan, rank and enqueue; then a worker starts. Each reader is mailed
+    once, each row claimed once, the queue ends empty; and each row should have been
+    enqueued once (see the xfail at the end)."""
+    import redis
+
+    db = Database(pg_url)
+    db.upgrade()
+    emails = add_readers(db, 60, hour=0)
+    client = redis.Redis.from_url(redis_db9_url)
+    worker = None
+    with Relay(delay=0.01) as relay:
+        env = env_for(
+            pg_url, tmp_path, relay.url,
+            DIGEST_BROKER_URL=redis_db9_url, DIGEST_STALL_SECONDS="600",  # no sweeper here
+        )  # fmt: skip
+        runs = [digest_run(env, "--due-only"), digest_run(env, "--due-only")]
+        try:
+            deadline = time.monotonic() + 180
+            ids: set[int] = set()
+            queued: Counter[int] = Counter()
+            stable_since = time.monotonic()
+            while time.monotonic() < deadline:
+                with db.session() as session:
+                    ids = set(session.scalars(select(DeliveryRow.id)))
+                now_queued = queued_ids(client)
+                if now_queued != queued:
+                    queued, stable_since = now_queued, time.monotonic()
+                covered = len(ids) == len(emails) and ids <= set(queued)
+                if covered and time.monotonic() - stable_since > 5:
+                    break  # both runs are done enqueueing: they only follow the ledger now
+                assert all(run.poll() is None for run in runs), "a run ended without workers"
+                time.sleep(0.2)
+            else:
+                pytest.fail(f"the runs did not enqueue every row: {len(set(queued))}/{len(ids)}")
+            worker = start_worker(env, tmp_path / "worker.log", concurrency=2)
+            reports = [report_of(run) for run in runs]
+        finally:
+            if worker is not None:
+                stop(worker)
+            for run in runs:
+                stop(run)
+    assert relay.counts() == Counter({e: 1 for e in emails})  # everyone, once
+    assert set(ledger_by_email(db).values()) == {"sent"}
+    assert attempts_by_email(db) == {e: 1 for e in emails}  # each row claimed once
+    assert all(code == 0 and not report["errors"] for code, report in reports)
+    assert client.llen("digest") == 0
+    db.dispose()
+    twice = sorted(i for i, n in queued.items() if n > 1)
+    if twice:  # digest/pipeline: plan_edition hands every open row to both runs
+        pytest.xfail(
+            f"{len(twice)} of {len(ids)} rows were enqueued by both runs "
+            f"({sum(queued.values())} ids queued): harmless (the claim), but re-enqueued"
+        )
+    assert queued == Counter({i: 1 for i in ids})
