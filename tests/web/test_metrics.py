@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import update
+from sqlalchemy import text, update
 from starlette.testclient import TestClient
 
 from digest.db import Database, repo
@@ -232,3 +232,12 @@ def test_bad_metrics_settings_name_the_variable(tmp_path, env, message) -> None:
     base = {"DIGEST_VAR_DIR": str(tmp_path), "DIGEST_SECRET_KEY": "web-test-secret-0123456789"}
     with pytest.raises(ConfigError, match=message):
         Settings.from_env(base | env)
+
+
+def test_a_scrape_without_the_database_is_one_503(sqlite_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    for h in make_harness(sqlite_url, tmp_path, DIGEST_METRICS_TOKEN=TOKEN):
+        with h.rt.db.engine.begin() as conn:
+            conn.execute(text("DROP TABLE sent_papers"))
+            conn.execute(text("DROP TABLE deliveries"))  # the ledger's table is gone
+        response = h.client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert (response.status_code, response.text) == (503, "database unreachable\n")
