@@ -14,6 +14,9 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
 
 from digest.db import ledger, repo
 from digest.errors import ConfigError, DigestError
@@ -36,6 +39,49 @@ class Patience:
     give_up: float = 600.0
     poll: float = 0.5
     enqueue_attempts: int = 5
+
+
+# A PostgreSQL advisory lock key of its own (the scheduler's leader lock uses another).
+ENQUEUE_LOCK_KEY = 0x6469676573740001  # "digest" + 1
+
+
+class EnqueueLock:
+    """One `digest run` at a time puts rows on the queue; another that overlaps it (a second
+    shell, cron and the scheduler) only follows the ledger, so no row is enqueued twice. It
+    tries again at every poll and, once the first run ends (or dies: the lock goes with its
+    database session), takes over, which includes enqueueing rows that stalled or that only
+    it planned. PostgreSQL only (a session-level advisory lock on a connection of its own);
+    with SQLite every run enqueues, as before (the claims keep a row from being sent twice).
+    """
+
+    def __init__(self, rt: Runtime):
+        self.conn = rt.db.engine.connect() if rt.db.is_postgres else None
+        self.held = self.conn is None
+        self.try_take()
+
+    def try_take(self) -> bool:
+        if not self.held and self.conn is not None:
+            taken = self.conn.execute(
+                text("SELECT pg_try_advisory_lock(:key)"), {"key": ENQUEUE_LOCK_KEY}
+            ).scalar()
+            self.conn.commit()
+            self.held = bool(taken)
+            if self.held:
+                log.info("this run now enqueues (no other run does)")
+        return self.held
+
+    def release(self) -> None:
+        if self.conn is None:
+            return
+        try:
+            if self.held:
+                self.conn.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": ENQUEUE_LOCK_KEY}
+                )
+                self.conn.commit()
+        finally:
+            self.conn.close()
+            self.conn = None
 
 
 class Broker:
@@ -85,10 +131,31 @@ def deliver_on_workers(
     )
     started = rt.clock()
     broker = Broker(rt, patience.enqueue_attempts, sleep)
+    lock = EnqueueLock(rt)
+    try:
+        return _deliver(rt, chunks, broker, lock, started, progress, patience, sleep, monotonic)
+    finally:
+        lock.release()
+
+
+def _deliver(
+    rt: Runtime,
+    chunks: Iterable[Sequence[int]],
+    broker: Broker,
+    lock: EnqueueLock,
+    started: datetime,
+    progress: Progress | None,
+    patience: Patience,
+    sleep: Callable[[float], None],
+    monotonic: Callable[[], float],
+) -> BatchResult:
     ids: list[int] = []
     for chunk in chunks:
-        broker.enqueue(batches(chunk, rt.settings.batch_size))
+        if lock.held:  # else another run is enqueueing this edition: follow it
+            broker.enqueue(batches(chunk, rt.settings.batch_size))
         ids.extend(chunk)
+    if not lock.held:
+        log.info("another `digest run` is enqueueing; this one follows the ledger")
     total = len(ids)
     result = BatchResult()
     left = total
@@ -131,7 +198,7 @@ def deliver_on_workers(
                 "digest.pipeline worker` running?); the ledger keeps what was sent, run "
                 "again to continue"
             )
-        elif stalled and exact:
+        elif stalled and exact and lock.try_take():  # only the run that enqueues sweeps
             waiting = [i for i, status in open_rows.items() if status != "sending"]
             log.info("%d rows made no progress: enqueued again", len(waiting))
             try:
