@@ -34,7 +34,7 @@ from digest.errors import InputError
 
 PURPOSES = ("unsubscribe", "preferences", "feedback", "view", "confirm", "csrf")
 VOTES = ("up", "down")
-CONFIRM_MAX_AGE = 7 * 24 * 3600  # a confirmation link works for 7 days
+CONFIRM_MAX_AGE = 7 * 24 * 3600  # the default lifetime; the site uses settings.confirm_max_age
 _MAC_BYTES = 16  # 128-bit tag
 
 FeedbackUrl = Callable[[str, str], str]  # (paper_id, "up"|"down") -> URL

@@ -90,6 +90,7 @@ class Settings:
     redis_url: str | None = None  # shared rate limits of the web processes
     allow_http_links: bool = False  # let `digest run` send over SMTP with http:// links
     web_cache_seconds: int = 60
+    confirm_link_hours: int = 168  # how long a confirmation link works (7 days)
     # SMTP send rate, one limit per relay shared by every worker (digest.deliver.throttle)
     smtp_rate_per_second: float = 0.0  # 0: unlimited
     smtp_rate_per_hour: int = 0  # 0: unlimited
@@ -108,6 +109,11 @@ class Settings:
         """The mailbox of VERP return paths: ``DIGEST_BOUNCE_ADDRESS`` or
         ``bounces@<from domain>``."""
         return self.bounce_address or f"bounces@{self.from_domain}"
+
+    @property
+    def confirm_max_age(self) -> int:
+        """Seconds a confirmation link works: what the site accepts and the email says."""
+        return self.confirm_link_hours * 3600
 
     @property
     def links_are_https(self) -> bool:
@@ -200,6 +206,9 @@ class Settings:
             allow_http_links=_bool("DIGEST_ALLOW_HTTP_LINKS", values.get("allow_http_links")),
             web_cache_seconds=_int(
                 "DIGEST_WEB_CACHE_SECONDS", values.get("web_cache_seconds", 60), 0, 86_400
+            ),
+            confirm_link_hours=_int(
+                "DIGEST_CONFIRM_LINK_HOURS", values.get("confirm_link_hours", 168), 1, 720
             ),
             smtp_rate_per_second=_float(
                 "DIGEST_SMTP_RATE_PER_SECOND", values.get("smtp_rate_per_second", 0), 0, 100_000

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from digest.db import accounts, repo
 from digest.db.models import SubscriberRow
 from digest.errors import DigestError, InputError
-from digest.schedule import next_delivery
+from digest.schedule import local_now, next_delivery
 from digest.subscriber_spec import SubscriberSpec
 
 if TYPE_CHECKING:
@@ -229,6 +229,24 @@ def first_delivery_text(row: SubscriberRow, now: datetime) -> str:
     return f"{day} at {when:%H:%M} ({row.timezone})"
 
 
+def lifetime_text(hours: int) -> str:
+    """How long a link works, in words: '7 days', '1 day', '36 hours'."""
+    if hours % 24 == 0:
+        days = hours // 24
+        return "1 day" if days == 1 else f"{days} days"
+    return "1 hour" if hours == 1 else f"{hours} hours"
+
+
+def expiry_text(issued: datetime, hours: int, timezone: str) -> str:
+    """When a link issued at ``issued`` stops working, in the reader's time zone and words:
+    '7 days, until Tuesday, 8 December at 09:00 (Europe/Berlin)'. The minute is rounded
+    down, so the link always works until the time the email says."""
+    until = local_now(issued + timedelta(hours=hours), timezone).replace(second=0, microsecond=0)
+    year = f" {until.year}" if until.year != local_now(issued, timezone).year else ""
+    day = f"{until:%A}, {until.day} {until:%B}{year}"
+    return f"{lifetime_text(hours)}, until {day} at {until:%H:%M} ({timezone})"
+
+
 def send_notice(rt: Runtime, notice: Notice) -> str | None:
     """Render and send one notice now (after its change committed). The reply, or None
     when the reader is gone or the mail could not be sent (logged, never raised: the
@@ -247,6 +265,7 @@ def send_notice(rt: Runtime, notice: Notice) -> str | None:
                 to_name=row.name,
                 to_address=row.email,
                 confirm_url=signer.confirm_url(row.link_id, now=now.timestamp()),
+                expires=expiry_text(now, rt.settings.confirm_link_hours, row.timezone),
                 frequency=row.frequency,
                 message_id=message_id,
                 when=now,
@@ -257,6 +276,7 @@ def send_notice(rt: Runtime, notice: Notice) -> str | None:
                 links,
                 first_delivery=first_delivery_text(row, now),
                 topics=[i.value for i in row.interests if i.kind == "topic"],
+                cold_start=repo.profile_from_row(row).is_empty,
                 message_id=message_id,
                 when=now,
             )

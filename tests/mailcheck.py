@@ -64,14 +64,15 @@ def render_digest(
     reference_build: bool = False,
     cold_start: bool = False,
     message_id: str | None = None,
+    edition: EditionInfo = EDITION,
 ) -> RenderedEmail:
     renderer = renderer or make_renderer()
     signer = make_signer()
-    prepared = renderer.edition(EDITION, papers)
+    prepared = renderer.edition(edition, papers)
     return prepared.render(
         subscriber,
         picks if picks is not None else picks_for(papers),
-        signer.for_recipient(subscriber.id, EDITION.key),
+        signer.for_recipient(subscriber.id, edition.key),
         signer.feedback_links(subscriber.id),
         message_id=message_id or f"<digest.{subscriber.id}.daily.2025-05-30@example.org>",
         when=WHEN,

@@ -35,6 +35,7 @@ from digest.schedule import due_edition, edition_for
 log = logging.getLogger(__name__)
 
 SLOW_DOWN_CODES = frozenset({421, 454})  # the relay asks us to come back more slowly
+WEEK_DAYS = 7  # a weekly reader's candidates cover at least their week
 THROTTLE_MAX_WAIT = 60.0  # seconds a batch waits for a send slot before it stops
 
 
@@ -210,11 +211,19 @@ class RankingInputs:
     excluded: dict[str, Collection[str]]  # profile id -> paper ids never to pick
 
 
+def reader_days(candidate_days: int, frequency: str) -> int:
+    """How far back a reader's candidates go when their last digest is older (or none):
+    ``DIGEST_CANDIDATE_DAYS``, and at least a week for a weekly reader."""
+    return max(candidate_days, WEEK_DAYS) if frequency == "weekly" else candidate_days
+
+
 def candidate_papers(rt: Runtime, session: Session, now: datetime) -> list[tuple[Paper, datetime]]:
     """The candidate pool, the same for everyone (papers first seen in the last
-    ``candidate_days``, so scores do not depend on how readers are grouped), with the time
-    each was first seen, oldest first."""
-    pool = repo.papers_seen_since(session, now - timedelta(days=rt.settings.candidate_days))
+    ``candidate_days``, at least a week so that it holds a weekly reader's week; so scores
+    do not depend on how readers are grouped), with the time each was first seen, oldest
+    first. Each reader's own window is cut from it (:func:`ranking_inputs`)."""
+    days = reader_days(rt.settings.candidate_days, "weekly")
+    pool = repo.papers_seen_since(session, now - timedelta(days=days))
     pool.sort(key=lambda item: item[1])
     return pool
 
@@ -227,8 +236,10 @@ def ranking_inputs(
     pool: list[tuple[Paper, datetime]] | None = None,
 ) -> RankingInputs:
     """Each reader's profile (with their feedback) and what they may not get: papers sent
-    to them, and papers that arrived before their last digest. ``pool``: the candidates
-    when the caller has them already (see :func:`candidate_papers`)."""
+    to them, papers that arrived before their last digest, and those older than their
+    window (:func:`reader_days`: a daily reader's first digest does not reach back a
+    week). ``pool``: the candidates when the caller has them already (see
+    :func:`candidate_papers`)."""
     if pool is None:
         pool = candidate_papers(rt, session, now)
     seen_times = [seen for _, seen in pool]
@@ -242,8 +253,10 @@ def ranking_inputs(
     for sub in subscribers:
         profile = replace(repo.profile_from_row(sub), feedback=tuple(feedback.get(sub.id, ())))
         profiles.append(profile)
-        since = last.get(sub.id)
-        k = 0 if since is None else bisect.bisect_left(seen_times, since)
+        since = now - timedelta(days=reader_days(rt.settings.candidate_days, sub.frequency))
+        if (previous := last.get(sub.id)) is not None:
+            since = max(since, previous)
+        k = bisect.bisect_left(seen_times, since)
         if k not in older_than:
             older_than[k] = tuple(p.id for p, _ in pool[:k])
         excluded[profile.id] = Exclusions(older_than[k], sent.get(sub.id, set()))

@@ -139,17 +139,20 @@ class DigestRenderer:
         to_name: str | None,
         to_address: str,
         confirm_url: str,
+        expires: str = "",
         frequency: str = "daily",
         message_id: str,
         when: datetime,
     ) -> RenderedEmail:
-        """The double opt-in email: one link that confirms the subscription.
+        """The double opt-in email: one link that confirms the subscription; ``expires``
+        says how long it works ("7 days, until Tuesday, 8 December at 09:00 (UTC)").
 
         No List-Unsubscribe: the address is not on the list until the reader clicks.
         """
         context = {
             **self._common(to_name, to_address),
             "confirm_url": confirm_url,
+            "expires": clean(expires),
             "frequency": frequency,
         }
         return self._render_simple("confirmation", context, message_id, when, None)
@@ -161,16 +164,21 @@ class DigestRenderer:
         *,
         first_delivery: str,
         topics: Sequence[str] = (),
+        cold_start: bool = False,
         message_id: str,
         when: datetime,
     ) -> RenderedEmail:
-        """Sent once the subscription is confirmed: what comes, when, and how to steer it."""
+        """Sent once the subscription is confirmed: what comes, when, and how to steer it.
+        Without topics it asks for them (one button to the preferences page);
+        ``cold_start``: the reader has no interest at all (their digest shows trending or
+        newest papers until they name some)."""
         context = {
             **self._common(subscriber.name, subscriber.email),
             "links": links,
             "frequency": subscriber.frequency,
             "first_delivery": clean(first_delivery),
             "topics": [clean(t) for t in topics if clean(t)],
+            "cold_start": cold_start,
         }
         return self._render_simple("welcome", context, message_id, when, links)
 
@@ -257,12 +265,20 @@ class DigestRenderer:
                 to_name="Check",
                 to_address=reader.email,
                 confirm_url="https://check.invalid/c/t",
+                expires="7 days, until Monday, 12 January at 07:00 (UTC)",
                 message_id="<check@check.invalid>",
                 when=when,
             )
-            self.welcome(
-                reader, links, first_delivery="tomorrow", message_id="<c@check.invalid>", when=when
-            )
+            for topics in ((), ("papers",)):
+                self.welcome(
+                    reader,
+                    links,
+                    first_delivery="tomorrow",
+                    topics=topics,
+                    cold_start=not topics,
+                    message_id="<c@check.invalid>",
+                    when=when,
+                )
             for reason in ("already_subscribed", "signed_out"):
                 self.manage(reader, links, reason=reason, message_id="<c@c.invalid>", when=when)
         except ConfigError as exc:

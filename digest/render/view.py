@@ -42,13 +42,18 @@ DEFAULT_SECTION = "Picked for you"
 # A reader with no interests gets the pool's most upvoted papers, or, on a day without
 # upvotes, the newest ones: the heading says which.
 TRENDING_SECTION = "Trending on Hugging Face today"
+TRENDING_WEEK_SECTION = "Trending on Hugging Face this week"
 NEWEST_SECTION = "Newest papers"
+# A weekly digest marks the most upvoted of the reader's papers (when any has upvotes).
+WEEK_BADGE = "Most upvoted this week"
+WEEK_HEADING = "This week's best papers"
 # Sections that name no interest of the reader (the ranker's own, digest.rank.ranker):
 # a subject says "on <topic>" only for the others.
 NOT_TOPICS = frozenset(
     (
         DEFAULT_SECTION,
         TRENDING_SECTION,
+        TRENDING_WEEK_SECTION,
         NEWEST_SECTION,
         "Trending today",
         "Authors you follow",
@@ -68,6 +73,16 @@ class EditionInfo:
     @property
     def label(self) -> str:
         return _edition_label(self.key, self.day)
+
+    @property
+    def weekly(self) -> bool:
+        """A weekly edition: the best of the reader's week (``weekly:YYYY-Www``)."""
+        return self.key.startswith("weekly:")
+
+    @property
+    def heading(self) -> str:
+        """What the digest's heading says under the site name: the day, or "this week"."""
+        return WEEK_HEADING if self.weekly else self.label
 
     @property
     def campaign(self) -> str:
@@ -101,17 +116,21 @@ def greeting_name(name: str | None) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def _intro(first_name: str, count: int, cold: str) -> str:
+def _intro(first_name: str, count: int, cold: str, weekly: bool = False) -> str:
     """The digest's opening sentence; ``cold`` is "" or the cold-start section's title."""
     verb = "is" if count == 1 else "are"
-    if cold == TRENDING_SECTION:
+    when = "this week" if weekly else "today"
+    if cold in (TRENDING_SECTION, TRENDING_WEEK_SECTION):
         what = (
             "the most upvoted new paper" if count == 1 else f"the {count} most upvoted new papers"
         )
-        body = f"{_NO_INTERESTS} {verb} {what} on Hugging Face today."
+        body = f"{_NO_INTERESTS} {verb} {what} on Hugging Face {when}."
     elif cold:
         what = "the newest paper" if count == 1 else f"the {count} newest papers"
-        body = f"{_NO_INTERESTS} {verb} {what}."
+        body = f"{_NO_INTERESTS} {verb} {what}{' of the week' if weekly else ''}."
+    elif weekly:
+        what = "the best new paper" if count == 1 else f"the {count} best new papers"
+        body = f"here {verb} {what} of your week, picked for your interests."
     else:
         what = "1 new paper" if count == 1 else f"{count} new papers"
         body = f"here {verb} {what} picked for your interests."
@@ -144,11 +163,13 @@ class Card:
     project_url: str = ""
     anchor: str = ""  # the card's HTML id, the target of the index's link
     brief: bool = False  # past FULL_CARDS: shown without its TL;DR
+    badge: str = ""  # WEEK_BADGE on the most upvoted paper of a weekly digest, else ""
 
     @property
     def key(self) -> object:
         """What the card's compiled blocks are cached under."""
-        return (self.paper_id, "brief") if self.brief else self.paper_id
+        key: object = (self.paper_id, "brief") if self.brief else self.paper_id
+        return (key, self.badge) if self.badge else key
 
 
 def authors_line(authors: tuple[str, ...] | list[str], limit: int = 3) -> str:
@@ -252,8 +273,11 @@ def digest_view(
             card = cards[pick.paper_id] = card_for(paper)
         chosen.append((card, pick))
     cold = ""
+    weekly = edition.weekly
     if cold_start:  # one section, named for what it truly is
-        cold = TRENDING_SECTION if any(card.upvotes for card, _ in chosen) else NEWEST_SECTION
+        trending = TRENDING_WEEK_SECTION if weekly else TRENDING_SECTION
+        cold = trending if any(card.upvotes for card, _ in chosen) else NEWEST_SECTION
+    top = _most_upvoted(chosen) if weekly and not cold else ""
     grouped: dict[str, list[tuple[Card, str]]] = {}
     for card, pick in chosen:
         section = cold or _clean_repeated(pick.section) or DEFAULT_SECTION
@@ -273,6 +297,11 @@ def digest_view(
                 if brief is None:
                     brief = cards[(card.paper_id, "brief")] = replace(card, tldr="", brief=True)
                 card = brief
+            if card.paper_id == top:
+                marked = cards.get((card.key, "badge"))
+                if marked is None:
+                    marked = cards[(card.key, "badge")] = replace(card, badge=WEEK_BADGE)
+                card = marked
             reason = _reason(why)
             items.append(
                 Item(
@@ -289,7 +318,7 @@ def digest_view(
             sections.append(Section(title, tuple(items)))
     name = clean(subscriber.name or "")[:100]
     # The intro counts every paper; the ones past max_cards are on the web page.
-    intro = _intro(greeting_name(name), len(chosen), cold)  # line breaks are spaces in HTML
+    intro = _intro(greeting_name(name), len(chosen), cold, weekly)  # line breaks: spaces in HTML
     return {
         "brand": brand,
         "edition": edition,
@@ -306,6 +335,15 @@ def digest_view(
         "contact_line": _clean_repeated(contact_line),
         "postal_address": _clean_repeated(postal_address),
     }
+
+
+def _most_upvoted(chosen: Sequence[tuple[Card, Pick]]) -> str:
+    """The paper of a weekly digest to mark: the reader's most upvoted (the first of
+    equals), "" when none has upvotes or there is only one paper."""
+    if len(chosen) < 2:
+        return ""
+    best = max(chosen, key=lambda entry: entry[0].upvotes)[0]  # max keeps the first of ties
+    return best.paper_id if best.upvotes > 0 else ""
 
 
 def _preheader(sections: Sequence[Section], intro: str) -> str:

@@ -19,13 +19,14 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from digest.db.models import SubscriberRow
-from digest.links import CONFIRM_MAX_AGE, ExpiredLink, LinkError
+from digest.links import ExpiredLink, LinkError
 from digest.subscriber_spec import SubscriberSpec
 from digest.subscriptions import (
     Consent,
     Notice,
     confirm,
     hash_ip,
+    lifetime_text,
     resend_confirmation,
     send_notice,
     sign_up,
@@ -44,6 +45,7 @@ ADDRESS_LIMIT = (5, 3600)  # sign-ups per address per hour (the emails: 3 a day,
 def routes(site: Site) -> list[Route]:
     pages = site.pages
     defaults = form_values(SubscriberSpec(email=""))
+    link_lifetime = lifetime_text(site.rt.settings.confirm_link_hours)
 
     async def subscribe_page(request: Request) -> Response:
         return pages.render(
@@ -86,8 +88,8 @@ def routes(site: Site) -> list[Route]:
         return pages.message(
             "Check your inbox",
             "If the address can receive our emails, a message is on its way. Open the link "
-            "in it to confirm your subscription (it works for 7 days). Nothing arrived? "
-            "Look in the spam folder, or subscribe again in a few minutes.",
+            f"in it to confirm your subscription (it works for {link_lifetime}). Nothing "
+            "arrived? Look in the spam folder, or subscribe again in a few minutes.",
         )
 
     # -- confirm ----------------------------------------------------------------------
@@ -95,7 +97,10 @@ def routes(site: Site) -> list[Route]:
         """(link id, expired) of a confirm token; LinkProblem when it is not valid."""
         try:
             payload = site.rt.signer.verify_timed(
-                "confirm", token, max_age=CONFIRM_MAX_AGE, now=site.rt.clock().timestamp()
+                "confirm",
+                token,
+                max_age=site.rt.settings.confirm_max_age,
+                now=site.rt.clock().timestamp(),
             )
             return _link_of(payload), False
         except ExpiredLink as exc:

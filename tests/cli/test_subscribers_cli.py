@@ -36,6 +36,8 @@ def test_add_show_update_list_remove(env, capsys) -> None:  # type: ignore[no-un
         "cs.LG",
         "--frequency",
         "weekly",
+        "--weekday",
+        "fri",
         "--hour",
         "6",
         "--tz",
@@ -46,8 +48,9 @@ def test_add_show_update_list_remove(env, capsys) -> None:  # type: ignore[no-un
     shown = run_cli(capsys, "subscribers", "show", "jane@EXAMPLE.org", "--json").json()
     assert shown["email"] == "Jane@example.org"
     assert shown["topics"] == ["continual learning", "hopfield networks"]
-    assert (shown["frequency"], shown["delivery_hour"], shown["timezone"]) == (
+    assert (shown["frequency"], shown["weekday"], shown["delivery_hour"], shown["timezone"]) == (
         "weekly",
+        4,
         6,
         "Europe/Berlin",
     )
@@ -63,10 +66,13 @@ def test_add_show_update_list_remove(env, capsys) -> None:  # type: ignore[no-un
         "exclude",
         "--status",
         "paused",
+        "--weekday",
+        "Sunday",
     )
     assert updated.code == 0, updated.err
     shown = run_cli(capsys, "subscribers", "show", "jane@example.org", "--json").json()
     assert shown["topics"] == ["world models"]
+    assert (shown["frequency"], shown["weekday"]) == ("weekly", 6)  # the rest is kept
     assert shown["exclude"] == []
     assert shown["authors"] == ["Sepp Hochreiter"]
     assert shown["status"] == "paused"
@@ -99,6 +105,8 @@ def test_add_show_update_list_remove(env, capsys) -> None:  # type: ignore[no-un
         (["a@example.org", "--tz", "Mars/Olympus"], "unknown timezone"),
         (["a@example.org", "--hour", "24"], "between 0 and 23"),
         (["a@example.org", "--frequency", "hourly"], "frequency"),
+        (["a@example.org", "--weekday", "someday"], "weekday must be a day's name"),
+        (["a@example.org", "--weekday", "7"], "weekday must be a day's name"),
     ],
 )
 def test_bad_input_is_refused_and_nothing_written(env, capsys, args, needle) -> None:  # type: ignore[no-untyped-def]
@@ -180,11 +188,22 @@ def test_export_round_trips_with_import(env, capsys, monkeypatch, tmp_path: Path
         "0",
     )
     run_cli(
-        capsys, "subscribers", "add", "b@example.org", "--status", "paused", "--frequency", "weekly"
+        capsys,
+        "subscribers",
+        "add",
+        "b@example.org",
+        "--status",
+        "paused",
+        "--frequency",
+        "weekly",
+        "--weekday",
+        "wednesday",
     )
     before = run_cli(capsys, "subscribers", "list", "--json").json()
+    assert [s["weekday"] for s in before] == [0, 2]
     out = tmp_path / f"export.{fmt}"
     assert run_cli(capsys, "subscribers", "export", "--format", fmt, "-o", str(out)).code == 0
+    assert ("weekday" in out.read_text().splitlines()[0]) if fmt == "csv" else True
 
     monkeypatch.setenv("DIGEST_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
     imported = run_cli(capsys, "subscribers", "import", str(out), "--json")
@@ -203,3 +222,27 @@ def test_import_of_unreadable_files(env, capsys, tmp_path: Path) -> None:  # typ
     unknown.write_text("x")
     result = run_cli(capsys, "subscribers", "import", str(unknown))
     assert result.code == 2 and "--format" in result.err
+
+
+def test_import_reads_the_weekday_by_name_or_number(env, capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    csv_file = tmp_path / "subs.csv"
+    csv_file.write_text(
+        "email,frequency,weekday\n"
+        "mon@example.org,weekly,\n"  # none given: Monday
+        "fri@example.org,weekly,Fri\n"
+        "sun@example.org,weekly,6\n"
+        "bad@example.org,weekly,someday\n"
+    )
+    refused = run_cli(capsys, "subscribers", "import", str(csv_file))
+    assert refused.code == 2 and "line 5: weekday must be a day's name" in refused.err
+    assert run_cli(capsys, "subscribers", "import", str(csv_file), "--skip-invalid").code == 1
+    jsonl = tmp_path / "subs.jsonl"
+    jsonl.write_text('{"email": "wed@example.org", "frequency": "weekly", "weekday": "wed"}\n')
+    assert run_cli(capsys, "subscribers", "import", str(jsonl)).code == 0
+    listed = run_cli(capsys, "subscribers", "list", "--json").json()
+    assert {s["email"]: s["weekday"] for s in listed} == {
+        "mon@example.org": 0,
+        "fri@example.org": 4,
+        "sun@example.org": 6,
+        "wed@example.org": 2,
+    }

@@ -56,6 +56,7 @@ def _emails() -> dict[str, str]:
             to_name="Ada",
             to_address="ada@example.org",
             confirm_url=signer.confirm_url(1),
+            expires="7 days, until Friday, 6 June at 09:00 (America/Argentina/ComodRivadavia)",
             message_id="<c@example.org>",
             when=WHEN,
         ).html,
@@ -64,6 +65,14 @@ def _emails() -> dict[str, str]:
             signer.for_recipient(1, "welcome"),
             first_delivery="tomorrow at 07:00",
             topics=["reasoning in large language models", "speech recognition"],
+            message_id="<w@example.org>",
+            when=WHEN,
+        ).html,
+        "welcome-no-topics": renderer.welcome(
+            sub,
+            signer.for_recipient(1, "welcome"),
+            first_delivery="tomorrow at 07:00",
+            cold_start=True,
             message_id="<w@example.org>",
             when=WHEN,
         ).html,
@@ -90,7 +99,8 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize(
-    "name", ["digest", "digest-hard", "digest-cold-start", "confirmation", "welcome"]
+    "name",
+    ["digest", "digest-hard", "digest-cold-start", "confirmation", "welcome", "welcome-no-topics"],
 )
 def test_layout_fits_and_reads(
     browser: Chromium, pages: dict[str, Path], name: str, width: int, dark: bool

@@ -12,6 +12,7 @@ import re
 import statistics
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from conftest import missing_service
 from mailcheck import picks_for, render_digest, sample_papers
 
 from digest.domain import Paper, SubscriberInfo
+from digest.render import EditionInfo
 from digest.render.browser import Chromium, find_chromium
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "email"
@@ -141,3 +143,45 @@ def test_digest_page(
     print("overhead per card (px):", [round(o) for o in overheads], "title+TL;DR:", papers)
     assert max(overheads) <= 230, overheads
     assert statistics.median(overheads) <= statistics.median(papers) + 40, (overheads, papers)
+
+
+WEEKLY_MEASURE = """(() => {
+  const badges = [...document.querySelectorAll('span.badge')];
+  return badges.map(b => ({
+    text: b.textContent, height: b.getBoundingClientRect().height,
+    card: b.closest('td').querySelector('h3.card-title').textContent.trim(),
+    heading: document.body.innerText.includes("This week's best papers"),
+  }));
+})()"""
+
+
+@pytest.mark.parametrize(
+    ("variant", "dark"), [("styled", False), ("styled", True), ("no-style", False)]
+)
+def test_weekly_digest_page(browser: Chromium, tmp_path: Path, variant: str, dark: bool) -> None:
+    """The weekly edition at 375 px: "this week" under the site name, the reader's most
+    upvoted paper marked once (with and without <style>, light and dark), nothing wider."""
+    papers = _papers()
+    picks = picks_for(papers, 12)
+    for pick, upvotes in zip(picks[2:5], (20, 90, 35), strict=True):
+        papers[pick.paper_id] = replace(papers[pick.paper_id], upvotes=upvotes)
+    top = papers[picks[3].paper_id]
+    week = EditionInfo("weekly:2025-W22", date(2025, 5, 26))
+    html = render_digest(
+        SubscriberInfo(1, "ada@example.org", "Ada Lovelace", frequency="weekly"),
+        papers,
+        picks,
+        edition=week,
+    ).html
+    page = tmp_path / "weekly.html"
+    page.write_text(_strip_style(html) if variant == "no-style" else html, encoding="utf-8")
+    shot = browser.shoot(page, 375, dark=dark, script=WEEKLY_MEASURE)
+    suffix = "-dark" if dark else ("-no-style" if variant == "no-style" else "")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / f"digest-weekly-375px{suffix}.png").write_bytes(shot.png)
+    assert not shot.overflowing and shot.scroll_width <= 375
+    assert shot.contrast >= 4.5, (shot.contrast, shot.low_contrast_text)
+    [badge] = shot.measured
+    assert badge["text"] == "Most upvoted this week" and badge["heading"]
+    assert " ".join(top.title.split())[:40] in badge["card"]
+    assert 0 < badge["height"] < 30  # one line

@@ -48,7 +48,7 @@ def _minimal_context() -> dict[str, object]:
         "preheader": "p",
         "links": {"view_online": "v", "preferences": "p", "unsubscribe": "u"},
         "brand": "b",
-        "edition": {"label": "l"},
+        "edition": {"label": "l", "heading": "h", "weekly": False},
         "intro": "i",
         "cold_start": False,
         "paper_count": 0,

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from mailcheck import EDITION, WHEN, body, make_renderer, make_signer, parse, sample_papers
 
 from digest.domain import Paper, Pick, SubscriberInfo
+from digest.render import EditionInfo
 from digest.render.view import FULL_CARDS, MAX_CARDS
 
 LIMIT = 90 * 1024
@@ -37,7 +40,10 @@ def _worst_papers(n: int) -> dict[str, Paper]:
     return papers
 
 
-def _render(papers: dict[str, Paper], count: int, *, whole: bool = False):  # type: ignore[no-untyped-def]
+WEEK = EditionInfo("weekly:2025-W22", date(2025, 5, 26))  # "this week", and a badge
+
+
+def _render(papers: dict[str, Paper], count: int, *, whole: bool = False, edition=EDITION):  # type: ignore[no-untyped-def]
     renderer = make_renderer(
         site_name="N" * 60,
         contact_line="Sent by the Example Lab, " * 8,
@@ -50,10 +56,10 @@ def _render(papers: dict[str, Paper], count: int, *, whole: bool = False):  # ty
     ]
     link = "AbCdEfGhIjKlMnOpQrStUv"  # as long as a real one
     signer = make_signer()
-    return renderer.edition(EDITION, papers).render(
+    return renderer.edition(edition, papers).render(
         SubscriberInfo(1, "a." + "x" * 60 + "@example.org", "Ü" * 100),
         picks,
-        signer.for_recipient(link, EDITION.key),
+        signer.for_recipient(link, edition.key),
         signer.feedback_links(link),
         message_id="<size@example.org>",
         when=WHEN,
@@ -61,9 +67,11 @@ def _render(papers: dict[str, Paper], count: int, *, whole: bool = False):  # ty
     )
 
 
+@pytest.mark.parametrize("edition", [EDITION, WEEK], ids=["daily", "weekly"])
 @pytest.mark.parametrize("count", [1, FULL_CARDS, MAX_CARDS, MAX_CARDS + 1, TOP_K_MAX])
-def test_html_under_90_kb_at_any_top_k_even_at_the_worst(count: int) -> None:
-    email = _render(_worst_papers(TOP_K_MAX), count)
+def test_html_under_90_kb_at_any_top_k_even_at_the_worst(count: int, edition) -> None:  # type: ignore[no-untyped-def]
+    email = _render(_worst_papers(TOP_K_MAX), count, edition=edition)
+    assert email.html.count("Most upvoted this week") == (edition is WEEK and count > 1)
     size = len(email.html.encode())
     assert size < LIMIT, f"{count} papers: {size / 1024:.1f} KB"
     text = body(parse(email.data), "plain")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from mailcheck import (
     WHEN,
     assert_structure,
@@ -106,3 +108,86 @@ def test_site_name_from_settings_everywhere(tmp_path) -> None:  # type: ignore[n
         assert ">digest<" not in html and "to digest" not in " ".join(text.split())
     assert "Paper Radar</h1>" in digest.html and digest.text.startswith("Paper Radar · ")
     assert "Welcome to Paper Radar</h1>" in welcome.html
+
+
+def test_confirmation_shows_the_brand_and_when_the_link_expires() -> None:
+    from digest.subscriptions import expiry_text
+
+    signer = make_signer()
+    expires = expiry_text(WHEN, 48, "Europe/Berlin")  # WHEN: Friday 30 May 2025, 07:00 UTC
+    assert expires == "2 days, until Sunday, 1 June at 09:00 (Europe/Berlin)"
+    email = make_renderer().confirmation(
+        to_name="Zoë",
+        to_address="zoe@example.org",
+        confirm_url=signer.confirm_url(5),
+        expires=expires,
+        message_id="<confirm.5@example.org>",
+        when=WHEN,
+    )
+    msg = parse(email.data)
+    text, html = body(msg, "plain"), body(msg, "html")
+    assert "Confirm your subscription to Paper Digest</h1>" in html
+    assert "Paper Digest digest is on its way" in html  # the preheader
+    sentence = f"The link works for {expires}."
+    assert sentence in " ".join(text.split()) and sentence in " ".join(html.split())
+    assert max(len(line) for line in text.splitlines() if "://" not in line) <= 78
+    # no expiry known (an older caller): no sentence, nothing broken
+    plain = make_renderer().confirmation(
+        to_name=None,
+        to_address="zoe@example.org",
+        confirm_url=signer.confirm_url(5),
+        message_id="<c@example.org>",
+        when=WHEN,
+    )
+    assert "The link works" not in plain.text
+
+
+def test_expiry_and_lifetime_in_words() -> None:
+    from datetime import UTC, datetime
+
+    from digest.subscriptions import expiry_text, lifetime_text
+
+    assert [lifetime_text(h) for h in (1, 36, 24, 168)] == ["1 hour", "36 hours", "1 day", "7 days"]
+    late = datetime(2026, 12, 28, 23, 59, 59, 900_000, tzinfo=UTC)
+    # a new year is named; the minute is rounded down (the link works until then)
+    assert expiry_text(late, 168, "UTC") == "7 days, until Monday, 4 January 2027 at 23:59 (UTC)"
+    # across a DST change: 7 × 24 hours later on the clock of the reader
+    spring = datetime(2026, 3, 25, 8, 30, tzinfo=UTC)  # 09:30 CET
+    assert expiry_text(spring, 168, "Europe/Berlin").endswith("1 April at 10:30 (Europe/Berlin)")
+    chatham = expiry_text(datetime(2026, 1, 5, 7, 0, tzinfo=UTC), 24, "Pacific/Chatham")
+    assert chatham == "1 day, until Tuesday, 6 January at 20:45 (Pacific/Chatham)"
+
+
+def test_welcome_without_topics_asks_for_them_with_one_button() -> None:
+    signer = make_signer()
+    links = signer.for_recipient(5, "welcome")
+    reader = SubscriberInfo(5, "zoe@example.org", "Zoë")
+
+    def welcome(topics: list[str], cold: bool):  # type: ignore[no-untyped-def]
+        return make_renderer().welcome(
+            reader,
+            links,
+            first_delivery="tomorrow at 07:00 (UTC)",
+            topics=topics,
+            cold_start=cold,
+            message_id="<w@example.org>",
+            when=WHEN,
+        )
+
+    cold = welcome([], True)
+    html, text = cold.html, cold.text
+    assert html.count('class="button"') == 1 or html.count("Choose your topics</a>") == 1
+    [button] = re.findall(r'<a href="([^"]+)"[^>]*>\s*Choose your topics\s*</a>', html)
+    assert button == links.preferences
+    assert "so your digest cannot pick papers for you" in " ".join(text.split())
+    lines = text.splitlines()
+    assert lines[lines.index(links.preferences) - 1].endswith("Choose your topics:")
+    assert "We will look for papers on" not in text
+    # categories or authors but no topic: asked too, with other words
+    some = welcome([], False)
+    assert "Choose your topics</a>" in some.html and "cannot pick" not in some.text
+    assert "looks for papers on them too" in " ".join(some.text.split())
+    # with topics: listed, no button
+    named = welcome(["graph neural networks"], False)
+    assert "Choose your topics" not in named.html + named.text
+    assert "graph neural networks" in named.text

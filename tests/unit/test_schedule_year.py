@@ -176,3 +176,24 @@ def test_the_year_covers_gaps_and_repeats_of_every_kind() -> None:
     # the repeated 01:00 in New York goes out at its first occurrence (EDT)
     new_york = expected_instant(date(2026, 11, 1), 1, ZoneInfo("America/New_York"))
     assert new_york == datetime(2026, 11, 1, 5, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("timezone", ["Europe/Berlin", "America/New_York", "Pacific/Chatham"])
+def test_weekly_readers_on_every_weekday_get_one_digest_a_week_on_their_day(timezone: str) -> None:
+    """Readers who chose Tuesday ... Saturday (Monday and Sunday above), at the hours the
+    zone's DST changes skip or repeat: one digest per local ISO week, on their weekday at
+    their hour, and never on another day."""
+    zone = ZoneInfo(timezone)
+    for weekday in range(1, 6):
+        for hour in hours_for(timezone):
+            sent = simulate("weekly", hour, timezone, weekday)
+            for monday in iso_weeks():
+                year, week, _ = monday.isocalendar()
+                [instant] = sent[f"weekly:{year}-W{week:02d}"]
+                expected = expected_instant(monday + timedelta(days=weekday), hour, zone)
+                assert instant == expected, (weekday, hour, instant.astimezone(zone))
+                check_next_delivery("weekly", hour, timezone, weekday, instant)
+            # the weeks at the ends of the span too: always their weekday, never earlier
+            for key, [instant] in sent.items():
+                local = instant.astimezone(zone)
+                assert local.weekday() == weekday and local.hour >= hour, (key, local)

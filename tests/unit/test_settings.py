@@ -67,6 +67,8 @@ def test_smtps_default_port() -> None:
         ("DIGEST_SECRET_KEY", "short", "DIGEST_SECRET_KEY"),
         ("DIGEST_TOP_K", "ten", "DIGEST_TOP_K"),
         ("DIGEST_TOP_K", "0", "DIGEST_TOP_K"),
+        ("DIGEST_CONFIRM_LINK_HOURS", "0", "DIGEST_CONFIRM_LINK_HOURS"),
+        ("DIGEST_CONFIRM_LINK_HOURS", "a week", "DIGEST_CONFIRM_LINK_HOURS"),
     ],
 )
 def test_wrong_values_name_the_setting(tmp_path: Path, key: str, value: str, needle: str) -> None:
@@ -106,3 +108,9 @@ def test_site_name_defaults_to_the_from_display_name(tmp_path: Path) -> None:
         Settings.from_env({**key, "DIGEST_SITE_NAME": "a\nb"}, cwd=tmp_path)
     with pytest.raises(ConfigError, match="DIGEST_SITE_NAME"):
         Settings.from_env({**key, "DIGEST_SITE_NAME": "x" * 61}, cwd=tmp_path)
+
+
+def test_confirmation_links_work_for_the_configured_hours(tmp_path: Path) -> None:
+    assert Settings.from_env({}, cwd=tmp_path).confirm_max_age == 7 * 24 * 3600
+    s = Settings.from_env({"DIGEST_CONFIRM_LINK_HOURS": "36"}, cwd=tmp_path)
+    assert (s.confirm_link_hours, s.confirm_max_age) == (36, 36 * 3600)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from digest.subscriptions import CONFIRMATIONS_PER_DAY
@@ -123,6 +125,44 @@ def test_confirmation_links_expire_after_a_week_and_can_be_sent_again(harness: H
     assert fresh != old_path
     assert h.client.post(fresh).status_code == 200
     assert h.reader("ada@example.org").status == "active"  # type: ignore[union-attr]
+
+
+def test_the_confirmation_says_when_its_link_expires_as_the_site_decides(
+    harness: Harness,
+) -> None:
+    """The email's brand and expiry (from DIGEST_CONFIRM_LINK_HOURS, in the reader's time
+    zone): the link works at the minute it names, and not a minute later."""
+    h = harness  # the clock: Tuesday 1 December 2026, 09:00 UTC
+    subscribe(h)
+    mail = h.last_mail("ada@example.org")
+    assert str(mail["Subject"]) == "Confirm your subscription to Paper Digest"
+    text = " ".join(body_text(mail).split())
+    stated = "7 days, until Tuesday, 8 December at 10:00 (Europe/Berlin)"
+    assert f"The link works for {stated}." in text
+    html = mail.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "Confirm your subscription to Paper Digest</h1>" in html
+    assert stated in " ".join(html.split())
+    assert "it works for 7 days" in h.client.get("/subscribe/sent").text
+    [path] = links_in(mail, "/c/")
+    h.clock.advance(days=7)  # 10:00 in Berlin on the 8th
+    assert "Yes, confirm" in h.client.get(path).text
+    h.clock.advance(minutes=1)
+    assert "This link has expired" in h.client.get(path).text
+
+
+def test_the_welcome_of_a_reader_without_topics_asks_for_them(harness: Harness) -> None:
+    h = harness
+    subscribe(h, topics="", authors="", categories=[])
+    [confirm] = links_in(h.last_mail("ada@example.org"), "/c/")
+    assert h.client.post(confirm).status_code == 200
+    welcome = h.last_mail("ada@example.org")
+    assert str(welcome["Subject"]).startswith("Welcome to Paper Digest")
+    html = welcome.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    [button] = re.findall(r'<a href="([^"]+)"[^>]*>\s*Choose your topics\s*</a>', html)
+    assert button.startswith("https://digest.test/p/")
+    assert "cannot pick papers for you" in " ".join(body_text(welcome).split())
+    page = h.client.get(button.removeprefix("https://digest.test"))
+    assert page.status_code == 200 and 'name="topics"' in page.text
 
 
 @pytest.mark.parametrize(
