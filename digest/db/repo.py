@@ -44,7 +44,6 @@ from digest.db.models import (
 )
 from digest.domain import FeedbackEvent, Paper, Pick, Profile, SubscriberInfo
 from digest.errors import InputError, NotFoundError
-from digest.gc_pause import gc_paused
 from digest.ingest.merge import CONTENT, Row, merge_row, new_row, record_hash, same_content
 from digest.schedule import EditionSlot
 from digest.subscriber_spec import INTEREST_KIND, LIST_FIELDS, SubscriberSpec, email_key
@@ -97,13 +96,6 @@ def upsert_papers(
     and written, in bulk. ``hashes`` (one per paper) lets a caller supply digests of the
     raw items, e.g. JSONL lines; by default a digest of the record is used.
     """
-    with gc_paused():
-        return _upsert_papers(session, papers, now, hashes)
-
-
-def _upsert_papers(
-    session: Session, papers: Iterable[Paper], now: datetime, hashes: Iterable[str] | None
-) -> UpsertCounts:
     _bulk_transaction(session)
     status: dict[str, str] = {}
     batch: list[tuple[Paper, str]] = []
