@@ -14,7 +14,6 @@ from datetime import date, datetime
 from sqlalchemy import (
     Connection,
     Select,
-    Table,
     and_,
     bindparam,
     case,
@@ -214,10 +213,6 @@ def _upsert_chunk(
         )
     for paper_id in lost:
         status[paper_id] = "unchanged"
-
-
-def _insert_for(conn: Connection, table: Table):  # type: ignore[no-untyped-def]
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 def _sighting_hashes(session: Session, ids: list[str]) -> dict[tuple[str, str], str]:
