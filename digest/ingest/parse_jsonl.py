@@ -18,9 +18,8 @@ from pathlib import Path
 import orjson
 
 from digest.domain import Paper
-from digest.errors import InputError
+from digest.errors import InputError, ParseError
 from digest.ingest.parsing import (
-    ParseError,
     ParseResult,
     count,
     day,

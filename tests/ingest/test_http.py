@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from digest.ingest.http import FetchError, HttpClient, HttpPolicy, user_agent
+from digest.errors import FetchError
+from digest.ingest.http import HttpClient, HttpPolicy, user_agent
 
 from .conftest import FeedServer, huge, slow, trickle, truncated
 
