@@ -64,7 +64,7 @@ def load(module: str) -> types.ModuleType | None:
         if importlib.util.find_spec(module) is None:
             return None
         return importlib.import_module(module)
-    except (ImportError, ValueError):
+    except Exception:  # an optional package that is absent or fails to import (torch)
         return None
 
 
