@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from digest.domain import Paper, Profile  # noqa: E402
-from digest.ingest.jsonl import parse_jsonl, read_lines  # noqa: E402
+from digest.ingest.parse_jsonl import parse_jsonl, read_lines  # noqa: E402
 from digest.rank import (  # noqa: E402
     RankOptions,
     build_pool,

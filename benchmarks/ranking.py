@@ -62,7 +62,7 @@ sys.path.insert(0, str(ROOT))
 
 from digest.domain import FeedbackEvent, Paper, Profile  # noqa: E402
 from digest.errors import ConfigError  # noqa: E402
-from digest.ingest.jsonl import parse_jsonl, read_lines  # noqa: E402
+from digest.ingest.parse_jsonl import parse_jsonl, read_lines  # noqa: E402
 from digest.rank import RankOptions, build_pool, rank_pool  # noqa: E402
 from digest.rank import semantic as sem  # noqa: E402
 from digest.rank.text import author_key  # noqa: E402

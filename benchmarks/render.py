@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from digest.demo import sample_papers_path  # noqa: E402
 from digest.domain import Pick, SubscriberInfo  # noqa: E402
-from digest.ingest.jsonl import parse_jsonl, read_lines  # noqa: E402
+from digest.ingest.parse_jsonl import parse_jsonl, read_lines  # noqa: E402
 from digest.links import LinkSigner  # noqa: E402
 from digest.render import DigestRenderer, EditionInfo, EmailTemplates, Sender  # noqa: E402
 from digest.render import message as reference  # noqa: E402

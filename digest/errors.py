@@ -31,6 +31,26 @@ class NotFoundError(DigestError):
     exit_code = 3
 
 
+class FetchError(DigestError):
+    """A source could not be fetched (HTTP, a file); ``permanent`` when retrying later
+    cannot help (404, too large, ...), ``status`` the HTTP status when there was one.
+
+    Exit code 1: a failed source is a partial failure, the other sources are stored.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, permanent: bool = False, status: int | None = None):
+        super().__init__(message)
+        self.permanent = permanent
+        self.status = status
+
+
+class ParseError(InputError):
+    """A document as a whole cannot be parsed (not JSON, not XML, wrong shape); one bad
+    item of a readable document is reported with its number instead."""
+
+
 class TransportError(DigestError):
     """Sending a message failed.
 

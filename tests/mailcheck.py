@@ -12,7 +12,7 @@ from pathlib import Path
 
 from digest.demo import sample_papers_path
 from digest.domain import Paper, Pick, SubscriberInfo
-from digest.ingest.jsonl import parse_jsonl, read_lines
+from digest.ingest.parse_jsonl import parse_jsonl, read_lines
 from digest.links import LinkSigner
 from digest.render import DigestRenderer, EditionInfo, EmailTemplates, RenderedEmail, Sender
 

@@ -26,7 +26,7 @@ from rich.table import Table
 from digest.cli.common import console, err_console
 from digest.domain import CATEGORY_MODES, FEEDBACK_KINDS, FeedbackEvent, Paper, Profile
 from digest.errors import InputError
-from digest.ingest.jsonl import parse_jsonl, read_lines
+from digest.ingest.parse_jsonl import parse_jsonl, read_lines
 from digest.rank import RankOptions
 from digest.rank import semantic as sem
 

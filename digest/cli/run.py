@@ -21,7 +21,7 @@ from digest.cli.common import (
 from digest.db import repo
 from digest.demo import DEMO_SUBSCRIBERS, sample_papers_path
 from digest.errors import InputError, NotFoundError
-from digest.ingest.jsonl import parse_jsonl, read_lines
+from digest.ingest.parse_jsonl import parse_jsonl, read_lines
 from digest.pipeline.edition import (
     EditionReport,
     check_links_for_smtp,

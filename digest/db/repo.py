@@ -14,7 +14,6 @@ from datetime import date, datetime
 from sqlalchemy import (
     Connection,
     Select,
-    Table,
     and_,
     bindparam,
     case,
@@ -44,7 +43,6 @@ from digest.db.models import (
 )
 from digest.domain import FeedbackEvent, Paper, Pick, Profile, SubscriberInfo
 from digest.errors import InputError, NotFoundError
-from digest.gc_pause import gc_paused
 from digest.ingest.merge import CONTENT, Row, merge_row, new_row, record_hash, same_content
 from digest.schedule import EditionSlot
 from digest.subscriber_spec import INTEREST_KIND, LIST_FIELDS, SubscriberSpec, email_key
@@ -97,13 +95,6 @@ def upsert_papers(
     and written, in bulk. ``hashes`` (one per paper) lets a caller supply digests of the
     raw items, e.g. JSONL lines; by default a digest of the record is used.
     """
-    with gc_paused():
-        return _upsert_papers(session, papers, now, hashes)
-
-
-def _upsert_papers(
-    session: Session, papers: Iterable[Paper], now: datetime, hashes: Iterable[str] | None
-) -> UpsertCounts:
     _bulk_transaction(session)
     status: dict[str, str] = {}
     batch: list[tuple[Paper, str]] = []
@@ -222,10 +213,6 @@ def _upsert_chunk(
         )
     for paper_id in lost:
         status[paper_id] = "unchanged"
-
-
-def _insert_for(conn: Connection, table: Table):  # type: ignore[no-untyped-def]
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 def _sighting_hashes(session: Session, ids: list[str]) -> dict[tuple[str, str], str]:

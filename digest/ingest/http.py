@@ -6,7 +6,7 @@ retries with exponential backoff and jitter on 429/5xx, timeouts, dropped connec
 truncated bodies, honouring ``Retry-After``; conditional GET with ``ETag`` and
 ``Last-Modified``; a User-Agent naming the project and its URL; and a minimum delay
 between two requests to the same host (arXiv asks for 3 s). Every failure becomes one
-:class:`FetchError` with a message for a human.
+:class:`~digest.errors.FetchError` with a message for a human.
 """
 
 from __future__ import annotations
@@ -21,18 +21,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from digest import __version__
-from digest.errors import DigestError
+from digest.errors import FetchError
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-
-class FetchError(DigestError):
-    """A GET failed; ``permanent`` when retrying later cannot help (404, too large, ...)."""
-
-    def __init__(self, message: str, *, permanent: bool = False, status: int | None = None):
-        super().__init__(message)
-        self.permanent = permanent
-        self.status = status
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from digest.domain import Paper
-from digest.errors import InputError
+from digest.errors import InputError, ParseError
 from digest.ingest.ids import arxiv_id
-from digest.ingest.parsing import ParseError, ParseResult, count, day, dedupe, make_paper
+from digest.ingest.parsing import ParseResult, count, day, dedupe, make_paper
 from digest.ingest.xml import ARXIV, ATOM, OPENSEARCH, child_text, parse_xml
 
 

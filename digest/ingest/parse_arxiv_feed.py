@@ -14,10 +14,10 @@ import xml.etree.ElementTree as ET
 from collections.abc import Collection
 
 from digest.domain import Paper
-from digest.errors import InputError
+from digest.errors import InputError, ParseError
 from digest.ingest.clean import parse_day
 from digest.ingest.ids import arxiv_id
-from digest.ingest.parsing import ParseError, ParseResult, dedupe, make_paper
+from digest.ingest.parsing import ParseResult, dedupe, make_paper
 from digest.ingest.xml import ARXIV, ATOM, DC, child_text, parse_xml
 
 ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")

@@ -16,9 +16,9 @@ from xml.sax import SAXParseException
 import feedparser
 
 from digest.domain import Paper
-from digest.errors import InputError
+from digest.errors import InputError, ParseError
 from digest.ingest.ids import arxiv_id, normalize_doi
-from digest.ingest.parsing import ParseError, ParseResult, check_size, dedupe, make_paper, text
+from digest.ingest.parsing import ParseResult, check_size, dedupe, make_paper, text
 
 # feedparser's sanitizer and relative-URI resolution are for HTML display; we clean ourselves.
 feedparser.SANITIZE_HTML = False

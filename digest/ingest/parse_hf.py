@@ -13,9 +13,8 @@ from __future__ import annotations
 import json
 
 from digest.domain import Paper
-from digest.errors import InputError
+from digest.errors import InputError, ParseError
 from digest.ingest.parsing import (
-    ParseError,
     ParseResult,
     check_size,
     count,

@@ -18,10 +18,8 @@ from pathlib import Path
 import orjson
 
 from digest.domain import Paper
-from digest.errors import InputError
-from digest.gc_pause import gc_paused
+from digest.errors import InputError, ParseError
 from digest.ingest.parsing import (
-    ParseError,
     ParseResult,
     count,
     day,
@@ -65,11 +63,6 @@ def parse_numbered_lines(
     lines: Iterable[tuple[int, bytes | str]], *, source: str = "jsonl"
 ) -> ParseResult:
     """Like :func:`parse_jsonl` for a selection of lines that keep their line numbers."""
-    with gc_paused():
-        return _parse_lines(lines, source)
-
-
-def _parse_lines(lines: Iterable[tuple[int, bytes | str]], source: str) -> ParseResult:
     result = ParseResult()
     for number, raw in lines:
         try:
@@ -164,12 +157,11 @@ def parse_json(data: bytes, *, source: str = "json") -> ParseResult:
 
 def _parse_items(doc: list[object], source: str) -> ParseResult:
     result = ParseResult()
-    with gc_paused():
-        for number, item in enumerate(doc, start=1):
-            try:
-                result.add(number, paper_from_dict(item, source=source))
-            except InputError as exc:
-                result.errors.append((number, str(exc)))
+    for number, item in enumerate(doc, start=1):
+        try:
+            result.add(number, paper_from_dict(item, source=source))
+        except InputError as exc:
+            result.errors.append((number, str(exc)))
     return dedupe(result)
 
 

@@ -1,8 +1,9 @@
 """What every parser shares: the result type, the parse error, field caps, and record building.
 
 A parser turns the bytes of one document into a :class:`ParseResult`: the good records and
-one message per bad item. A document that cannot be read at all raises :class:`ParseError`
-(an :class:`InputError`), never another exception.
+one message per bad item. A document that cannot be read at all raises
+:class:`~digest.errors.ParseError` (an :class:`~digest.errors.InputError`), never another
+exception.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from digest.domain import Paper
-from digest.errors import InputError
+from digest.errors import InputError, ParseError
 from digest.ingest.clean import clean_list, clean_text, parse_day
 from digest.ingest.ids import arxiv_id, canonical_id, is_arxiv, normalize_doi, title_key
 
@@ -26,10 +27,6 @@ MAX_COMMENT = 1000
 MAX_URL = 2000
 MAX_KEYWORDS = 50
 MAX_DOCUMENT = 64 * 1024 * 1024
-
-
-class ParseError(InputError):
-    """The document as a whole cannot be parsed (not JSON, not XML, wrong shape)."""
 
 
 @dataclass

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from digest.db import Database, repo, sightings
 from digest.errors import DigestError, InputError, NotFoundError
-from digest.gc_pause import gc_paused
 from digest.ingest.http import HttpClient
 from digest.ingest.merge import raw_hash
 from digest.ingest.parse_jsonl import parse_numbered_lines
@@ -82,13 +81,6 @@ def ingest_lines(
     line holds a paper that a skipped line holds too, that line is parsed again so the
     same rule decides which one is kept.
     """
-    with gc_paused():
-        return _ingest_lines(session, lines, source, now)
-
-
-def _ingest_lines(
-    session: Session, lines: Sequence[bytes], source: str, now: datetime
-) -> LineCounts:
     counts = LineCounts()
     numbered = [(i, line) for i, line in enumerate(lines, start=1) if line.strip()]
     digests = [raw_hash(line) for _, line in numbered]

@@ -35,14 +35,14 @@ from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
 from digest.domain import Paper
-from digest.errors import DigestError, InputError
-from digest.ingest.http import HTTP_OPTIONS, FetchError, HttpClient, HttpPolicy
+from digest.errors import DigestError, FetchError, InputError, ParseError
+from digest.ingest.http import HTTP_OPTIONS, HttpClient, HttpPolicy
 from digest.ingest.parse_arxiv import parse_arxiv_api
 from digest.ingest.parse_arxiv_feed import ANNOUNCE_TYPES, parse_arxiv_feed
 from digest.ingest.parse_feed import parse_feed
 from digest.ingest.parse_hf import parse_daily_papers
 from digest.ingest.parse_jsonl import GZIP_MAGIC, gunzip, parse_file
-from digest.ingest.parsing import ParseError, ParseResult, is_html_page
+from digest.ingest.parsing import ParseResult, is_html_page
 from digest.timetable import check_schedule
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")

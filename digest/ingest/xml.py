@@ -12,7 +12,8 @@ import xml.etree.ElementTree as ET
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from digest.ingest.parsing import ParseError, check_size, is_html_page
+from digest.errors import ParseError
+from digest.ingest.parsing import check_size, is_html_page
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 ARXIV = "{http://arxiv.org/schemas/atom}"

@@ -19,11 +19,6 @@ from digest.render.mime import ONE_CLICK, Sender, _feedback_part
 SMTP_POLICY = email.policy.SMTP.clone(max_line_length=78)
 
 
-def single_line(value: str) -> str:
-    """Collapse all whitespace, including CR and LF, so a value can never start a header."""
-    return clean(value)
-
-
 def build_message(
     sender: Sender,
     *,

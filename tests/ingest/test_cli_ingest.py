@@ -163,3 +163,11 @@ def test_ingest_jsonl_keeps_working(env, capsys, tmp_path) -> None:  # type: ign
     assert f"{bad}:2: not valid JSON" in result.err and f"{bad}:3: missing title" in result.err
     assert "0 new, 1 updated, 0 unchanged, 2 rejected" in result.out
     assert run_cli(capsys, "ingest", "jsonl", str(tmp_path / "nope.jsonl")).code == 2
+
+
+def test_a_source_that_cannot_be_fetched_is_one_line_and_exit_1(env, capsys, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A FetchError (here: a file source whose file is gone) reaches the user as one line."""
+    gone = tmp_path / "gone.jsonl"
+    assert run_cli(capsys, "sources", "add", "gone", "file", "--path", str(gone)).code == 0
+    result = run_cli(capsys, "sources", "test", "gone")
+    assert (result.code, result.err) == (1, f"error: gone: no such file: {gone}\n")

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from digest.errors import ParseError
 from digest.ingest.parse_arxiv import parse_arxiv_api
 from digest.ingest.parse_arxiv_feed import parse_arxiv_feed
 from digest.ingest.parse_feed import parse_feed
 from digest.ingest.parse_hf import parse_daily_papers
 from digest.ingest.parse_jsonl import parse_file, parse_jsonl
-from digest.ingest.parsing import ParseError
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "ingest"
 

@@ -199,3 +199,17 @@ def test_a_paper_inserted_meanwhile_is_not_overwritten(db: Database) -> None:
 
 def row_title(db: Database) -> str:
     return row(db, "2501.00001").title
+
+
+def test_json_columns_what_orjson_refuses_is_written_by_json() -> None:
+    """A lone surrogate (from a broken escape) cannot be UTF-8: orjson refuses it, and the
+    standard library writes it as an ASCII escape, which reads back to the same value."""
+    import json
+
+    from digest.db.bulk import to_json
+
+    assert to_json(["Zoë", "Ada"]) == '["Zoë","Ada"]'  # orjson: compact UTF-8
+    broken = ["Zoë \ud800", "Ada"]
+    assert to_json(broken) == '["Zo\\u00eb \\ud800", "Ada"]'
+    assert json.loads(to_json(broken)) == broken
+    assert (to_json([]), to_json({})) == ("[]", "{}")

@@ -22,7 +22,7 @@ from digest.db import Database, repo
 from digest.db.models import DeliveryRow
 from digest.deliver.transports import MemoryTransport, SmtpTransport, relay_offers_smtputf8
 from digest.demo import sample_papers_path
-from digest.ingest.jsonl import parse_jsonl, read_lines
+from digest.ingest.parse_jsonl import parse_jsonl, read_lines
 from digest.pipeline.edition import run_edition, run_until_settled
 from digest.pipeline.runtime import Runtime, utcnow
 from digest.pipeline.service import deliver_batch, plan_edition

@@ -25,7 +25,7 @@ from digest import subscriptions
 from digest.db import Database, repo
 from digest.db.models import DeliveryRow, SubscriberRow
 from digest.demo import sample_papers_path
-from digest.ingest.jsonl import parse_jsonl, read_lines
+from digest.ingest.parse_jsonl import parse_jsonl, read_lines
 from digest.pipeline.runtime import utcnow
 from digest.subscriber_spec import validate_spec
 from tests.conftest import REDIS_HOST, REDIS_PORT, free_port, missing_service

@@ -14,7 +14,7 @@ from digest.db import Database, repo
 from digest.db.models import DeliveryRow
 from digest.deliver.transports import MemoryTransport
 from digest.demo import sample_papers_path
-from digest.ingest.jsonl import parse_jsonl
+from digest.ingest.parse_jsonl import parse_jsonl
 from digest.pipeline.edition import run_edition
 from digest.pipeline.runtime import Runtime, utcnow
 from digest.pipeline.service import compute_picks, plan_edition, store_edition_picks

@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 from digest.db import Database, repo
 from digest.db.models import DeliveryRow, PaperRow, SourceRow
 from digest.demo import sample_papers_path
-from digest.ingest.jsonl import parse_jsonl, read_lines
+from digest.ingest.parse_jsonl import parse_jsonl, read_lines
+from digest.ingest.service import ingest_lines
 from digest.pipeline.runtime import Runtime
 from digest.schedule import slot_start
 from digest.settings import Settings
@@ -23,6 +24,8 @@ from scheduler.__main__ import tick
 from tests.helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
+# A fixed winter morning: 07:30 in Berlin (UTC+1), 01:30 in New York (UTC-5).
+FIXED = datetime(2026, 1, 15, 6, 30, tzinfo=UTC)
 
 
 def test_tick_respects_local_delivery_hours(
@@ -30,8 +33,11 @@ def test_tick_respects_local_delivery_hours(
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("DIGEST_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("DIGEST_SMTP_URL", smtp_server.url)
-    assert run_cli(capsys, "ingest", "jsonl", str(sample_papers_path())).code == 0
-    # 06:30 UTC is 07:30 in Berlin and 01:30 in New York
+    assert run_cli(capsys, "db", "upgrade").code == 0
+    db = Database(sqlite_url)
+    with db.session() as session:  # first seen on the fixed day, like everything else here
+        lines = list(read_lines(sample_papers_path()))
+        assert ingest_lines(session, lines, "jsonl:papers.jsonl", FIXED).new == len(lines)
     run_cli(
         capsys,
         "subscribers",
@@ -56,14 +62,19 @@ def test_tick_respects_local_delivery_hours(
         "--tz",
         "America/New_York",
     )
-    fixed = datetime.now(UTC).replace(hour=6, minute=30)
-    if fixed.month in (4, 5, 6, 7, 8, 9):  # keep the test's arithmetic in winter time
-        fixed = fixed.replace(month=1, day=15)
-    runtime = Runtime.from_settings(Settings.from_env(), clock=lambda: fixed)
+    runtime = Runtime.from_settings(Settings.from_env(), db=db, clock=lambda: FIXED)
     tick(runtime)
     assert [rcpt for _, rcpt, _ in smtp_server.envelopes] == [["berlin@example.org"]]
     tick(runtime)  # a doubled tick sends nothing more
     assert len(smtp_server.envelopes) == 1
+    # New York's 07:00 is 12:00 UTC: its reader comes then, Berlin's does not come again
+    noon = FIXED.replace(hour=12, minute=0)
+    tick(Runtime.from_settings(Settings.from_env(), db=db, clock=lambda: noon))
+    assert [rcpt for _, rcpt, _ in smtp_server.envelopes] == [
+        ["berlin@example.org"],
+        ["newyork@example.org"],
+    ]
+    db.dispose()
 
 
 def test_scheduler_once_as_a_process(digest_env, sqlite_url, tmp_path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]

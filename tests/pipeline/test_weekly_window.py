@@ -9,7 +9,7 @@ from datetime import timedelta
 from digest.db import Database, repo
 from digest.deliver.transports import MemoryTransport
 from digest.demo import sample_papers_path
-from digest.ingest.jsonl import parse_jsonl
+from digest.ingest.parse_jsonl import parse_jsonl
 from digest.pipeline.edition import run_edition
 from digest.pipeline.runtime import Runtime, utcnow
 from digest.pipeline.service import candidate_papers, ranking_inputs, reader_days

@@ -23,7 +23,7 @@ from digest.db import Database, repo
 from digest.db.models import SubscriberRow
 from digest.deliver.transports import MemoryTransport
 from digest.demo import sample_papers_path
-from digest.ingest.jsonl import parse_jsonl, read_lines
+from digest.ingest.parse_jsonl import parse_jsonl, read_lines
 from digest.pipeline.edition import run_edition
 from digest.pipeline.runtime import Runtime
 from digest.settings import Settings

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from digest.db import repo
 from digest.db.models import DeliveryRow, EditionRow, SubscriberRow
 from digest.demo import sample_papers_path
-from digest.ingest.jsonl import parse_jsonl
+from digest.ingest.parse_jsonl import parse_jsonl
 from tests.web.conftest import Harness, links_in
 
 TOPICS = ["speech and audio models"]

@@ -12,8 +12,8 @@ from starlette.testclient import TestClient
 
 from digest.db import Database, repo
 from digest.errors import ConfigError
-from digest.ingest.jsonl import parse_jsonl
 from digest.ingest.parse_hf import parse_daily_papers
+from digest.ingest.parse_jsonl import parse_jsonl
 from digest.pipeline.runtime import Runtime
 from digest.settings import Settings
 from digest.web.app import create_app
