@@ -244,6 +244,7 @@ class DeliveryRow(Base):
     __table_args__ = (
         UniqueConstraint("subscriber_id", "edition_id"),
         Index("ix_deliveries_status_next", "status", "next_attempt_at"),
+        Index("ix_deliveries_edition_status", "edition_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -82,7 +82,7 @@ def plan_edition(
     with rt.db.session() as session:
         expired = ledger.expire_leases(session, now)
         accounts.resume_paused(session, now)
-        subscribers = repo.list_subscribers(session, status="active")
+        subscribers = repo.due_fields(session)
         if emails is not None:
             wanted = {e.casefold() for e in emails}
             subscribers = [s for s in subscribers if s.email_key in wanted]
@@ -103,7 +103,7 @@ def plan_edition(
                 editions[slot.key] = repo.get_or_create_edition(session, slot, now)
             pairs.append((sub.id, editions[slot.key].id))
         repo.ensure_deliveries(session, pairs, now)
-        rows = repo.deliveries_for(session, pairs)
+        rows = repo.planned_rows(session, pairs)
     due = [r.id for r in rows if repo.claimable(r, now)]
     settled = Counter(r.status for r in rows if r.status not in ("pending", "retry"))
     return Plan(due, settled, expired, [r.id for r in rows])

@@ -16,6 +16,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from digest.db import Database, repo
+from digest.db.engine import head_revision
 from tests.conftest import REDIS_HOST, REDIS_PORT, free_port, missing_service
 from tests.helpers import CliResult, run_cli
 from tests.workers import start_worker, stop
@@ -95,7 +96,11 @@ def doctor(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[CliResult, d
 def test_a_working_setup_passes_every_check(healthy, capsys) -> None:  # type: ignore[no-untyped-def]
     result, lines = doctor(capsys)
     assert result.code == 0, result.out + result.err
-    assert lines["database"].startswith("ok   database") and "at revision 0007" in lines["database"]
+    latest = head_revision()
+    assert (
+        lines["database"].startswith("ok   database")
+        and f"at revision {latest}" in lines["database"]
+    )
     assert lines["smtp"].startswith("ok   smtp")
     assert "EHLO, AUTH as digest; nothing sent" in lines["smtp"]
     assert lines["broker"].startswith("skip broker")  # no DIGEST_BROKER_URL: in-process
@@ -112,7 +117,8 @@ def test_each_failure_is_named_on_its_own_line(healthy, capsys, monkeypatch, tmp
     wrong = healthy["DIGEST_SMTP_URL"].replace(":right@", ":wrong@")
     monkeypatch.setenv("DIGEST_SMTP_URL", wrong)
     behind = f"sqlite:///{tmp_path / 'behind.db'}"
-    Database(behind).upgrade("0006")  # one migration behind the latest
+    previous = f"{int(head_revision()) - 1:04d}"
+    Database(behind).upgrade(previous)  # one migration behind the latest
     monkeypatch.setenv("DIGEST_DATABASE_URL", behind)
     started = time.monotonic()
     result, lines = doctor(capsys)
@@ -121,7 +127,10 @@ def test_each_failure_is_named_on_its_own_line(healthy, capsys, monkeypatch, tmp
     failed = [line for line in result.out.splitlines() if line.startswith("FAIL")]
     assert len(failed) == 3, result.out
     assert lines["database"].startswith("FAIL database")
-    assert "is at revision 0006, the latest is 0007: run `digest db upgrade`" in lines["database"]
+    assert (
+        f"is at revision {previous}, the latest is {head_revision()}: run `digest db upgrade`"
+        in lines["database"]
+    )
     assert lines["broker"].startswith("FAIL broker")
     assert f"redis://127.0.0.1:{closed}/{REDIS_DB} does not answer" in lines["broker"]
     assert lines["smtp"].startswith("FAIL smtp")

@@ -236,3 +236,24 @@ def test_retention_deletes_old_settled_rows_and_keeps_open_ones_and_sent_papers(
         assert left == {open_row: "pending"}  # an open row stays, whatever its age
         kept = session.scalars(select(SentPaperRow.paper_id)).all()
         assert kept == ["2501.00001"]  # still never sent to that reader again
+
+
+def test_planning_reads_the_rows_of_many_pairs_edition_by_edition(db: Database) -> None:
+    """Over 1,000 pairs, rows are read per edition and filtered to the pairs asked for:
+    the same rows as the pair-by-pair query, and none of other readers."""
+    with db.session() as session:
+        ids = [
+            repo.add_subscriber(session, validate_spec({"email": f"p{i}@example.org"}), T0).id
+            for i in range(1200)
+        ]
+        daily = repo.get_or_create_edition(session, edition_for("daily", T0, "UTC"), T0)
+        weekly = repo.get_or_create_edition(session, edition_for("weekly", T0, "UTC"), T0)
+        everyone = [(i, daily.id) for i in ids] + [(i, weekly.id) for i in ids]
+        repo.ensure_deliveries(session, everyone, T0)
+        asked = [(i, daily.id) for i in ids[:1100]] + [(i, weekly.id) for i in ids[:50]]
+        planned = repo.planned_rows(session, asked)
+        expected = [d.id for d in repo.deliveries_for(session, asked)]
+        assert [r.id for r in planned] == expected and len(expected) == 1150
+        assert {r.status for r in planned} == {"pending"}
+        due = repo.due_fields(session)
+        assert [d.id for d in due] == sorted(ids) and due[0].frequency == "daily"
