@@ -337,9 +337,7 @@ def test_near_duplicates_are_skipped_while_others_remain(pool) -> None:
 def test_reasons_name_only_signals_that_scored(pool) -> None:
     picks = one(Profile("r", topics=("speech recognition", "continual learning")), pool)
     by_id = {p.paper_id: p for p in picks}
-    assert (
-        by_id["sp1"].why == "'speech recognition' in the title; trending: 40 upvotes"
-    )
+    assert by_id["sp1"].why == "'speech recognition' in the title; trending: 40 upvotes"
     assert "trending" not in by_id["cl1"].why  # no upvotes, nothing to claim
     assert "follow" not in " ".join(p.why for p in picks)  # no author followed
     assert "liked" not in " ".join(p.why for p in picks)

@@ -91,10 +91,14 @@ def test_the_digest_takes_only_shown_picks_and_fills_from_further_down() -> None
     profile = Profile("r", topics=("privacy and security of AI systems",))
     full = rank([profile], POOL, options=LEXICAL)[0]
     shown = [p.paper_id for p in full if p.shown]
-    assert shown and any(not p.shown for p in full[: full.index(next(p for p in full if p.shown))] + full[1:])
+    assert shown and any(
+        not p.shown for p in full[: full.index(next(p for p in full if p.shown))] + full[1:]
+    )
     mailed = rank([profile], POOL, options=LEXICAL, shown_only=True)[0]
     assert [p.paper_id for p in mailed] == shown
-    first = [p.paper_id for p in rank([profile], POOL, options=LEXICAL, top_k=1, shown_only=True)[0]]
+    first = [
+        p.paper_id for p in rank([profile], POOL, options=LEXICAL, top_k=1, shown_only=True)[0]
+    ]
     assert first == shown[:1]
     nothing = rank([Profile("r", topics=("quantum error correction",))], POOL, shown_only=True)
     assert nothing == [[]]
