@@ -580,7 +580,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
     try:  # before the data loads: a typo should not cost a minute
-        opts = RankOptions.parse(args.options, RankOptions(semantic=args.semantic))
+        opts = RankOptions.parse(args.options, RankOptions(semantic=args.semantic), research=True)
     except ConfigError as exc:
         parser.error(f"--options: {exc}")
 

@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         days = [d for d in all_days if d.day < REPORT_FROM][:: max(1, args.every)]
     else:
         days = [d for d in all_days if d.day >= REPORT_FROM]
-    opts = RankOptions.parse(args.options, RankOptions(semantic=args.semantic))
+    opts = RankOptions.parse(args.options, RankOptions(semantic=args.semantic), research=True)
     embedder = sem.default_embedder() if args.semantic else None
     vectors = rb.Vectors(papers, embedder) if embedder else None
     print(

@@ -19,6 +19,7 @@ from digest.errors import ConfigError
 from digest.rank import RankOptions
 from digest.rank.feedback import labels
 from digest.rank.lexical import LexicalIndex, required_words
+from digest.rank.options import DEPLOYMENT
 from digest.rank.text import analyze, fold, keyword_pattern
 from digest.rank.vectors import decode, encode
 from digest.settings import Settings
@@ -26,11 +27,58 @@ from tests.rank.conftest import paper
 
 
 def test_parse_options() -> None:
-    opts = RankOptions.parse("semantic=off, trending_weight=0.5, lexical.k1=2, diversity=no")
+    opts = RankOptions.parse("semantic=off, trending_weight=0.5, category_mode=filter")
     assert opts.semantic is False and opts.trending_weight == 0.5
-    assert opts.lexical.k1 == 2.0 and opts.diversity is False
+    assert opts.category_mode == "filter"
     assert RankOptions.parse("semantic=auto").semantic is None
     assert RankOptions.parse("") == RankOptions()
+
+
+# A value of each deployment setting that differs from its default.
+DEPLOYMENT_VALUES = {
+    "semantic": ("off", False),
+    "chunk_size": ("250", 250),
+    "category_mode": ("filter", "filter"),
+    "topic_weight": ("0.5", 0.5),
+    "liked_weight": ("2", 2.0),
+    "trending_weight": ("0.1", 0.1),
+    "show_topic_cover": ("0.8", 0.8),
+    "show_description_cover": ("0.3", 0.3),
+    "show_topic_cosine": ("0.5", 0.5),
+    "show_liked_cosine": ("0.1", 0.1),
+    "show_liked_dense": ("0.7", 0.7),
+}
+
+
+def test_the_deployment_settings_are_the_documented_ones() -> None:
+    assert set(DEPLOYMENT) == set(DEPLOYMENT_VALUES)
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "ranking.md").read_text()
+    configuring = docs[docs.index("## Configuring") :].split("\n## ")[0]
+    assert all(f"`{key}`" in configuring for key in DEPLOYMENT)
+
+
+@pytest.mark.parametrize("key", sorted(DEPLOYMENT_VALUES))
+def test_digest_rank_accepts_each_deployment_setting(key: str) -> None:
+    raw, value = DEPLOYMENT_VALUES[key]
+    assert getattr(RankOptions(), key) != value
+    assert getattr(RankOptions.parse(f"{key}={raw}"), key) == value
+
+
+@pytest.mark.parametrize(
+    "text", ["lexical.k1=2", "diversity=no", "liked_top_k=1", "coauthor_weight=0"]
+)
+def test_digest_rank_refuses_research_knobs_in_one_line_naming_the_allowed_keys(
+    text: str,
+) -> None:
+    key = text.partition("=")[0]
+    with pytest.raises(ConfigError) as info:
+        RankOptions.parse(text)
+    message = str(info.value)
+    assert message.startswith(f"DIGEST_RANK: {key!r} is a research knob") and "\n" not in message
+    assert all(allowed in message for allowed in DEPLOYMENT)
+    # The benchmarks may still set it.
+    opts = RankOptions.parse(text, research=True)
+    assert opts != RankOptions()
 
 
 @pytest.mark.parametrize(
@@ -50,10 +98,12 @@ def test_bad_options_name_the_variable(text: str, message: str) -> None:
 
 
 def test_settings_check_digest_rank(tmp_path) -> None:
-    env = {"DIGEST_VAR_DIR": str(tmp_path), "DIGEST_RANK": "learned_weight=0.9"}
-    assert Settings.from_env(env).rank == "learned_weight=0.9"
+    env = {"DIGEST_VAR_DIR": str(tmp_path), "DIGEST_RANK": "trending_weight=0.2"}
+    assert Settings.from_env(env).rank == "trending_weight=0.2"
     with pytest.raises(ConfigError, match="DIGEST_RANK"):
         Settings.from_env({**env, "DIGEST_RANK": "nope=1"})
+    with pytest.raises(ConfigError, match="DIGEST_RANK: 'learned_weight' is a research knob"):
+        Settings.from_env({**env, "DIGEST_RANK": "learned_weight=0.9"})
 
 
 def test_feedback_labels_latest_vote_wins_and_clicks_are_weaker() -> None:
