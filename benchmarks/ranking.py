@@ -1,8 +1,17 @@
-"""Ranking quality: nDCG@10 and P@10 of `digest.rank` against BM25, on 44 days of arXiv.
+"""Ranking quality: nDCG@10 and P@10 of `digest.rank` against BM25, on arXiv days no choice saw.
 
-    .venv/bin/python benchmarks/ranking.py                 # default install (lexical)
-    .venv/bin/python benchmarks/ranking.py --semantic      # with the semantic extra
-    .venv/bin/python benchmarks/ranking.py --tune          # the grid used to pick defaults
+    .venv/bin/python benchmarks/ranking.py --every 4         # tuning months (default install)
+    .venv/bin/python benchmarks/ranking.py --semantic ...    # with the semantic extra
+    .venv/bin/python benchmarks/ranking.py --tune --every 6  # the ablation grid vs the defaults
+    .venv/bin/python benchmarks/ranking.py --period report   # once a change is final (a look)
+
+The data are both files (``arxiv-2025-04-05.jsonl.gz``, ``arxiv-2025-06-12.jsonl.gz``; a
+paper announced twice counts once, on its first day), split by ``period_days``, the one
+split ``benchmarks/shown.py`` uses too: the **tuning months** 2025-04-01 .. 2025-09-30
+(``--period tune``, the default, and ``--tune``; ``--every N`` takes every N-th day, for
+speed), built from their own papers only, and the **report months** 2025-10-01 .. 2025-12-31
+(``--period report``: every day; run it only for a final change and count the look in
+docs/ranking.md).
 
 The tasks, each pool one day's papers (the first two are issue 4's):
   stated  profile topics = a category's name and description; the pool has categories
@@ -25,17 +34,17 @@ The tasks, each pool one day's papers (the first two are issue 4's):
           day with one of its stated readers (the pool has neither categories nor
           authors); relevant = either one's papers; each interest's nDCG@10 is printed
           too: how the digest weighs a topic against liked papers.
-Defaults are tuned on the first 22 days only (``--tune``); figures are reported on the last
-22. BM25 (Okapi, k1=1.2, b=0.75, title + abstract, lower-cased words without stop words;
-for `liked` the query is the five papers' text) runs in the same process on the same pools,
+BM25 (Okapi, k1=1.2, b=0.75, title + abstract, lower-cased words without stop words; for
+`liked` the query is the five papers' text) runs in the same process on the same pools,
 twice: ``bm25`` counts each distinct query word once, ``bm25-qtf`` as often as the query
 has it (as Lucene or rank_bm25 do). ``--feedback`` simulates a reader who 👍 the relevant
 papers shown each day and reports nDCG day by day with and without that feedback (a liked
-reader keeps the liked papers of their first day); ``--feedback-days tune`` runs it on the
-tuning days, and ``--options`` tries other ranker options (``DIGEST_RANK`` syntax).
-Differences are printed with the 95 % half-width of the paired per-query differences (vs
-BM25 in the report, vs the defaults in ``--tune``): the queries are a sample, and a grid
-row better by less than that is noise.
+reader keeps the liked papers of their first day), on the period's days. ``--options``
+sets any ranker option ("k=v, k=v", research knobs included). ``--tune`` runs the ablation
+grid (``ABLATIONS``: each research knob off or at its neutral value) against the defaults,
+or only the ``--try`` rows. Differences are printed with the 95 % half-width of the paired
+per-query differences (vs BM25 in the figures, vs the defaults in ``--tune``): the queries
+are a sample, and a row better by less than that is noise.
 """
 
 from __future__ import annotations
@@ -49,7 +58,7 @@ import re
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -67,7 +76,13 @@ from digest.rank import RankOptions, build_pool, rank_pool  # noqa: E402
 from digest.rank import semantic as sem  # noqa: E402
 from digest.rank.text import author_key  # noqa: E402
 
-DATA = Path("/work/shared/data/arxiv-2025-04-05.jsonl.gz")
+DATA = (
+    Path("/work/shared/data/arxiv-2025-04-05.jsonl.gz"),
+    Path("/work/shared/data/arxiv-2025-06-12.jsonl.gz"),
+)
+TUNE_FROM = date(2025, 4, 1)  # tuning months: 2025-04-01 .. 2025-09-30
+REPORT_FROM = date(2025, 10, 1)  # report months: 2025-10-01 .. 2025-12-31
+REPORT_TO = date(2025, 12, 31)
 CATEGORIES = Path("/work/shared/data/arxiv-categories.json")
 CACHE = ROOT / "var" / "bench-cache"
 K = 10
@@ -111,13 +126,53 @@ def load(data: Path, categories: Path) -> tuple[list[Paper], dict[str, dict[str,
         return result.records, json.load(fh)["categories"]
 
 
-def build_days(
-    papers: list[Paper], taxonomy: dict[str, dict[str, str]], *, seeds_from: str = "earlier"
+def load_all(
+    paths: Sequence[Path], categories: Path
+) -> tuple[list[Paper], dict[str, dict[str, str]]]:
+    """The papers of every file, each id once: its first announcement (320 papers of the two
+    files are announced again months later; a second copy would be its own liked seed)."""
+    papers: dict[str, Paper] = {}
+    taxonomy: dict[str, dict[str, str]] = {}
+    for path in paths:
+        found, taxonomy = load(path, categories)
+        for paper in found:
+            kept = papers.get(paper.id)
+            if kept is None or (paper.announced or date.max) < (kept.announced or date.max):
+                papers[paper.id] = paper
+    return list(papers.values()), taxonomy
+
+
+def period_days(
+    papers: list[Paper], taxonomy: dict[str, dict[str, str]], period: str, every: int = 1
 ) -> list[Day]:
-    """One Day per announcement day. ``seeds_from="earlier"`` is the issue's definition (an
-    author's 5 most recent papers from earlier days); ``"other"`` (tuning only, see
-    ``--tune``) takes the 5 papers closest in time from any other day of ``papers``, which
-    gives the short tuning half three times as many liked queries."""
+    """The split of every ranking benchmark (this one and ``benchmarks/shown.py``): ``tune``
+    is every ``every``-th announcement day of the tuning months, built from their papers
+    only (no query, seed or history comes from the report months); ``report`` is every day
+    of the report months, for a change that is final (count the look in docs/ranking.md)."""
+    if period == "tune":
+        before = [p for p in papers if p.announced and p.announced < REPORT_FROM]
+        all_days = sorted({p.announced for p in before if p.announced >= TUNE_FROM})  # type: ignore[operator]
+        wanted = set(all_days[:: max(1, every)])
+        return build_days(before, taxonomy, wanted=wanted)
+    if period == "report":
+        return build_days(papers, taxonomy, wanted=lambda d: REPORT_FROM <= d <= REPORT_TO)
+    raise ValueError(period)
+
+
+def build_days(
+    papers: list[Paper],
+    taxonomy: dict[str, dict[str, str]],
+    *,
+    wanted: Container[date] | Callable[[date], bool] | None = None,
+) -> list[Day]:
+    """One Day per announcement day (of the ``wanted`` ones), with the issue's liked seeds:
+    an author's 5 most recent papers from earlier days."""
+    if wanted is None:
+        keep: Callable[[date], bool] = lambda d: True  # noqa: E731
+    elif callable(wanted):
+        keep = wanted
+    else:
+        keep = wanted.__contains__
     by_day: dict[date, list[Paper]] = defaultdict(list)
     for paper in papers:
         if paper.announced is not None:
@@ -128,7 +183,7 @@ def build_days(
             for author in dict.fromkeys(paper.authors):  # a name listed twice counts once
                 by_author[author].append(paper)
     days = []
-    for day in sorted(by_day):
+    for day in sorted(d for d in by_day if keep(d)):
         today = by_day[day]
         counts = Counter(c for p in today for c in p.categories)
         stated, names = [], []
@@ -142,7 +197,7 @@ def build_days(
             names.append(Task(Profile(id=cat, topics=(name,)), relevant, name))
         liked, history = [], {}
         for author in sorted({a for p in today for a in p.authors}):
-            seeds = _seeds(by_author[author], day, seeds_from)
+            seeds = _seeds(by_author[author], day)
             if len(seeds) < LIKED_SEEDS:
                 continue
             history.update({s.id: s for s in seeds})
@@ -207,14 +262,9 @@ def _join(a: Task, b: Task) -> Task:
     return Task(profile, a.relevant | b.relevant, f"{a.bm25_query} {b.bm25_query}", interests)
 
 
-def _seeds(papers: list[Paper], day: date, seeds_from: str) -> list[Paper]:
-    """The author's liked papers for ``day``: the 5 most recent before it, or (tuning) the 5
-    closest in time on other days."""
-    if seeds_from == "earlier":
-        return [p for p in papers if p.announced and p.announced < day][-LIKED_SEEDS:]
-    other = [p for p in papers if p.announced and p.announced != day]
-    other.sort(key=lambda p: (abs((p.announced - day).days), p.announced > day))  # type: ignore[operator]
-    return other[:LIKED_SEEDS]
+def _seeds(papers: list[Paper], day: date) -> list[Paper]:
+    """The author's liked papers for ``day``: the 5 most recent before it."""
+    return [p for p in papers if p.announced and p.announced < day][-LIKED_SEEDS:]
 
 
 # -- metrics and the baseline -----------------------------------------------------------
@@ -518,42 +568,44 @@ def feedback_simulation(
 
 
 # -- tuning ------------------------------------------------------------------------------
-def tuning_grid(semantic_on: bool) -> list[tuple[str, RankOptions]]:
-    base = RankOptions(semantic=semantic_on)
-    grid: list[tuple[str, RankOptions]] = [("defaults", base)]
-    lex = base.lexical
-    for value in (0, 5, 10):
-        grid.append((f"prf_docs={value}", base.with_(lexical=replace(lex, prf_docs=value))))
-    for value in (0.3, 0.7):
-        grid.append((f"prf_weight={value}", base.with_(lexical=replace(lex, prf_weight=value))))
-    for value in (1.2, 2.0):
-        grid.append((f"k1={value}", base.with_(lexical=replace(lex, k1=value))))
-    for value in (1, 3):
-        grid.append((f"title_weight={value}", base.with_(lexical=replace(lex, title_weight=value))))
-    grid.append(("acronyms=False", base.with_(lexical=replace(lex, acronyms=False))))
-    for value in (1, 2, 3, 5):
-        grid.append((f"liked_top_k={value}", base.with_(liked_top_k=value)))
-    for value in (0.05, 0.12, 0.2):
-        grid.append((f"liked_threshold={value}", base.with_(liked_threshold=value)))
-    grid.append(("liked_standardize=False", base.with_(liked_standardize=False)))
-    for value in (0.0, 0.5, 2.0):
-        grid.append((f"code_owner_weight={value}", base.with_(code_owner_weight=value)))
-    for value in (0.0, 4.0, 12.0):  # check the feedback simulation too (docs/ranking.md)
-        grid.append((f"coauthor_weight={value}", base.with_(coauthor_weight=value)))
-    for value in (10, 50):
-        grid.append((f"coauthor_max_authors={value}", base.with_(coauthor_max_authors=value)))
-    for value in (0.005, 0.03):
-        grid.append((f"group_max_share={value}", base.with_(group_max_share=value)))
-    grid.append(("diversity=False", base.with_(diversity=False)))
-    if semantic_on:
-        for value in (0.3, 0.5, 0.7):
-            grid.append((f"semantic_share={value}", base.with_(semantic_share=value)))
-            grid.append((f"semantic_liked_share={value}", base.with_(semantic_liked_share=value)))
-        for value in (0.25, 0.35, 0.45):
-            grid.append(
-                (f"semantic_topic_threshold={value}", base.with_(semantic_topic_threshold=value))
-            )
-    return grid
+# The ablation grid: each research knob of a feature the tasks exercise, switched off or at
+# its neutral value (``DIGEST_RANK`` syntax, research keys allowed), against the defaults.
+# BM25's own k1 and b stay at the textbook values the baseline uses; knobs of signals no task
+# exercises (categories in profiles, trending figures, recency within one day's pool,
+# followed authors, 👎, the learned model) are not in the grid: their rows would equal the
+# defaults (docs/ranking.md, "Which knobs a deployment sees").
+ABLATIONS = (
+    "lexical.acronyms=off",  # topics match acronyms and long forms alike
+    "lexical.prf_docs=0",  # no pseudo-relevance expansion (prf_terms, prf_weight unused)
+    "lexical.query_k3=0",  # a topic word said n times weighs 1, not 4n/(3+n)
+    "lexical.title_weight=1",  # the title counted once in BM25
+    "liked_top_k=1",  # the closest seed alone instead of the mean of the closest 3
+    "liked_standardize=off",  # raw TF-IDF cosines to the seeds
+    "liked_threshold=0",  # any paper sharing a word with a seed is eligible
+    "coauthor_weight=0",  # no co-author signal
+    "coauthor_max_authors=100000",  # collaborations' authors count too
+    "code_owner_weight=0",  # no code-owner signal
+    "group_max_share=1",  # names and owners on many papers count too
+    "diversity=off",  # no interests' turns
+    "duplicate_threshold=2",  # no near-duplicate suppression
+)
+SEMANTIC_ABLATIONS = (
+    "semantic_share=0",  # topic relevance from words only
+    "semantic_topic_threshold=2",  # a topic never matches by meaning alone
+    "semantic_liked_share=0",  # liked similarity from words only
+    "semantic_liked_threshold=2",  # a seed never makes a paper eligible by meaning alone
+)
+
+
+def tuning_grid(
+    base: RankOptions, rows: Sequence[str] | None = None
+) -> list[tuple[str, RankOptions]]:
+    """``defaults`` and, against them, each row (the ablations unless ``rows`` is given)."""
+    if rows is None:
+        rows = ABLATIONS + (SEMANTIC_ABLATIONS if base.semantic else ())
+    return [("defaults", base)] + [
+        (row, RankOptions.parse(row, base, research=True)) for row in rows
+    ]
 
 
 def _ratio(value: float, base: float) -> float:
@@ -563,56 +615,56 @@ def _ratio(value: float, base: float) -> float:
 # -- main --------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--data", type=Path, action="append", help="(repeatable; both files)")
     parser.add_argument("--categories", type=Path, default=CATEGORIES)
+    parser.add_argument("--period", choices=("tune", "report"), default="tune")
+    parser.add_argument("--every", type=int, default=1, help="tuning months: every N-th day")
     parser.add_argument("--semantic", action=argparse.BooleanOptionalAction, default=False)
-    parser.add_argument("--tune", action="store_true", help="grid search on the first 22 days")
-    parser.add_argument("--feedback", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument(
-        "--feedback-days",
-        choices=("report", "tune"),
-        default="report",
-        help="run the feedback simulation on the report days or on the tuning days (to tune)",
+        "--tune", action="store_true", help="the ablation grid (or --try rows) vs the defaults"
     )
     parser.add_argument(
-        "--options", default="", help="ranker options to try, as in DIGEST_RANK ('k=v, k=v')"
+        "--try", dest="rows", action="append", help="--tune: a row to run instead of the grid"
+    )
+    parser.add_argument("--feedback", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--options", default="", help="ranker options, any field ('k=v, k=v', lexical.k1=...)"
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
+    if args.tune and args.period != "tune":
+        parser.error("--tune runs on the tuning months only")
     try:  # before the data loads: a typo should not cost a minute
-        opts = RankOptions.parse(args.options, RankOptions(semantic=args.semantic))
+        opts = RankOptions.parse(args.options, RankOptions(semantic=args.semantic), research=True)
+        grid = tuning_grid(opts, args.rows)
     except ConfigError as exc:
         parser.error(f"--options: {exc}")
 
-    papers, taxonomy = load(args.data, args.categories)
-    days = build_days(papers, taxonomy)
-    half = len(days) // 2
-    tune_days, report_days = days[:half], days[half:]
+    papers, taxonomy = load_all(args.data or DATA, args.categories)
+    days = period_days(papers, taxonomy, args.period, args.every)
+    if not days:
+        parser.error(f"no announcement day of the {args.period} period in the data")
     embedder = vectors = None
     if args.semantic:
         embedder = sem.default_embedder()
         vectors = Vectors(papers, embedder)
+    sampled = f", every {args.every}th day" if args.period == "tune" and args.every > 1 else ""
     print(
-        f"{len(papers)} papers, {len(days)} days: tune {tune_days[0].day}..{tune_days[-1].day}, "
-        f"report {report_days[0].day}..{report_days[-1].day}; backend "
+        f"{len(papers)} papers; {args.period} period: {len(days)} days {days[0].day} .. "
+        f"{days[-1].day}{sampled}; backend "
         f"{'lexical + ' + sem.MODEL_NAME if args.semantic else 'lexical'}"
     )
+    if args.period == "report":
+        print("  the report months: a look to count in docs/ranking.md (Evaluation)")
     if args.tune:
-        # Liked seeds from any other day of the tuning half: 3x the queries, same days.
-        tune_end = tune_days[-1].day
-        tune_days = build_days(
-            [p for p in papers if p.announced and p.announced <= tune_end],
-            taxonomy,
-            seeds_from="other",
-        )
         print(
-            f"tuning: {sum(len(d.liked) for d in tune_days)} liked queries; each row: nDCG@10"
+            f"tuning: {sum(len(d.liked) for d in days)} liked queries; each row: nDCG@10"
             " (difference from the defaults ± its 95 % half-width)",
             flush=True,
         )
         defaults: dict[str, Score] = {}
-        for label, candidate in tuning_grid(args.semantic):
-            result = evaluate(tune_days, candidate, embedder, vectors, baseline=False)
+        for label, candidate in grid:
+            result = evaluate(days, candidate, embedder, vectors, baseline=False)
             shown = []
             for task in TASKS:
                 score = result[task]["digest"]
@@ -624,9 +676,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     started = time.perf_counter()
-    result = evaluate(report_days, opts, embedder, vectors)
-    figures: dict[str, object] = {"backend": "semantic" if args.semantic else "lexical"}
-    print(f"\nreport days ({len(report_days)}), top {K}:")
+    result = evaluate(days, opts, embedder, vectors)
+    figures: dict[str, object] = {
+        "backend": "semantic" if args.semantic else "lexical",
+        "period": args.period,
+        "days": len(days),
+    }
+    print(f"\n{args.period} period ({len(days)} days), top {K}:")
     print(
         f"  {'task':15s} {'method':8s} {'queries':>7s} {'nDCG@10':>8s} {'P@10':>6s}"
         f" {'x bm25':>7s} {'x bm25-qtf':>10s}"
@@ -684,8 +740,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.feedback:
         by_id = {p.id: p for p in papers}
-        sim_days = tune_days if args.feedback_days == "tune" else report_days
-        sim = feedback_simulation(sim_days, by_id, opts, embedder, vectors)
+        sim = feedback_simulation(days, by_id, opts, embedder, vectors)
         figures["feedback"] = {}
         for task, rows in sim.items():
             print(

@@ -10,7 +10,8 @@ topics of up to six words and ``show_description_cover`` for longer ones; the TF
 to the closest liked paper, ``show_liked_cosine``; embedding cosines with the semantic
 extra). This benchmark measures that choice on the tasks of ``benchmarks/ranking.py``
 (stated: a category's name and description; names: the category's name alone, as readers
-type topics; liked: an author's five earlier papers), over both data files:
+type topics; liked: an author's five earlier papers), over both data files, split as
+there (``ranking.period_days``; a paper announced twice counts once, on its first day):
 
   tuning   2025-04-01 .. 2025-09-30 (every ``--every``-th day, for speed): for each task, the
            precision of the top-10 picks whose ``match`` clears each threshold of a grid,
@@ -32,7 +33,6 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -44,11 +44,6 @@ from digest.domain import Pick
 from digest.rank import RankOptions, build_pool, rank_pool
 from digest.rank import semantic as sem
 
-DATA = [
-    Path("/work/shared/data/arxiv-2025-04-05.jsonl.gz"),
-    Path("/work/shared/data/arxiv-2025-06-12.jsonl.gz"),
-]
-REPORT_FROM = date(2025, 10, 1)
 TASKS = ("stated", "names", "liked")
 OPTION = {  # which threshold decides each task's topic or liked picks
     "stated": "show_description_cover",
@@ -161,20 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precision", type=float, default=0.7)
     parser.add_argument("--starving", type=float, default=0.05, help="share allowed to get none")
     parser.add_argument("--semantic", action=argparse.BooleanOptionalAction, default=False)
-    parser.add_argument("--options", default="", help="ranker options (DIGEST_RANK syntax)")
+    parser.add_argument("--options", default="", help="ranker options, any field ('k=v, k=v')")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    papers, taxonomy = [], {}
-    for path in args.data or DATA:
-        found, taxonomy = rb.load(path, args.categories)
-        papers += found
-    all_days = rb.build_days(papers, taxonomy)
-    if args.period == "tune":
-        days = [d for d in all_days if d.day < REPORT_FROM][:: max(1, args.every)]
-    else:
-        days = [d for d in all_days if d.day >= REPORT_FROM]
-    opts = RankOptions.parse(args.options, RankOptions(semantic=args.semantic))
+    opts = RankOptions.parse(args.options, RankOptions(semantic=args.semantic), research=True)
+    papers, taxonomy = rb.load_all(args.data or rb.DATA, args.categories)
+    days = rb.period_days(papers, taxonomy, args.period, args.every)  # the one split
     embedder = sem.default_embedder() if args.semantic else None
     vectors = rb.Vectors(papers, embedder) if embedder else None
     print(

@@ -1,8 +1,10 @@
 """The weights and thresholds of the ranking blend, documented in docs/ranking.md.
 
-Defaults were tuned with ``benchmarks/ranking.py --tune`` on the first 22 days of the
-evaluation data only. An operator overrides them with ``DIGEST_RANK`` (a comma-separated
-``key=value`` list, for example ``DIGEST_RANK="semantic=off,trending_weight=0.1"``).
+Defaults were chosen with ``benchmarks/ranking.py --tune`` and ``benchmarks/shown.py`` on
+the tuning months (2025-04 .. 2025-09). An operator sets only the few ``DEPLOYMENT`` keys
+with ``DIGEST_RANK`` (a comma-separated ``key=value`` list, for example
+``DIGEST_RANK="semantic=off,trending_weight=0.1"``); every other field is a research knob
+that the benchmarks set (``RankOptions.parse(text, research=True)``, their ``--options``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 
 from digest.errors import ConfigError
+
+# What an operator may set with DIGEST_RANK: the backend and memory, product choices
+# (categories as boost or filter, the trending prior, how topics weigh against liked
+# papers) and how sure a match must be to be mailed. Everything else is fixed by the
+# tuning months' ablation (docs/ranking.md, "Which knobs a deployment sees").
+DEPLOYMENT = (
+    "semantic",
+    "chunk_size",
+    "category_mode",
+    "topic_weight",
+    "liked_weight",
+    "trending_weight",
+    "show_topic_cover",
+    "show_description_cover",
+    "show_topic_cosine",
+    "show_liked_cosine",
+    "show_liked_dense",
+)
 
 
 @dataclass(frozen=True)
@@ -76,8 +96,12 @@ class RankOptions:
         return replace(self, **changes)  # type: ignore[arg-type]
 
     @classmethod
-    def parse(cls, text: str, base: RankOptions | None = None) -> RankOptions:
-        """``"key=value, key=value"`` -> options; lexical knobs as ``lexical.k1=1.5``."""
+    def parse(
+        cls, text: str, base: RankOptions | None = None, *, research: bool = False
+    ) -> RankOptions:
+        """``"key=value, key=value"`` -> options. ``DIGEST_RANK`` may set only the
+        ``DEPLOYMENT`` keys; with ``research=True`` (the benchmarks) every field, the lexical
+        ones as ``lexical.k1=1.5``."""
         opts = base or cls()
         own = {f.name: f for f in fields(cls) if f.name != "lexical"}
         lexical = {f.name: f for f in fields(LexicalParams)}
@@ -88,6 +112,12 @@ class RankOptions:
             key, raw = key.strip(), raw.strip()
             if not sep:
                 raise ConfigError(f"DIGEST_RANK: expected key=value, got {item!r}")
+            known = key in own or (key.startswith("lexical.") and key[8:] in lexical)
+            if known and not research and key not in DEPLOYMENT:
+                raise ConfigError(
+                    f"DIGEST_RANK: {key!r} is a research knob, not a deployment setting"
+                    f" (allowed: {', '.join(DEPLOYMENT)})"
+                )
             if key.startswith("lexical."):
                 name = key[len("lexical.") :]
                 if name not in lexical:
@@ -96,8 +126,8 @@ class RankOptions:
             elif key in own:
                 changes[key] = _convert(key, raw, getattr(opts, key))
             else:
-                known = ", ".join(sorted(own))
-                raise ConfigError(f"DIGEST_RANK: unknown option {key!r} (known: {known})")
+                allowed = ", ".join(DEPLOYMENT)
+                raise ConfigError(f"DIGEST_RANK: unknown option {key!r} (allowed: {allowed})")
         if "category_mode" in changes and changes["category_mode"] not in ("boost", "filter"):
             raise ConfigError("DIGEST_RANK: category_mode must be boost or filter")
         if lex_changes:

@@ -8,7 +8,7 @@ import json
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,7 @@ from digest.errors import ConfigError
 from digest.rank import RankOptions
 from digest.rank.feedback import labels
 from digest.rank.lexical import LexicalIndex, required_words
+from digest.rank.options import DEPLOYMENT
 from digest.rank.text import analyze, fold, keyword_pattern
 from digest.rank.vectors import decode, encode
 from digest.settings import Settings
@@ -26,11 +27,58 @@ from tests.rank.conftest import paper
 
 
 def test_parse_options() -> None:
-    opts = RankOptions.parse("semantic=off, trending_weight=0.5, lexical.k1=2, diversity=no")
+    opts = RankOptions.parse("semantic=off, trending_weight=0.5, category_mode=filter")
     assert opts.semantic is False and opts.trending_weight == 0.5
-    assert opts.lexical.k1 == 2.0 and opts.diversity is False
+    assert opts.category_mode == "filter"
     assert RankOptions.parse("semantic=auto").semantic is None
     assert RankOptions.parse("") == RankOptions()
+
+
+# A value of each deployment setting that differs from its default.
+DEPLOYMENT_VALUES = {
+    "semantic": ("off", False),
+    "chunk_size": ("250", 250),
+    "category_mode": ("filter", "filter"),
+    "topic_weight": ("0.5", 0.5),
+    "liked_weight": ("2", 2.0),
+    "trending_weight": ("0.1", 0.1),
+    "show_topic_cover": ("0.8", 0.8),
+    "show_description_cover": ("0.3", 0.3),
+    "show_topic_cosine": ("0.5", 0.5),
+    "show_liked_cosine": ("0.1", 0.1),
+    "show_liked_dense": ("0.7", 0.7),
+}
+
+
+def test_the_deployment_settings_are_the_documented_ones() -> None:
+    assert set(DEPLOYMENT) == set(DEPLOYMENT_VALUES)
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "ranking.md").read_text()
+    configuring = docs[docs.index("## Configuring") :].split("\n## ")[0]
+    assert all(f"`{key}`" in configuring for key in DEPLOYMENT)
+
+
+@pytest.mark.parametrize("key", sorted(DEPLOYMENT_VALUES))
+def test_digest_rank_accepts_each_deployment_setting(key: str) -> None:
+    raw, value = DEPLOYMENT_VALUES[key]
+    assert getattr(RankOptions(), key) != value
+    assert getattr(RankOptions.parse(f"{key}={raw}"), key) == value
+
+
+@pytest.mark.parametrize(
+    "text", ["lexical.k1=2", "diversity=no", "liked_top_k=1", "coauthor_weight=0"]
+)
+def test_digest_rank_refuses_research_knobs_in_one_line_naming_the_allowed_keys(
+    text: str,
+) -> None:
+    key = text.partition("=")[0]
+    with pytest.raises(ConfigError) as info:
+        RankOptions.parse(text)
+    message = str(info.value)
+    assert message.startswith(f"DIGEST_RANK: {key!r} is a research knob") and "\n" not in message
+    assert all(allowed in message for allowed in DEPLOYMENT)
+    # The benchmarks may still set it.
+    opts = RankOptions.parse(text, research=True)
+    assert opts != RankOptions()
 
 
 @pytest.mark.parametrize(
@@ -50,10 +98,12 @@ def test_bad_options_name_the_variable(text: str, message: str) -> None:
 
 
 def test_settings_check_digest_rank(tmp_path) -> None:
-    env = {"DIGEST_VAR_DIR": str(tmp_path), "DIGEST_RANK": "learned_weight=0.9"}
-    assert Settings.from_env(env).rank == "learned_weight=0.9"
+    env = {"DIGEST_VAR_DIR": str(tmp_path), "DIGEST_RANK": "trending_weight=0.2"}
+    assert Settings.from_env(env).rank == "trending_weight=0.2"
     with pytest.raises(ConfigError, match="DIGEST_RANK"):
         Settings.from_env({**env, "DIGEST_RANK": "nope=1"})
+    with pytest.raises(ConfigError, match="DIGEST_RANK: 'learned_weight' is a research knob"):
+        Settings.from_env({**env, "DIGEST_RANK": "learned_weight=0.9"})
 
 
 def test_feedback_labels_latest_vote_wins_and_clicks_are_weaker() -> None:
@@ -175,12 +225,13 @@ def test_ranking_benchmark_rejects_bad_options_before_loading_data(tmp_path) -> 
 
 
 def _tiny_benchmark_data(folder: Path) -> tuple[Path, Path]:
-    """Eight days of made-up papers: each day five cs.LG papers, one of them by Ada Lovelace
-    about spiking networks, and five cs.CV papers, one by Grace Hopper about point clouds;
-    enough for every task, two-interest ones included, on both halves."""
+    """Twelve days of made-up papers, 2025-09-23 .. 2025-10-04 (eight tuning days, four
+    report days): each day five cs.LG papers, one of them by Ada Lovelace about spiking
+    networks, and five cs.CV papers, one by Grace Hopper about point clouds; enough for
+    every task, two-interest ones included, in both periods."""
     lines = []
-    for d in range(8):
-        day = f"2025-04-{d + 1:02d}"
+    for d in range(12):
+        day = (date(2025, 9, 23) + timedelta(days=d)).isoformat()
         for category, author, subject, other in (
             ("cs.LG", "Ada Lovelace", "Spiking neurons learn by surrogate gradients.", "optimiser"),
             ("cs.CV", "Grace Hopper", "Lidar point clouds are registered by voxels.", "pixel"),
@@ -239,12 +290,15 @@ def test_ranking_benchmark_runs_end_to_end_and_bounds_its_ratios(tmp_path) -> No
     """The whole benchmark on a tiny dataset: every task scored, each ratio to BM25 given
     with the 95 % interval of the paired per-query difference around it."""
     out = tmp_path / "figures.json"
-    done = _run_benchmark_on_tiny_data(tmp_path, "--no-feedback", "--json", str(out))
+    done = _run_benchmark_on_tiny_data(
+        tmp_path, "--period", "report", "--no-feedback", "--json", str(out)
+    )
     figures = json.loads(out.read_text())
+    assert figures["period"] == "report" and figures["days"] == 4  # 2025-10-01 .. 10-04
     assert figures["stated"]["queries"] == 8  # both categories on each report day
-    assert figures["liked"]["queries"] == 6  # Ada and Grace: 5 earlier papers from day 6 on
-    assert figures["two topics"]["queries"] == 4 and figures["two authors"]["queries"] == 3
-    assert figures["topic + author"]["queries"] == 6  # each liked reader with a topic
+    assert figures["liked"]["queries"] == 8  # Ada and Grace: 5 earlier papers from day 6 on
+    assert figures["two topics"]["queries"] == 4 and figures["two authors"]["queries"] == 4
+    assert figures["topic + author"]["queries"] == 8  # each liked reader with a topic
     assert figures["names"]["queries"] == 8  # the stated readers, with the names alone
     for task in ("stated", "liked", "two topics", "two authors", "topic + author", "names"):
         low, high = figures[task]["ratio_95"]
@@ -270,13 +324,47 @@ def test_ranking_benchmark_runs_end_to_end_and_bounds_its_ratios(tmp_path) -> No
 
 
 def test_ranking_benchmark_tune_prints_each_row_against_the_defaults(tmp_path) -> None:
-    """``--tune`` runs the grid on the first half and prints, per task, each row's
-    difference from the defaults with its 95 % half-width (zero for the defaults)."""
+    """``--tune`` runs the ablation grid on the tuning months and prints, per task, each
+    row's difference from the defaults with its 95 % half-width (zero for the defaults)."""
     done = _run_benchmark_on_tiny_data(tmp_path, "--tune")
+    assert "tune period: 8 days 2025-09-23 .. 2025-09-30" in done.stdout
     rows = [line for line in done.stdout.splitlines() if line.startswith("  ")]
     assert rows[0].split()[0] == "defaults" and "stated 1.0000 (+0.0000 ± 0.0000)" in rows[0]
-    assert any(row.split()[0] == "liked_top_k=1" for row in rows)
+    assert [row.split()[0] for row in rows[1:]] == list(_benchmark_module().ABLATIONS)
     assert all(row.count("±") == 7 for row in rows)  # one per task
+    assert "liked 1.0000 (+0.0000" in rows[0]  # the tuning days have liked readers too
+    chosen = _run_benchmark_on_tiny_data(tmp_path, "--tune", "--try", "liked_top_k=1")
+    rows = [line for line in chosen.stdout.splitlines() if line.startswith("  ")]
+    assert [row.split()[0] for row in rows] == ["defaults", "liked_top_k=1"]
+
+
+def test_benchmark_split_keeps_the_report_months_out_of_the_tuning_days(tmp_path) -> None:
+    """Both benchmarks take their days from ``period_days``: tuning days (every N-th) see no
+    paper of the report months, not even as a liked seed; a paper announced again later
+    counts once, on its first day."""
+    bench = _benchmark_module()
+    data, taxonomy = _tiny_benchmark_data(tmp_path)
+    again = tmp_path / "again.jsonl.gz"
+    with gzip.open(data, "rt") as fh:
+        first = json.loads(fh.readline())
+    with gzip.open(again, "wt") as fh:
+        fh.write(json.dumps({**first, "day": "2025-10-02"}) + "\n")
+    papers, tax = bench.load_all([data, again], taxonomy)
+    copies = [p for p in papers if p.title == first["title"]]
+    assert len(papers) == 120 and [str(p.announced) for p in copies] == ["2025-09-23"]
+    tune = bench.period_days(papers, tax, "tune")
+    report = bench.period_days(papers, tax, "report")
+    assert [str(d.day) for d in tune][::7] == ["2025-09-23", "2025-09-30"] and len(tune) == 8
+    assert [str(d.day) for d in report] == [f"2025-10-0{k}" for k in range(1, 5)]
+    assert [str(d.day) for d in bench.period_days(papers, tax, "tune", every=3)] == [
+        "2025-09-23",
+        "2025-09-26",
+        "2025-09-29",
+    ]
+    seen_in_tuning = {p.announced for d in tune for p in [*d.history, *d.coauthor_pool]}
+    assert max(seen_in_tuning) < bench.REPORT_FROM
+    # A report day's liked readers have their seeds from earlier days, tuning months included.
+    assert min(p.announced for d in report for p in d.history) < bench.REPORT_FROM
 
 
 def _benchmark_module():  # type: ignore[no-untyped-def]
