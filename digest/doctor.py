@@ -8,6 +8,7 @@ short timeout, and send nothing (the SMTP check ends with QUIT before any MAIL).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import smtplib
 import socket
@@ -213,8 +214,11 @@ def check_base_url(settings: Settings) -> CheckResult:
     )
 
 
-def check_dkim(settings: Settings) -> CheckResult:
-    """The key loads and signs; shows the public key's fingerprint to compare with DNS."""
+def check_dkim(
+    settings: Settings, *, dns_server: tuple[str, int] | None = None, timeout: float = 5.0
+) -> CheckResult:
+    """The key loads, and the public key published at ``SELECTOR._domainkey.DOMAIN`` is
+    its own (when DNS answers; ``dns_server`` instead of the system's resolver)."""
     name = "dkim"
     dkim = settings.dkim
     if dkim is None:
@@ -238,13 +242,62 @@ def check_dkim(settings: Settings) -> CheckResult:
         public = key.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
-    fingerprint = hashlib.sha256(public).hexdigest()[:16]
-    return CheckResult(
-        name,
-        "ok",
-        f"{kind} key from {dkim.key_file} for {dkim.selector}._domainkey.{dkim.domain} "
-        f"(public key sha256 {fingerprint}; DNS not checked)",
-    )
+    record_name = f"{dkim.selector}._domainkey.{dkim.domain}"
+    found = published_dkim(record_name, dns_server, timeout)
+    if found is None:
+        fingerprint = hashlib.sha256(public).hexdigest()[:16]
+        return CheckResult(
+            name,
+            "warn",
+            f"{kind} key from {dkim.key_file} loads; DNS did not answer for {record_name}, "
+            f"so the published key was not compared (public key sha256 {fingerprint})",
+        )
+    status, why = compare_dkim_record(found, public)
+    return CheckResult(name, status, f"{kind} key from {dkim.key_file}: {record_name} {why}")
+
+
+def compare_dkim_record(records: list[str], public: bytes) -> tuple[str, str]:
+    """Whether one of the TXT records at the selector publishes ``public`` (RFC 6376 3.6.1:
+    ``k=`` the key type, ``p=`` the base64 key, empty when revoked). Pure."""
+    if not records:
+        return "FAIL", "has no DKIM record: publish the key there"
+    for text in records:
+        tags = dict(
+            (k.strip(), v.strip())
+            for k, _, v in (part.partition("=") for part in text.split(";") if "=" in part)
+        )
+        encoded = "".join(tags.get("p", "").split())
+        if not encoded:
+            continue
+        try:
+            published = base64.b64decode(encoded, validate=True)
+        except ValueError:
+            continue
+        if published == public:
+            return "ok", "publishes this key"
+    return "FAIL", "publishes another key (or a revoked one): the signatures will not verify"
+
+
+def published_dkim(
+    record_name: str, dns_server: tuple[str, int] | None, timeout: float
+) -> list[str] | None:
+    """The TXT strings at ``record_name`` ([] when the name or record does not exist), or
+    None when no DNS server answered (offline, firewalled)."""
+    import dns.exception
+    import dns.resolver
+
+    resolver = dns.resolver.Resolver(configure=dns_server is None)
+    if dns_server is not None:
+        resolver.nameservers = [dns_server[0]]
+        resolver.port = dns_server[1]
+    resolver.lifetime = timeout
+    try:
+        answer = resolver.resolve(record_name, "TXT")
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        return []
+    except (dns.exception.Timeout, dns.resolver.NoNameservers, OSError):
+        return None
+    return [b"".join(rdata.strings).decode("ascii", "replace") for rdata in answer]
 
 
 # -- sources ------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import typer
 
 from digest.cli.common import console, print_json
 from digest.doctor import CheckResult, SourceState
-from digest.errors import DigestError
+from digest.errors import DigestError, InputError
 from digest.settings import Settings
 
 
@@ -17,7 +17,13 @@ def register(app: typer.Typer) -> None:
     app.command("doctor")(doctor)
 
 
-def run_checks(settings: Settings, *, timeout: float, max_age: timedelta) -> list[CheckResult]:
+def run_checks(
+    settings: Settings,
+    *,
+    timeout: float,
+    max_age: timedelta,
+    dns_server: tuple[str, int] | None = None,
+) -> list[CheckResult]:
     """Every check, in order; the source check needs the database."""
     from digest import doctor as checks
 
@@ -26,7 +32,7 @@ def run_checks(settings: Settings, *, timeout: float, max_age: timedelta) -> lis
     results.append(checks.check_smtp(settings.smtp, str(settings.outbox_dir), timeout))
     results.append(checks.check_secret_key(settings))
     results.append(checks.check_base_url(settings))
-    results.append(checks.check_dkim(settings))
+    results.append(checks.check_dkim(settings, dns_server=dns_server, timeout=timeout))
     if results[0].failed:
         results.append(CheckResult("sources", "skip", "the database is not ready"))
     else:
@@ -68,6 +74,13 @@ def doctor(
             help="Hours since a source's last successful ingest before it counts as stale.",
         ),
     ] = 36.0,
+    dns: Annotated[
+        str | None,
+        typer.Option(
+            "--dns",
+            help="DNS server (HOST or HOST:PORT) for the DKIM record; default: the system's.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Check the set-up, one line per check; exit 1 if any check fails.
@@ -80,7 +93,12 @@ def doctor(
     except DigestError as exc:
         results = [CheckResult("settings", "FAIL", str(exc))]
     else:
-        results = run_checks(settings, timeout=timeout, max_age=timedelta(hours=max_age))
+        results = run_checks(
+            settings,
+            timeout=timeout,
+            max_age=timedelta(hours=max_age),
+            dns_server=_dns_server(dns),
+        )
     if as_json:
         print_json(
             {"ok": not any(r.failed for r in results), "checks": [r.to_json() for r in results]}
@@ -95,3 +113,13 @@ def doctor(
             )
     if any(r.failed for r in results):
         raise typer.Exit(1)
+
+
+def _dns_server(text: str | None) -> tuple[str, int] | None:
+    if text is None:
+        return None
+    host, sep, port = text.strip().partition(":")
+    port = port if sep else "53"
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InputError(f"--dns: expected HOST or HOST:PORT, got {text!r}")
+    return host, int(port)

@@ -152,6 +152,14 @@ def test_a_stale_source_and_a_bad_setting_fail(healthy, capsys, monkeypatch, tmp
     assert lines == {"settings": "FAIL settings  DIGEST_TOP_K: expected a whole number, got 'many'"}
 
 
+def test_a_bad_dns_server_is_one_error_line(healthy, capsys) -> None:  # type: ignore[no-untyped-def]
+    result = run_cli(capsys, "doctor", "--dns", "127.0.0.1:notaport")
+    assert result.code == 2
+    assert (
+        result.err.strip() == "error: --dns: expected HOST or HOST:PORT, got '127.0.0.1:notaport'"
+    )
+
+
 @pytest.fixture
 def redis10() -> str:
     import redis

@@ -126,23 +126,76 @@ def test_the_base_url_is_https_unless_local(tmp_path: Path) -> None:
     assert check_base_url(relay).failed
 
 
-def test_the_dkim_key_loads_and_shows_what_dns_must_publish(tmp_path: Path) -> None:
+class _Zone:
+    """A real DNS server (dnslib, UDP on 127.0.0.1) answering TXT records from a dict."""
+
+    def __init__(self, records: dict[str, list[str]]):
+        from dnslib import QTYPE, RR, TXT
+        from dnslib.server import BaseResolver, DNSLogger, DNSServer
+
+        class Resolver(BaseResolver):
+            def resolve(self, request, handler):  # type: ignore[no-untyped-def]
+                reply = request.reply()
+                name = str(request.q.qname).rstrip(".")
+                if name not in records:
+                    reply.header.rcode = 3  # NXDOMAIN
+                for text in records.get(name, []):
+                    chunks = [text[i : i + 255] for i in range(0, len(text), 255)]
+                    reply.add_answer(RR(name, QTYPE.TXT, rdata=TXT(chunks), ttl=60))
+                return reply
+
+        self.port = free_udp_port()
+        quiet = DNSLogger(log="-request,-reply,-truncated,-error,-recv,-send,-data")
+        self.server = DNSServer(Resolver(), address="127.0.0.1", port=self.port, logger=quiet)
+
+    def __enter__(self) -> tuple[str, int]:
+        self.server.start_thread()
+        return ("127.0.0.1", self.port)
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.stop()
+
+
+def free_udp_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_the_dkim_key_is_compared_with_the_one_published_in_dns(tmp_path: Path) -> None:
     from digest.doctor import check_dkim
 
     assert check_dkim(settings(tmp_path)).status == "skip"
     fixtures = Path(__file__).parents[1] / "fixtures" / "dkim"
-    for name, kind in (("test-rsa", "RSA"), ("test-ed25519", "Ed25519")):
-        result = check_dkim(
-            settings(
-                tmp_path,
-                DIGEST_FROM="digest <digest@example.org>",
-                DIGEST_DKIM_SELECTOR="s1",
-                DIGEST_DKIM_KEY_FILE=str(fixtures / f"{name}.pem"),
-            )
+    keys = {
+        n: (fixtures / f"{n}.pub.b64").read_text().strip() for n in ("test-rsa", "test-ed25519")
+    }
+    name = "s1._domainkey.example.org"
+    for key, kind, algo in (("test-rsa", "RSA", "rsa"), ("test-ed25519", "Ed25519", "ed25519")):
+        configured = settings(
+            tmp_path,
+            DIGEST_FROM="digest <digest@example.org>",
+            DIGEST_DKIM_SELECTOR="s1",
+            DIGEST_DKIM_KEY_FILE=str(fixtures / f"{key}.pem"),
         )
-        assert result.status == "ok", result.detail
-        assert result.detail.startswith(kind)
-        # the fingerprint is that of the p= value to publish in DNS
-        published = base64.b64decode((fixtures / f"{name}.pub.b64").read_text().strip())
-        fingerprint = hashlib.sha256(published).hexdigest()[:16]
-        assert f"for s1._domainkey.example.org (public key sha256 {fingerprint};" in result.detail
+        other = keys["test-ed25519" if key == "test-rsa" else "test-rsa"]
+        cases = {
+            f"v=DKIM1; k={algo}; p={keys[key]}": "ok",  # this key: the signatures verify
+            f"v=DKIM1; k={algo}; p={other}": "FAIL",  # another key
+            f"v=DKIM1; k={algo}; p=": "FAIL",  # revoked
+        }
+        for record, status in cases.items():
+            with _Zone({name: [record]}) as server:
+                result = check_dkim(configured, dns_server=server, timeout=2)
+            assert result.status == status, (record, result.detail)
+            assert result.detail.startswith(kind) and name in result.detail
+        with _Zone({}) as server:  # nothing published at the selector
+            result = check_dkim(configured, dns_server=server, timeout=2)
+        assert result.status == "FAIL" and "has no DKIM record" in result.detail
+        # No DNS server answers (offline): the key loads; what to publish is shown.
+        result = check_dkim(configured, dns_server=("127.0.0.1", free_udp_port()), timeout=0.5)
+        assert result.status == "warn", result.detail
+        fingerprint = hashlib.sha256(base64.b64decode(keys[key])).hexdigest()[:16]
+        assert f"public key sha256 {fingerprint}" in result.detail
