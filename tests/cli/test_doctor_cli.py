@@ -196,3 +196,97 @@ def test_the_broker_check_asks_the_workers(healthy, redis10, capsys, monkeypatch
         stop(worker)
     assert result.code == 0, result.out + Path(tmp_path / "worker.log").read_text()[-2000:]
     assert "1 worker(s) answered: celery@" in lines["broker"]
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for 127.0.0.1 signed by it: (ca.pem, cert.pem, key.pem)."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(UTC)
+
+    def name(text: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("digest test CA"))
+        .issuer_name(name("digest test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("127.0.0.1"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = (tmp_path / "ca.pem", tmp_path / "cert.pem", tmp_path / "key.pem")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return paths
+
+
+def test_the_smtp_check_does_starttls_then_auth(healthy, capsys, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A relay that offers STARTTLS and takes AUTH only over TLS (as real ones do): with its
+    CA trusted the check passes every step; with it not trusted, or with a relay that does
+    not offer STARTTLS, the smtp line fails at STARTTLS, saying why."""
+    import ssl
+
+    ca, cert, key = _self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    port = free_port()
+    tls_relay = Controller(
+        _Accept(),
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=context,
+        require_starttls=True,
+        authenticator=_check,
+        auth_required=True,
+    )
+    tls_relay.start()
+    try:
+        url = f"smtp://digest:right@127.0.0.1:{port}?starttls=1&timeout=5"
+        monkeypatch.setenv("DIGEST_SMTP_URL", url)
+        monkeypatch.setenv("SSL_CERT_FILE", str(ca))  # the system's trust store, for this test
+        result, lines = doctor(capsys)
+        assert lines["smtp"].startswith("ok   smtp"), lines["smtp"]
+        assert "EHLO, STARTTLS, AUTH as digest; nothing sent" in lines["smtp"]
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert.with_name("nothing.pem")))  # not trusted
+        result, lines = doctor(capsys)
+        assert result.code == 1
+        assert lines["smtp"].startswith("FAIL smtp") and "STARTTLS failed" in lines["smtp"]
+        assert "certificate verify failed" in lines["smtp"]
+    finally:
+        tls_relay.stop()
+    plain = healthy["DIGEST_SMTP_URL"].replace("?timeout=5", "?starttls=1&timeout=5")
+    monkeypatch.setenv("DIGEST_SMTP_URL", plain)  # the relay of `healthy`: no STARTTLS
+    result, lines = doctor(capsys)
+    assert result.code == 1 and "the server does not offer STARTTLS" in lines["smtp"]
