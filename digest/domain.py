@@ -153,3 +153,4 @@ class SubscriberInfo:
     created_at: datetime | None = None
     link_id: str = ""  # the opaque id signed links carry (``subscribers.link_id``)
     weekday: int = 0
+    greeting_name: str | None = None  # what the greeting calls them; None: from ``name``

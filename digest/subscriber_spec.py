@@ -32,6 +32,7 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 CATEGORY = re.compile(r"^[a-z][a-z\-]*(\.[A-Za-z\-]+)?$")
 PAPER_ID = re.compile(r"^[\w./:\-]{3,200}$")
 MAX_NAME = 200
+MAX_GREETING = 60
 MAX_VALUE = 1000
 MAX_ITEMS = 100
 
@@ -40,6 +41,7 @@ MAX_ITEMS = 100
 class SubscriberSpec:
     email: str
     name: str | None = None
+    greeting_name: str | None = None  # what the greeting calls them; None: from ``name``
     status: str = "active"
     timezone: str = "UTC"
     frequency: str = "daily"
@@ -86,6 +88,22 @@ def clean_text(label: str, value: str, limit: int) -> str:
     if len(value) > limit:
         raise InputError(f"{label} is longer than {limit} characters")
     return value
+
+
+def check_greeting_name(value: object) -> str | None:
+    """What the greeting calls the reader ("Ada"): one line of at most 60 characters, no
+    control characters, spaces collapsed; empty (or None) means "derive it from the name"."""
+    if value is not None and not isinstance(value, str):
+        raise InputError(f"greeting name must be text, got {value!r}")
+    text = value or ""
+    if CONTROL.search(text):
+        raise InputError(f"greeting name must be one line without control characters, got {text!r}")
+    text = " ".join(text.split())
+    if len(text) > MAX_GREETING:
+        raise InputError(
+            f"greeting name must be at most {MAX_GREETING} characters, got {len(text)}"
+        )
+    return text or None
 
 
 def check_timezone(name: str) -> str:
@@ -190,6 +208,7 @@ def validate_spec(data: Mapping[str, object]) -> SubscriberSpec:
     return SubscriberSpec(
         email=email,
         name=name or None,
+        greeting_name=check_greeting_name(data.get("greeting_name")),
         status=check_choice("status", str(data.get("status") or "active"), SUBSCRIBER_STATUSES),
         timezone=check_timezone(str(data.get("timezone") or "UTC")),
         frequency=check_choice("frequency", str(data.get("frequency") or "daily"), FREQUENCIES),

@@ -264,6 +264,7 @@ def send_notice(rt: Runtime, notice: Notice) -> str | None:
             email = renderer.confirmation(
                 to_name=row.name,
                 to_address=row.email,
+                to_greeting=row.greeting_name,
                 confirm_url=signer.confirm_url(row.link_id, now=now.timestamp()),
                 expires=expiry_text(now, rt.settings.confirm_link_hours, row.timezone),
                 frequency=row.frequency,

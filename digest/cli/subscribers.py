@@ -61,7 +61,17 @@ Disliked = Annotated[
     typer.Option("--disliked", help="An arXiv id of a paper you disliked (repeatable)."),
 ]
 Name = Annotated[
-    str | None, typer.Option("--name", help="Display name used in the greeting and To: header.")
+    str | None,
+    typer.Option(
+        "--name", help="Display name for the To: header (and the greeting without --greeting-name)."
+    ),
+]
+GreetingName = Annotated[
+    str | None,
+    typer.Option(
+        "--greeting-name",
+        help='What the greeting calls them ("Ada"); "" derives it from --name again.',
+    ),
 ]
 Frequency = Annotated[
     str | None, typer.Option("--frequency", help=f"One of {', '.join(FREQUENCIES)}.")
@@ -89,6 +99,7 @@ def _options(**values: object) -> dict[str, object]:
         "liked": "liked",
         "disliked": "disliked",
         "name": "name",
+        "greeting_name": "greeting_name",
         "frequency": "frequency",
         "hour": "delivery_hour",
         "weekday": "weekday",
@@ -115,6 +126,7 @@ def _show(spec: SubscriberSpec, *, as_json: bool) -> None:
 def add(
     email: Annotated[str, typer.Argument(help="The subscriber's email address.")],
     name: Name = None,
+    greeting_name: GreetingName = None,
     topic: Topic = None,
     exclude: Exclude = None,
     require: Require = None,
@@ -135,6 +147,7 @@ def add(
             "email": email,
             **_options(
                 name=name,
+                greeting_name=greeting_name,
                 topic=topic,
                 exclude=exclude,
                 require=require,
@@ -215,6 +228,7 @@ def update(
     email: Annotated[str, typer.Argument(help="The subscriber's current email address.")],
     new_email: Annotated[str | None, typer.Option("--email", help="Change the address.")] = None,
     name: Name = None,
+    greeting_name: GreetingName = None,
     topic: Topic = None,
     exclude: Exclude = None,
     require: Require = None,
@@ -238,6 +252,7 @@ def update(
     """Change a subscriber. A list option given here replaces that whole list."""
     changes = _options(
         name=name,
+        greeting_name=greeting_name,
         topic=topic,
         exclude=exclude,
         require=require,

@@ -185,6 +185,8 @@ class SubscriberRow(Base):
     # bounces, restarted when the last one is older than DIGEST_BOUNCE_WINDOW_DAYS.
     bounce_score: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     last_bounce_at: Mapped[datetime | None]
+    # What the greeting calls the reader (migration 0009); None: the first name of ``name``.
+    greeting_name: Mapped[str | None] = mapped_column(String(100))
 
     interests: Mapped[list[InterestRow]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", order_by="InterestRow.id"

@@ -467,6 +467,7 @@ def add_subscriber(session: Session, spec: SubscriberSpec, now: datetime) -> Sub
         email=spec.email,
         email_key=key,
         name=spec.name,
+        greeting_name=spec.greeting_name,
         status=spec.status,
         timezone=spec.timezone,
         frequency=spec.frequency,
@@ -500,7 +501,7 @@ def replace_subscriber(
     row.email, row.email_key, row.name = spec.email, key, spec.name
     row.status, row.timezone = spec.status, spec.timezone
     row.frequency, row.delivery_hour = spec.frequency, spec.delivery_hour
-    row.weekday = spec.weekday
+    row.weekday, row.greeting_name = spec.weekday, spec.greeting_name
     wanted = spec.interests()
     current = {(i.kind, i.value): i for i in row.interests}
     row.interests = [
@@ -524,6 +525,7 @@ def spec_from_row(row: SubscriberRow) -> SubscriberSpec:
     return SubscriberSpec(
         email=row.email,
         name=row.name,
+        greeting_name=row.greeting_name,
         status=row.status,
         timezone=row.timezone,
         frequency=row.frequency,
@@ -558,6 +560,7 @@ def info_from_row(row: SubscriberRow) -> SubscriberInfo:
         created_at=row.created_at,
         link_id=row.link_id,
         weekday=row.weekday,
+        greeting_name=row.greeting_name,
     )
 
 

@@ -35,7 +35,7 @@ from digest.render.view import (
     Section,
     card_for,
     digest_view,
-    greeting_name,
+    greet_as,
 )
 
 __all__ = [
@@ -138,6 +138,7 @@ class DigestRenderer:
         *,
         to_name: str | None,
         to_address: str,
+        to_greeting: str | None = None,
         confirm_url: str,
         expires: str = "",
         frequency: str = "daily",
@@ -150,7 +151,7 @@ class DigestRenderer:
         No List-Unsubscribe: the address is not on the list until the reader clicks.
         """
         context = {
-            **self._common(to_name, to_address),
+            **self._common(to_name, to_address, to_greeting),
             "confirm_url": confirm_url,
             "expires": clean(expires),
             "frequency": frequency,
@@ -173,7 +174,7 @@ class DigestRenderer:
         ``cold_start``: the reader has no interest at all (their digest shows trending or
         newest papers until they name some)."""
         context = {
-            **self._common(subscriber.name, subscriber.email),
+            **self._common(subscriber.name, subscriber.email, subscriber.greeting_name),
             "links": links,
             "frequency": subscriber.frequency,
             "first_delivery": clean(first_delivery),
@@ -194,19 +195,21 @@ class DigestRenderer:
         """Links to manage a subscription: ``reason`` is ``already_subscribed`` (someone
         filled in the form with an active address) or ``signed_out`` (old links revoked)."""
         context = {
-            **self._common(subscriber.name, subscriber.email),
+            **self._common(subscriber.name, subscriber.email, subscriber.greeting_name),
             "links": links,
             "reason": reason,
         }
         return self._render_simple("manage", context, message_id, when, links)
 
-    def _common(self, name: str | None, address: str) -> dict[str, Any]:
+    def _common(
+        self, name: str | None, address: str, greeting: str | None = None
+    ) -> dict[str, Any]:
         return {
             "brand": self.brand,
             "recipient": {
                 "email": address,
                 "name": clean(name or "")[:100],
-                "first_name": greeting_name(name),  # "" for no greeting
+                "first_name": greet_as(greeting, name),  # "" for no greeting
             },
             "contact_line": clean(self.contact_line),
             "postal_address": clean(self.postal_address),

@@ -115,6 +115,13 @@ def greeting_name(name: str | None) -> str:
     return first[:40]
 
 
+def greet_as(chosen: str | None, name: str | None) -> str:
+    """The name a greeting uses: the reader's own ``greeting_name`` when set, else the first
+    name derived from ``name`` (:func:`greeting_name`), else "" (no greeting)."""
+    own = clean(chosen or "")[:60]
+    return own or greeting_name(name)
+
+
 @functools.lru_cache(maxsize=4096)
 def _intro(first_name: str, count: int, cold: str, weekly: bool = False) -> str:
     """The digest's opening sentence; ``cold`` is "" or the cold-start section's title."""
@@ -318,7 +325,8 @@ def digest_view(
             sections.append(Section(title, tuple(items)))
     name = clean(subscriber.name or "")[:100]
     # The intro counts every paper; the ones past max_cards are on the web page.
-    intro = _intro(greeting_name(name), len(chosen), cold, weekly)  # line breaks: spaces in HTML
+    first_name = greet_as(subscriber.greeting_name, name)
+    intro = _intro(first_name, len(chosen), cold, weekly)  # line breaks: spaces in HTML
     return {
         "brand": brand,
         "edition": edition,

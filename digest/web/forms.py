@@ -17,6 +17,7 @@ from digest.errors import InputError
 from digest.subscriber_spec import (
     LIST_LABEL,
     SubscriberSpec,
+    check_greeting_name,
     check_hour,
     check_timezone,
     check_weekday,
@@ -41,6 +42,7 @@ LIST_FIELDS = {
 FIELD_LABELS = {
     "email": "Email address",
     "name": "Name",
+    "greeting_name": "What should we call you?",
     "topics": "Topics",
     "require": "Required keywords",
     "exclude": "Excluded keywords",
@@ -124,6 +126,14 @@ def parse_interest_form(form: Form, *, email_field: bool) -> FormResult:
         except InputError as exc:
             errors["name"] = _sentence(exc)
 
+    greeting: str | None = None
+    raw_greeting = text_of("greeting_name")
+    if "greeting_name" not in errors:
+        try:
+            greeting = check_greeting_name(raw_greeting)
+        except InputError as exc:
+            errors["greeting_name"] = _sentence(exc)
+
     lists: dict[str, tuple[str, ...]] = {}
     for key, how in LIST_FIELDS.items():
         if email_field and key in ("liked", "disliked"):
@@ -178,6 +188,7 @@ def parse_interest_form(form: Form, *, email_field: bool) -> FormResult:
     spec = SubscriberSpec(
         email=email or "form@invalid",  # the preferences form keeps the stored address
         name=name or None,
+        greeting_name=greeting,
         timezone=timezone,
         frequency=frequency,
         delivery_hour=hour,
@@ -198,6 +209,7 @@ def form_values(spec: SubscriberSpec) -> dict[str, object]:
     return {
         "email": spec.email,
         "name": spec.name or "",
+        "greeting_name": spec.greeting_name or "",
         "topics": "\n".join(spec.topics),
         "require": "\n".join(spec.require),
         "exclude": "\n".join(spec.exclude),

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from digest.db import accounts, repo
 from digest.db.models import SubscriberRow
+from digest.render.view import greeting_name
 from digest.subscriptions import (
     Notice,
     forget,
@@ -59,6 +60,8 @@ def routes(site: Site) -> list[Route]:
         kw.setdefault("values", row_state["values"])
         kw.setdefault("errors", {})
         kw.setdefault("saved", False)
+        # The greeting the reader gets when they leave "What should we call you?" empty.
+        kw.setdefault("derived_greeting", greeting_name(str(kw["values"].get("name") or "")))
         return pages.render(
             "preferences.html.j2",
             status=status,

@@ -107,6 +107,8 @@ def test_add_show_update_list_remove(env, capsys) -> None:  # type: ignore[no-un
         (["a@example.org", "--frequency", "hourly"], "frequency"),
         (["a@example.org", "--weekday", "someday"], "weekday must be a day's name"),
         (["a@example.org", "--weekday", "7"], "weekday must be a day's name"),
+        (["a@example.org", "--greeting-name", "x" * 61], "greeting name must be at most 60"),
+        (["a@example.org", "--greeting-name", "Ada\nBcc: x@evil.org"], "greeting name must be one"),
     ],
 )
 def test_bad_input_is_refused_and_nothing_written(env, capsys, args, needle) -> None:  # type: ignore[no-untyped-def]
@@ -115,6 +117,32 @@ def test_bad_input_is_refused_and_nothing_written(env, capsys, args, needle) -> 
     assert needle in result.err
     assert "Traceback" not in result.err
     assert run_cli(capsys, "subscribers", "list", "--json").json() == []
+
+
+def test_greeting_name_is_added_updated_and_cleared(env, capsys) -> None:  # type: ignore[no-untyped-def]
+    def shown() -> object:
+        return run_cli(capsys, "subscribers", "show", "ada@example.org", "--json").json()
+
+    added = run_cli(
+        capsys, "subscribers", "add", "ada@example.org", "--name", "Augusta Ada King",
+        "--greeting-name", "  Ada  ",
+    )  # fmt: skip
+    assert added.code == 0, added.err
+    assert shown()["greeting_name"] == "Ada"
+    run_cli(capsys, "subscribers", "update", "ada@example.org", "--hour", "9")
+    assert shown()["greeting_name"] == "Ada"  # kept when not given
+    changed = run_cli(
+        capsys, "subscribers", "update", "ada@example.org", "--greeting-name", "Countess"
+    )
+    assert changed.code == 0, changed.err
+    assert shown()["greeting_name"] == "Countess"
+    bad = run_cli(capsys, "subscribers", "update", "ada@example.org", "--greeting-name", "x" * 61)
+    assert bad.code == 2 and "greeting name must be at most 60 characters" in bad.err
+    assert shown()["greeting_name"] == "Countess"
+    cleared = run_cli(capsys, "subscribers", "update", "ada@example.org", "--greeting-name", "")
+    assert cleared.code == 0, cleared.err
+    assert shown()["greeting_name"] is None  # the greeting derives "Augusta" again
+    assert shown()["name"] == "Augusta Ada King"
 
 
 def test_duplicate_email_differing_in_case(env, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -174,6 +202,8 @@ def test_export_round_trips_with_import(env, capsys, monkeypatch, tmp_path: Path
         "a@example.org",
         "--name",
         'Zoë "Z", Jr.',
+        "--greeting-name",
+        'Zo, "Z"',
         "--topic",
         "x;y",
         "--topic",
@@ -201,9 +231,14 @@ def test_export_round_trips_with_import(env, capsys, monkeypatch, tmp_path: Path
     )
     before = run_cli(capsys, "subscribers", "list", "--json").json()
     assert [s["weekday"] for s in before] == [0, 2]
+    assert [s["greeting_name"] for s in before] == ['Zo, "Z"', None]
     out = tmp_path / f"export.{fmt}"
     assert run_cli(capsys, "subscribers", "export", "--format", fmt, "-o", str(out)).code == 0
-    assert ("weekday" in out.read_text().splitlines()[0]) if fmt == "csv" else True
+    header = out.read_text().splitlines()[0]
+    if fmt == "csv":
+        assert "weekday" in header and "greeting_name" in header.split(",")
+    else:
+        assert '"greeting_name": "Zo, \\"Z\\""' in header
 
     monkeypatch.setenv("DIGEST_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
     imported = run_cli(capsys, "subscribers", "import", str(out), "--json")

@@ -200,3 +200,29 @@ def test_sender_values_are_validated() -> None:
     with pytest.raises(InputError):
         MimeWriter(Sender("x", "d@example.org", "digest.example.org\r\nX: y"))
     assert SENDER.unsubscribe_mailto == "unsubscribe@example.org"
+
+
+@pytest.mark.parametrize(
+    ("name", "greeting", "expected"),
+    [
+        ("Augusta Ada King", "Ada", "Hi Ada,"),  # the reader's own choice wins
+        ("Dr. Grace Hopper", "Amazing Grace", "Hi Amazing Grace,"),
+        ("Lovelace, Ada", None, "Hi Ada,"),  # none chosen: the derived first name
+        (None, "山田さん", "Hi 山田さん,"),
+        (None, None, None),  # neither: no greeting, a capital first
+    ],
+)
+def test_the_digest_greets_by_the_greeting_name(
+    name: str | None, greeting: str | None, expected: str | None
+) -> None:
+    reader = SubscriberInfo(7, "reader@example.org", name, greeting_name=greeting)
+    email = render_digest(reader, sample_papers())
+    msg = parse(email.data)
+    text, html = body(msg, "plain"), body(msg, "html")
+    if expected is None:
+        assert "Hi " not in text and "Hi " not in html
+        assert "Here are" in " ".join(text.split())
+    else:
+        assert expected in " ".join(text.split()) and expected in html
+        if name:
+            assert f"Hi {name}" not in text

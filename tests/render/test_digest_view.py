@@ -7,7 +7,7 @@ from datetime import date
 from digest.domain import Paper, Pick, SubscriberInfo
 from digest.links import LinkSigner
 from digest.render import EditionInfo, digest_view
-from digest.render.view import authors_line, card_for, greeting_name
+from digest.render.view import authors_line, card_for, greet_as, greeting_name
 
 EDITION = EditionInfo("daily:2025-05-30", date(2025, 5, 30))
 SIGNER = LinkSigner("test-secret-key-0123456789", "https://digest.example.org")
@@ -95,6 +95,21 @@ def test_greeting_by_first_name_or_none_and_a_capital_first() -> None:
         )  # fmt: skip
         assert view["intro"][0].isupper() and "Hi" not in view["intro"]
         assert view["sections"][0].items[0].why == "X"
+
+
+def test_greeting_name_when_set_else_derived_else_none() -> None:
+    assert greet_as("  Ada\r\n ", "Augusta Ada King") == "Ada"
+    assert greet_as(None, "Dr. Grace Hopper") == greet_as("", "Dr. Grace Hopper") == "Grace"
+    assert greet_as(None, None) == greet_as(" ", "") == ""
+    papers = {"2505.00000": _paper(0)}
+    links = SIGNER.for_recipient(5, EDITION.key)
+    for name, chosen, hi in (("Augusta Ada King", "Ada", "Hi Ada,"), ("Ada L", None, "Hi Ada,")):
+        sub = SubscriberInfo(5, "r@example.org", name, greeting_name=chosen)
+        view = digest_view(
+            sub, EDITION, [Pick("2505.00000", 1, "x")], papers, links, SIGNER.feedback_links(5)
+        )
+        assert view["intro"].startswith(hi)
+        assert view["recipient"]["name"] == name  # the To: header keeps the full name
 
 
 def test_site_name_and_edition_label() -> None:

@@ -110,6 +110,31 @@ def test_site_name_from_settings_everywhere(tmp_path) -> None:  # type: ignore[n
     assert "Welcome to Paper Radar</h1>" in welcome.html
 
 
+def test_transactional_emails_greet_by_the_greeting_name() -> None:
+    signer = make_signer()
+    renderer = make_renderer()
+    reader = SubscriberInfo(5, "zoe@example.org", "Zoë Ångström", greeting_name="Zo")
+    links = signer.for_recipient(5, "welcome")
+    welcome = renderer.welcome(
+        reader, links, first_delivery="tomorrow", message_id="<w@example.org>", when=WHEN
+    )
+    manage = renderer.manage(
+        reader, links, reason="signed_out", message_id="<m@example.org>", when=WHEN
+    )
+    confirm = renderer.confirmation(
+        to_name=reader.name,
+        to_address=reader.email,
+        to_greeting=reader.greeting_name,
+        confirm_url=signer.confirm_url(5),
+        message_id="<c@example.org>",
+        when=WHEN,
+    )
+    for email in (welcome, manage, confirm):
+        msg = parse(email.data)
+        text, html = body(msg, "plain"), body(msg, "html")
+        assert "Hi Zo," in text and "Hi Zo," in html and "Hi Zoë" not in text
+
+
 def test_confirmation_shows_the_brand_and_when_the_link_expires() -> None:
     from digest.subscriptions import expiry_text
 

@@ -43,6 +43,31 @@ def test_bad_input_is_named(data: dict, needle: str) -> None:
         validate_spec(data)
 
 
+def test_greeting_name_is_one_short_line_or_none() -> None:
+    spec = validate_spec({"email": "a@b.org", "greeting_name": "  Dr.   Ada  "})
+    assert spec.greeting_name == "Dr. Ada"
+    for empty in (None, "", "   "):
+        assert validate_spec({"email": "a@b.org", "greeting_name": empty}).greeting_name is None
+    assert validate_spec({"email": "a@b.org"}).greeting_name is None
+    assert validate_spec({"email": "a@b.org", "greeting_name": "x" * 60}).greeting_name
+
+
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [
+        ("Ada\r\nBcc: evil@x.org", "greeting name must be one line without control characters"),
+        ("Ada\tL", "greeting name must be one line"),
+        ("Ada\u2028L", "greeting name must be one line"),
+        ("x" * 61, "greeting name must be at most 60 characters, got 61"),
+        (["Ada"], "greeting name must be text"),
+    ],
+)
+def test_bad_greeting_name_is_one_clear_error(value: object, needle: str) -> None:
+    with pytest.raises(InputError, match=needle) as caught:
+        validate_spec({"email": "a@b.org", "greeting_name": value})
+    assert "\n" not in str(caught.value)  # one line: the raw value is shown as repr
+
+
 def test_list_escaping_round_trips() -> None:
     values = ["a;b", "back\\slash", "plain", "end;"]
     assert split_list(join_list(values)) == values
@@ -56,6 +81,7 @@ def test_csv_and_jsonl_round_trip() -> None:
             {
                 "email": "a@example.org",
                 "name": 'Zoë, "Q"',
+                "greeting_name": "Zoë Q",
                 "topics": ["x;y", "graph nets"],
                 "authors": ["Doe, Jane"],
                 "categories": ["cs.LG"],

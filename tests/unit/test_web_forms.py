@@ -17,7 +17,8 @@ from digest.web.ratelimit import MemoryRateLimiter
 def test_a_full_form_becomes_a_spec_and_back() -> None:
     form = {
         "email": [" Ada@Example.org "],
-        "name": ["Ada"],
+        "name": ["Augusta Ada King"],
+        "greeting_name": ["  Ada "],
         "topics": ["graph neural networks\r\n\r\n  diffusion models  \n"],
         "require": ["proof, lemma"],
         "exclude": ["medical\nbiology;chemistry"],
@@ -38,6 +39,7 @@ def test_a_full_form_becomes_a_spec_and_back() -> None:
     assert spec.exclude == ("medical", "biology", "chemistry")
     assert spec.categories == ("cs.LG", "math.LO")
     assert (spec.frequency, spec.weekday, spec.delivery_hour) == ("weekly", 4, 18)
+    assert (spec.name, spec.greeting_name) == ("Augusta Ada King", "Ada")
     shown = form_values(spec)
     again = parse_interest_form(
         {k: v if isinstance(v, list) else [v] for k, v in shown.items()}, email_field=True
@@ -54,6 +56,7 @@ def test_each_bad_field_gets_its_own_message() -> None:
             "timezone": ["Atlantis/Capital"],
             "delivery_hour": ["-1"],
             "frequency": ["monthly"],
+            "greeting_name": ["x" * 61],
         },
         email_field=True,
     )
@@ -65,7 +68,9 @@ def test_each_bad_field_gets_its_own_message() -> None:
         "timezone",
         "delivery_hour",
         "frequency",
+        "greeting_name",
     }
+    assert result.errors["greeting_name"] == "Greeting name must be at most 60 characters, got 61."
     assert len(str(result.values["topics"])) == MAX_FIELD  # shown again, but bounded
 
 
