@@ -14,11 +14,23 @@ from __future__ import annotations
 from functools import cache
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init
 
 from digest.pipeline.runtime import Runtime
 from digest.pipeline.service import deliver_batch
 from digest.settings import Settings
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _json_logs(logger, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    """``DIGEST_LOG_FORMAT=json``: the worker's own log lines are JSON objects too, one per
+    line, like the scheduler's and the web app's (Celery's documented logging signals)."""
+    from digest.logs import JsonFormatter, log_format
+
+    if log_format() == "json":
+        for handler in logger.handlers:
+            handler.setFormatter(JsonFormatter())
 
 
 def make_celery(settings: Settings) -> Celery:

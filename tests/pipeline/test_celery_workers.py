@@ -160,3 +160,22 @@ def test_killed_worker_never_causes_a_duplicate(celery_env, capsys, monkeypatch,
     recipients = [rcpt[0] for _, rcpt, _ in sink.envelopes]
     assert len(recipients) == len(set(recipients)) == len(DEMO_SUBSCRIBERS) - 1
     assert stalled and stalled[0] not in recipients  # its fate is 'unknown': not resent
+
+
+def test_a_worker_logs_json_lines_when_asked(celery_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """DIGEST_LOG_FORMAT=json reaches the workers too: their log records are JSON objects,
+    one per line (Celery's start-up banner is not a log record)."""
+    import json
+
+    log = tmp_path / "worker.log"
+    worker = start_worker({**celery_env, "DIGEST_LOG_FORMAT": "json"}, log, concurrency=1)
+    try:
+        deadline = time.monotonic() + 60
+        while "ready." not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        stop(worker)
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    ready = [r for r in records if r["message"].endswith("ready.")]
+    assert ready and ready[0]["level"] == "INFO" and ready[0]["logger"].startswith("celery")
+    assert not any(line.startswith("[20") for line in log.read_text().splitlines())  # no text
