@@ -153,6 +153,16 @@ def test_a_tick_ingests_a_source_whose_slot_passed_before_it_sends(
     assert len(smtp_server.envelopes) == 1
     runtime.db.dispose()
 
+    # The next day nothing new is announced (a weekend): the source is read again at its
+    # slot and brings nothing; the reader gets no email, and the ledger says why.
+    next_day = Runtime.from_settings(Settings.from_env(), clock=lambda: fixed + timedelta(days=1))
+    tick(next_day, ingest_first=True)
+    assert len(smtp_server.envelopes) == 1  # no empty digest
+    with next_day.db.session() as session:
+        rows = session.execute(select(DeliveryRow.status, DeliveryRow.last_error)).all()
+    assert sorted(rows) == [("sent", None), ("skipped", "no new papers match")]
+    next_day.db.dispose()
+
 
 # Readers at hours 6, 7 and 8 in four zones, all before their hour on 14 January when the
 # ticks start (00:00 UTC): their hours fall before, during and after the outage.
