@@ -256,7 +256,7 @@ def check_dkim(
     return CheckResult(name, status, f"{kind} key from {dkim.key_file}: {record_name} {why}")
 
 
-def compare_dkim_record(records: list[str], public: bytes) -> tuple[str, str]:
+def compare_dkim_record(records: list[str], public: bytes) -> tuple[Status, str]:
     """Whether one of the TXT records at the selector publishes ``public`` (RFC 6376 3.6.1:
     ``k=`` the key type, ``p=`` the base64 key, empty when revoked). Pure."""
     if not records:

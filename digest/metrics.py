@@ -134,8 +134,8 @@ def families(snap: Snapshot) -> list[Metric]:
         "Papers of each source's last run, by outcome (new, updated, unchanged, rejected).",
         labels=["source", "outcome"],
     )
-    for name, counts in sorted(snap.ingest.items()):
-        for outcome, count in sorted(counts.items()):
+    for name, by_outcome in sorted(snap.ingest.items()):
+        for outcome, count in sorted(by_outcome.items()):
             papers.add_metric([name, outcome], count)
     success = GaugeMetricFamily(
         "digest_source_last_success_timestamp_seconds",

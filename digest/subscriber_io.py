@@ -61,11 +61,11 @@ def split_list(cell: str) -> list[str]:
 def read_rows(text: str, fmt: str) -> Iterator[tuple[int, dict[str, object] | RowError]]:
     """(line number, raw fields) per record, or (line number, RowError) for unreadable ones."""
     if fmt == "jsonl":
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
+        for number, text_line in enumerate(text.splitlines(), start=1):
+            if not text_line.strip():
                 continue
             try:
-                data = json.loads(line)
+                data = json.loads(text_line)
             except json.JSONDecodeError as exc:
                 yield number, RowError(number, f"not valid JSON ({exc.msg})")
                 continue
@@ -85,14 +85,14 @@ def read_rows(text: str, fmt: str) -> Iterator[tuple[int, dict[str, object] | Ro
             if None in row:
                 yield line, RowError(line, "more cells than header columns")
                 continue
-            data: dict[str, object] = {}
+            fields: dict[str, object] = {}
             for key, value in row.items():
                 key = (key or "").strip()
                 value = value or ""
-                data[key] = split_list(value) if key in LIST_FIELDS else value.strip()
-            if not any(data.values()):
+                fields[key] = split_list(value) if key in LIST_FIELDS else value.strip()
+            if not any(fields.values()):
                 continue
-            yield line, data
+            yield line, fields
     except csv.Error as exc:
         yield start, RowError(start, f"malformed CSV ({exc})")
 
@@ -138,7 +138,7 @@ def write_csv(specs: Iterable[SubscriberSpec], out: io.TextIOBase) -> None:
         row = spec_to_dict(spec)
         writer.writerow(
             {
-                k: join_list(v) if k in LIST_FIELDS else ("" if v is None else v)
+                k: join_list(v) if isinstance(v, list) else ("" if v is None else v)
                 for k, v in row.items()
             }
         )

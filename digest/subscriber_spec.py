@@ -214,5 +214,11 @@ def validate_spec(data: Mapping[str, object]) -> SubscriberSpec:
         frequency=check_choice("frequency", str(data.get("frequency") or "daily"), FREQUENCIES),
         delivery_hour=check_hour(7 if hour in (None, "") else hour),
         weekday=check_weekday(data.get("weekday") if data.get("weekday") not in (None, "") else 0),
-        **lists,
+        topics=lists["topics"],
+        require=lists["require"],
+        exclude=lists["exclude"],
+        authors=lists["authors"],
+        categories=lists["categories"],
+        liked=lists["liked"],
+        disliked=lists["disliked"],
     )

@@ -37,8 +37,10 @@ _DETAIL_CHARS = 1000
 class BounceSettings(Protocol):
     """What the rules read from ``Settings`` (any object with these two will do)."""
 
-    bounce_score_threshold: float
-    bounce_window_days: int
+    @property
+    def bounce_score_threshold(self) -> float: ...
+    @property
+    def bounce_window_days(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ from email import policy
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
-from typing import Literal
+from typing import Literal, TypedDict
 
 from digest.deliver.replies import HARD_BASIC
 
@@ -117,6 +117,23 @@ class BounceReport:
         return self.kind != "unrecognized"
 
 
+class _Envelope(TypedDict):
+    """What every report carries about its own delivery (``BounceReport`` fields)."""
+
+    envelope_to: str | None
+    addresses: tuple[str, ...]
+    report_id: str | None
+
+
+class _Original(TypedDict, total=False):
+    """What a report says about the message it reports (``BounceReport`` fields)."""
+
+    original_message_id: str | None
+    original_return_path: str | None
+    original_to: str | None
+    original_list_unsubscribe: str | None
+
+
 def parse_report(raw: bytes, envelope_to: str | None = None) -> BounceReport:
     """Read one inbound message; never raises (garbage is ``unrecognized``)."""
     try:
@@ -136,7 +153,7 @@ def _parse(raw: bytes, envelope_to: str | None) -> BounceReport:
         raise TypeError("raw must be bytes")
     msg = email.message_from_bytes(bytes(raw), policy=policy.default)
     addresses = _delivery_addresses(msg, envelope_to)
-    common = {
+    common: _Envelope = {
         "envelope_to": addresses[0] if addresses else None,
         "addresses": addresses,
         "report_id": _message_id(_header(msg, "Message-ID")),
@@ -323,7 +340,7 @@ def _diagnostic_text(diagnostic: str | None) -> str:
     return _one_line(text[:9] + _CONTINUATION.sub("", text[9:]))
 
 
-def _dsn(msg: Message, part: Message, parts: list[Message], common: dict) -> BounceReport:  # type: ignore[type-arg]
+def _dsn(msg: Message, part: Message, parts: list[Message], common: _Envelope) -> BounceReport:
     blocks = _field_blocks(part)
     per_message = blocks[0] if blocks and "final-recipient" not in blocks[0] else {}
     entries: list[RecipientStatus] = []
@@ -385,7 +402,7 @@ def _original_headers(parts: list[Message]) -> Message | None:
     return None
 
 
-def _original_fields(original: Message | None, body: str) -> dict[str, str | None]:
+def _original_fields(original: Message | None, body: str) -> _Original:
     if original is None:  # a plain-text bounce may quote the headers in its text
         found = _MESSAGE_ID_LINE.search(body)
         return {"original_message_id": found.group(1) if found else None}
@@ -413,7 +430,7 @@ def _body_text(msg: Message, parts: list[Message]) -> str:
 
 
 # -- ARF (RFC 5965) ------------------------------------------------------------------------
-def _arf(part: Message, parts: list[Message], common: dict) -> BounceReport:  # type: ignore[type-arg]
+def _arf(part: Message, parts: list[Message], common: _Envelope) -> BounceReport:
     blocks = _field_blocks(part)
     fields = blocks[0] if blocks else {}
     feedback_type = (fields.get("feedback-type") or "").lower() or None
@@ -455,7 +472,7 @@ def _looks_like_bounce(msg: Message) -> bool:
     return by_daemon and bool(_BOUNCE_SUBJECT.search(_header(msg, "Subject")))
 
 
-def _plain_bounce(msg: Message, parts: list[Message], common: dict) -> BounceReport:  # type: ignore[type-arg]
+def _plain_bounce(msg: Message, parts: list[Message], common: _Envelope) -> BounceReport:
     body = _body_text(msg, parts)
     quoted = _QUOTE_START.search(body)
     explanation = body[: quoted.start()] if quoted else body

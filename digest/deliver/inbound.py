@@ -166,33 +166,47 @@ def _apply(
     key: str,
     now: datetime,
 ) -> str:
-    common = {
-        "now": now,
-        "delivery_id": match.delivery_id,
-        "detail": report.detail,
-        "report_key": key,
-    }
+    subscriber_id, delivery_id, detail = match.subscriber_id, match.delivery_id, report.detail
     if report.kind == "hard":
         changed = store.record_hard_bounce(
-            session, match.subscriber_id, status=report.status, **common
+            session,
+            subscriber_id,
+            now=now,
+            delivery_id=delivery_id,
+            status=report.status,
+            detail=detail,
+            report_key=key,
         )
         return "reader bounced" if changed else f"recorded (reader is {_status(session, match)})"
     if report.kind == "soft":
         scored = store.record_soft_bounce(
             session,
-            match.subscriber_id,
+            subscriber_id,
+            now=now,
             settings=inbound.settings,
+            delivery_id=delivery_id,
             status=report.status,
+            detail=detail,
             source="report",
-            **common,
+            report_key=key,
         )
         return scored.describe()
     if report.kind == "complaint":
-        if store.record_complaint(session, match.subscriber_id, **common):
+        complained = store.record_complaint(
+            session, subscriber_id, now=now, delivery_id=delivery_id, detail=detail, report_key=key
+        )
+        if complained:
             return "reader unsubscribed (complaint)"
         return f"recorded (reader is {_status(session, match)})"
     store.record_event(
-        session, kind=report.kind, subscriber_id=match.subscriber_id, status=report.status, **common
+        session,
+        kind=report.kind,
+        now=now,
+        subscriber_id=subscriber_id,
+        delivery_id=delivery_id,
+        status=report.status,
+        detail=detail,
+        report_key=key,
     )
     return "recorded (policy refusal: nobody suppressed)"
 
@@ -227,9 +241,9 @@ def _match(session: Session, inbound: Inbound, report: BounceReport) -> _Match |
     for address in candidates:
         delivery_id = inbound.verp.delivery(address)
         if delivery_id is not None:
-            found = _by_delivery(session, DeliveryRow.id == delivery_id, "verp")
-            if found:
-                return found[0]
+            by_verp = _by_delivery(session, DeliveryRow.id == delivery_id, "verp")
+            if by_verp:
+                return by_verp[0]
     by_link = _by_unsubscribe_link(session, inbound, report)
     if by_link is not None:
         return by_link
@@ -308,12 +322,12 @@ def read_mailbox(path: str | Path) -> Iterator[tuple[str, bytes]]:
     except OSError as exc:
         raise InputError(f"{where}: cannot read: {exc.strerror}") from None
     if head == b"From ":
-        box = mailbox.mbox(where, factory=None, create=False)
+        mbox = mailbox.mbox(where, factory=None, create=False)
         try:
-            for index, key in enumerate(box.iterkeys(), start=1):
-                yield f"{where.name}#{index}", box.get_bytes(key)
+            for index, key in enumerate(mbox.iterkeys(), start=1):
+                yield f"{where.name}#{index}", mbox.get_bytes(key)
         finally:
-            box.close()
+            mbox.close()
         return
     yield where.name, where.read_bytes()
 

@@ -356,7 +356,7 @@ class RedisThrottle(RelayThrottle):
 
     def _call(self, op: str, n: int = 1, max_wait: float | None = None) -> list[str]:
         b = self.backoff
-        args = [op, n, repr(self.per_second), self.per_hour]
+        args: list[str | int | float] = [op, n, repr(self.per_second), self.per_hour]
         args += [-1 if max_wait is None else repr(max(0.0, float(max_wait)))]
         args += [repr(b.cut), repr(b.floor), repr(b.cooldown), repr(b.recovery), repr(b.holdoff)]
         try:

@@ -127,7 +127,7 @@ class Chromium:
         self._ids = 0
         self._buffer = b""
         self._events: list[dict[str, Any]] = []
-        self._pid = None
+        self._pid: int | None = None
         self._profile: str | None = None
 
     # -- process and protocol -----------------------------------------------------------
@@ -149,9 +149,7 @@ class Chromium:
         ]
         argv = [self.binary, *FLAGS, f"--user-data-dir={self._profile}", "about:blank"]
         try:
-            self._pid: int | None = os.posix_spawn(
-                self.binary, argv, dict(os.environ), file_actions=actions
-            )
+            self._pid = os.posix_spawn(self.binary, argv, dict(os.environ), file_actions=actions)
         except OSError as exc:
             self._pid = None
             self._cleanup()

@@ -120,8 +120,8 @@ class DkimSigner:
         head, _, body = data.partition(b"\r\n\r\n")
         fields = split_headers(head)
         by_name: dict[bytes, list[bytes]] = {}
-        for name, value in fields:
-            by_name.setdefault(name.strip().lower(), []).append(value)
+        for field_name, value in fields:
+            by_name.setdefault(field_name.strip().lower(), []).append(value)
         names: list[str] = []
         signed = bytearray()
         for name in SIGNED_HEADERS:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import jinja2
 from markupsafe import escape
@@ -212,18 +212,20 @@ class Piece:
             return slotted.text
         one = slotted.one
         if one is not None:
-            value = values[one[1]]
-            if not self.autoescape:
-                value = escape_value(value, self.cache) if one[3] else str(value)
-            return one[0] + value + one[2]  # type: ignore[operator]
+            raw = values[one[1]]
+            if self.autoescape:
+                value = cast(str, raw)  # escaped by :meth:`prepare`
+            else:
+                value = escape_value(raw, self.cache) if one[3] else str(raw)
+            return one[0] + value + one[2]
         parts = slotted.parts.copy()
         if self.autoescape:
             for pos, index, _ in slotted.slots:
-                parts[pos] = values[index]  # type: ignore[call-overload]
+                parts[pos] = cast(str, values[index])
         else:
             for pos, index, html in slotted.slots:
-                value = values[index]
-                parts[pos] = escape_value(value, self.cache) if html else str(value)
+                raw = values[index]
+                parts[pos] = escape_value(raw, self.cache) if html else str(raw)
         return "".join(parts)
 
     def encode(self, slotted: _Slotted, values: Sequence[object]) -> bytes:
@@ -236,12 +238,11 @@ class Piece:
         if parts is not None:
             one = slotted.one
             if one is not None and (self.autoescape or not one[3]):
-                value = values[one[1]]
-                if not self.autoescape:
-                    value = str(value)
-                if value.isascii() and value.isprintable() and "=" not in value:  # type: ignore[union-attr]
+                raw = values[one[1]]
+                value = cast(str, raw) if self.autoescape else str(raw)
+                if value.isascii() and value.isprintable() and "=" not in value:
                     pos = slotted.slots[0][0]
-                    line = parts[pos - 1] + value + parts[pos + 1]  # type: ignore[operator]
+                    line = parts[pos - 1] + value + parts[pos + 1]
                     if slotted.escapes:
                         data = _plain_qp(line)
                         if data is not None:
@@ -260,12 +261,14 @@ class Piece:
             elif one is None:
                 parts = parts.copy()
                 for pos, index, html in slotted.slots:
-                    value = values[index]
-                    if not self.autoescape:
-                        value = escape_value(value, self.cache) if html else str(value)
-                    if not (value.isascii() and value.isprintable()) or "=" in value:  # type: ignore[union-attr]
+                    raw = values[index]
+                    if self.autoescape:
+                        value = cast(str, raw)
+                    else:
+                        value = escape_value(raw, self.cache) if html else str(raw)
+                    if not (value.isascii() and value.isprintable()) or "=" in value:
                         break
-                    parts[pos] = value  # type: ignore[call-overload]
+                    parts[pos] = value
                 else:
                     data = _plain_qp("".join(parts))
                     if data is not None:
