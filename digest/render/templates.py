@@ -15,12 +15,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 import mjml
 
 from digest.errors import ConfigError
 from digest.render import layout
+
+if TYPE_CHECKING:  # mjml ships its protocol in a stub only
+    from mjml import IncludeLoader
 
 _MJ_TEXT = re.compile(
     r'(<td[^>]*word-break:break-word;"[^>]*><div style="[^"]*">)(.*?)(</div></td></tr>)', re.S
@@ -35,7 +39,7 @@ _HEAD_BREAKS = (
 _TAG_LINE = re.compile(r"^[ \t]*((?:\{%(?:(?!%\}).)*%\}[ \t]*)+)\n", re.M)
 
 
-def compile_mjml(source: str, name: str, include: Callable[[str], str] | None = None) -> str:
+def compile_mjml(source: str, name: str, include: IncludeLoader | None = None) -> str:
     """MJML (with Jinja inside) to HTML (with Jinja inside), text content on its own lines.
 
     Lines that hold only Jinja statements are joined to the next line, so that they leave
@@ -61,20 +65,21 @@ class EmailTemplates:
         self.directory = Path(directory) / "email"
         if not self.directory.is_dir():
             raise ConfigError(f"DIGEST_TEMPLATES_DIR: no email templates in {self.directory}")
-        common = {
-            "undefined": jinja2.StrictUndefined,
-            "keep_trailing_newline": True,
-            "auto_reload": True,
-        }
         self._html_env = jinja2.Environment(
-            loader=jinja2.FunctionLoader(self._load_mjml), autoescape=True, **common
+            loader=jinja2.FunctionLoader(self._load_mjml),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            auto_reload=True,
         )
         self._text_env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(self.directory)),
             autoescape=False,
             trim_blocks=True,
             lstrip_blocks=True,
-            **common,
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            auto_reload=True,
         )
         # Plain-text layout in columns (wide characters count two, links stay whole).
         self._text_env.filters["wrap"] = layout.wrap
