@@ -154,3 +154,37 @@ def test_wrap() -> None:
     assert all(columns(line) <= 20 for line in wide.split("\n"))
     assert wide.replace("\n", "").replace(" ", "") == "中" * 30
     assert wrap("", 10) == "" and wrap("   ", 10, "  ") == "  "
+
+
+def test_feedback_links_of_a_sent_digest_fit_78_columns() -> None:
+    """With a ledger row (every digest sent), each 👍/👎 URL is short: with the base URL
+    https://digest.example.org its line fits 78 columns, and the URL 60 characters, even
+    for the largest delivery id the column holds."""
+    papers = sample_papers()
+    renderer = make_renderer()
+    signer = make_signer()
+    assert signer.base_url == "https://digest.example.org"
+    prepared = renderer.edition(EDITION, papers)
+    picks = [
+        Pick(pid, 1 - k / 100, "matches your topic 'x' (title)", "x")
+        for k, pid in enumerate(sorted(papers)[:15])
+    ]
+    link = _link_id(random.Random(78))
+    for delivery in (1, 70_000, 2**31 - 1):
+        email = prepared.render(
+            SubscriberInfo(1, "ada@example.org", "Ada"),
+            picks,
+            signer.for_recipient(link, EDITION.key),
+            signer.feedback_links(link, delivery_id=delivery, papers=[p.paper_id for p in picks]),
+            message_id=f"<t.{delivery}@example.org>",
+            when=WHEN,
+        )
+        text = body(parse(email.data), "plain")
+        feedback = [line for line in text.splitlines() if "/f/" in line]
+        assert len(feedback) == 2 * len(picks)
+        for line in feedback:
+            assert columns(line) <= 78, line
+            url = line.strip()
+            assert url.startswith("https://digest.example.org/f/") and " " not in url
+            assert len(url) <= 60, url
+        assert_text_lines(text)

@@ -253,6 +253,7 @@ def test_feedback_records_only_on_post_and_can_be_undone(sent: Harness) -> None:
     h = sent
     ups = links_in(digest_mail(h), "/f/")
     up = next(p for p in ups if p.endswith("/up"))
+    assert "." not in up.split("/")[2] and len(BASE + up) <= 60, up  # the short form
     down = up[: -len("/up")] + "/down"
     page = h.client.get(up)
     assert page.status_code == 200 and "More papers like this?" in page.text
@@ -276,6 +277,36 @@ def test_feedback_records_only_on_post_and_can_be_undone(sent: Harness) -> None:
         assert accounts.latest_vote(session, row.id, paper) == "up"
     assert h.client.get(up[: -len("/up")] + "/sideways").status_code == 400
     assert h.count("SELECT count(*) FROM feedback_events") == 1
+
+
+def test_old_long_feedback_links_still_work(sent: Harness) -> None:
+    """Emails sent before short links carry ``/f/<json>.<tag>/up``: the same pages, the
+    vote recorded only on POST, undo, and revoked with the reader's link id."""
+    h = sent
+    reader = h.reader(READER)
+    assert reader is not None
+    _, paper = feedback_of(h, links_in(digest_mail(h), "/f/")[0])
+    token = h.rt.signer.token("feedback", [reader.link_id, paper])  # the old format, as is
+    assert "." in token
+    up, down = f"/f/{token}/up", f"/f/{token}/down"
+    before = h.snapshot()
+    page = h.client.get(up)
+    assert page.status_code == 200 and "More papers like this?" in page.text
+    assert f'action="/f/{token}/up"' in page.text  # the button POSTs to the same link
+    assert h.snapshot() == before  # a GET records nothing
+    assert h.client.post(down).status_code == 200
+    with h.rt.db.session() as session:
+        assert accounts.latest_vote(session, reader.id, paper) == "down"
+    assert h.client.post(f"/f/{token}/undo").status_code == 200
+    with h.rt.db.session() as session:
+        assert accounts.latest_vote(session, reader.id, paper) is None
+    with h.rt.db.session() as session:
+        row = repo.find_subscriber(session, READER)
+        assert row is not None
+        accounts.rotate_link_id(row, h.clock())
+    assert h.client.get(up).status_code == 410
+    assert h.client.post(up).status_code == 410
+    assert h.count("SELECT count(*) FROM feedback_events") == 0
 
 
 def test_view_in_browser_is_the_digest_as_sent(sent: Harness) -> None:
