@@ -20,7 +20,7 @@ each must fit a line of 78 columns. The long form above (link id and paper id in
 16-byte tag) makes them about 105 characters, so an email that comes from a ledger row
 (every digest sent, and its web page) carries short ones instead::
 
-    https://digest.example.org/f/AAnpAYfr1AQDp0I0Tm4/up        (51 characters)
+    https://digest.example.org/f/ANAS1oeMtULBVvrxeA/up        (50 characters; 52 with /down)
 
 The token is 15 to 24 base64url characters (no ``.``: that is how the site tells the two
 forms apart) of ``position (1 byte) | hint (1 byte) | delivery id (big-endian, 1-8 bytes,
@@ -36,11 +36,14 @@ longer works). The hint is the first byte of HMAC(feedback key, ``"s1-link:" lin
 it only lets the site tell a link whose tag fails because the reader's links were
 replaced (hint of another link id: "this link no longer works", as for long links) from
 a tampered one (hint of the current link id: "this link is not valid"); a valid token
-needs both to match. The ``s1`` prefixes keep these MAC inputs apart from the long
-form's (base64url text, which has no ``:``).
+needs both to match. (One replaced link id in 256 shares the old one's hint: that
+reader's old links then say "not valid" instead; both refuse.) The ``s1`` prefixes keep
+these MAC inputs apart from the long form's (base64url text, which has no ``:``).
 
-Why a delivery reference rather than a compact link id: the link id alone is 22 base64
-characters, which with a paper id and a 64-bit tag leaves no room under 65 characters.
+Why a delivery reference rather than a compact binary link id: the link id is 16 bytes
+(22 base64 characters) by itself; with a paper id (5 bytes for a packed arXiv id, any
+length for a DOI) and a 64-bit tag the URL would be over 70 characters, and DOIs would
+still need the long form.
 The delivery id names no person (it is already in every digest's envelope sender, the
 VERP bounce address) and it costs one primary-key lookup, which the long form spends
 finding the reader by link id anyway. What it costs: a short link lives as long as its
