@@ -27,10 +27,11 @@ forms apart) of ``position (1 byte) | hint (1 byte) | delivery id (big-endian, 1
 no leading zero) | tag (8 bytes)``. It *refers* to the paper as its position in the picks
 of the delivery (the ledger row that mailed it) instead of carrying the link id (16
 bytes) and the paper id. The tag is HMAC-SHA256 under the feedback key over ``"s1:"
-delivery id ":" position ":" link id "," paper id`` (link id and paper id in JSON, as in
-the long form), so it still binds the reader's *current* link id and the paper: the site
-loads the delivery, its reader and ``picks[position]``, recomputes the tag and compares
-it in constant time. Replacing the link id therefore revokes short links as it revokes
+delivery id ":" link id ":" position ":" paper id`` (link id and paper id in JSON, as in
+the long form; the part before the position is absorbed once per reader and its HMAC
+state copied per paper), so it still binds the reader's *current* link id and the paper:
+the site loads the delivery, its reader and ``picks[position]``, recomputes the tag and
+compares it in constant time. Replacing the link id therefore revokes short links as it revokes
 long ones, and deleting the reader deletes their deliveries (the page says the link no
 longer works). The hint is the first byte of HMAC(feedback key, ``"s1-link:" link id``):
 it only lets the site tell a link whose tag fails because the reader's links were
@@ -142,6 +143,14 @@ class _Mac:
         mac.update(message)
         return mac.digest()
 
+    def after(self, prefix: bytes) -> _Mac:
+        """The same key with ``prefix`` already absorbed: ``after(a).digest(b)`` is
+        ``digest(a + b)``, for messages that share a beginning (one reader's links)."""
+        mac = _Mac.__new__(_Mac)
+        mac._state = self._state.copy()
+        mac._state.update(prefix)
+        return mac
+
 
 class LinkSigner:
     def __init__(self, secret_key: str, base_url: str):
@@ -251,11 +260,11 @@ class LinkSigner:
             ref_id = self._feedback_hint(ident) + delivery_id.to_bytes(
                 (delivery_id.bit_length() + 7) // 8, "big"
             )
-            head = b"s1:%d:" % delivery_id
-            tail = b":" + ident + b","
+            reader_mac = key.after(b"s1:%d:%s:" % (delivery_id, ident))
             positions = {paper: n for n, paper in enumerate(papers) if n <= _SHORT_MAX_POSITION}
         else:
-            ref_id = head = tail = b""
+            ref_id = b""
+            reader_mac = key
             positions = {}
 
         def url(paper_id: str, vote: str) -> str:
@@ -273,7 +282,7 @@ class LinkSigner:
                 if position is None:
                     token = sign(key, prefix + encoded + b"]")
                 else:
-                    tag = key.digest(head + b"%d" % position + tail + encoded)
+                    tag = reader_mac.digest(b"%d:%s" % (position, encoded))
                     raw = bytes((position,)) + ref_id + tag[:_SHORT_MAC_BYTES]
                     token = _b64(raw).decode("ascii")
                 tokens[paper_id] = token
@@ -313,10 +322,10 @@ class LinkSigner:
         made for another link id (their links were replaced since); ``"invalid"``
         otherwise (tampered)."""
         ident = _json(link_id)
-        message = b"s1:%d:%d:%s,%s" % (
+        message = b"s1:%d:%s:%d:%s" % (
             ref.delivery_id,
-            ref.position,
             ident,
+            ref.position,
             json.dumps(paper_id, ensure_ascii=False).encode("utf-8"),
         )
         expected = self._macs["feedback"].digest(message)[:_SHORT_MAC_BYTES]
