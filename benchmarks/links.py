@@ -4,7 +4,8 @@
 
 Times, for N readers: one unsubscribe token each (``token``), the three links of an email
 (``for_recipient``), one feedback link per (reader, paper) (``feedback_links``, a new
-paper id each time, so nothing is cached), and ``verify`` of the unsubscribe tokens.
+paper id each time, so nothing is cached; the long form, and the short form of a sent
+digest with 10 papers per reader and delivery), and ``verify`` of the unsubscribe tokens.
 ``--compare`` loads another implementation of ``digest/links.py`` from a file (e.g. an
 older one: ``git show REV:digest/links.py > /tmp/links_old.py``) and times it beside the
 current one, checking that both sign the same unsubscribe tokens (the other links changed
@@ -59,6 +60,14 @@ def cases(module: ModuleType, n: int, int_ids: bool) -> dict[str, Callable[[], o
         url = signer.feedback_links(ids[0])
         return [url(f"2505.{i:05d}", "up") for i in range(n)]
 
+    def short_feedback() -> object:  # as in sending: 10 papers per reader and delivery
+        made = []
+        for r in range(n // 10):
+            papers = [f"2505.{(r * 10 + k) % 100_000:05d}" for k in range(10)]
+            url = signer.feedback_links(ids[r], delivery_id=1_000_000 + r, papers=papers)
+            made.extend(url(paper, "up") for paper in papers)
+        return made
+
     def verify() -> object:
         check = signer.verify
         return [check("unsubscribe", t) for t in tokens]
@@ -67,6 +76,7 @@ def cases(module: ModuleType, n: int, int_ids: bool) -> dict[str, Callable[[], o
         "token (unsubscribe)": sign,
         "for_recipient (3 links)": recipient_links,
         "feedback link": feedback,
+        **({"short feedback link": short_feedback} if hasattr(signer, "feedback_ref") else {}),
         "verify": verify,
     }
 

@@ -50,6 +50,7 @@ from digest.render.dkim import DkimSigner  # noqa: E402
 
 EDITION = EditionInfo("daily:2025-05-30", date(2025, 5, 30))
 WHEN = datetime(2025, 5, 30, 7, 0, tzinfo=UTC)
+DELIVERY = 1_000_000  # ledger row ids of the recipients (short feedback links)
 SENDER = Sender(
     "Paper Digest",
     "digest@example.org",
@@ -140,7 +141,10 @@ def run(args: argparse.Namespace) -> int:
             sub,
             picks,
             signer.for_recipient(sub.id, EDITION.key),
-            signer.feedback_links(sub.id),
+            # short 👍/👎 links, as for a digest sent from its ledger row
+            signer.feedback_links(
+                sub.id, delivery_id=DELIVERY + n, papers=[p.paper_id for p in picks]
+            ),
             message_id=f"<digest.{sub.id}.daily.2025-05-30@example.org>",
             when=WHEN,
         )
@@ -186,7 +190,9 @@ def run(args: argparse.Namespace) -> int:
             sub,
             picks,
             signer.for_recipient(sub.id, EDITION.key),
-            signer.feedback_links(sub.id),
+            signer.feedback_links(
+                sub.id, delivery_id=DELIVERY + n, papers=[p.paper_id for p in picks]
+            ),
             message_id=email.message_id,
             when=WHEN,
             reference_build=True,
@@ -207,13 +213,15 @@ def run(args: argparse.Namespace) -> int:
         )
         dprep = signed.edition(EDITION, papers)
         times = dkim_times[label] = []
-        for sub, picks in people[: args.dkim]:
+        for n, (sub, picks) in enumerate(people[: args.dkim]):
             t0 = time.perf_counter_ns()
             dprep.render(
                 sub,
                 picks,
                 signer.for_recipient(sub.id, EDITION.key),
-                signer.feedback_links(sub.id),
+                signer.feedback_links(
+                    sub.id, delivery_id=DELIVERY + n, papers=[p.paper_id for p in picks]
+                ),
                 message_id=f"<digest.{sub.id}.daily.2025-05-30@example.org>",
                 when=WHEN,
             )

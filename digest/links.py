@@ -14,6 +14,50 @@ key's HMAC state is made once and copied per token (``hmac.new(...).copy()``, pu
 and a token costs that and two base64 calls. Feedback links carry one token per (reader,
 paper); the vote (``up``/``down``) is a path segment outside the signature: either vote is
 the reader's own choice, so signing it adds nothing.
+
+**Short feedback links.** A digest has two feedback links per paper, and in the text part
+each must fit a line of 78 columns. The long form above (link id and paper id in JSON, a
+16-byte tag) makes them about 105 characters, so an email that comes from a ledger row
+(every digest sent, and its web page) carries short ones instead::
+
+    https://digest.example.org/f/ANAS1oeMtULBVvrxeA/up        (50 characters; 52 with /down)
+
+The token is 15 to 24 base64url characters (no ``.``: that is how the site tells the two
+forms apart) of ``position (1 byte) | hint (1 byte) | delivery id (big-endian, 1-8 bytes,
+no leading zero) | tag (8 bytes)``. It *refers* to the paper as its position in the picks
+of the delivery (the ledger row that mailed it) instead of carrying the link id (16
+bytes) and the paper id. The tag is HMAC-SHA256 under the feedback key over ``"s1:"
+delivery id ":" link id ":" position ":" paper id`` (link id and paper id in JSON, as in
+the long form; the part before the position is absorbed once per reader and its HMAC
+state copied per paper), so it still binds the reader's *current* link id and the paper:
+the site loads the delivery, its reader and ``picks[position]``, recomputes the tag and
+compares it in constant time. Replacing the link id therefore revokes short links as it revokes
+long ones, and deleting the reader deletes their deliveries (the page says the link no
+longer works). The hint is the first byte of HMAC(feedback key, ``"s1-link:" link id``):
+it only lets the site tell a link whose tag fails because the reader's links were
+replaced (hint of another link id: "this link no longer works", as for long links) from
+a tampered one (hint of the current link id: "this link is not valid"); a valid token
+needs both to match. (One replaced link id in 256 shares the old one's hint: that
+reader's old links then say "not valid" instead; both refuse.) The ``s1`` prefixes keep
+these MAC inputs apart from the long form's (base64url text, which has no ``:``).
+
+Why a delivery reference rather than a compact binary link id: the link id is 16 bytes
+(22 base64 characters) by itself; with a paper id (5 bytes for a packed arXiv id, any
+length for a DOI) and a 64-bit tag the URL would be over 70 characters, and DOIs would
+still need the long form.
+The delivery id names no person (it is already in every digest's envelope sender, the
+VERP bounce address) and it costs one primary-key lookup, which the long form spends
+finding the reader by link id anyway. What it costs: a short link lives as long as its
+ledger row, so links in digests older than ``DIGEST_LEDGER_RETENTION_DAYS`` (400 days)
+say that they no longer work. An email rendered without a ledger row (``digest preview``)
+keeps the long form, and so does a paper past position 255 (never, with at most 100).
+
+Why a 64-bit tag is enough: it is checked online only, one HTTP request and one database
+read per guess, and a forged vote gains the forger nothing but a nudge to someone else's
+ranking, which that reader can see and undo. Guessing a tag for a given (delivery,
+position) takes 2^63 requests on average: at a million requests per second, some 290,000
+years. The other tokens (unsubscribe, delete, preferences) keep their 128-bit tags. Old
+long feedback links, already in readers' mailboxes, verify as before.
 """
 
 from __future__ import annotations
@@ -26,7 +70,7 @@ import hmac
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -36,6 +80,8 @@ PURPOSES = ("unsubscribe", "preferences", "feedback", "view", "confirm", "csrf")
 VOTES = ("up", "down")
 CONFIRM_MAX_AGE = 7 * 24 * 3600  # the default lifetime; the site uses settings.confirm_max_age
 _MAC_BYTES = 16  # 128-bit tag
+_SHORT_MAC_BYTES = 8  # 64-bit tag of a short feedback token (see the module docstring)
+_SHORT_MAX_POSITION = 255  # one byte
 
 FeedbackUrl = Callable[[str, str], str]  # (paper_id, "up"|"down") -> URL
 LinkKey = str | int  # a reader's link id (ints only in tests and benchmarks)
@@ -55,6 +101,18 @@ class ExpiredLink(LinkError):
 
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,4096}\.[A-Za-z0-9_-]{22}")
+_SHORT_TOKEN = re.compile(r"[A-Za-z0-9_-]{15,24}")  # 11 to 18 bytes
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackRef:
+    """What a short feedback token says: a delivery (ledger row), the position of the
+    paper in its picks, and the tag to check once the database names reader and paper."""
+
+    delivery_id: int
+    position: int
+    hint: int
+    tag: bytes
 
 
 def _b64(data: bytes) -> bytes:
@@ -84,6 +142,14 @@ class _Mac:
         mac = self._state.copy()
         mac.update(message)
         return mac.digest()
+
+    def after(self, prefix: bytes) -> _Mac:
+        """The same key with ``prefix`` already absorbed: ``after(a).digest(b)`` is
+        ``digest(a + b)``, for messages that share a beginning (one reader's links)."""
+        mac = _Mac.__new__(_Mac)
+        mac._state = self._state.copy()
+        mac._state.update(prefix)
+        return mac
 
 
 class LinkSigner:
@@ -163,17 +229,43 @@ class LinkSigner:
         path, _ = _edition_parts(edition_key)
         return f"{self.base_url}/v/{path}/{self.token('view', [link_id, edition_key])}"
 
-    def feedback(self, link_id: LinkKey, paper_id: str, vote: str) -> str:
-        return self.feedback_links(link_id)(paper_id, vote)
+    def feedback(
+        self,
+        link_id: LinkKey,
+        paper_id: str,
+        vote: str,
+        *,
+        delivery_id: int | None = None,
+        papers: Sequence[str] = (),
+    ) -> str:
+        return self.feedback_links(link_id, delivery_id=delivery_id, papers=papers)(paper_id, vote)
 
-    def feedback_links(self, link_id: LinkKey) -> FeedbackUrl:
-        """A fast ``(paper_id, vote) -> URL`` for one reader (the hot path of rendering)."""
+    def feedback_links(
+        self, link_id: LinkKey, *, delivery_id: int | None = None, papers: Sequence[str] = ()
+    ) -> FeedbackUrl:
+        """A fast ``(paper_id, vote) -> URL`` for one reader (the hot path of rendering).
+
+        With ``delivery_id`` (the ledger row of the email) and ``papers`` (the paper ids of
+        its picks, in their order), the links of those papers are short; any other paper,
+        or no delivery, gets the long form.
+        """
         key = self._macs["feedback"]
-        prefix = b"[" + _json(link_id) + b","
+        ident = _json(link_id)
+        prefix = b"[" + ident + b","
         base = self.base_url + "/f/"
         cache = self._paper_json
         sign = self._sign
         tokens: dict[str, str] = {}
+        if delivery_id is not None and 0 < delivery_id < 1 << 64:
+            ref_id = self._feedback_hint(ident) + delivery_id.to_bytes(
+                (delivery_id.bit_length() + 7) // 8, "big"
+            )
+            reader_mac = key.after(b"s1:%d:%s:" % (delivery_id, ident))
+            positions = {paper: n for n, paper in enumerate(papers) if n <= _SHORT_MAX_POSITION}
+        else:
+            ref_id = b""
+            reader_mac = key
+            positions = {}
 
         def url(paper_id: str, vote: str) -> str:
             if vote not in VOTES:
@@ -186,10 +278,62 @@ class LinkSigner:
                         cache.clear()
                     encoded = json.dumps(paper_id, ensure_ascii=False).encode("utf-8")
                     cache[paper_id] = encoded
-                token = tokens[paper_id] = sign(key, prefix + encoded + b"]")
+                position = positions.get(paper_id)
+                if position is None:
+                    token = sign(key, prefix + encoded + b"]")
+                else:
+                    tag = reader_mac.digest(b"%d:%s" % (position, encoded))
+                    raw = bytes((position,)) + ref_id + tag[:_SHORT_MAC_BYTES]
+                    token = _b64(raw).decode("ascii")
+                tokens[paper_id] = token
             return f"{base}{token}/{vote}"
 
         return url
+
+    def _feedback_hint(self, ident: bytes) -> bytes:
+        return self._macs["feedback"].digest(b"s1-link:" + ident)[:1]
+
+    @staticmethod
+    def feedback_ref(token: str) -> FeedbackRef:
+        """The delivery and position a short feedback token names (its tag not checked
+        yet: that needs the reader's link id and the paper, see ``check_feedback``);
+        LinkError for anything that is not a well-formed short token."""
+        invalid = LinkError("invalid or tampered feedback link")
+        if not _SHORT_TOKEN.fullmatch(token):
+            raise invalid
+        try:
+            raw = _unb64(token)
+        except (ValueError, binascii.Error):
+            raise invalid from None
+        # one spelling per token: no stray low bits in the last character, no leading
+        # zero byte in the delivery id (nor delivery 0)
+        if len(raw) < 3 + _SHORT_MAC_BYTES or _b64(raw) != token.encode("ascii") or not raw[2]:
+            raise invalid
+        return FeedbackRef(
+            int.from_bytes(raw[2:-_SHORT_MAC_BYTES], "big"),
+            raw[0],
+            raw[1],
+            raw[-_SHORT_MAC_BYTES:],
+        )
+
+    def check_feedback(self, ref: FeedbackRef, link_id: LinkKey, paper_id: str) -> str:
+        """``"valid"`` when ``ref`` is the link this reader (by their current link id) was
+        sent for this paper at that position of that delivery; ``"replaced"`` when it was
+        made for another link id (their links were replaced since); ``"invalid"``
+        otherwise (tampered)."""
+        ident = _json(link_id)
+        message = b"s1:%d:%s:%d:%s" % (
+            ref.delivery_id,
+            ident,
+            ref.position,
+            json.dumps(paper_id, ensure_ascii=False).encode("utf-8"),
+        )
+        expected = self._macs["feedback"].digest(message)[:_SHORT_MAC_BYTES]
+        tag_ok = hmac.compare_digest(expected, ref.tag)
+        hint_ok = self._feedback_hint(ident)[0] == ref.hint
+        if tag_ok and hint_ok:
+            return "valid"
+        return "invalid" if hint_ok or tag_ok else "replaced"
 
     def confirm_url(self, link_id: LinkKey, *, now: float | None = None) -> str:
         issued = int(time.time() if now is None else now)

@@ -34,6 +34,24 @@ def subscriber_by_link(session: Session, link_id: str) -> SubscriberRow | None:
     )
 
 
+def delivery_reader(
+    session: Session, delivery_id: int
+) -> tuple[SubscriberRow, list[object]] | None:
+    """The reader of a ledger row and the row's picks (a short feedback link names its
+    paper by position in them), or None when the row is gone (pruned, or the reader
+    deleted)."""
+    found = session.execute(
+        select(SubscriberRow, DeliveryRow.picks)
+        .join(DeliveryRow, DeliveryRow.subscriber_id == SubscriberRow.id)
+        .options(selectinload(SubscriberRow.interests))
+        .where(DeliveryRow.id == delivery_id)
+    ).first()
+    if found is None:
+        return None
+    row, picks = found
+    return row, list(picks or [])
+
+
 def rotate_link_id(row: SubscriberRow, now: datetime) -> str:
     """Give the reader a new link id: every link sent before stops working."""
     row.link_id = new_link_id()

@@ -593,6 +593,7 @@ def render_delivery(
         message_id=message_id_for(rt, delivery.id, edition.key),
         prepared=prepared,
         whole=whole,
+        delivery_id=delivery.id,
     )
 
 
@@ -606,8 +607,13 @@ def render_for(
     message_id: str,
     prepared: dict[str, PreparedEdition] | None = None,
     whole: bool = False,
+    delivery_id: int | None = None,
 ) -> RenderedEmail:
-    """Render one reader's digest; ``prepared`` shares per-edition work across a batch."""
+    """Render one reader's digest; ``prepared`` shares per-edition work across a batch.
+
+    ``delivery_id``: the ledger row whose ``picks`` these are, for short feedback links
+    (a paper's position in ``picks`` is its position in that row; without a row, as in
+    ``digest preview``, the links take the long form)."""
     info = repo.info_from_row(subscriber)
     cache = {} if prepared is None else prepared
     if edition.key not in cache:
@@ -616,7 +622,9 @@ def render_for(
         info,
         picks,
         rt.signer.for_recipient(info.link_id, edition.key),
-        rt.signer.feedback_links(info.link_id),
+        rt.signer.feedback_links(
+            info.link_id, delivery_id=delivery_id, papers=[p.paper_id for p in picks]
+        ),
         message_id=message_id,
         when=rt.clock(),
         cold_start=repo.profile_from_row(subscriber).is_empty,

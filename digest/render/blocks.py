@@ -43,7 +43,7 @@ from digest.render.splice import Forbidden, Hole, Piece, Spliced, escape_value, 
 from digest.render.view import Item, Section
 
 BLOCKS = ("head", "section", "item", "foot")
-OPTIONAL_BLOCKS = ("entry",)  # an index entry per item (the HTML's "In this issue")
+OPTIONAL_BLOCKS = ("entry",)  # an index entry per item ("In this issue", in both parts)
 EDITION_VALUES = ("brand", "edition", "contact_line", "postal_address")
 # The same for readers of one shape: head, foot and the skeleton see them, items do not.
 SHAPE_VALUES = ("paper_count", "more_count", "cold_start", "frequency")

@@ -84,6 +84,7 @@ class EmailTemplates:
         # Plain-text layout in columns (wide characters count two, links stay whole).
         self._text_env.filters["wrap"] = layout.wrap
         self._text_env.filters["columns"] = layout.columns
+        self._text_env.filters["shorten"] = layout.shorten
 
     def _read(self, name: str, stamps: dict[Path, float]) -> str:
         path = (self.directory / name).resolve()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import string
 
 from mailcheck import (
@@ -13,6 +14,8 @@ from mailcheck import (
     make_renderer,
     make_signer,
     parse,
+    picks_for,
+    render_digest,
     sample_papers,
 )
 
@@ -154,3 +157,60 @@ def test_wrap() -> None:
     assert all(columns(line) <= 20 for line in wide.split("\n"))
     assert wide.replace("\n", "").replace(" ", "") == "中" * 30
     assert wrap("", 10) == "" and wrap("   ", 10, "  ") == "  "
+
+
+def test_feedback_links_of_a_sent_digest_fit_78_columns() -> None:
+    """With a ledger row (every digest sent), each 👍/👎 URL is short: with the base URL
+    https://digest.example.org its line fits 78 columns, and the URL 60 characters, even
+    for the largest delivery id the column holds."""
+    papers = sample_papers()
+    renderer = make_renderer()
+    signer = make_signer()
+    assert signer.base_url == "https://digest.example.org"
+    prepared = renderer.edition(EDITION, papers)
+    picks = [
+        Pick(pid, 1 - k / 100, "matches your topic 'x' (title)", "x")
+        for k, pid in enumerate(sorted(papers)[:15])
+    ]
+    link = _link_id(random.Random(78))
+    for delivery in (1, 70_000, 2**31 - 1):
+        email = prepared.render(
+            SubscriberInfo(1, "ada@example.org", "Ada"),
+            picks,
+            signer.for_recipient(link, EDITION.key),
+            signer.feedback_links(link, delivery_id=delivery, papers=[p.paper_id for p in picks]),
+            message_id=f"<t.{delivery}@example.org>",
+            when=WHEN,
+        )
+        text = body(parse(email.data), "plain")
+        feedback = [line for line in text.splitlines() if "/f/" in line]
+        assert len(feedback) == 2 * len(picks)
+        for line in feedback:
+            assert columns(line) <= 78, line
+            url = line.strip()
+            assert url.startswith("https://digest.example.org/f/") and " " not in url
+            assert len(url) <= 60, url
+        assert_text_lines(text)
+
+
+def test_the_text_part_opens_with_an_index_of_numbered_titles() -> None:
+    """Like the HTML's "In this issue": every paper's number and title, in the cards'
+    order, one line each within 78 columns, before the first section."""
+    papers = {**sample_papers(), **_hard_papers()}
+    picks = picks_for(papers, count=len(papers))
+    email = render_digest(SubscriberInfo(3, "ada@example.org", "Ada Lovelace"), papers, picks)
+    text = body(parse(email.data), "plain")
+    before, _, after = text.partition("\n\n\nIN THIS ISSUE\n")
+    assert after and "Hi Ada" in before
+    index, _, cards = after.partition("\n\n\n")
+    lines = index.splitlines()
+    shown = re.findall(r"^([ \d]\d)\. ", cards, re.M)  # the cards' own numbers
+    assert len(lines) == len(shown) >= 10
+    for n, line in enumerate(lines, 1):
+        assert line.startswith(f"{n:2d}. ") and columns(line) <= 78, line
+        card = re.search(rf"^{n:2d}\. (.+)$", cards, re.M)
+        assert card, n
+        title = line[4:].removesuffix("…")
+        assert card.group(1).startswith(title[:20]), (line, card.group(0))
+    assert any(line.endswith("…") for line in lines)  # long titles are cut, with an ellipsis
+    assert_text_lines(text)

@@ -29,6 +29,7 @@ from digest.pipeline.runtime import Runtime
 from digest.settings import Settings
 from digest.subscriber_spec import validate_spec
 from digest.web.app import create_app
+from digest.web.feedback import feedback_target
 from digest.web.ratelimit import MemoryRateLimiter
 
 BASE = "https://digest.test"
@@ -102,6 +103,19 @@ class Harness:
 
 def body_text(msg: EmailMessage) -> str:
     return msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def feedback_of(h: Harness, path: str) -> tuple[str, str]:
+    """The (link id, paper id) a feedback path ``/f/TOKEN/VOTE`` names, either form."""
+    token = path.split("/")[2]
+    if "." in token:
+        payload = h.rt.signer.verify("feedback", token)
+        assert isinstance(payload, list)
+        return payload[0], payload[1]
+    with h.rt.db.session() as session:
+        target = feedback_target(session, h.rt.signer, h.rt.signer.feedback_ref(token))
+        assert isinstance(target, tuple), target
+        return target[0].link_id, target[1]
 
 
 def links_in(msg: EmailMessage, prefix: str = "/") -> list[str]:

@@ -11,7 +11,7 @@ from digest.db import repo
 from digest.db.models import DeliveryRow, EditionRow, SubscriberRow
 from digest.demo import sample_papers_path
 from digest.ingest.parse_jsonl import parse_jsonl
-from tests.web.conftest import Harness, links_in
+from tests.web.conftest import Harness, feedback_of, links_in
 
 TOPICS = ["speech and audio models"]
 
@@ -49,7 +49,7 @@ def test_a_thumbs_up_on_the_site_lifts_the_papers_neighbours_in_the_next_digest(
     liked_id = str(first[0]["id"])
     link = h.reader("voter@example.org").link_id  # type: ignore[union-attr]
     ups = [p for p in links_in(h.last_mail("voter@example.org"), "/f/") if p.endswith("/up")]
-    up = next(p for p in ups if h.rt.signer.verify("feedback", p.split("/")[2]) == [link, liked_id])
+    up = next(p for p in ups if feedback_of(h, p) == (link, liked_id))
     assert h.client.post(up).status_code == 200
 
     h.clock.advance(days=1)

@@ -7,6 +7,7 @@ in the email the reader got, as the reader (or a link scanner) would.
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 
 import httpx
@@ -14,7 +15,7 @@ import pytest
 
 from digest.db import accounts, repo
 from digest.pipeline.service import deliver_batch, plan_edition
-from tests.web.conftest import BASE, Harness, body_text, links_in
+from tests.web.conftest import BASE, Harness, body_text, feedback_of, links_in
 
 READER = "ada@example.org"
 
@@ -252,6 +253,7 @@ def test_feedback_records_only_on_post_and_can_be_undone(sent: Harness) -> None:
     h = sent
     ups = links_in(digest_mail(h), "/f/")
     up = next(p for p in ups if p.endswith("/up"))
+    assert "." not in up.split("/")[2] and len(BASE + up) <= 60, up  # the short form
     down = up[: -len("/up")] + "/down"
     page = h.client.get(up)
     assert page.status_code == 200 and "More papers like this?" in page.text
@@ -267,15 +269,44 @@ def test_feedback_records_only_on_post_and_can_be_undone(sent: Harness) -> None:
     with h.rt.db.session() as session:
         row = h.reader(READER)
         assert row is not None
-        paper = up.split("/")[2]
-        payload = h.rt.signer.verify("feedback", paper)
-        assert isinstance(payload, list)
-        assert accounts.latest_vote(session, row.id, payload[1]) == "down"
+        link_id, paper = feedback_of(h, up)
+        assert link_id == row.link_id
+        assert accounts.latest_vote(session, row.id, paper) == "down"
         undone = h.client.post(up[: -len("/up")] + "/undo")
         assert undone.status_code == 200 and "Undone" in undone.text
-        assert accounts.latest_vote(session, row.id, payload[1]) == "up"
+        assert accounts.latest_vote(session, row.id, paper) == "up"
     assert h.client.get(up[: -len("/up")] + "/sideways").status_code == 400
     assert h.count("SELECT count(*) FROM feedback_events") == 1
+
+
+def test_old_long_feedback_links_still_work(sent: Harness) -> None:
+    """Emails sent before short links carry ``/f/<json>.<tag>/up``: the same pages, the
+    vote recorded only on POST, undo, and revoked with the reader's link id."""
+    h = sent
+    reader = h.reader(READER)
+    assert reader is not None
+    _, paper = feedback_of(h, links_in(digest_mail(h), "/f/")[0])
+    token = h.rt.signer.token("feedback", [reader.link_id, paper])  # the old format, as is
+    assert "." in token
+    up, down = f"/f/{token}/up", f"/f/{token}/down"
+    before = h.snapshot()
+    page = h.client.get(up)
+    assert page.status_code == 200 and "More papers like this?" in page.text
+    assert f'action="/f/{token}/up"' in page.text  # the button POSTs to the same link
+    assert h.snapshot() == before  # a GET records nothing
+    assert h.client.post(down).status_code == 200
+    with h.rt.db.session() as session:
+        assert accounts.latest_vote(session, reader.id, paper) == "down"
+    assert h.client.post(f"/f/{token}/undo").status_code == 200
+    with h.rt.db.session() as session:
+        assert accounts.latest_vote(session, reader.id, paper) is None
+    with h.rt.db.session() as session:
+        row = repo.find_subscriber(session, READER)
+        assert row is not None
+        accounts.rotate_link_id(row, h.clock())
+    assert h.client.get(up).status_code == 410
+    assert h.client.post(up).status_code == 410
+    assert h.count("SELECT count(*) FROM feedback_events") == 0
 
 
 def test_view_in_browser_is_the_digest_as_sent(sent: Harness) -> None:
@@ -298,6 +329,10 @@ def test_view_in_browser_is_the_digest_as_sent(sent: Harness) -> None:
 def test_tampered_and_wrong_purpose_tokens_are_refused(sent: Harness, prefix: str) -> None:
     h = sent
     [path] = links_in(digest_mail(h), prefix)[:1]
+    if prefix == "/f/":  # the email's short form first, then the long form of older emails
+        short_tokens_tampered_are_refused(h, path)
+        path = h.rt.signer.feedback(*feedback_of(h, path), "up").removeprefix(BASE)
+        assert h.client.get(path).status_code == 200
     parts = path.split("/")
     token_index = 3 if prefix == "/v/" else 2
     token = parts[token_index]
@@ -315,6 +350,56 @@ def test_tampered_and_wrong_purpose_tokens_are_refused(sent: Harness, prefix: st
     assert h.client.post("/u/" + pref.split("/")[2]).status_code == 400
     assert h.client.get("/p/" + unsub.split("/")[2]).status_code == 400
     assert h.reader(READER).status == "active"  # type: ignore[union-attr]
+
+
+def b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def short_tokens_tampered_are_refused(h: Harness, path: str) -> None:
+    """Every change to a short feedback token: the invalid-link page (400) on GET and
+    POST, nothing recorded; one that names a delivery that does not exist: the
+    no-longer-works page (410), as for a deleted reader."""
+    token = path.split("/")[2]
+    assert "." not in token and len(path) < 30, path
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    position, hint, delivery, tag = raw[0], raw[1], raw[2:-8], raw[-8:]
+
+    def flip(data: bytes, at: int) -> bytes:
+        return data[:at] + bytes((data[at] ^ 1,)) + data[at + 1 :]
+
+    bad = [
+        b64(raw[:-8] + flip(tag, 7)),  # the tag
+        b64(raw[:-8] + flip(tag, 0)),
+        b64(bytes((position ^ 1,)) + raw[1:]),  # another paper of the same digest
+        b64(bytes((200,)) + raw[1:]),  # past the digest's papers
+        b64(bytes((position, hint ^ 1)) + raw[2:]),  # the link-id hint
+        b64(raw[:2] + b"\x00" + raw[2:]),  # the same delivery with a leading zero
+        token[:-1],  # cut short
+        token + "==",
+        token[:5] + "!" + token[5:],
+        f"{token}%3Cb%3E",
+        "garbage",
+        "A" * 15,
+    ]
+    last = token[-1]  # a last character with stray low bits decodes to the same bytes
+    stray = {"A": "B", "Q": "R", "g": "h", "w": "x"}.get(last)
+    if stray:
+        bad.append(token[:-1] + stray)
+    for forged in bad:
+        for method in ("GET", "POST"):
+            response = h.client.request(method, f"/f/{forged}/up")
+            assert response.status_code == 400, (method, forged)
+            assert "This link is not valid" in response.text
+    # a delivery that does not exist (deleted with its reader, pruned, or made up): gone
+    gone = b64(bytes((position, hint)) + int.to_bytes(10**6, 3, "big") + tag)
+    for forged in (gone, token + "A"):  # one more byte: a longer delivery id
+        for method in ("GET", "POST"):
+            response = h.client.request(method, f"/f/{forged}/up")
+            assert response.status_code == 410, (method, forged)
+            assert "This link no longer works" in response.text
+    assert h.client.get(f"/f/{b64(raw[:2] + delivery + tag)}/up").status_code == 200
+    assert h.count("SELECT count(*) FROM feedback_events") == 0
 
 
 def test_one_click_storm_is_committed_in_groups_and_each_post_answered(harness: Harness) -> None:
