@@ -70,7 +70,7 @@ def prune_vectors(
     ] = 1.0,
 ) -> None:
     """Delete stored topic vectors that no subscriber's topics need any more."""
-    from digest.rank.vectors import prune_text_vectors
+    from digest.embeddings import prune_text_vectors
 
     db = open_database(load_settings())
     with db.session() as session:

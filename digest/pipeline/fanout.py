@@ -18,7 +18,7 @@ from datetime import datetime
 
 from sqlalchemy import text
 
-from digest.db import ledger, repo
+from digest.db import ledger, tracking
 from digest.errors import ConfigError, DigestError
 from digest.pipeline.runtime import Runtime
 from digest.pipeline.service import BatchResult, batches
@@ -161,7 +161,7 @@ def _deliver(
     left = total
     remaining = ids  # each exact poll reads only the rows still open at the last one
     with rt.db.session() as session:
-        editions = repo.edition_ids_of(session, ids)
+        editions = tracking.edition_ids_of(session, ids)
     moved_at = monotonic()
     progressed_at = moved_at
     while True:
@@ -174,14 +174,14 @@ def _deliver(
             # Cheap while many rows are open: a count over the editions' open rows (the
             # status index), not a lookup of every id. Exact (our ids only) near the end,
             # when a batch noted a relay error, or when nothing moved.
-            open_count, noted = repo.open_in_editions(session, editions, now, since=started)
+            open_count, noted = tracking.open_in_editions(session, editions, now, since=started)
             exact = open_count <= EXACT_BELOW or noted > 0 or stalled
             if exact:
-                open_rows = repo.unsettled(session, remaining, now)
+                open_rows = tracking.unsettled(session, remaining, now)
                 remaining = list(open_rows)
                 open_count = len(open_rows)
                 if noted:
-                    errors = repo.session_errors(session, remaining, started)
+                    errors = tracking.session_errors(session, remaining, started)
         if progress:
             progress(total - min(open_count, total), total)
         if exact and not open_rows:
@@ -208,7 +208,7 @@ def _deliver(
             moved_at = monotonic()
         sleep(patience.poll)
     with rt.db.session() as session:
-        for outcome in repo.outcomes_of(session, ids):
+        for outcome in tracking.outcomes_of(session, ids):
             result.counts[str(outcome["status"])] += 1
             result.outcomes.append(outcome)
     return result

@@ -12,7 +12,7 @@ import re
 import httpx
 import pytest
 
-from digest.db import accounts, repo
+from digest.db import accounts, feedback
 from digest.pipeline.service import deliver_batch, plan_edition
 from tests.web.conftest import BASE, Harness, body_text, links_in
 
@@ -227,7 +227,7 @@ def test_pause_sign_out_and_delete_from_preferences(sent: Harness) -> None:
 
     reader_id = h.reader(READER).id  # type: ignore[union-attr]
     with h.rt.db.session() as session:
-        repo.add_feedback(session, reader_id, "2505.22942", "up", h.clock())
+        feedback.add_feedback(session, reader_id, "2505.22942", "up", h.clock())
     tables = ("deliveries", "sent_papers", "interests", "feedback_events")
     counts = {
         t: h.count(f"SELECT count(*) FROM {t} WHERE subscriber_id = :i", i=reader_id)
