@@ -25,7 +25,7 @@ from digest.errors import DigestError, InputError
 from digest.schedule import local_now, next_delivery
 from digest.subscriber_spec import SubscriberSpec
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # for annotations only: the runtime loads the renderer (Jinja, MJML)
     from digest.pipeline.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -253,7 +253,7 @@ def send_notice(rt: Runtime, notice: Notice) -> str | None:
     change the reader asked for stands either way)."""
     now = rt.clock()
     with rt.db.session() as session:
-        row = session.get(SubscriberRow, notice.subscriber_id)
+        row = subscribers.subscriber_by_id(session, notice.subscriber_id)
         if row is None:
             return None
         info = subscribers.info_from_row(row)

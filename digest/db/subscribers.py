@@ -28,6 +28,10 @@ def find_subscriber(session: Session, email: str) -> SubscriberRow | None:
     return session.scalar(_subscribers().where(SubscriberRow.email_key == email_key(email)))
 
 
+def subscriber_by_id(session: Session, subscriber_id: int) -> SubscriberRow | None:
+    return session.get(SubscriberRow, subscriber_id)
+
+
 def get_subscriber(session: Session, email: str) -> SubscriberRow:
     row = find_subscriber(session, email)
     if row is None:

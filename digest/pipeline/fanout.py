@@ -16,9 +16,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import text
-
 from digest.db import ledger, tracking
+from digest.db.leader import advisory_unlock, try_advisory_lock
 from digest.errors import ConfigError, DigestError
 from digest.pipeline.runtime import Runtime
 from digest.pipeline.service import BatchResult, batches
@@ -61,11 +60,8 @@ class EnqueueLock:
 
     def try_take(self) -> bool:
         if not self.held and self.conn is not None:
-            taken = self.conn.execute(
-                text("SELECT pg_try_advisory_lock(:key)"), {"key": ENQUEUE_LOCK_KEY}
-            ).scalar()
+            self.held = try_advisory_lock(self.conn, ENQUEUE_LOCK_KEY)
             self.conn.commit()
-            self.held = bool(taken)
             if self.held:
                 log.info("this run now enqueues (no other run does)")
         return self.held
@@ -75,9 +71,7 @@ class EnqueueLock:
             return
         try:
             if self.held:
-                self.conn.execute(
-                    text("SELECT pg_advisory_unlock(:key)"), {"key": ENQUEUE_LOCK_KEY}
-                )
+                advisory_unlock(self.conn, ENQUEUE_LOCK_KEY)
                 self.conn.commit()
         finally:
             self.conn.close()
@@ -88,6 +82,7 @@ class Broker:
     """Enqueues batches, reconnecting when the broker went away."""
 
     def __init__(self, rt: Runtime, attempts: int, sleep: Callable[[float], None]):
+        # Lazy: Celery loads only when an edition is fanned out to workers.
         from digest.pipeline.celery_app import make_celery
 
         self.celery = make_celery(rt.settings)
@@ -96,6 +91,7 @@ class Broker:
         self.sleep = sleep
 
     def enqueue(self, chunks: Sequence[Sequence[int]]) -> None:
+        # Lazy, like Celery itself: the broker clients' errors, only when enqueueing.
         from kombu.exceptions import OperationalError
         from redis.exceptions import RedisError
 
