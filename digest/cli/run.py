@@ -19,6 +19,7 @@ from digest.cli.common import (
     print_json,
 )
 from digest.db import editions, repo, subscribers
+from digest.deliver.transports import check_smtp
 from digest.demo import DEMO_SUBSCRIBERS, sample_papers_path
 from digest.embeddings import embed_after_ingest
 from digest.errors import InputError, NotFoundError
@@ -48,8 +49,6 @@ def _runtime(settings: Settings, *, auto_upgrade: bool | None = None) -> Runtime
 def _check_smtp(settings: Settings) -> None:
     check_links_for_smtp(settings)
     if settings.smtp is not None and settings.in_process:
-        from digest.deliver.transports import check_smtp
-
         check_smtp(settings.smtp)
 
 
@@ -214,6 +213,7 @@ def preview(
     for path in paths:
         console.print(f"wrote {path}")
     if png:
+        # Lazy: digest.render (Jinja, MJML) and the browser driver only for --png.
         from digest.render.browser import screenshots
 
         for path, shot in screenshots(paths[0], stem):
