@@ -308,6 +308,7 @@ def _read_toml_tables(path: str | None, name: str) -> dict[str, dict[str, object
 
 
 def _check_database_url(url: str) -> None:
+    # Lazy: SQLAlchemy loads with the first database call, not with the settings.
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
