@@ -20,7 +20,7 @@ from digest.errors import InputError, NotFoundError
 from digest.subscriber_spec import INTEREST_KIND, LIST_FIELDS, SubscriberSpec, email_key
 
 
-def _subscribers() -> Select[tuple[SubscriberRow]]:
+def _subscribers() -> Select[SubscriberRow]:
     return select(SubscriberRow).options(selectinload(SubscriberRow.interests))
 
 
