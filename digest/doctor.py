@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 from typing import Literal
 from urllib.parse import urlsplit
 
+from digest.db import Database
+from digest.errors import DigestError
 from digest.ops import age_text, is_fresh
 from digest.settings import Settings, SmtpConfig
 
@@ -59,9 +61,6 @@ def _why(exc: BaseException) -> str:
 # -- database -----------------------------------------------------------------------------
 def check_database(url: str) -> CheckResult:
     """The server answers and the schema is at the newest migration."""
-    from digest.db import Database
-    from digest.errors import DigestError
-
     name = "database"
     try:
         db = Database(url)
@@ -94,7 +93,7 @@ def check_broker(broker_url: str | None, timeout: float) -> CheckResult:
     name = "broker"
     if not broker_url:
         return CheckResult(name, "skip", "no DIGEST_BROKER_URL: editions are sent in-process")
-    from celery import Celery
+    from celery import Celery  # lazy: Celery only when a broker is configured
 
     shown = _hide_password(broker_url)
     app = Celery("digest-doctor", broker=broker_url)
@@ -223,10 +222,10 @@ def check_dkim(
     dkim = settings.dkim
     if dkim is None:
         return CheckResult(name, "skip", "not configured (DIGEST_DKIM_SELECTOR, _KEY_FILE)")
+    # Lazy: cryptography and digest.render (Jinja, MJML) only when DKIM is configured.
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from digest.errors import DigestError
     from digest.render.dkim import load_private_key
 
     try:
@@ -283,6 +282,7 @@ def published_dkim(
 ) -> list[str] | None:
     """The TXT strings at ``record_name`` ([] when the name or record does not exist), or
     None when no DNS server answered (offline, firewalled)."""
+    # Lazy: dnspython only for the DKIM record check.
     import dns.exception
     import dns.resolver
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from digest.errors import ConfigError
+from digest.rank.options import RankOptions
 
 PREFIX = "DIGEST_"
 
@@ -233,8 +234,6 @@ class Settings:
 
 def _rank_options(value: object) -> str:
     """``DIGEST_RANK``, checked now so a typo fails at start-up with the variable's name."""
-    from digest.rank.options import RankOptions
-
     text = str(value or "")
     RankOptions.parse(text)
     return text
@@ -309,6 +308,7 @@ def _read_toml_tables(path: str | None, name: str) -> dict[str, dict[str, object
 
 
 def _check_database_url(url: str) -> None:
+    # Lazy: SQLAlchemy loads with the first database call, not with the settings.
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
@@ -430,6 +430,8 @@ def _dkim(values: Mapping[str, object], from_address: str) -> DkimConfig | None:
         key = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"DIGEST_DKIM_KEY_FILE: cannot read {path}: {exc.strerror}") from None
+    # Lazy: importing digest.render loads Jinja and MJML (and cryptography), which only
+    # a configured DKIM key needs; every command loads the settings.
     from digest.render.dkim import check_private_key
 
     check_private_key(key, f"DIGEST_DKIM_KEY_FILE ({path})")

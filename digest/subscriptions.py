@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy.orm import Session
 
-from digest.db import accounts, repo
+from digest.db import accounts, feedback, subscribers
 from digest.db.models import SubscriberRow
 from digest.errors import DigestError, InputError
 from digest.schedule import local_now, next_delivery
 from digest.subscriber_spec import SubscriberSpec
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # for annotations only: the runtime loads the renderer (Jinja, MJML)
     from digest.pipeline.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -72,16 +72,16 @@ def sign_up(
     :data:`CONFIRMATIONS_PER_DAY` a day). Active or paused address: nothing changes; an
     "already subscribed" email with their links is due instead (same cap).
     """
-    row = repo.find_subscriber(session, spec.email)
+    row = subscribers.find_subscriber(session, spec.email)
     if row is not None and row.status in ("active", "paused"):
         if not accounts.count_confirmation(row, now.date(), CONFIRMATIONS_PER_DAY):
             return None
         return Notice("already_subscribed", row.id)
     pending = replace(spec, status="pending")
     if row is None:
-        row = repo.add_subscriber(session, pending, now)
+        row = subscribers.add_subscriber(session, pending, now)
     else:
-        repo.replace_subscriber(session, row, pending, now)
+        subscribers.replace_subscriber(session, row, pending, now)
         row.unsubscribed_at = None
         row.confirmed_at = None
     row.consent_at = now
@@ -172,8 +172,8 @@ def resume(session: Session, row: SubscriberRow, now: datetime) -> None:
 
 def set_frequency(session: Session, row: SubscriberRow, frequency: str, now: datetime) -> None:
     """ "Fewer emails": weekly instead of daily (the unsubscribe page offers it)."""
-    spec = repo.spec_from_row(row)
-    repo.replace_subscriber(session, row, replace(spec, frequency=frequency), now)
+    spec = subscribers.spec_from_row(row)
+    subscribers.replace_subscriber(session, row, replace(spec, frequency=frequency), now)
 
 
 def update_preferences(
@@ -182,7 +182,7 @@ def update_preferences(
     """Everything the preferences form sets; the address and the status stay as they are
     (a new address would need its own confirmation)."""
     kept = replace(spec, email=row.email, status=row.status)
-    repo.replace_subscriber(session, row, kept, now)
+    subscribers.replace_subscriber(session, row, kept, now)
 
 
 def sign_out_everywhere(session: Session, row: SubscriberRow, now: datetime) -> Notice:
@@ -193,7 +193,7 @@ def sign_out_everywhere(session: Session, row: SubscriberRow, now: datetime) -> 
 
 def forget(session: Session, row: SubscriberRow) -> None:
     """Delete the reader and their history (ledger rows, sent papers, votes, interests)."""
-    repo.remove_subscriber(session, row)
+    subscribers.remove_subscriber(session, row)
 
 
 # -- votes ---------------------------------------------------------------------------------
@@ -203,7 +203,7 @@ def vote(session: Session, row: SubscriberRow, paper_id: str, kind: str, now: da
         raise InputError(f"a vote is 'up' or 'down', not {kind!r}")
     if accounts.latest_vote(session, row.id, paper_id) == kind:
         return False
-    repo.add_feedback(session, row.id, paper_id, kind, now)
+    feedback.add_feedback(session, row.id, paper_id, kind, now)
     return True
 
 
@@ -253,10 +253,10 @@ def send_notice(rt: Runtime, notice: Notice) -> str | None:
     change the reader asked for stands either way)."""
     now = rt.clock()
     with rt.db.session() as session:
-        row = session.get(SubscriberRow, notice.subscriber_id)
+        row = subscribers.subscriber_by_id(session, notice.subscriber_id)
         if row is None:
             return None
-        info = repo.info_from_row(row)
+        info = subscribers.info_from_row(row)
         message_id = f"<{notice.kind}.{uuid.uuid4().hex}@{rt.settings.from_domain}>"
         renderer, signer = rt.renderer, rt.signer
         links = signer.for_recipient(row.link_id, notice.kind)
@@ -277,7 +277,7 @@ def send_notice(rt: Runtime, notice: Notice) -> str | None:
                 links,
                 first_delivery=first_delivery_text(row, now),
                 topics=[i.value for i in row.interests if i.kind == "topic"],
-                cold_start=repo.profile_from_row(row).is_empty,
+                cold_start=subscribers.profile_from_row(row).is_empty,
                 message_id=message_id,
                 when=now,
             )

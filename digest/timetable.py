@@ -65,6 +65,7 @@ class Schedule:
 
     def trigger(self, anchor: datetime | None = None) -> BaseTrigger:
         """The APScheduler trigger; an interval counts from ``anchor`` (its last run)."""
+        # Lazy: APScheduler loads when a schedule is used, not with this module.
         from apscheduler.triggers.cron import CronTrigger
         from apscheduler.triggers.interval import IntervalTrigger
 
@@ -125,7 +126,7 @@ def parse_schedule(text: str) -> Schedule:
         cron = (minute, hour, day, month, _weekdays(weekday))
     except ValueError as exc:
         raise InputError(f"schedule {text!r}: day of week: {exc}") from None
-    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.cron import CronTrigger  # lazy, as above
 
     for name, value in zip(_FIELDS, cron, strict=True):
         try:

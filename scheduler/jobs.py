@@ -18,7 +18,8 @@ import logging
 import os
 from datetime import timedelta
 
-from digest.db import repo
+from digest.db import ledger, repo
+from digest.embeddings import embed_after_ingest, prune_text_vectors
 from digest.errors import DigestError
 from digest.ingest.http import HttpClient, user_agent
 from digest.ingest.service import configured_sources, run_sources, sync_sources
@@ -52,8 +53,6 @@ def tick(runtime: Runtime, *, ingest_first: bool = False) -> None:
 
 def ingest(runtime: Runtime, name: str) -> None:
     """Run one source now (skipped when it was removed or disabled since planning)."""
-    from digest.rank.vectors import embed_after_ingest
-
     with runtime.db.session() as session:
         chosen = [s for s in configured_sources(session) if s.name == name and s.enabled]
     if not chosen:
@@ -75,9 +74,6 @@ def ingest(runtime: Runtime, name: str) -> None:
 def prune_vectors(runtime: Runtime) -> None:
     """The weekly upkeep: topic vectors no subscriber needs, and settled ledger rows older
     than ``DIGEST_LEDGER_RETENTION_DAYS`` (0: kept for ever)."""
-    from digest.db import ledger
-    from digest.rank.vectors import prune_text_vectors
-
     with runtime.db.session() as session:
         deleted = prune_text_vectors(session)
     log.info("prune-vectors: deleted %d topic vector(s) no subscriber needs", deleted)

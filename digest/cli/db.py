@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from digest.cli.common import console, load_settings, open_database
-from digest.db import Database
+from digest.clock import utcnow
+from digest.db import Database, ledger
 
 app = typer.Typer(help="Manage the database schema and its upkeep.", no_args_is_help=True)
 
@@ -46,9 +47,6 @@ def prune_ledger(
     ] = None,
 ) -> None:
     """Delete settled delivery rows (sent, skipped, failed, unknown) older than the retention."""
-    from digest.clock import utcnow
-    from digest.db import ledger
-
     settings = load_settings()
     keep = days if days is not None else settings.ledger_retention_days
     if keep == 0:
@@ -70,7 +68,8 @@ def prune_vectors(
     ] = 1.0,
 ) -> None:
     """Delete stored topic vectors that no subscriber's topics need any more."""
-    from digest.rank.vectors import prune_text_vectors
+    # Lazy: numpy (and the ranker's text helpers) only for this command, not `db upgrade`.
+    from digest.embeddings import prune_text_vectors
 
     db = open_database(load_settings())
     with db.session() as session:

@@ -7,7 +7,10 @@ from typing import Annotated
 
 import typer
 
+from digest import doctor as checks
 from digest.cli.common import console, print_json
+from digest.db import Database
+from digest.db.stats import source_health
 from digest.doctor import CheckResult, SourceState
 from digest.errors import DigestError, InputError
 from digest.settings import Settings
@@ -25,8 +28,6 @@ def run_checks(
     dns_server: tuple[str, int] | None = None,
 ) -> list[CheckResult]:
     """Every check, in order; the source check needs the database."""
-    from digest import doctor as checks
-
     results = [checks.check_database(settings.database_url)]
     results.append(checks.check_broker(settings.broker_url, timeout))
     results.append(checks.check_smtp(settings.smtp, str(settings.outbox_dir), timeout))
@@ -42,9 +43,6 @@ def run_checks(
 
 def _sources(settings: Settings) -> list[SourceState]:
     """The sources that have run (the database) and those configured but never run."""
-    from digest.db import Database
-    from digest.db.stats import source_health
-
     db = Database(settings.database_url)
     try:
         with db.session() as session:

@@ -28,6 +28,7 @@ from digest.cli.common import (
 )
 from digest.clock import utcnow
 from digest.db import Database
+from digest.embeddings import embed_after_ingest
 from digest.errors import InputError
 from digest.ingest.http import HttpClient, user_agent
 from digest.ingest.parse_jsonl import read_lines
@@ -40,7 +41,6 @@ from digest.ingest.service import (
     sync_sources,
 )
 from digest.rank import RankOptions
-from digest.rank.vectors import embed_after_ingest
 from digest.settings import Settings
 
 

@@ -74,7 +74,7 @@ def rank_command(
     options = RankOptions(semantic=semantic if semantic is not None else None)
     if semantic is None and not sem.available():
         options = options.with_(semantic=False)
-    from digest.rank import rank  # numpy/scipy/scikit-learn load only for this command
+    from digest.rank import rank  # lazy: numpy/scipy/scikit-learn only for this command
 
     ranked = rank(people, candidates, history=earlier, top_k=top, options=options)
     if output is OutputFormat.table:

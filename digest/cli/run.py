@@ -18,8 +18,10 @@ from digest.cli.common import (
     open_database,
     print_json,
 )
-from digest.db import repo
+from digest.db import editions, repo, subscribers
+from digest.deliver.transports import check_smtp
 from digest.demo import DEMO_SUBSCRIBERS, sample_papers_path
+from digest.embeddings import embed_after_ingest
 from digest.errors import InputError, NotFoundError
 from digest.ingest.parse_jsonl import parse_jsonl, read_lines
 from digest.pipeline.edition import (
@@ -30,7 +32,6 @@ from digest.pipeline.edition import (
 )
 from digest.pipeline.runtime import Runtime, utcnow
 from digest.pipeline.service import preview as preview_digest
-from digest.rank.vectors import embed_after_ingest
 from digest.settings import Settings
 from digest.subscriber_spec import validate_spec
 
@@ -48,8 +49,6 @@ def _runtime(settings: Settings, *, auto_upgrade: bool | None = None) -> Runtime
 def _check_smtp(settings: Settings) -> None:
     check_links_for_smtp(settings)
     if settings.smtp is not None and settings.in_process:
-        from digest.deliver.transports import check_smtp
-
         check_smtp(settings.smtp)
 
 
@@ -93,7 +92,7 @@ def run(
     _check_smtp(settings)
     if resume:
         with rt.db.session() as session:
-            for key in repo.resume_editions(session):
+            for key in editions.resume_editions(session):
                 err_console.print(f"resumed edition {key}")
     if wait:
 
@@ -124,7 +123,7 @@ def _check_subscribers_exist(rt: Runtime, emails: list[str]) -> None:
     """`--email` names subscribers: one that does not exist is "not found" (exit 3), not a
     run that had nobody to send to."""
     with rt.db.session() as session:
-        missing = [e for e in emails if repo.find_subscriber(session, e) is None]
+        missing = [e for e in emails if subscribers.find_subscriber(session, e) is None]
     if missing:
         raise NotFoundError(f"no subscriber {', '.join(missing)}")
 
@@ -214,6 +213,7 @@ def preview(
     for path in paths:
         console.print(f"wrote {path}")
     if png:
+        # Lazy: digest.render (Jinja, MJML) and the browser driver only for --png.
         from digest.render.browser import screenshots
 
         for path, shot in screenshots(paths[0], stem):
@@ -232,8 +232,8 @@ def demo() -> None:
         created = []
         for data in DEMO_SUBSCRIBERS:
             spec = validate_spec(data)
-            if repo.find_subscriber(session, spec.email) is None:
-                repo.add_subscriber(session, spec, now)
+            if subscribers.find_subscriber(session, spec.email) is None:
+                subscribers.add_subscriber(session, spec, now)
                 created.append(spec.email)
     embedded = embed_after_ingest(rt.db, rt.rank_options)
     console.print(f"database: {rt.db.display_url}")

@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
 
 def scheduler(ctx: typer.Context) -> None:
     """Run the jobs on their schedules, one active process and any standbys (see --help)."""
-    from scheduler.__main__ import main
+    from scheduler.__main__ import main  # lazy: APScheduler only for this command
 
     code = main(list(ctx.args), prog="digest scheduler")
     if code:

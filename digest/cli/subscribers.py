@@ -12,7 +12,7 @@ from rich.table import Table
 
 from digest.cli.common import console, err_console, load_settings, open_database, print_json
 from digest.clock import utcnow
-from digest.db import repo
+from digest.db import subscribers
 from digest.deliver.transports import undeliverable_address
 from digest.domain import FREQUENCIES, SUBSCRIBER_STATUSES
 from digest.errors import InputError
@@ -169,8 +169,8 @@ def add(
         raise InputError(problem)
     db = open_database(settings)
     with db.session() as session:
-        row = repo.add_subscriber(session, spec, utcnow())
-        spec = repo.spec_from_row(row)
+        row = subscribers.add_subscriber(session, spec, utcnow())
+        spec = subscribers.spec_from_row(row)
     if as_json:
         _show(spec, as_json=True)
     else:
@@ -187,8 +187,8 @@ def list_(
         raise InputError(f"status must be one of {', '.join(SUBSCRIBER_STATUSES)}, got {status!r}")
     db = open_database(load_settings())
     with db.session() as session:
-        rows = repo.list_subscribers(session, status)
-        specs = [(row.created_at, repo.spec_from_row(row)) for row in rows]
+        rows = subscribers.list_subscribers(session, status)
+        specs = [(row.created_at, subscribers.spec_from_row(row)) for row in rows]
     if as_json:
         print_json([spec_to_dict(spec) for _, spec in specs])
         return
@@ -219,7 +219,7 @@ def show(
     """Show one subscriber and their interests."""
     db = open_database(load_settings())
     with db.session() as session:
-        spec = repo.spec_from_row(repo.get_subscriber(session, email))
+        spec = subscribers.spec_from_row(subscribers.get_subscriber(session, email))
     _show(spec, as_json=as_json)
 
 
@@ -276,10 +276,10 @@ def update(
         raise InputError("nothing to change: give at least one option (see --help)")
     db = open_database(load_settings())
     with db.session() as session:
-        row = repo.get_subscriber(session, email)
-        current = spec_to_dict(repo.spec_from_row(row))
+        row = subscribers.get_subscriber(session, email)
+        current = spec_to_dict(subscribers.spec_from_row(row))
         spec = validate_spec({**current, **changes})
-        repo.replace_subscriber(session, row, spec, utcnow())
+        subscribers.replace_subscriber(session, row, spec, utcnow())
     if as_json:
         _show(spec, as_json=True)
     else:
@@ -296,12 +296,12 @@ def remove(
     """Delete a subscriber with their interests and delivery history."""
     db = open_database(load_settings())
     with db.session() as session:
-        row = repo.get_subscriber(session, email)
+        row = subscribers.get_subscriber(session, email)
         if not yes:
             if not sys.stdin.isatty():
                 raise InputError("refusing to delete without --yes")
             typer.confirm(f"Delete {row.email} and their history?", abort=True)
-        repo.remove_subscriber(session, row)
+        subscribers.remove_subscriber(session, row)
     console.print(f"removed {email}")
 
 
@@ -336,7 +336,7 @@ def import_(
     with db.session() as session:
         existing = {}
         for line, spec in good:
-            row = repo.find_subscriber(session, spec.email)
+            row = subscribers.find_subscriber(session, spec.email)
             if row is not None and not update_existing:
                 errors.append(
                     RowError(line, f"{spec.email} already exists (use --update to overwrite)")
@@ -357,10 +357,10 @@ def import_(
             if line in bad_lines:
                 continue
             if line in existing:
-                repo.replace_subscriber(session, existing[line], spec, now)
+                subscribers.replace_subscriber(session, existing[line], spec, now)
                 updated += 1
             else:
-                repo.add_subscriber(session, spec, now)
+                subscribers.add_subscriber(session, spec, now)
                 added += 1
     summary = {"added": added, "updated": updated, "rejected": len(errors)}
     if as_json:
@@ -398,7 +398,9 @@ def export(
         raise InputError(f"--format must be one of {', '.join(FORMATS)}")
     db = open_database(load_settings())
     with db.session() as session:
-        specs = [repo.spec_from_row(row) for row in repo.list_subscribers(session, status)]
+        specs = [
+            subscribers.spec_from_row(row) for row in subscribers.list_subscribers(session, status)
+        ]
     buffer = io.StringIO()
     (write_csv if fmt == "csv" else write_jsonl)(specs, buffer)
     if output is None:

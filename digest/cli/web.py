@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from digest.cli.common import console, load_settings, open_database
+from digest.logs import uvicorn_log_config
 from digest.web.app import check_settings
 
 
@@ -34,9 +35,7 @@ def web(
     ] = True,
 ) -> None:
     """Serve the subscription site: subscribe, confirm, unsubscribe, preferences, feedback."""
-    import uvicorn
-
-    from digest.logs import uvicorn_log_config
+    import uvicorn  # lazy: the server loads only when it is started, not for --help
 
     settings = load_settings()
     check_settings(settings)

@@ -312,3 +312,36 @@ def recent_events(
     if kind is not None:
         query = query.where(BounceEventRow.kind == kind)
     return [BounceEvent(*row) for row in session.execute(query)]
+
+
+# -- finding what a report is about --------------------------------------------------------
+def subscriber_status(session: Session, subscriber_id: int) -> str | None:
+    return session.scalar(select(SubscriberRow.status).where(SubscriberRow.id == subscriber_id))
+
+
+def deliveries_matching(
+    session: Session, *, delivery_id: int | None = None, message_id: str | None = None
+) -> list[tuple[int, int, str]]:
+    """(delivery id, subscriber id, address) of the ledger rows with this id or this
+    Message-ID (at most 10)."""
+    condition = (
+        DeliveryRow.id == delivery_id
+        if delivery_id is not None
+        else DeliveryRow.message_id == message_id
+    )
+    rows = session.execute(
+        select(DeliveryRow.id, DeliveryRow.subscriber_id, SubscriberRow.email)
+        .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
+        .where(condition)
+        .limit(10)
+    ).all()
+    return [(d, s, e) for d, s, e in rows]
+
+
+def delivery_of_message(session: Session, message_id: str, subscriber_id: int) -> int | None:
+    """The ledger row of this reader that sent this Message-ID, if any."""
+    return session.scalar(
+        select(DeliveryRow.id).where(
+            DeliveryRow.message_id == message_id, DeliveryRow.subscriber_id == subscriber_id
+        )
+    )

@@ -131,23 +131,23 @@ class Database:
     # Alembic (and Mako) load only here, when a schema is upgraded or inspected: opening a
     # current database needs neither (see ``ensure_schema``).
     def _alembic_config(self) -> Config:
-        from digest.db import migrate
+        from digest.db import migrate  # lazy: Alembic (see above)
 
         return migrate.alembic_config(self.url)
 
     def head_revision(self) -> str | None:
-        from digest.db import migrate
+        from digest.db import migrate  # lazy: Alembic (see above)
 
         return migrate.head_revision(self.url)
 
     def current_revision(self) -> str | None:
-        from digest.db import migrate
+        from digest.db import migrate  # lazy: Alembic (see above)
 
         with self.engine.connect() as conn:
             return migrate.current_revision(conn)
 
     def upgrade(self, revision: str = "head") -> None:
-        from digest.db import migrate
+        from digest.db import migrate  # lazy: Alembic (see above)
 
         self.check_connection()
         with self.engine.begin() as conn:

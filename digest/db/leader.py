@@ -1,4 +1,5 @@
-"""The scheduler's PostgreSQL lock: a session-level advisory lock on a connection of its own.
+"""PostgreSQL advisory locks: the scheduler's leader lock (a session-level advisory lock on a
+connection of its own), and the statements ``digest run``'s enqueue lock uses.
 
 Held for as long as that session lives, released by the server the moment it ends (a
 killed process's socket closes; a vanished host's session ends when TCP keepalives, set on
@@ -26,6 +27,17 @@ SERVER_KEEPALIVE = (
 )
 
 
+def try_advisory_lock(conn: Connection, key: int) -> bool:
+    """``pg_try_advisory_lock(key)`` on this connection's session: True when it now holds
+    the lock (or already did), without waiting."""
+    return bool(conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar())
+
+
+def advisory_unlock(conn: Connection, key: int) -> None:
+    """Release a lock taken with :func:`try_advisory_lock` on this connection."""
+    conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+
+
 class AdvisoryLock:
     """``pg_try_advisory_lock(key)`` held on one autocommit connection."""
 
@@ -51,9 +63,7 @@ class AdvisoryLock:
         try:
             if self._conn is None:
                 self._conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            got = self._conn.execute(
-                text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}
-            ).scalar()
+            got = try_advisory_lock(self._conn, self.key)
         except SQLAlchemyError as exc:
             return self._lost(exc)
         self.problem = None
@@ -79,7 +89,7 @@ class AdvisoryLock:
         if self._conn is None:
             return
         try:
-            self._conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": self.key})
+            advisory_unlock(self._conn, self.key)
             self._conn.close()
         except SQLAlchemyError:
             pass

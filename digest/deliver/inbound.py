@@ -36,21 +36,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.db import Database, accounts
 from digest.db import bounces as store
-from digest.db.models import DeliveryRow, SubscriberRow
 from digest.deliver.bounces import BounceReport, parse_report
 from digest.deliver.verp import Verp, is_bounce_address
 from digest.errors import InputError, NotFoundError
 from digest.links import LinkError, LinkSigner
+from digest.settings import Settings
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # aiosmtpd loads only for `digest bounces listen`
     from aiosmtpd.controller import Controller
-
-    from digest.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -212,9 +209,7 @@ def _apply(
 
 
 def _status(session: Session, match: _Match) -> str:
-    status = session.scalar(
-        select(SubscriberRow.status).where(SubscriberRow.id == match.subscriber_id)
-    )
+    status = store.subscriber_status(session, match.subscriber_id)
     return f"already {status}" if status in ("bounced", "unsubscribed") else str(status)
 
 
@@ -241,7 +236,7 @@ def _match(session: Session, inbound: Inbound, report: BounceReport) -> _Match |
     for address in candidates:
         delivery_id = inbound.verp.delivery(address)
         if delivery_id is not None:
-            by_verp = _by_delivery(session, DeliveryRow.id == delivery_id, "verp")
+            by_verp = _by_delivery(session, "verp", delivery_id=delivery_id)
             if by_verp:
                 return by_verp[0]
     by_link = _by_unsubscribe_link(session, inbound, report)
@@ -249,21 +244,16 @@ def _match(session: Session, inbound: Inbound, report: BounceReport) -> _Match |
         return by_link
     if report.original_message_id:
         named = _named_recipients(report)
-        for found in _by_delivery(
-            session, DeliveryRow.message_id == report.original_message_id, "message-id"
-        ):
+        for found in _by_delivery(session, "message-id", message_id=report.original_message_id):
             if not named or found.email.lower() in named:
                 return found
     return None
 
 
-def _by_delivery(session: Session, condition: Any, via: str) -> list[_Match]:
-    rows = session.execute(
-        select(DeliveryRow.id, DeliveryRow.subscriber_id, SubscriberRow.email)
-        .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
-        .where(condition)
-        .limit(10)
-    ).all()
+def _by_delivery(
+    session: Session, via: str, *, delivery_id: int | None = None, message_id: str | None = None
+) -> list[_Match]:
+    rows = store.deliveries_matching(session, delivery_id=delivery_id, message_id=message_id)
     return [_Match(subscriber_id=s, email=e, delivery_id=d, via=via) for d, s, e in rows]
 
 
@@ -280,12 +270,7 @@ def _by_unsubscribe_link(session: Session, inbound: Inbound, report: BounceRepor
         return None
     delivery_id = None
     if report.original_message_id:
-        delivery_id = session.scalar(
-            select(DeliveryRow.id).where(
-                DeliveryRow.message_id == report.original_message_id,
-                DeliveryRow.subscriber_id == row.id,
-            )
-        )
+        delivery_id = store.delivery_of_message(session, report.original_message_id, row.id)
     return _Match(row.id, row.email, delivery_id, "unsubscribe link")
 
 
@@ -378,6 +363,7 @@ def start_listener(
     inbound: Inbound, host: str = "127.0.0.1", port: int = 8025, *, lmtp: bool = True
 ) -> Controller:
     """Start the LMTP (or SMTP) listener in a thread of its own; ``.stop()`` ends it."""
+    # Lazy: aiosmtpd only for the listener, not for reading a mailbox.
     from aiosmtpd.controller import Controller
     from aiosmtpd.lmtp import LMTP
     from aiosmtpd.smtp import SMTP

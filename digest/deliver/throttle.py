@@ -35,13 +35,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from digest.errors import RateLimited, ThrottleUnavailable
-
-if TYPE_CHECKING:
-    from digest.settings import Settings
+from digest.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -333,7 +331,7 @@ class RedisThrottle(RelayThrottle):
         prefix: str = KEY_PREFIX,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        import redis
+        import redis  # lazy: only with DIGEST_REDIS_URL (an in-process bucket otherwise)
 
         _check(1, per_second, per_hour)
         self.per_second, self.per_hour = float(per_second), int(per_hour)

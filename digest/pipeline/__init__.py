@@ -11,6 +11,8 @@ from typing import Any
 
 def __getattr__(name: str) -> Any:
     if name in ("app", "celery"):
+        # Lazy: `celery -A digest.pipeline` finds the app here; importing the package
+        # (every `digest run`) must not load Celery.
         from digest.pipeline.celery_app import app
 
         return app

@@ -16,6 +16,7 @@ from functools import cache
 from celery import Celery
 from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init
 
+from digest.logs import JsonFormatter, log_format
 from digest.pipeline.runtime import Runtime
 from digest.pipeline.service import deliver_batch
 from digest.settings import Settings
@@ -26,8 +27,6 @@ from digest.settings import Settings
 def _json_logs(logger, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
     """``DIGEST_LOG_FORMAT=json``: the worker's own log lines are JSON objects too, one per
     line, like the scheduler's and the web app's (Celery's documented logging signals)."""
-    from digest.logs import JsonFormatter, log_format
-
     if log_format() == "json":
         for handler in logger.handlers:
             handler.setFormatter(JsonFormatter())

@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from digest.db import repo
-from digest.db.repo import LedgerState
+from digest.db import tracking
+from digest.db.tracking import LedgerState
 from digest.errors import ConfigError
 from digest.pipeline.fanout import Patience, deliver_on_workers
 from digest.pipeline.runtime import Runtime
@@ -104,7 +104,7 @@ def run_edition(
     elif plan.delivery_ids:
         result = deliver_on_workers(rt, chunks, progress=progress, patience=patience)
     with rt.db.session() as session:
-        ledger = repo.ledger_state(session, plan.row_ids)
+        ledger = tracking.ledger_state(session, plan.row_ids)
     return EditionReport(plan, result, ledger)
 
 

@@ -16,9 +16,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import text
-
-from digest.db import ledger, repo
+from digest.db import ledger, tracking
+from digest.db.leader import advisory_unlock, try_advisory_lock
 from digest.errors import ConfigError, DigestError
 from digest.pipeline.runtime import Runtime
 from digest.pipeline.service import BatchResult, batches
@@ -61,11 +60,8 @@ class EnqueueLock:
 
     def try_take(self) -> bool:
         if not self.held and self.conn is not None:
-            taken = self.conn.execute(
-                text("SELECT pg_try_advisory_lock(:key)"), {"key": ENQUEUE_LOCK_KEY}
-            ).scalar()
+            self.held = try_advisory_lock(self.conn, ENQUEUE_LOCK_KEY)
             self.conn.commit()
-            self.held = bool(taken)
             if self.held:
                 log.info("this run now enqueues (no other run does)")
         return self.held
@@ -75,9 +71,7 @@ class EnqueueLock:
             return
         try:
             if self.held:
-                self.conn.execute(
-                    text("SELECT pg_advisory_unlock(:key)"), {"key": ENQUEUE_LOCK_KEY}
-                )
+                advisory_unlock(self.conn, ENQUEUE_LOCK_KEY)
                 self.conn.commit()
         finally:
             self.conn.close()
@@ -88,6 +82,7 @@ class Broker:
     """Enqueues batches, reconnecting when the broker went away."""
 
     def __init__(self, rt: Runtime, attempts: int, sleep: Callable[[float], None]):
+        # Lazy: Celery loads only when an edition is fanned out to workers.
         from digest.pipeline.celery_app import make_celery
 
         self.celery = make_celery(rt.settings)
@@ -96,6 +91,7 @@ class Broker:
         self.sleep = sleep
 
     def enqueue(self, chunks: Sequence[Sequence[int]]) -> None:
+        # Lazy, like Celery itself: the broker clients' errors, only when enqueueing.
         from kombu.exceptions import OperationalError
         from redis.exceptions import RedisError
 
@@ -161,7 +157,7 @@ def _deliver(
     left = total
     remaining = ids  # each exact poll reads only the rows still open at the last one
     with rt.db.session() as session:
-        editions = repo.edition_ids_of(session, ids)
+        editions = tracking.edition_ids_of(session, ids)
     moved_at = monotonic()
     progressed_at = moved_at
     while True:
@@ -174,14 +170,14 @@ def _deliver(
             # Cheap while many rows are open: a count over the editions' open rows (the
             # status index), not a lookup of every id. Exact (our ids only) near the end,
             # when a batch noted a relay error, or when nothing moved.
-            open_count, noted = repo.open_in_editions(session, editions, now, since=started)
+            open_count, noted = tracking.open_in_editions(session, editions, now, since=started)
             exact = open_count <= EXACT_BELOW or noted > 0 or stalled
             if exact:
-                open_rows = repo.unsettled(session, remaining, now)
+                open_rows = tracking.unsettled(session, remaining, now)
                 remaining = list(open_rows)
                 open_count = len(open_rows)
                 if noted:
-                    errors = repo.session_errors(session, remaining, started)
+                    errors = tracking.session_errors(session, remaining, started)
         if progress:
             progress(total - min(open_count, total), total)
         if exact and not open_rows:
@@ -208,7 +204,7 @@ def _deliver(
             moved_at = monotonic()
         sleep(patience.poll)
     with rt.db.session() as session:
-        for outcome in repo.outcomes_of(session, ids):
+        for outcome in tracking.outcomes_of(session, ids):
             result.counts[str(outcome["status"])] += 1
             result.outcomes.append(outcome)
     return result

@@ -18,17 +18,43 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+import numpy as np
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from digest import rank as ranking  # the ranker itself (scikit-learn) loads on first use
-from digest.db import accounts, bounces, ledger, repo
+from digest.db import accounts, bounces, ledger, repo, tracking
+from digest.db.editions import (
+    claimable,
+    due_fields,
+    editions_by_ids,
+    ensure_deliveries,
+    get_or_create_edition,
+    last_sent_at,
+    load_deliveries,
+    pause_edition,
+    planned_rows,
+    sent_paper_ids,
+    store_picks,
+    unranked_rows,
+)
+from digest.db.feedback import feedback_for
 from digest.db.models import DeliveryRow, EditionRow, SubscriberRow
+from digest.db.subscribers import (
+    get_subscriber,
+    info_from_row,
+    profile_from_row,
+    subscribers_by_ids,
+)
+from digest.db.vectors import embeddings_for
 from digest.deliver.replies import enhanced_status, is_hard_bounce
 from digest.deliver.transports import Transport
 from digest.domain import Paper, Pick, Profile
+from digest.embeddings import text_vectors
 from digest.errors import EditionPaused, InputError, SessionError, TransportError
 from digest.pipeline.runtime import Runtime
+from digest.rank import semantic
+from digest.rank.vectors import KnownTexts, decode_all
 from digest.render import EditionInfo, PreparedEdition, RenderedEmail
 from digest.schedule import due_edition, edition_for
 
@@ -82,7 +108,7 @@ def plan_edition(
     with rt.db.session() as session:
         expired = ledger.expire_leases(session, now)
         accounts.resume_paused(session, now)
-        subscribers = repo.due_fields(session)
+        subscribers = due_fields(session)
         if emails is not None:
             wanted = {e.casefold() for e in emails}
             subscribers = [s for s in subscribers if s.email_key in wanted]
@@ -100,11 +126,11 @@ def plan_edition(
             if slot is None:
                 continue
             if slot.key not in editions:
-                editions[slot.key] = repo.get_or_create_edition(session, slot, now)
+                editions[slot.key] = get_or_create_edition(session, slot, now)
             pairs.append((sub.id, editions[slot.key].id))
-        repo.ensure_deliveries(session, pairs, now)
-        rows = repo.planned_rows(session, pairs)
-    due = [r.id for r in rows if repo.claimable(r, now)]
+        ensure_deliveries(session, pairs, now)
+        rows = planned_rows(session, pairs)
+    due = [r.id for r in rows if claimable(r, now)]
     settled = Counter(r.status for r in rows if r.status not in ("pending", "retry"))
     return Plan(due, settled, expired, [r.id for r in rows])
 
@@ -125,17 +151,15 @@ def deliver_batch(rt: Runtime, delivery_ids: Sequence[int]) -> BatchResult:
     now = rt.clock()
     with rt.db.session() as session:
         deliveries = [
-            d
-            for d in repo.load_deliveries(session, delivery_ids)
-            if d.status in ("pending", "retry")
+            d for d in load_deliveries(session, delivery_ids) if d.status in ("pending", "retry")
         ]
-        subscribers = repo.subscribers_by_ids(session, [d.subscriber_id for d in deliveries])
-        editions = repo.editions_by_ids(session, [d.edition_id for d in deliveries])
+        subscribers = subscribers_by_ids(session, [d.subscriber_id for d in deliveries])
+        editions = editions_by_ids(session, [d.edition_id for d in deliveries])
         unranked = [d for d in deliveries if d.picks is None]
         _choose_picks(rt, session, unranked, subscribers, now)
     if unranked:  # re-read: a concurrent batch may have stored picks first
         with rt.db.session() as session:
-            deliveries = repo.load_deliveries(session, [d.id for d in deliveries])
+            deliveries = load_deliveries(session, [d.id for d in deliveries])
     with rt.db.session() as session:
         papers = repo.papers_by_ids(session, {p["id"] for d in deliveries for p in d.picks or []})
 
@@ -180,7 +204,7 @@ def deliver_batch(rt: Runtime, delivery_ids: Sequence[int]) -> BatchResult:
             rt.throttle.slow_down(str(exc))
         result.errors.append(str(exc))
         with rt.db.session() as session:  # for a run that waits on the ledger (workers)
-            repo.note_session_error(session, [d.id for d in deliveries], str(exc), rt.clock())
+            tracking.note_session_error(session, [d.id for d in deliveries], str(exc), rt.clock())
     finally:
         transport.close()
     return result
@@ -197,7 +221,7 @@ def _choose_picks(
     if not deliveries:
         return
     ranked = compute_picks(rt, session, [subscribers[d.subscriber_id] for d in deliveries], now)
-    repo.store_picks(session, [(d.id, picks) for d, picks in zip(deliveries, ranked, strict=True)])
+    store_picks(session, [(d.id, picks) for d, picks in zip(deliveries, ranked, strict=True)])
 
 
 @dataclass
@@ -244,14 +268,14 @@ def ranking_inputs(
         pool = candidate_papers(rt, session, now)
     seen_times = [seen for _, seen in pool]
     ids = [s.id for s in subscribers]
-    sent = repo.sent_paper_ids(session, ids)
-    last = repo.last_sent_at(session, ids)
-    feedback = repo.feedback_for(session, ids)
+    sent = sent_paper_ids(session, ids)
+    last = last_sent_at(session, ids)
+    feedback = feedback_for(session, ids)
     older_than: dict[int, tuple[str, ...]] = {}  # papers before the k-th arrival: shared
     profiles: list[Profile] = []
     excluded: dict[str, Collection[str]] = {}
     for sub in subscribers:
-        profile = replace(repo.profile_from_row(sub), feedback=tuple(feedback.get(sub.id, ())))
+        profile = replace(profile_from_row(sub), feedback=tuple(feedback.get(sub.id, ())))
         profiles.append(profile)
         since = now - timedelta(days=reader_days(rt.settings.candidate_days, sub.frequency))
         if (previous := last.get(sub.id)) is not None:
@@ -328,13 +352,13 @@ def rank_edition(
     """
     now = rt.clock()
     with rt.db.session() as session:
-        rows = repo.unranked_rows(session, delivery_ids)  # (row id, subscriber id)
+        rows = unranked_rows(session, delivery_ids)  # (row id, subscriber id)
         if not rows:
             return
         seen = candidate_papers(rt, session, now)
         papers = [paper for paper, _ in seen]
         if not papers:  # nothing new for anybody: every row gets empty picks (skipped)
-            repo.store_picks(session, [(row_id, []) for row_id, _ in rows])
+            store_picks(session, [(row_id, []) for row_id, _ in rows])
         else:
             vectors = stored_vectors(rt, session, papers)
             pool = ranking.build_pool(papers, [], rt.rank_options, embedder=None, vectors=vectors)
@@ -347,7 +371,7 @@ def rank_edition(
     for start, end in zip(starts, [*starts[1:], len(rows)], strict=True):
         part = rows[start:end]
         with rt.db.session() as session:
-            by_id = repo.subscribers_by_ids(session, [sub for _, sub in part])
+            by_id = subscribers_by_ids(session, [sub for _, sub in part])
             readers = [by_id[sub] for _, sub in part]
             inputs = ranking_inputs(rt, session, readers, now, pool=seen)
             pool.add_readers(
@@ -363,32 +387,32 @@ def rank_edition(
                 options=rt.rank_options,
                 shown_only=True,  # never ten places filled whatever the match quality
             )
-            repo.store_picks(
+            store_picks(
                 session, [(row_id, chosen) for (row_id, _), chosen in zip(part, picks, strict=True)]
             )
         yield [row_id for row_id, _ in part]
 
 
-def stored_vectors(rt: Runtime, session, papers: Sequence[Paper]):  # type: ignore[no-untyped-def]
+def stored_vectors(
+    rt: Runtime, session: Session, papers: Sequence[Paper]
+) -> dict[str, np.ndarray] | None:
     """Embeddings stored at ingest, when the semantic backend is on (else None)."""
-    from digest.rank import semantic, vectors
-
     if not semantic.in_use(rt.rank_options.semantic):
         return None
-    blobs = repo.embeddings_for(session, [p.id for p in papers], semantic.MODEL_NAME)
-    return vectors.decode_all(blobs)
+    blobs = embeddings_for(session, [p.id for p in papers], semantic.MODEL_NAME)
+    return decode_all(blobs)
 
 
-def stored_topics_embedder(rt: Runtime, session, profiles, now: datetime):  # type: ignore[no-untyped-def]
+def stored_topics_embedder(
+    rt: Runtime, session: Session, profiles: Sequence[Profile], now: datetime
+) -> KnownTexts | None:
     """The model, answering from stored vectors for the readers' topics (semantic backend
     on; else None). Topics no earlier edition embedded are embedded now and stored."""
-    from digest.rank import semantic, topic_texts, vectors
-
     if not semantic.in_use(rt.rank_options.semantic):
         return None
     model = semantic.default_embedder()
-    known = vectors.text_vectors(session, topic_texts(profiles), model, now)
-    return vectors.KnownTexts(model, known)
+    known = text_vectors(session, ranking.topic_texts(profiles), model, now)
+    return KnownTexts(model, known)
 
 
 def preview(rt: Runtime, email: str) -> RenderedEmail | None:
@@ -398,7 +422,7 @@ def preview(rt: Runtime, email: str) -> RenderedEmail | None:
     """
     now = rt.clock()
     with rt.db.session() as session:
-        subscriber = repo.get_subscriber(session, email)
+        subscriber = get_subscriber(session, email)
         picks = compute_picks(rt, session, [subscriber], now)[0]
         if not picks:
             session.rollback()
@@ -553,7 +577,7 @@ def _record_failure(
             refused = bounces.policy_refusals(session, delivery.edition_id)
             if refused >= rt.settings.policy_pause_after:
                 paused = f"{refused} readers' providers refused it by policy (last: {reason})"
-                key = repo.pause_edition(session, delivery.edition_id, paused[:1000])
+                key = pause_edition(session, delivery.edition_id, paused[:1000])
     if paused is not None:
         raise EditionPaused(paused_message(key, paused))
     return outcome | {"status": status, "detail": reason}
@@ -614,7 +638,7 @@ def render_for(
     ``delivery_id``: the ledger row whose ``picks`` these are, for short feedback links
     (a paper's position in ``picks`` is its position in that row; without a row, as in
     ``digest preview``, the links take the long form)."""
-    info = repo.info_from_row(subscriber)
+    info = info_from_row(subscriber)
     cache = {} if prepared is None else prepared
     if edition.key not in cache:
         cache[edition.key] = rt.renderer.edition(edition, dict(papers))
@@ -627,6 +651,6 @@ def render_for(
         ),
         message_id=message_id,
         when=rt.clock(),
-        cold_start=repo.profile_from_row(subscriber).is_empty,
+        cold_start=profile_from_row(subscriber).is_empty,
         whole=whole,
     )

@@ -18,7 +18,7 @@ __all__ = ["LexicalParams", "RankOptions", "build_pool", "rank", "rank_pool", "t
 
 def __getattr__(name: str) -> Any:
     if name in ("build_pool", "rank", "rank_pool", "topic_texts"):
-        from digest.rank import ranker
+        from digest.rank import ranker  # lazy: scikit-learn and SciPy load on first use
 
         return getattr(ranker, name)
     raise AttributeError(name)

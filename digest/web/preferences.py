@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from digest.db import accounts, repo
+from digest.db import accounts, subscribers
 from digest.db.models import SubscriberRow
 from digest.render.view import greeting_name
 from digest.subscriptions import (
@@ -174,7 +174,7 @@ def routes(site: Site) -> list[Route]:
 
 
 def _state_of(row: SubscriberRow) -> dict[str, Any]:
-    spec = repo.spec_from_row(row)
+    spec = subscribers.spec_from_row(row)
     return {
         "email": row.email,
         "status": row.status,

@@ -48,7 +48,7 @@ class RedisRateLimiter:
     """Counts in Redis (``INCR`` + ``EXPIRE`` per key and window), shared by all processes."""
 
     def __init__(self, url: str, prefix: str = "digest:rl:"):
-        import redis
+        import redis  # lazy: only with DIGEST_REDIS_URL (in-process limits otherwise)
 
         self._redis = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)

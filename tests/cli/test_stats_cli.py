@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from digest.db import Database, accounts, bounces, ledger, repo
+from digest.db import Database, accounts, bounces, editions, feedback, ledger, repo, subscribers
 from digest.schedule import edition_for
 from digest.subscriber_spec import validate_spec
 from tests.helpers import run_cli
@@ -25,12 +25,14 @@ def ledger_env(db: Database, db_url: str, digest_env, monkeypatch) -> dict[str, 
     now = datetime.now(UTC)
     with db.session() as session:
         ids = [
-            repo.add_subscriber(session, validate_spec({"email": f"r{i}@example.org"}), now).id
+            subscribers.add_subscriber(
+                session, validate_spec({"email": f"r{i}@example.org"}), now
+            ).id
             for i in range(7)
         ]
-        edition = repo.get_or_create_edition(session, edition_for("daily", now, "UTC"), now)
-        repo.ensure_deliveries(session, [(i, edition.id) for i in ids[:6]], now)
-        rows = repo.deliveries_for(session, [(i, edition.id) for i in ids[:6]])
+        edition = editions.get_or_create_edition(session, edition_for("daily", now, "UTC"), now)
+        editions.ensure_deliveries(session, [(i, edition.id) for i in ids[:6]], now)
+        rows = editions.deliveries_for(session, [(i, edition.id) for i in ids[:6]])
     with db.ledger_connection() as conn:
         for row in rows[:5]:
             assert ledger.claim(conn, row.id, now, LEASE)
@@ -51,7 +53,7 @@ def ledger_env(db: Database, db_url: str, digest_env, monkeypatch) -> dict[str, 
         bounces.record_event(
             session, kind="complaint", now=now - timedelta(days=10), subscriber_id=ids[1]
         )
-        reader = repo.subscribers_by_ids(session, [ids[6]])[ids[6]]
+        reader = subscribers.subscribers_by_ids(session, [ids[6]])[ids[6]]
         accounts.unsubscribe_many(session, [reader.link_id], now - timedelta(days=2))
         for who, paper, kind in [
             (ids[0], "2412.00001", "click"),
@@ -60,7 +62,7 @@ def ledger_env(db: Database, db_url: str, digest_env, monkeypatch) -> dict[str, 
             (ids[0], "2412.00002", "click"),
             (ids[0], "2412.00002", "up"),
         ]:
-            repo.add_feedback(session, who, paper, kind, now)
+            feedback.add_feedback(session, who, paper, kind, now)
         repo.save_source_config(
             session, name="hf", kind="hf_daily", options={}, origin="cli", now=now
         )

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from digest.db import Database, bounces, ledger, repo
+from digest.db import Database, bounces, editions, ledger, subscribers
 from digest.db.models import DeliveryRow, SentPaperRow
 from digest.deliver.transports import MemoryTransport, OutgoingMessage
 from digest.domain import Pick
@@ -27,12 +27,14 @@ def rows(db: Database) -> list[int]:
     """Three readers, one pending ledger row each, in one edition."""
     with db.session() as session:
         ids = [
-            repo.add_subscriber(session, validate_spec({"email": f"r{i}@example.org"}), T0).id
+            subscribers.add_subscriber(
+                session, validate_spec({"email": f"r{i}@example.org"}), T0
+            ).id
             for i in range(3)
         ]
-        edition = repo.get_or_create_edition(session, edition_for("daily", T0, "UTC"), T0)
-        repo.ensure_deliveries(session, [(i, edition.id) for i in ids], T0)
-        return [d.id for d in repo.deliveries_for(session, [(i, edition.id) for i in ids])]
+        edition = editions.get_or_create_edition(session, edition_for("daily", T0, "UTC"), T0)
+        editions.ensure_deliveries(session, [(i, edition.id) for i in ids], T0)
+        return [d.id for d in editions.deliveries_for(session, [(i, edition.id) for i in ids])]
 
 
 def row(db: Database, delivery_id: int) -> DeliveryRow:
@@ -178,9 +180,9 @@ def test_picks_are_stored_once(db: Database, rows: list[int]) -> None:
     first = [Pick("2501.00001", 1.0, "matches your topic")]
     second = [Pick("2501.00002", 2.0, "matches your topic")]
     with db.session() as session:
-        repo.store_picks(session, [(rows[0], first)])
+        editions.store_picks(session, [(rows[0], first)])
     with db.session() as session:
-        repo.store_picks(session, [(rows[0], second), (rows[1], second)])
+        editions.store_picks(session, [(rows[0], second), (rows[1], second)])
     assert row(db, rows[0]).picks == [p.to_json() for p in first]
     assert row(db, rows[1]).picks == [p.to_json() for p in second]
 
@@ -243,17 +245,19 @@ def test_planning_reads_the_rows_of_many_pairs_edition_by_edition(db: Database) 
     the same rows as the pair-by-pair query, and none of other readers."""
     with db.session() as session:
         ids = [
-            repo.add_subscriber(session, validate_spec({"email": f"p{i}@example.org"}), T0).id
+            subscribers.add_subscriber(
+                session, validate_spec({"email": f"p{i}@example.org"}), T0
+            ).id
             for i in range(1200)
         ]
-        daily = repo.get_or_create_edition(session, edition_for("daily", T0, "UTC"), T0)
-        weekly = repo.get_or_create_edition(session, edition_for("weekly", T0, "UTC"), T0)
+        daily = editions.get_or_create_edition(session, edition_for("daily", T0, "UTC"), T0)
+        weekly = editions.get_or_create_edition(session, edition_for("weekly", T0, "UTC"), T0)
         everyone = [(i, daily.id) for i in ids] + [(i, weekly.id) for i in ids]
-        repo.ensure_deliveries(session, everyone, T0)
+        editions.ensure_deliveries(session, everyone, T0)
         asked = [(i, daily.id) for i in ids[:1100]] + [(i, weekly.id) for i in ids[:50]]
-        planned = repo.planned_rows(session, asked)
-        expected = [d.id for d in repo.deliveries_for(session, asked)]
+        planned = editions.planned_rows(session, asked)
+        expected = [d.id for d in editions.deliveries_for(session, asked)]
         assert [r.id for r in planned] == expected and len(expected) == 1150
         assert {r.status for r in planned} == {"pending"}
-        due = repo.due_fields(session)
+        due = editions.due_fields(session)
         assert [d.id for d in due] == sorted(ids) and due[0].frequency == "daily"

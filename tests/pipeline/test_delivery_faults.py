@@ -18,7 +18,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from sqlalchemy import select
 
-from digest.db import Database, repo
+from digest.db import Database, editions, repo, subscribers, tracking
 from digest.db.models import DeliveryRow
 from digest.deliver.transports import MemoryTransport, SmtpTransport, relay_offers_smtputf8
 from digest.demo import sample_papers_path
@@ -88,7 +88,7 @@ def readers(db: Database) -> Iterator[Database]:
         repo.upsert_papers(session, parsed.records, now)
         for email in READERS:
             spec = validate_spec({"email": email, "topics": ["language models"]})
-            repo.add_subscriber(session, spec, now)
+            subscribers.add_subscriber(session, spec, now)
     yield db
 
 
@@ -143,7 +143,7 @@ def test_a_template_error_stops_the_run_before_anything_is_claimed(
 def test_an_address_that_needs_smtputf8(readers: Database, db_url: str, tmp_path: Path) -> None:
     with readers.session() as session:
         spec = validate_spec({"email": "jörg@example.org", "topics": ["language models"]})
-        repo.add_subscriber(session, spec, utcnow())
+        subscribers.add_subscriber(session, spec, utcnow())
     with Relay(enable_SMTPUTF8=False) as plain:  # a clear, permanent, recorded failure
         rt = runtime(db_url, tmp_path, plain.sink.url)
         result = deliver_batch(rt, plan_edition(rt).delivery_ids)
@@ -158,7 +158,7 @@ def test_smtputf8_is_used_when_the_relay_offers_it(
 ) -> None:
     with readers.session() as session:
         spec = validate_spec({"email": "jörg@example.org", "topics": ["language models"]})
-        repo.add_subscriber(session, spec, utcnow())
+        subscribers.add_subscriber(session, spec, utcnow())
     with Relay(enable_SMTPUTF8=True) as relay:
         rt = runtime(db_url, tmp_path, relay.sink.url)
         deliver_batch(rt, plan_edition(rt).delivery_ids)
@@ -236,7 +236,7 @@ def test_a_421_mid_batch_stops_it_and_the_rest_goes_out_later(
                 select(DeliveryRow).where(DeliveryRow.attempts > 0, DeliveryRow.status != "sent")
             ).all()
             assert not released  # the claimed row was given back, its attempt not counted
-            noted = repo.session_errors(
+            noted = tracking.session_errors(
                 session, [d for d in plan.row_ids], since=rt.clock() - timedelta(minutes=1)
             )
             assert noted and "421" in noted[0]
@@ -299,14 +299,14 @@ def test_a_hard_bounce_suppresses_the_reader_and_a_policy_refusal_does_not(
     assert "suppressed" in str(outcomes["reader1@example.org"]["detail"])
     assert "suppressed" not in str(outcomes["reader2@example.org"]["detail"])
     with readers.session() as session:
-        assert repo.get_subscriber(session, "reader1@example.org").status == "bounced"
-        assert repo.get_subscriber(session, "reader2@example.org").status == "active"
+        assert subscribers.get_subscriber(session, "reader1@example.org").status == "bounced"
+        assert subscribers.get_subscriber(session, "reader2@example.org").status == "active"
     tomorrow = replace(rt, clock=lambda: rt.clock() + timedelta(days=1))
     planned = plan_edition(tomorrow)
     with readers.session() as session:
         emails = {
-            repo.subscribers_by_ids(session, [d.subscriber_id])[d.subscriber_id].email
-            for d in repo.load_deliveries(session, planned.row_ids)
+            subscribers.subscribers_by_ids(session, [d.subscriber_id])[d.subscriber_id].email
+            for d in editions.load_deliveries(session, planned.row_ids)
         }
     assert "reader1@example.org" not in emails and "reader2@example.org" in emails
 
@@ -328,9 +328,9 @@ def test_a_temporary_failure_to_the_last_attempt_is_a_soft_bounce(
     outcomes = {o["email"]: o for o in report.result.outcomes}
     assert outcomes["reader3@example.org"]["status"] == "failed"
     with readers.session() as session:
-        reader = repo.get_subscriber(session, "reader3@example.org")
+        reader = subscribers.get_subscriber(session, "reader3@example.org")
         assert (reader.status, reader.bounce_score) == ("bounced", 0.5)
-        assert repo.get_subscriber(session, "reader4@example.org").bounce_score == 0
+        assert subscribers.get_subscriber(session, "reader4@example.org").bounce_score == 0
 
 
 def test_policy_refusals_of_many_readers_pause_the_edition_and_suppress_nobody(
@@ -349,8 +349,8 @@ def test_policy_refusals_of_many_readers_pause_the_edition_and_suppress_nobody(
         assert statuses(readers) == {"failed": 2, "pending": 4}
         assert again.result.errors and "is paused" in again.result.errors[0]
         with readers.session() as session:
-            assert {s.status for s in repo.list_subscribers(session)} == {"active"}
-            assert repo.resume_editions(session)  # the operator fixed DMARC
+            assert {s.status for s in subscribers.list_subscribers(session)} == {"active"}
+            assert editions.resume_editions(session)  # the operator fixed DMARC
         relay.refuse.clear()
         resumed = run_edition(rt)
     assert resumed.summary()["sent now"] == 4 and statuses(readers) == {"failed": 2, "sent": 4}

@@ -22,7 +22,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from digest import subscriptions
-from digest.db import Database, repo
+from digest.db import Database, repo, subscribers
 from digest.db.models import DeliveryRow, SubscriberRow
 from digest.demo import sample_papers_path
 from digest.ingest.parse_jsonl import parse_jsonl, read_lines
@@ -108,7 +108,7 @@ def add_readers(db: Database, count: int, *, hour: int | None = None) -> list[st
             data: dict[str, object] = {"email": email, "topics": [topic] if topic else []}
             if hour is not None:
                 data["hour"] = hour
-            repo.add_subscriber(session, validate_spec(data), now)
+            subscribers.add_subscriber(session, validate_spec(data), now)
     return emails
 
 
@@ -248,7 +248,7 @@ def test_readers_who_unsubscribe_during_a_worker_edition_are_not_mailed_after(
             committed: dict[str, float] = {}
             for email in leaving:
                 with db.session() as session:
-                    row = repo.get_subscriber(session, email)
+                    row = subscribers.get_subscriber(session, email)
                     subscriptions.unsubscribe(session, row, utcnow())
                 committed[email] = time.time()  # after the commit returned
                 time.sleep(0.05)

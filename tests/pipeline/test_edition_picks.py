@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from digest.db import Database, repo
+from digest.db import Database, editions, repo, subscribers
 from digest.db.models import DeliveryRow
 from digest.deliver.transports import MemoryTransport
 from digest.demo import sample_papers_path
@@ -47,8 +47,8 @@ def stored(db: Database, ids: list[int]) -> dict[int, list[object]]:
 def expected(rt: Runtime, ids: list[int]) -> dict[int, list[object]]:
     """The picks of ranking these rows' readers as one batch would (compute_picks)."""
     with rt.db.session() as session:
-        rows = repo.load_deliveries(session, ids)
-        subs = repo.subscribers_by_ids(session, [r.subscriber_id for r in rows])
+        rows = editions.load_deliveries(session, ids)
+        subs = subscribers.subscribers_by_ids(session, [r.subscriber_id for r in rows])
         readers = [subs[r.subscriber_id] for r in rows]
         picks = compute_picks(rt, session, readers, rt.clock())
         found = {s.id: [p.to_json() for p in c] for s, c in zip(readers, picks, strict=True)}
@@ -62,7 +62,7 @@ def test_edition_picks_equal_batch_picks_on_day_one_and_later(db: Database, tmp_
     with db.session() as session:
         repo.upsert_papers(session, parse_jsonl(lines[:30], source="t").records, now)
         for email, interests in READERS.items():
-            repo.add_subscriber(session, validate_spec({"email": email, **interests}), now)
+            subscribers.add_subscriber(session, validate_spec({"email": email, **interests}), now)
 
     sending = now + timedelta(minutes=5)
     rt = runtime(db, tmp_path, lambda: sending)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from digest.db import Database, repo
+from digest.db import Database, repo, subscribers
 from digest.db.models import DeliveryRow, PaperRow, SourceRow
 from digest.demo import sample_papers_path
 from digest.ingest.parse_jsonl import parse_jsonl, read_lines
@@ -200,7 +200,7 @@ def test_a_scheduler_down_for_three_hours_sends_each_missed_reader_one_digest(
             email = f"{zone.split('/')[1].lower()}-{hour}@example.org"
             topic = OUTAGE_TOPICS[n % len(OUTAGE_TOPICS)]
             spec = {"email": email, "topics": [topic], "timezone": zone, "hour": hour}
-            repo.add_subscriber(session, validate_spec(spec), start - timedelta(days=1))
+            subscribers.add_subscriber(session, validate_spec(spec), start - timedelta(days=1))
             slots[email] = slot_start(date(2026, 1, 14), hour, ZoneInfo(zone)).astimezone(UTC)
     db.dispose()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from digest.db import Database, repo
+from digest.db import Database, repo, subscribers
 from digest.deliver.transports import MemoryTransport
 from digest.demo import sample_papers_path
 from digest.ingest.parse_jsonl import parse_jsonl
@@ -36,7 +36,7 @@ def test_a_weekly_reader_gets_the_week_a_daily_reader_their_days(db: Database, t
             groups[age] = {r.id for r in records}
         for email, frequency in (("day@example.org", "daily"), ("week@example.org", "weekly")):
             spec = validate_spec({"email": email, "frequency": frequency, "topics": ["model"]})
-            repo.add_subscriber(session, spec, now - timedelta(days=30))
+            subscribers.add_subscriber(session, spec, now - timedelta(days=30))
     settings = Settings.from_env(
         {
             "DIGEST_VAR_DIR": str(tmp_path),
@@ -51,7 +51,7 @@ def test_a_weekly_reader_gets_the_week_a_daily_reader_their_days(db: Database, t
         pool = {paper.id for paper, _ in candidate_papers(rt, session, now)}
         assert pool == groups[0.5] | groups[3] | groups[6]  # a week, not DIGEST_CANDIDATE_DAYS
         readers = [
-            repo.find_subscriber(session, e) for e in ("day@example.org", "week@example.org")
+            subscribers.find_subscriber(session, e) for e in ("day@example.org", "week@example.org")
         ]
         inputs = ranking_inputs(rt, session, readers, now)  # type: ignore[arg-type]
         daily, weekly = (inputs.excluded[p.id] for p in inputs.profiles)
@@ -66,7 +66,7 @@ def test_a_weekly_reader_gets_the_week_a_daily_reader_their_days(db: Database, t
         records = parse_jsonl(lines[40:50], source="t").records
         repo.upsert_papers(session, records, later - timedelta(days=1))
         fresh = {r.id for r in records}
-        reader = repo.find_subscriber(session, "week@example.org")
+        reader = subscribers.find_subscriber(session, "week@example.org")
         inputs = ranking_inputs(rt, session, [reader], later)  # type: ignore[list-item]
         window = {p.id for p, _ in candidate_papers(rt, session, later)}
         assert window - set(inputs.excluded[inputs.profiles[0].id]) == fresh

@@ -22,7 +22,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from sqlalchemy import create_engine, text
 
-from digest.db import Database, repo
+from digest.db import Database, subscribers, tracking
 from digest.demo import DEMO_SUBSCRIBERS, sample_papers_path
 from digest.errors import ConfigError, DigestError
 from digest.pipeline.fanout import Broker, Patience, deliver_on_workers
@@ -345,7 +345,7 @@ def test_with_no_worker_open_rows_are_enqueued_again_then_the_run_gives_up(
     now = utcnow()
     with db.session() as session:
         for n in range(3):
-            repo.add_subscriber(session, validate_spec({"email": f"r{n}@example.org"}), now)
+            subscribers.add_subscriber(session, validate_spec({"email": f"r{n}@example.org"}), now)
     settings = Settings.from_env(
         {
             "DIGEST_VAR_DIR": str(tmp_path),
@@ -362,4 +362,4 @@ def test_with_no_worker_open_rows_are_enqueued_again_then_the_run_gives_up(
     queued = redis.Redis.from_url(redis_url).llen("digest")
     assert queued >= 2 * len(plan.delivery_ids)  # the sweeper enqueued the open rows again
     with db.session() as session:
-        assert repo.ledger_state(session, plan.row_ids).counts == {"pending": 3}
+        assert tracking.ledger_state(session, plan.row_ids).counts == {"pending": 3}

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from sqlalchemy import inspect
 
-from digest.db import Database, repo
+from digest import embeddings
+from digest.db import Database, feedback, repo, subscribers
+from digest.db import vectors as db_vectors
 from digest.domain import Paper
 from digest.errors import InputError
 from digest.rank import vectors
@@ -76,22 +78,26 @@ def test_topic_vectors_are_embedded_once_and_read_back(db: Database) -> None:
     model = TinyEmbedder()
     topics = ["speech recognition", "graph learning", "speech recognition"]
     with db.session() as session:
-        first = vectors.text_vectors(session, topics, model, NOW)
+        first = embeddings.text_vectors(session, topics, model, NOW)
     assert model.calls == 1 and set(first) == {"speech recognition", "graph learning"}
     with db.session() as session:
-        again = vectors.text_vectors(session, [*topics, "learning to rank"], model, NOW)
-        assert vectors.text_vectors(session, topics, model, NOW).keys() == first.keys()
+        again = embeddings.text_vectors(session, [*topics, "learning to rank"], model, NOW)
+        assert embeddings.text_vectors(session, topics, model, NOW).keys() == first.keys()
     assert model.calls == 2  # only "learning to rank" reached the model the second time
     assert all(np.allclose(again[t], first[t]) for t in first)
     with db.session() as session:
-        stored = repo.text_embeddings_for(session, [vectors.text_key(t) for t in again], model.name)
+        stored = db_vectors.text_embeddings_for(
+            session, [vectors.text_key(t) for t in again], model.name
+        )
         assert len(stored) == 3
-        assert repo.text_embeddings_for(session, stored, "another-model") == {}
+        assert db_vectors.text_embeddings_for(session, stored, "another-model") == {}
         # a key stored meanwhile (another worker) is left as it is, not an error
-        repo.store_text_embeddings(
+        db_vectors.store_text_embeddings(
             session, {vectors.text_key("graph learning"): b"x"}, model.name, NOW
         )
-        kept = repo.text_embeddings_for(session, [vectors.text_key("graph learning")], model.name)
+        kept = db_vectors.text_embeddings_for(
+            session, [vectors.text_key("graph learning")], model.name
+        )
     assert vectors.decode(next(iter(kept.values()))).shape == (3,)
 
 
@@ -109,15 +115,15 @@ def test_known_texts_run_the_model_only_on_the_others() -> None:
 
 def test_feedback_events_round_trip(db: Database) -> None:
     with db.session() as session:
-        sub = repo.add_subscriber(session, validate_spec({"email": "a@example.org"}), NOW)
-        repo.add_feedback(session, sub.id, "2505.00001", "up", NOW)
-        repo.add_feedback(session, sub.id, "2505.00001", "down", NOW + timedelta(hours=1))
-        repo.add_feedback(session, sub.id, "2505.00002", "click", NOW - timedelta(hours=1))
+        sub = subscribers.add_subscriber(session, validate_spec({"email": "a@example.org"}), NOW)
+        feedback.add_feedback(session, sub.id, "2505.00001", "up", NOW)
+        feedback.add_feedback(session, sub.id, "2505.00001", "down", NOW + timedelta(hours=1))
+        feedback.add_feedback(session, sub.id, "2505.00002", "click", NOW - timedelta(hours=1))
         with pytest.raises(InputError, match="feedback kind"):
-            repo.add_feedback(session, sub.id, "2505.00002", "love", NOW)
+            feedback.add_feedback(session, sub.id, "2505.00002", "love", NOW)
         sub_id = sub.id
     with db.session() as session:
-        events = repo.feedback_for(session, [sub_id, 999])[sub_id]
+        events = feedback.feedback_for(session, [sub_id, 999])[sub_id]
     assert [(e.paper_id, e.kind) for e in events] == [
         ("2505.00002", "click"),
         ("2505.00001", "up"),
@@ -131,13 +137,13 @@ def test_papers_are_embedded_once_and_vectors_read_back(db: Database) -> None:
     with db.session() as session:
         repo.upsert_papers(session, papers(), NOW)
     with db.session() as session:
-        assert vectors.embed_new_papers(session, model, batch=2) == 3
+        assert embeddings.embed_new_papers(session, model, batch=2) == 3
     with db.session() as session:
-        assert vectors.embed_new_papers(session, model) == 0  # nothing new: model not called
+        assert embeddings.embed_new_papers(session, model) == 0  # nothing new: model not called
         stored = vectors.decode_all(
-            repo.embeddings_for(session, [p.id for p in papers()], model.name)
+            db_vectors.embeddings_for(session, [p.id for p in papers()], model.name)
         )
-        assert repo.embeddings_for(session, ["2505.00001"], "another-model") == {}
+        assert db_vectors.embeddings_for(session, ["2505.00001"], "another-model") == {}
         loaded = repo.papers_by_ids(session, ["2505.00001"])  # vectors are not loaded along
     assert model.calls == 2
     assert set(stored) == {p.id for p in papers()}
@@ -166,10 +172,10 @@ def test_compute_picks_uses_feedback(db: Database, tmp_path) -> None:
         repo.upsert_papers(session, [earlier], NOW - timedelta(days=30))
         repo.upsert_papers(session, papers(), NOW - timedelta(hours=2))
         spec = validate_spec({"email": "b@example.org", "topics": ["graph learning"]})
-        sub = repo.add_subscriber(session, spec, NOW)
+        sub = subscribers.add_subscriber(session, spec, NOW)
         before = compute_picks(rt, session, [sub], NOW)[0]
         for _ in range(3):
-            repo.add_feedback(session, sub.id, "2504.00009", "up", NOW)
+            feedback.add_feedback(session, sub.id, "2504.00009", "up", NOW)
         after = compute_picks(rt, session, [sub], NOW)[0]
     assert [p.paper_id for p in before] == ["2505.00002"]
     assert {"2505.00001", "2505.00002"} <= {p.paper_id for p in after}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from digest.db import Database, repo
+from digest import embeddings
+from digest.db import Database, subscribers
+from digest.db import vectors as db_vectors
 from digest.rank import semantic, vectors
 from digest.subscriber_spec import validate_spec
 from tests.helpers import run_cli
@@ -15,18 +17,18 @@ OLD = NOW - timedelta(days=3)
 
 def add(session, email: str, status: str, topics: list[str]) -> None:  # type: ignore[no-untyped-def]
     spec = validate_spec({"email": email, "status": status, "topics": topics})
-    repo.add_subscriber(session, spec, NOW)
+    subscribers.add_subscriber(session, spec, NOW)
 
 
 def store(session, texts: list[str], model: str = semantic.MODEL_NAME, at=OLD) -> None:  # type: ignore[no-untyped-def]
     blobs = {vectors.text_key(t): vectors.encode([1.0, 0.0]) for t in texts}
-    repo.store_text_embeddings(session, blobs, model, at)
+    db_vectors.store_text_embeddings(session, blobs, model, at)
 
 
 def stored(db: Database, model: str = semantic.MODEL_NAME) -> set[str]:
     keys = {vectors.text_key(t): t for t in TEXTS}
     with db.session() as session:
-        return {keys[k] for k in repo.text_embeddings_for(session, keys, model)}
+        return {keys[k] for k in db_vectors.text_embeddings_for(session, keys, model)}
 
 
 TEXTS = ["speech recognition", "graph learning", "paused topic", "old topic", "removed", "new"]
@@ -42,12 +44,12 @@ def test_prune_keeps_what_subscribers_need_and_what_is_recent(db: Database) -> N
         store(session, ["new"], at=NOW - timedelta(hours=2))  # within the grace period
         store(session, ["speech recognition"], model="an-older-model")
     with db.session() as session:
-        assert vectors.prune_text_vectors(session, now=NOW) == 3
+        assert embeddings.prune_text_vectors(session, now=NOW) == 3
     assert stored(db) == {"speech recognition", "graph learning", "paused topic", "new"}
     assert stored(db, "an-older-model") == set()
     with db.session() as session:  # nothing left to prune; a zero grace takes the recent one
-        assert vectors.prune_text_vectors(session, now=NOW) == 0
-        assert vectors.prune_text_vectors(session, now=NOW, grace=timedelta(0)) == 1
+        assert embeddings.prune_text_vectors(session, now=NOW) == 0
+        assert embeddings.prune_text_vectors(session, now=NOW, grace=timedelta(0)) == 1
     assert stored(db) == {"speech recognition", "graph learning", "paused topic"}
 
 

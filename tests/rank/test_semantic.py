@@ -116,6 +116,7 @@ def test_default_backend_is_semantic_when_installed(pool) -> None:
 def test_ingest_embeds_new_papers_once(digest_env, capsys) -> None:  # type: ignore[no-untyped-def]
     from digest.cli.common import open_database
     from digest.db import repo
+    from digest.db import vectors as db_vectors
     from digest.demo import sample_papers_path
     from digest.settings import Settings
     from tests.helpers import run_cli
@@ -126,7 +127,7 @@ def test_ingest_embeds_new_papers_once(digest_env, capsys) -> None:  # type: ign
     again = run_cli(capsys, "ingest", "jsonl", str(sample_papers_path()), "--json")
     assert again.json()["embedded"] == 0  # every paper already has its vector
     with open_database(Settings.from_env()).session() as session:
-        assert repo.papers_without_embedding(session, sem.MODEL_NAME) == []
+        assert db_vectors.papers_without_embedding(session, sem.MODEL_NAME) == []
         assert repo.count_papers(session) == first.json()["new"]
 
 

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import inspect, select, text
 from starlette.testclient import TestClient
 
-from digest.db import Database, repo
+from digest.db import Database, repo, subscribers
 from digest.db.models import SubscriberRow
 from digest.deliver.transports import MemoryTransport
 from digest.demo import sample_papers_path
@@ -64,11 +64,11 @@ class Harness:
     def add(self, email: str, **fields: Any) -> SubscriberRow:
         spec = validate_spec({"email": email, **fields})
         with self.rt.db.session() as session:
-            return repo.add_subscriber(session, spec, self.clock())
+            return subscribers.add_subscriber(session, spec, self.clock())
 
     def reader(self, email: str) -> SubscriberRow | None:
         with self.rt.db.session() as session:
-            return repo.find_subscriber(session, email)
+            return subscribers.find_subscriber(session, email)
 
     def send_edition(self, *emails: str) -> None:
         report = run_edition(self.rt, emails=list(emails) or None)

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text, update
 from starlette.testclient import TestClient
 
-from digest.db import Database, repo
+from digest.db import Database, editions, repo, subscribers
 from digest.db.models import DeliveryRow
 from digest.deliver.transports import MemoryTransport
 from digest.errors import ConfigError
@@ -70,19 +70,21 @@ def build_ledger(h: Harness) -> None:
     unsubscribed, one paused; one source whose last run counted papers."""
     with h.rt.db.session() as session:
         readers = [
-            repo.add_subscriber(session, validate_spec({"email": f"r{n}@example.org"}), PLANNED)
+            subscribers.add_subscriber(
+                session, validate_spec({"email": f"r{n}@example.org"}), PLANNED
+            )
             for n in range(10)
         ]
-        old = repo.get_or_create_edition(
+        old = editions.get_or_create_edition(
             session,
             EditionSlot("daily:2026-11-30", "daily", date(2026, 11, 30)),
             PLANNED - timedelta(days=1),
         )
-        newest = repo.get_or_create_edition(
+        newest = editions.get_or_create_edition(
             session, EditionSlot("daily:2026-12-01", "daily", date(2026, 12, 1)), PLANNED
         )
-        repo.ensure_deliveries(session, [(r.id, old.id) for r in readers[:3]], PLANNED)
-        repo.ensure_deliveries(session, [(r.id, newest.id) for r in readers], PLANNED)
+        editions.ensure_deliveries(session, [(r.id, old.id) for r in readers[:3]], PLANNED)
+        editions.ensure_deliveries(session, [(r.id, newest.id) for r in readers], PLANNED)
         session.execute(
             update(DeliveryRow)
             .where(DeliveryRow.edition_id == old.id)

@@ -13,7 +13,8 @@ import re
 import httpx
 import pytest
 
-from digest.db import accounts, repo
+from digest.db import accounts, feedback
+from digest.db.subscribers import find_subscriber
 from digest.pipeline.service import deliver_batch, plan_edition
 from tests.web.conftest import BASE, Harness, body_text, feedback_of, links_in
 
@@ -228,7 +229,7 @@ def test_pause_sign_out_and_delete_from_preferences(sent: Harness) -> None:
 
     reader_id = h.reader(READER).id  # type: ignore[union-attr]
     with h.rt.db.session() as session:
-        repo.add_feedback(session, reader_id, "2505.22942", "up", h.clock())
+        feedback.add_feedback(session, reader_id, "2505.22942", "up", h.clock())
     tables = ("deliveries", "sent_papers", "interests", "feedback_events")
     counts = {
         t: h.count(f"SELECT count(*) FROM {t} WHERE subscriber_id = :i", i=reader_id)
@@ -301,7 +302,7 @@ def test_old_long_feedback_links_still_work(sent: Harness) -> None:
     with h.rt.db.session() as session:
         assert accounts.latest_vote(session, reader.id, paper) is None
     with h.rt.db.session() as session:
-        row = repo.find_subscriber(session, READER)
+        row = find_subscriber(session, READER)
         assert row is not None
         accounts.rotate_link_id(row, h.clock())
     assert h.client.get(up).status_code == 410

@@ -4,8 +4,8 @@ Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-02 02:30:00
 
-Planning reads an edition's rows (``repo.planned_rows``) and ``digest run`` counts an
-edition's open rows while it follows it (``repo.open_in_editions``); the unique
+Planning reads an edition's rows (``editions.planned_rows``) and ``digest run`` counts an
+edition's open rows while it follows it (``tracking.open_in_editions``); the unique
 (subscriber_id, edition_id) index cannot serve either, so both scanned the whole ledger,
 which grows by a row per reader per edition.
 """

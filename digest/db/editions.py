@@ -1,0 +1,225 @@
+"""Editions and their ledger rows, as planning and sending read them: the edition of a
+slot (created once however many planners race), one pending row per (reader, edition),
+the schedule fields of the active readers, the rows of a batch and their picks, and what
+each reader was already sent.
+
+The rows' state changes (claim, sent, failed, ...) are in :mod:`digest.db.ledger`; where
+a run's rows stand is in :mod:`digest.db.tracking`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from digest.db.models import (
+    DeliveryRow,
+    EditionRow,
+    SentPaperRow,
+    SubscriberRow,
+)
+from digest.db.statements import chunks, insert
+from digest.domain import Pick
+from digest.schedule import EditionSlot
+
+
+def get_or_create_edition(session: Session, slot: EditionSlot, now: datetime) -> EditionRow:
+    """Race-safe: concurrent planners insert the same key once, then both read it."""
+    session.execute(
+        insert(session, EditionRow)
+        .values(
+            key=slot.key, frequency=slot.frequency, period_start=slot.period_start, created_at=now
+        )
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    edition = session.scalar(select(EditionRow).where(EditionRow.key == slot.key))
+    assert edition is not None
+    return edition
+
+
+def pause_edition(session: Session, edition_id: int, reason: str) -> str:
+    """Stop an edition (nothing more is claimed from it) with the reason; its key."""
+    edition = session.get_one(EditionRow, edition_id)
+    if edition.paused_reason is None:
+        edition.paused_reason = reason
+    return edition.key
+
+
+def resume_editions(session: Session) -> list[str]:
+    """Lift every pause; the keys of the editions that were paused."""
+    paused = list(session.scalars(select(EditionRow).where(EditionRow.paused_reason.is_not(None))))
+    for edition in paused:
+        edition.paused_reason = None
+    return [e.key for e in paused]
+
+
+def editions_by_ids(session: Session, ids: Iterable[int]) -> dict[int, EditionRow]:
+    wanted = list(set(ids))
+    return {e.id: e for e in session.scalars(select(EditionRow).where(EditionRow.id.in_(wanted)))}
+
+
+def ensure_deliveries(session: Session, pairs: Sequence[tuple[int, int]], now: datetime) -> None:
+    """One pending ledger row per (subscriber, edition); existing rows are left alone."""
+    for chunk in chunks(pairs):
+        session.execute(
+            insert(session, DeliveryRow)
+            .values(
+                [
+                    {
+                        "subscriber_id": s,
+                        "edition_id": e,
+                        "status": "pending",
+                        "attempts": 0,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for s, e in chunk
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["subscriber_id", "edition_id"])
+        )
+
+
+def deliveries_for(session: Session, pairs: Sequence[tuple[int, int]]) -> list[DeliveryRow]:
+    rows: list[DeliveryRow] = []
+    for chunk in chunks(pairs, 250):
+        condition = or_(
+            *(and_(DeliveryRow.subscriber_id == s, DeliveryRow.edition_id == e) for s, e in chunk)
+        )
+        rows.extend(session.scalars(select(DeliveryRow).where(condition)))
+    return sorted(rows, key=lambda r: r.id)
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """What planning needs of an active subscriber: when their digest is due."""
+
+    id: int
+    email_key: str
+    frequency: str
+    delivery_hour: int
+    timezone: str
+    weekday: int
+
+
+def due_fields(session: Session) -> list[Due]:
+    """Every active subscriber's schedule, as plain values: columns only (no ORM objects,
+    no interests), since planning 100,000 readers reads nothing else of them."""
+    table = SubscriberRow.__table__
+    statement = (
+        select(
+            table.c.id,
+            table.c.email_key,
+            table.c.frequency,
+            table.c.delivery_hour,
+            table.c.timezone,
+            table.c.weekday,
+        )
+        .where(table.c.status == "active")
+        .order_by(table.c.id)
+    )
+    return [Due(*row) for row in session.execute(statement)]
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRow:
+    id: int
+    status: str
+    next_attempt_at: datetime | None
+
+
+def planned_rows(session: Session, pairs: Sequence[tuple[int, int]]) -> list[PlannedRow]:
+    """The ledger rows of these (subscriber, edition) pairs, columns only, by id. Many pairs
+    are read edition by edition (one indexed query each, filtered here) rather than as
+    hundreds of 250-way ORs."""
+    if len(pairs) <= 1000:
+        return [
+            PlannedRow(r.id, r.status, r.next_attempt_at) for r in deliveries_for(session, pairs)
+        ]
+    table = DeliveryRow.__table__
+    wanted = set(pairs)
+    found: list[PlannedRow] = []
+    for edition in sorted({e for _, e in pairs}):
+        statement = select(
+            table.c.id, table.c.subscriber_id, table.c.status, table.c.next_attempt_at
+        ).where(table.c.edition_id == edition)
+        found.extend(
+            PlannedRow(row_id, status, next_at)
+            for row_id, sub, status, next_at in session.execute(statement)
+            if (sub, edition) in wanted
+        )
+    return sorted(found, key=lambda r: r.id)
+
+
+def claimable(delivery: DeliveryRow | PlannedRow, now: datetime) -> bool:
+    """Open and due: what :func:`claim_delivery` would take (reader status aside)."""
+    return delivery.status == "pending" or (
+        delivery.status == "retry"
+        and (delivery.next_attempt_at is None or delivery.next_attempt_at <= now)
+    )
+
+
+def store_picks(session: Session, picks: Sequence[tuple[int, Sequence[Pick]]]) -> None:
+    """Store each row's picks before sending, once (rows that have picks keep them): a
+    retry or a concurrent batch sends the same. One statement for all (executemany)."""
+    if not picks:
+        return
+    table = DeliveryRow.__table__
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("row_id"), table.c.picks.is_(None))
+        .values(picks=bindparam("row_picks"))
+    )
+    rows = [{"row_id": i, "row_picks": [p.to_json() for p in chosen]} for i, chosen in picks]
+    session.execute(statement, rows)
+
+
+def unranked_rows(session: Session, ids: Sequence[int]) -> list[tuple[int, int]]:
+    """(row id, subscriber id) of the open rows among ``ids`` that have no picks yet, by
+    row id: what an edition still has to rank (columns only, no ORM objects)."""
+    table = DeliveryRow.__table__
+    found: list[tuple[int, int]] = []
+    for chunk in chunks(list(ids)):
+        statement = select(table.c.id, table.c.subscriber_id).where(
+            table.c.id.in_(chunk),
+            table.c.picks.is_(None),
+            table.c.status.in_(("pending", "retry")),
+        )
+        found.extend((row_id, sub) for row_id, sub in session.execute(statement))
+    return sorted(found)
+
+
+def load_deliveries(session: Session, ids: Sequence[int]) -> list[DeliveryRow]:
+    rows: list[DeliveryRow] = []
+    for chunk in chunks(list(ids)):
+        rows.extend(session.scalars(select(DeliveryRow).where(DeliveryRow.id.in_(chunk))))
+    return sorted(rows, key=lambda r: r.id)
+
+
+def sent_paper_ids(session: Session, subscriber_ids: Sequence[int]) -> dict[int, set[str]]:
+    sent: dict[int, set[str]] = {}
+    for chunk in chunks(list(subscriber_ids)):
+        query = select(SentPaperRow.subscriber_id, SentPaperRow.paper_id).where(
+            SentPaperRow.subscriber_id.in_(chunk)
+        )
+        for subscriber_id, paper_id in session.execute(query):
+            sent.setdefault(subscriber_id, set()).add(paper_id)
+    return sent
+
+
+def last_sent_at(session: Session, subscriber_ids: Sequence[int]) -> dict[int, datetime]:
+    found: dict[int, datetime] = {}
+    for chunk in chunks(list(subscriber_ids)):
+        query = (
+            select(DeliveryRow.subscriber_id, func.max(DeliveryRow.sent_at))
+            .where(DeliveryRow.subscriber_id.in_(chunk), DeliveryRow.status == "sent")
+            .group_by(DeliveryRow.subscriber_id)
+        )
+        for subscriber_id, when in session.execute(query):
+            if when is not None:
+                found[subscriber_id] = when
+    return found

@@ -1,0 +1,160 @@
+"""Subscribers and their interests: find, list, add, replace, remove; and a row read as
+the plain data the rest of the code speaks (``SubscriberSpec``, ``Profile``,
+``SubscriberInfo``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, selectinload
+
+from digest.db.models import (
+    InterestRow,
+    SubscriberRow,
+)
+from digest.db.statements import chunks
+from digest.domain import Profile, SubscriberInfo
+from digest.errors import InputError, NotFoundError
+from digest.subscriber_spec import INTEREST_KIND, LIST_FIELDS, SubscriberSpec, email_key
+
+
+def _subscribers() -> Select[SubscriberRow]:
+    return select(SubscriberRow).options(selectinload(SubscriberRow.interests))
+
+
+def find_subscriber(session: Session, email: str) -> SubscriberRow | None:
+    return session.scalar(_subscribers().where(SubscriberRow.email_key == email_key(email)))
+
+
+def subscriber_by_id(session: Session, subscriber_id: int) -> SubscriberRow | None:
+    return session.get(SubscriberRow, subscriber_id)
+
+
+def get_subscriber(session: Session, email: str) -> SubscriberRow:
+    row = find_subscriber(session, email)
+    if row is None:
+        raise NotFoundError(f"no subscriber with address {email!r}")
+    return row
+
+
+def list_subscribers(session: Session, status: str | None = None) -> list[SubscriberRow]:
+    query = _subscribers().order_by(SubscriberRow.id)
+    if status:
+        query = query.where(SubscriberRow.status == status)
+    return list(session.scalars(query))
+
+
+def subscribers_by_ids(session: Session, ids: Iterable[int]) -> dict[int, SubscriberRow]:
+    wanted = list(dict.fromkeys(ids))
+    found: dict[int, SubscriberRow] = {}
+    for chunk in chunks(wanted):
+        for row in session.scalars(_subscribers().where(SubscriberRow.id.in_(chunk))):
+            found[row.id] = row
+    return found
+
+
+def add_subscriber(session: Session, spec: SubscriberSpec, now: datetime) -> SubscriberRow:
+    key = email_key(spec.email)
+    if session.scalar(select(SubscriberRow.id).where(SubscriberRow.email_key == key)):
+        raise InputError(f"a subscriber with address {spec.email!r} already exists")
+    row = SubscriberRow(
+        email=spec.email,
+        email_key=key,
+        name=spec.name,
+        greeting_name=spec.greeting_name,
+        status=spec.status,
+        timezone=spec.timezone,
+        frequency=spec.frequency,
+        delivery_hour=spec.delivery_hour,
+        weekday=spec.weekday,
+        created_at=now,
+        updated_at=now,
+        confirmed_at=now if spec.status == "active" else None,
+        unsubscribed_at=now if spec.status == "unsubscribed" else None,
+    )
+    row.interests = [InterestRow(kind=k, value=v) for k, v in spec.interests()]
+    session.add(row)
+    session.flush()
+    return row
+
+
+def replace_subscriber(
+    session: Session, row: SubscriberRow, spec: SubscriberSpec, now: datetime
+) -> SubscriberRow:
+    """Make ``row`` say what ``spec`` says (used by update and by import of known addresses)."""
+    key = email_key(spec.email)
+    if key != row.email_key:
+        other = session.scalar(select(SubscriberRow.id).where(SubscriberRow.email_key == key))
+        if other:
+            raise InputError(f"a subscriber with address {spec.email!r} already exists")
+    if spec.status != row.status:
+        if spec.status == "active" and row.confirmed_at is None:
+            row.confirmed_at = now
+        if spec.status == "unsubscribed":
+            row.unsubscribed_at = now
+    row.email, row.email_key, row.name = spec.email, key, spec.name
+    row.status, row.timezone = spec.status, spec.timezone
+    row.frequency, row.delivery_hour = spec.frequency, spec.delivery_hour
+    row.weekday, row.greeting_name = spec.weekday, spec.greeting_name
+    wanted = spec.interests()
+    current = {(i.kind, i.value): i for i in row.interests}
+    row.interests = [
+        current.get(pair) or InterestRow(kind=pair[0], value=pair[1]) for pair in wanted
+    ]
+    row.updated_at = now
+    session.flush()
+    return row
+
+
+def remove_subscriber(session: Session, row: SubscriberRow) -> None:
+    session.delete(row)
+    session.flush()
+
+
+def spec_from_row(row: SubscriberRow) -> SubscriberSpec:
+    lists: dict[str, list[str]] = {f: [] for f in LIST_FIELDS}
+    field_of = {kind: f for f, kind in INTEREST_KIND.items()}
+    for interest in row.interests:
+        lists[field_of[interest.kind]].append(interest.value)
+    return SubscriberSpec(
+        email=row.email,
+        name=row.name,
+        greeting_name=row.greeting_name,
+        status=row.status,
+        timezone=row.timezone,
+        frequency=row.frequency,
+        delivery_hour=row.delivery_hour,
+        weekday=row.weekday,
+        **{f: tuple(v) for f, v in lists.items()},
+    )
+
+
+def profile_from_row(row: SubscriberRow) -> Profile:
+    spec = spec_from_row(row)
+    return Profile(
+        id=str(row.id),
+        topics=spec.topics,
+        require=spec.require,
+        exclude=spec.exclude,
+        authors=spec.authors,
+        categories=spec.categories,
+        liked=spec.liked,
+        disliked=spec.disliked,
+    )
+
+
+def info_from_row(row: SubscriberRow) -> SubscriberInfo:
+    return SubscriberInfo(
+        id=row.id,
+        email=row.email,
+        name=row.name,
+        timezone=row.timezone,
+        frequency=row.frequency,
+        delivery_hour=row.delivery_hour,
+        created_at=row.created_at,
+        link_id=row.link_id,
+        weekday=row.weekday,
+        greeting_name=row.greeting_name,
+    )

@@ -1,0 +1,166 @@
+"""Where an edition's ledger rows stand, as a run follows and reports them: counts per
+state, the rows still open, the relay errors noted by batches that stopped, each row's
+outcome. Cheap reads through the ``(edition_id, status)`` index; workers move the rows,
+``digest run`` only watches them (:mod:`digest.pipeline.fanout`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from digest.db.models import (
+    DeliveryRow,
+    EditionRow,
+    SubscriberRow,
+)
+from digest.db.statements import chunks
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerState:
+    """The states of a set of ledger rows, and when the earliest retry is due."""
+
+    counts: Counter[str]
+    next_retry_at: datetime | None
+
+
+def ledger_state(session: Session, delivery_ids: Sequence[int]) -> LedgerState:
+    counts: Counter[str] = Counter()
+    next_retry: datetime | None = None
+    for chunk in chunks(list(delivery_ids)):
+        query = (
+            select(DeliveryRow.status, func.count(), func.min(DeliveryRow.next_attempt_at))
+            .where(DeliveryRow.id.in_(chunk))
+            .group_by(DeliveryRow.status)
+        )
+        for status, count, earliest in session.execute(query):
+            counts[status] += count
+            if status == "retry" and earliest is not None:
+                next_retry = earliest if next_retry is None else min(next_retry, earliest)
+    return LedgerState(counts, next_retry)
+
+
+def unsettled(session: Session, delivery_ids: Sequence[int], now: datetime) -> dict[int, str]:
+    """Rows still to be handled now: ``pending``, ``sending``, or ``retry`` whose time has
+    come (id -> status). A retry due later is settled for this pass."""
+    found: dict[int, str] = {}
+    for chunk in chunks(list(delivery_ids)):
+        query = select(DeliveryRow.id, DeliveryRow.status).where(
+            DeliveryRow.id.in_(chunk),
+            or_(
+                DeliveryRow.status.in_(("pending", "sending")),
+                and_(
+                    DeliveryRow.status == "retry",
+                    or_(DeliveryRow.next_attempt_at.is_(None), DeliveryRow.next_attempt_at <= now),
+                ),
+            ),
+        )
+        found.update({row_id: status for row_id, status in session.execute(query)})
+    return found
+
+
+def edition_ids_of(session: Session, delivery_ids: Sequence[int]) -> list[int]:
+    """The editions these ledger rows belong to."""
+    found: set[int] = set()
+    for chunk in chunks(list(delivery_ids)):
+        query = select(DeliveryRow.edition_id).where(DeliveryRow.id.in_(chunk)).distinct()
+        found.update(session.scalars(query))
+    return sorted(found)
+
+
+def open_in_editions(
+    session: Session, edition_ids: Sequence[int], now: datetime, *, since: datetime
+) -> tuple[int, int]:
+    """How many rows of these editions are still to be handled now (pending, sending, or
+    a retry that is due), and how many pending ones carry a relay error noted since
+    ``since``: one cheap query (through the status index) for following a big edition."""
+    is_open = or_(
+        DeliveryRow.status.in_(("pending", "sending")),
+        and_(
+            DeliveryRow.status == "retry",
+            or_(DeliveryRow.next_attempt_at.is_(None), DeliveryRow.next_attempt_at <= now),
+        ),
+    )
+    noted = and_(
+        DeliveryRow.status == "pending",
+        DeliveryRow.last_error.is_not(None),
+        DeliveryRow.updated_at >= since,
+    )
+    count, errors = session.execute(
+        select(func.count(), func.coalesce(func.sum(case((noted, 1), else_=0)), 0)).where(
+            DeliveryRow.status.in_(("pending", "sending", "retry")),
+            DeliveryRow.edition_id.in_(list(edition_ids)),
+            is_open,
+        )
+    ).one()
+    return int(count), int(errors)
+
+
+def note_session_error(
+    session: Session, delivery_ids: Sequence[int], reason: str, now: datetime
+) -> None:
+    """A batch could not reach the relay: its ``pending`` rows keep their state and carry
+    the reason (a pending row has no error otherwise), for the run that waits on them."""
+    for chunk in chunks(list(delivery_ids)):
+        session.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.id.in_(chunk), DeliveryRow.status == "pending")
+            .values(last_error=reason[:2000], updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def session_errors(session: Session, delivery_ids: Sequence[int], since: datetime) -> list[str]:
+    """The distinct relay errors noted on open rows since ``since`` (a run's start)."""
+    errors: list[str] = []
+    for chunk in chunks(list(delivery_ids)):
+        query = (
+            select(DeliveryRow.last_error)
+            .where(
+                DeliveryRow.id.in_(chunk),
+                DeliveryRow.status == "pending",
+                DeliveryRow.last_error.is_not(None),
+                DeliveryRow.updated_at >= since,
+            )
+            .distinct()
+        )
+        errors.extend(e for e in session.scalars(query) if e and e not in errors)
+    return errors
+
+
+def outcomes_of(session: Session, delivery_ids: Sequence[int]) -> list[dict[str, object]]:
+    """Where each row stands, as a run reports it (for rows delivered by workers)."""
+    found: list[dict[str, object]] = []
+    for chunk in chunks(list(delivery_ids)):
+        query = (
+            select(
+                DeliveryRow.id,
+                SubscriberRow.email,
+                EditionRow.key,
+                DeliveryRow.status,
+                DeliveryRow.last_error,
+                DeliveryRow.message_id,
+            )
+            .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
+            .join(EditionRow, EditionRow.id == DeliveryRow.edition_id)
+            .where(DeliveryRow.id.in_(chunk))
+        )
+        for delivery_id, email, edition, status, error, message_id in session.execute(query):
+            outcome: dict[str, object] = {
+                "delivery": delivery_id,
+                "email": email,
+                "edition": edition,
+                "status": status,
+            }
+            if status == "sent":
+                outcome["message_id"] = message_id
+            elif error:
+                outcome["detail"] = error
+            found.append(outcome)
+    return sorted(found, key=lambda o: int(o["delivery"]))  # type: ignore[call-overload]
