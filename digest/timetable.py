@@ -87,7 +87,7 @@ class Schedule:
         if self.every is not None:
             return moment + self.every
         later = moment + timedelta(microseconds=1)
-        fire = self.trigger().get_next_fire_time(None, later)
+        fire: datetime | None = self.trigger().get_next_fire_time(None, later)
         assert fire is not None  # a valid cron line always fires again
         return fire
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TypeVar
 
-from sqlalchemy import Connection, bindparam, delete, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Connection, Select, bindparam, delete, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from digest.db.models import (
     DeliveryRow,
@@ -21,6 +22,9 @@ from digest.db.models import (
     SubscriberRow,
     new_link_id,
 )
+from digest.db.statements import affected, table
+
+T = TypeVar("T")
 
 
 def subscriber_by_link(session: Session, link_id: str) -> SubscriberRow | None:
@@ -59,7 +63,7 @@ def rotate_link_id(row: SubscriberRow, now: datetime) -> str:
     return row.link_id
 
 
-_subscribers = SubscriberRow.__table__
+_subscribers = table(SubscriberRow)
 # The one-click POST's statements, built once (Core: no ORM work per request).
 _UNSUBSCRIBE_MANY = (
     update(_subscribers)
@@ -115,11 +119,13 @@ def resume_paused(session: Session, now: datetime) -> int:
         .values(status="active", paused_until=None, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount or 0
+    return affected(result)
 
 
 # -- votes -------------------------------------------------------------------------------
-def _newest_vote(column, subscriber_id: int, paper_id: str):  # type: ignore[no-untyped-def]
+def _newest_vote(
+    column: InstrumentedAttribute[T], subscriber_id: int, paper_id: str
+) -> Select[T]:
     """``column`` of the reader's newest 👍/👎 event on a paper (the one ranking obeys)."""
     return (
         select(column)

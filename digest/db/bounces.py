@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from digest.db import accounts
 from digest.db.models import BounceEventRow, DeliveryRow, SubscriberRow
+from digest.db.statements import affected
 
 SOFT_INCREMENT = 0.5
 _DETAIL_CHARS = 1000
@@ -138,7 +139,7 @@ def suppress(session: Session, subscriber_id: int, *, now: datetime) -> bool:
         .values(status="bounced", last_bounce_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)
+    return bool(affected(result))
 
 
 def record_hard_bounce(

@@ -22,7 +22,7 @@ from digest.db.models import (
     SentPaperRow,
     SubscriberRow,
 )
-from digest.db.statements import chunks, insert
+from digest.db.statements import chunks, insert, table
 from digest.domain import Pick
 from digest.schedule import EditionSlot
 
@@ -109,18 +109,18 @@ class Due:
 def due_fields(session: Session) -> list[Due]:
     """Every active subscriber's schedule, as plain values: columns only (no ORM objects,
     no interests), since planning 100,000 readers reads nothing else of them."""
-    table = SubscriberRow.__table__
+    subscribers = table(SubscriberRow)
     statement = (
         select(
-            table.c.id,
-            table.c.email_key,
-            table.c.frequency,
-            table.c.delivery_hour,
-            table.c.timezone,
-            table.c.weekday,
+            subscribers.c.id,
+            subscribers.c.email_key,
+            subscribers.c.frequency,
+            subscribers.c.delivery_hour,
+            subscribers.c.timezone,
+            subscribers.c.weekday,
         )
-        .where(table.c.status == "active")
-        .order_by(table.c.id)
+        .where(subscribers.c.status == "active")
+        .order_by(subscribers.c.id)
     )
     return [Due(*row) for row in session.execute(statement)]
 
@@ -140,13 +140,16 @@ def planned_rows(session: Session, pairs: Sequence[tuple[int, int]]) -> list[Pla
         return [
             PlannedRow(r.id, r.status, r.next_attempt_at) for r in deliveries_for(session, pairs)
         ]
-    table = DeliveryRow.__table__
+    deliveries = table(DeliveryRow)
     wanted = set(pairs)
     found: list[PlannedRow] = []
     for edition in sorted({e for _, e in pairs}):
         statement = select(
-            table.c.id, table.c.subscriber_id, table.c.status, table.c.next_attempt_at
-        ).where(table.c.edition_id == edition)
+            deliveries.c.id,
+            deliveries.c.subscriber_id,
+            deliveries.c.status,
+            deliveries.c.next_attempt_at,
+        ).where(deliveries.c.edition_id == edition)
         found.extend(
             PlannedRow(row_id, status, next_at)
             for row_id, sub, status, next_at in session.execute(statement)
@@ -168,10 +171,10 @@ def store_picks(session: Session, picks: Sequence[tuple[int, Sequence[Pick]]]) -
     retry or a concurrent batch sends the same. One statement for all (executemany)."""
     if not picks:
         return
-    table = DeliveryRow.__table__
+    deliveries = table(DeliveryRow)
     statement = (
-        update(table)
-        .where(table.c.id == bindparam("row_id"), table.c.picks.is_(None))
+        update(deliveries)
+        .where(deliveries.c.id == bindparam("row_id"), deliveries.c.picks.is_(None))
         .values(picks=bindparam("row_picks"))
     )
     rows = [{"row_id": i, "row_picks": [p.to_json() for p in chosen]} for i, chosen in picks]
@@ -181,13 +184,13 @@ def store_picks(session: Session, picks: Sequence[tuple[int, Sequence[Pick]]]) -
 def unranked_rows(session: Session, ids: Sequence[int]) -> list[tuple[int, int]]:
     """(row id, subscriber id) of the open rows among ``ids`` that have no picks yet, by
     row id: what an edition still has to rank (columns only, no ORM objects)."""
-    table = DeliveryRow.__table__
+    deliveries = table(DeliveryRow)
     found: list[tuple[int, int]] = []
     for chunk in chunks(list(ids)):
-        statement = select(table.c.id, table.c.subscriber_id).where(
-            table.c.id.in_(chunk),
-            table.c.picks.is_(None),
-            table.c.status.in_(("pending", "retry")),
+        statement = select(deliveries.c.id, deliveries.c.subscriber_id).where(
+            deliveries.c.id.in_(chunk),
+            deliveries.c.picks.is_(None),
+            deliveries.c.status.in_(("pending", "retry")),
         )
         found.extend((row_id, sub) for row_id, sub in session.execute(statement))
     return sorted(found)

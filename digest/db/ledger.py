@@ -17,18 +17,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Exists, Table, bindparam, select, update
+from sqlalchemy import Connection, Exists, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from digest.db.models import DeliveryRow, SentPaperRow, SubscriberRow
+from digest.db.statements import affected, table
 
 Executor = Session | Connection
 OPEN = ("pending", "retry")
 
-deliveries: Table = DeliveryRow.__table__  # type: ignore[assignment]
-subscribers: Table = SubscriberRow.__table__  # type: ignore[assignment]
-sent_papers: Table = SentPaperRow.__table__  # type: ignore[assignment]
+deliveries = table(DeliveryRow)
+subscribers = table(SubscriberRow)
+sent_papers = table(SentPaperRow)
 
 
 def reader_is_active() -> Exists:
@@ -48,7 +49,7 @@ def _change(db: Executor, delivery_id: int, states: Sequence[str], **values: obj
         .where(deliveries.c.id == delivery_id, deliveries.c.status.in_(states))
         .values(**values)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return affected(result) == 1
 
 
 # The two statements of every message, built once with bound parameters: constructing a
@@ -93,7 +94,7 @@ def claim(db: Executor, delivery_id: int, now: datetime, lease: timedelta) -> bo
     longer active (:func:`skip_if_reader_left` then settles it).
     """
     result = db.execute(_CLAIM, {"row_id": delivery_id, "now": now, "lease_until": now + lease})
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return affected(result) == 1
 
 
 def mark_sent(
@@ -101,7 +102,7 @@ def mark_sent(
 ) -> bool:
     """Record the relay's 250 for a claimed row (its papers go to :class:`SentPapers`)."""
     values = {"row_id": delivery_id, "message_id": message_id, "reply": reply[:500], "now": now}
-    return db.execute(_SENT, values).rowcount == 1  # type: ignore[attr-defined]
+    return affected(db.execute(_SENT, values)) == 1
 
 
 def failure_outcome(
@@ -203,9 +204,10 @@ def prune_settled(db: Executor, before: datetime) -> int:
     unknown rows say nothing the next edition needs. What keeps a paper from reaching a
     reader twice is ``sent_papers``, which stays; open rows (pending, retry, sending) stay
     whatever their age. Returns the number of rows deleted."""
-    table = DeliveryRow.__table__
-    statement = table.delete().where(table.c.created_at < before, table.c.status.in_(SETTLED))
-    return int(db.execute(statement).rowcount)  # type: ignore[attr-defined]
+    statement = deliveries.delete().where(
+        deliveries.c.created_at < before, deliveries.c.status.in_(SETTLED)
+    )
+    return affected(db.execute(statement))
 
 
 def expire_leases(db: Executor, now: datetime) -> int:
@@ -227,7 +229,7 @@ def expire_leases(db: Executor, now: datetime) -> int:
             last_error="lease expired while sending; delivery state unknown",
         )
     )
-    return result.rowcount or 0  # type: ignore[attr-defined]
+    return affected(result)
 
 
 class SentPapers:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, date, datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -59,7 +59,13 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map: ClassVar = {datetime: UTCDateTime(), dict: JSON, list: JSON}
+    # JSON columns are typed by what they hold; the map names each such type.
+    type_annotation_map: ClassVar = {
+        datetime: UTCDateTime(),
+        list[str]: JSON,
+        dict[str, Any]: JSON,
+        list[dict[str, Any]]: JSON,
+    }
 
 
 class PaperRow(Base):
@@ -70,9 +76,9 @@ class PaperRow(Base):
     id: Mapped[str] = mapped_column(String(200), primary_key=True)
     title: Mapped[str] = mapped_column(Text)
     abstract: Mapped[str] = mapped_column(Text, default="")
-    authors: Mapped[list] = mapped_column(default=list)
-    categories: Mapped[list] = mapped_column(default=list)
-    links: Mapped[dict] = mapped_column(default=dict)
+    authors: Mapped[list[str]] = mapped_column(default=list)
+    categories: Mapped[list[str]] = mapped_column(default=list)
+    links: Mapped[dict[str, Any]] = mapped_column(default=dict)
     comment: Mapped[str | None] = mapped_column(Text)
     published_on: Mapped[date | None] = mapped_column(Date)
     announced_on: Mapped[date | None] = mapped_column(Date)
@@ -81,7 +87,7 @@ class PaperRow(Base):
     upvotes: Mapped[int | None] = mapped_column(Integer)
     github_stars: Mapped[int | None] = mapped_column(Integer)
     num_comments: Mapped[int | None] = mapped_column(Integer)
-    sources: Mapped[list] = mapped_column(default=list)
+    sources: Mapped[list[str]] = mapped_column(default=list)
     # Added by ingestion (migration 0002):
     doi: Mapped[str | None] = mapped_column(String(200))
     journal_ref: Mapped[str | None] = mapped_column(Text)
@@ -89,8 +95,8 @@ class PaperRow(Base):
     version: Mapped[int | None] = mapped_column(Integer)
     featured_on: Mapped[date | None] = mapped_column(Date)
     ai_summary: Mapped[str | None] = mapped_column(Text)
-    keywords: Mapped[list] = mapped_column(default=list, server_default="[]")
-    affiliations: Mapped[list] = mapped_column(default=list, server_default="[]")
+    keywords: Mapped[list[str]] = mapped_column(default=list, server_default="[]")
+    affiliations: Mapped[list[str]] = mapped_column(default=list, server_default="[]")
     # Added by ranking (migration 0003): the sentence embedding (float32 bytes), computed
     # once at ingest when the semantic extra is installed; deferred so that loading papers
     # does not load vectors.
@@ -128,15 +134,15 @@ class SourceRow(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
-    options: Mapped[dict] = mapped_column(default=dict)
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
     origin: Mapped[str] = mapped_column(String(10), default="cli")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     cursor: Mapped[str | None] = mapped_column(Text)
-    validators: Mapped[dict] = mapped_column(default=dict)
+    validators: Mapped[dict[str, Any]] = mapped_column(default=dict)
     last_run_at: Mapped[datetime | None]
     last_status: Mapped[str | None] = mapped_column(String(20))
     last_error: Mapped[str | None] = mapped_column(Text)
-    last_counts: Mapped[dict] = mapped_column(default=dict)
+    last_counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     # Kept across runs (migration 0007): when the source last worked, and its last failure.
@@ -255,7 +261,7 @@ class DeliveryRow(Base):
         ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
     )
     status: Mapped[str] = mapped_column(String(12), default="pending")
-    picks: Mapped[list | None] = mapped_column(JSON(none_as_null=True))
+    picks: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
     message_id: Mapped[str | None] = mapped_column(String(255))
     smtp_reply: Mapped[str | None] = mapped_column(String(500))
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,13 +1,16 @@
 """Statement helpers shared by the query modules of ``digest/db/``: long id lists cut into
-``IN (...)`` lists the database accepts, and the dialect's INSERT that can skip conflicts."""
+``IN (...)`` lists the database accepts, the dialect's INSERT that can skip conflicts, and
+two typed views of what SQLAlchemy's stubs leave general (a mapped class's ``Table``, the
+row count of an UPDATE or DELETE)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
+from sqlalchemy import CursorResult, Result, Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import DeclarativeBase, Session
 
 CHUNK = 500  # ids per IN (...) list: well under SQLite's bound-parameter limit
 
@@ -25,3 +28,15 @@ def insert(session: Session, model: type) -> postgresql.Insert | sqlite.Insert:
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(model)
     return sqlite.insert(model)
+
+
+def table(model: type[DeclarativeBase]) -> Table:
+    """The ``Table`` of a mapped class (typed as any ``FromClause`` by SQLAlchemy), for Core
+    UPDATE and DELETE statements."""
+    return cast(Table, model.__table__)
+
+
+def affected(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE changed: ``Session.execute`` and ``Connection.execute`` are
+    typed as returning a ``Result``; for these statements it is a ``CursorResult``."""
+    return cast(CursorResult[Any], result).rowcount

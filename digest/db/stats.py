@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from digest.db.models import (
@@ -257,6 +258,7 @@ class LatencyCounts:
 
 def send_latency(session: Session, edition_id: int, bounds: tuple[float, ...]) -> LatencyCounts:
     """One aggregate statement (a SUM per bound), not a row per message."""
+    seconds: ColumnElement[Any]
     if session.get_bind().dialect.name == "postgresql":
         seconds = func.extract("epoch", DeliveryRow.sent_at - DeliveryRow.created_at)
     else:  # SQLite keeps times as text: julianday gives days with a fraction

@@ -127,7 +127,13 @@ def spec_from_row(row: SubscriberRow) -> SubscriberSpec:
         frequency=row.frequency,
         delivery_hour=row.delivery_hour,
         weekday=row.weekday,
-        **{f: tuple(v) for f, v in lists.items()},
+        topics=tuple(lists["topics"]),
+        require=tuple(lists["require"]),
+        exclude=tuple(lists["exclude"]),
+        authors=tuple(lists["authors"]),
+        categories=tuple(lists["categories"]),
+        liked=tuple(lists["liked"]),
+        disliked=tuple(lists["disliked"]),
     )
 
 

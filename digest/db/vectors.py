@@ -53,7 +53,8 @@ def embeddings_for(session: Session, ids: Iterable[str], model: str) -> dict[str
             PaperRow.embedding.is_not(None),
         )
         for paper_id, blob in session.execute(query):
-            found[paper_id] = blob
+            if blob is not None:  # the query leaves them out; the column is nullable
+                found[paper_id] = blob
     return found
 
 

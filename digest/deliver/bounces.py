@@ -183,7 +183,7 @@ def _parts(msg: Message, depth: int = 0) -> Iterator[Message]:
     yield msg
     if depth > 10 or not msg.is_multipart() or msg.get_content_maintype() == "message":
         return
-    for part in msg.get_payload():  # type: ignore[union-attr]
+    for part in msg.get_payload():
         if isinstance(part, Message):
             yield from _parts(part, depth + 1)
 
@@ -192,7 +192,7 @@ def _header(msg: Message, name: str) -> str:
     try:
         value = msg.get(name)
     except Exception:  # a header policy.default cannot parse: take its raw text
-        value = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), None)  # type: ignore[attr-defined]
+        value = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), None)
     return "" if value is None else str(value)
 
 

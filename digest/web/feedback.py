@@ -105,13 +105,13 @@ def feedback_target(
         return None
     row, picks = found
     pick = picks[ref.position] if ref.position < len(picks) else None
-    paper_id = pick.get("id") if isinstance(pick, dict) else None
-    if not isinstance(paper_id, str):
+    picked = pick.get("id") if isinstance(pick, dict) else None
+    if not isinstance(picked, str):
         return INVALID
-    verdict = signer.check_feedback(ref, row.link_id, paper_id)
+    verdict = signer.check_feedback(ref, row.link_id, picked)
     if verdict != "valid":
         return None if verdict == "replaced" else INVALID
-    return row, paper_id
+    return row, picked
 
 
 def _on_target(

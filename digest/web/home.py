@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -43,7 +44,7 @@ class CachedPage:
 class PageCache:
     """Rendered pages by key, each kept ``ttl`` seconds."""
 
-    def __init__(self, ttl: float, clock=time.monotonic):  # type: ignore[no-untyped-def]
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic):
         self.ttl = ttl
         self.clock = clock
         self._pages: dict[object, CachedPage] = {}

@@ -13,12 +13,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from digest.db import accounts, subscribers
 from digest.db.models import SubscriberRow
 from digest.render.view import greeting_name
+from digest.subscriber_spec import SubscriberSpec
 from digest.subscriptions import (
     Notice,
     forget,
@@ -40,7 +41,7 @@ def routes(site: Site) -> list[Route]:
         token = (form.get("csrf") or [""])[0]
         return signer.check_csrf(token, link_id, name, now=site.rt.clock().timestamp())
 
-    def stale_form() -> Response:
+    def stale_form() -> HTMLResponse:
         return pages.message(
             "This form has expired",
             "For your safety, forms work for a day. Go back, reload the page and try again.",
@@ -188,7 +189,7 @@ def _state(session: Session, link_id: str) -> dict[str, Any] | None:
     return None if row is None else _state_of(row)
 
 
-def _save(session: Session, link_id: str, spec, now: datetime) -> bool:  # type: ignore[no-untyped-def]
+def _save(session: Session, link_id: str, spec: SubscriberSpec, now: datetime) -> bool:
     row = Site.reader(session, link_id)
     if row is None:
         return False

@@ -9,6 +9,7 @@ of a confirmation link only shows a button; its POST confirms.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +23,7 @@ from digest.db.models import SubscriberRow
 from digest.links import ExpiredLink, LinkError
 from digest.subscriber_spec import SubscriberSpec
 from digest.subscriptions import (
+    ConfirmResult,
     Consent,
     Notice,
     confirm,
@@ -176,7 +178,9 @@ def _reader_state(session: Session, link_id: str | None) -> dict[str, Any] | Non
     return None if row is None else _state_of(row)
 
 
-def _confirm(session: Session, link_id: str | None, now):  # type: ignore[no-untyped-def]
+def _confirm(
+    session: Session, link_id: str | None, now: datetime
+) -> tuple[ConfirmResult, Notice | None, dict[str, Any]] | None:
     row = Site.reader(session, link_id)
     if row is None:
         return None
@@ -184,7 +188,7 @@ def _confirm(session: Session, link_id: str | None, now):  # type: ignore[no-unt
     return result, notice, _state_of(row)
 
 
-def _resend(session: Session, link_id: str | None, now) -> Notice | None:  # type: ignore[no-untyped-def]
+def _resend(session: Session, link_id: str | None, now: datetime) -> Notice | None:
     row = Site.reader(session, link_id)
     return None if row is None else resend_confirmation(session, row, now)
 

@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from digest.db import accounts
+from digest.db.models import SubscriberRow
 from digest.subscriptions import (
     Consent,
     Notice,
@@ -160,7 +161,7 @@ def routes(site: Site) -> list[Route]:
     ]
 
 
-def _state_of(row) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _state_of(row: SubscriberRow) -> dict[str, Any]:
     return {
         "status": row.status,
         "frequency": row.frequency,
