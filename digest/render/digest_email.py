@@ -357,7 +357,15 @@ class PreparedEdition:
         cold = sections[0].title if view["cold_start"] and sections else ""
         count = view["paper_count"] + view["more_count"]  # the papers on the web count too
         topics = view["topics"]  # the template names two at most, then "and more"
-        key = (papers[0].paper_id if papers else "", count, topics[:2], len(topics) > 2, cold)
+        trending = view["trending_count"]  # of count: not picked for the reader
+        key = (
+            papers[0].paper_id if papers else "",
+            count,
+            topics[:2],
+            len(topics) > 2,
+            cold,
+            trending,
+        )
         subject = self.subjects.get(key)
         if subject is None:
             if len(self.subjects) > 50_000:  # readers differ: keep the cache bounded
@@ -366,6 +374,7 @@ class PreparedEdition:
                 "brand": self.renderer.brand,
                 "edition": self.edition,
                 "paper_count": count,
+                "trending_count": trending,
                 "cold_start": view["cold_start"],
                 "papers": papers,
                 "topics": view["topics"],
