@@ -251,13 +251,16 @@ class DigestRenderer:
             "https://check.invalid/u/t", "https://check.invalid/p/t", "https://check.invalid/v/t"
         )
         paper = Paper("2501.00001", "A paper", "An abstract. " * 30, ("A. Author",), ("cs.LG",))
+        hot = Paper("2501.00002", "Popular", "An abstract. " * 30, ("B. Author",), upvotes=9)
         picks = [Pick(paper.id, 1.0, "matches your topic 'papers'", "papers")]
+        also = Pick(hot.id, 1.0, "trending: 9 upvotes", "Also trending", shown=False, trending=True)
+        papers = {paper.id: paper, hot.id: hot}
         try:
-            edition = self.edition(EditionInfo("daily:2026-01-05", when.date()), {paper.id: paper})
-            for cold in (False, True):
+            edition = self.edition(EditionInfo("daily:2026-01-05", when.date()), papers)
+            for cold, chosen in ((False, picks), (True, picks), (False, [*picks, also])):
                 edition.render(
                     reader,
-                    picks,
+                    chosen,
                     links,
                     lambda paper_id, vote: f"https://check.invalid/f/{vote}",
                     message_id="<check@check.invalid>",
