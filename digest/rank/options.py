@@ -63,7 +63,7 @@ class RankOptions:
     liked_standardize: bool = True  # each seed's similarities standardized over the pool
     semantic_liked_share: float = 0.5  # share of the (standardized) embedding similarity
     coauthor_weight: float = 8.0  # std devs closer to a seed per author shared with it
-    coauthor_max_authors: int = 20  # seeds with more authors (collaborations) are skipped
+    coauthor_max_authors: int = 0  # seeds with more authors are skipped; 0: no cap (chosen)
     code_owner_weight: float = 1.0  # a paper linking to code of the same owner as a seed
     group_max_share: float = 0.01  # names, owners on more of the pool (>= 2 papers): skipped
     disliked_weight: float = 0.8
