@@ -99,3 +99,10 @@ def test_weekly_says_this_week_and_does_not_mark_a_trending_paper() -> None:
     assert ALSO_TRENDING_WEEK_SECTION.upper() in text and ALSO_TRENDING_WEEK_SECTION in html
     assert "the most popular new papers this week" in " ".join(text.split())
     assert "Most upvoted this week" not in text  # the badge marks the reader's own papers
+    assert email.subject.endswith(" + 1 more this week, + 3 trending")
+    assert len(email.subject) <= SUBJECT_LIMIT
+    short = replace(papers[mine[0].paper_id], title="Private training")
+    papers = {**papers, short.id: short}
+    own = [replace(pick, section="privacy") for pick in mine]
+    email = render_digest(weekly, papers, [*own, *hot], edition=WEEK)
+    assert email.subject == "“Private training” + 1 more this week on privacy, + 3 trending"
