@@ -112,13 +112,17 @@ class Pick:
     score: float
     why: str
     section: str = ""
-    # Whether the digest shows it: its match is strong enough (see RankOptions.show_*); the
-    # rest stays in the ranking (``digest rank``) but is not mailed.
+    # Whether the digest shows it as a match: its match is strong enough (see
+    # RankOptions.show_*); the rest stays in the ranking (``digest rank``) but is not mailed.
     shown: bool = True
     # How strong the match that explains it is, on its signal's own absolute scale (the
     # share of a topic's words the paper says, the cosine to the closest liked paper; 1.0
     # for exact matches such as a followed author): what ``shown`` is decided on.
     match: float = 1.0
+    # Not personalised: one of the pool's most trending papers, filling the digest's
+    # separate "Also trending" section when fewer than ``top_k`` papers match (never a
+    # match: ``shown`` is False; see digest.rank.fill).
+    trending: bool = False
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -128,7 +132,7 @@ class Pick:
             "section": self.section,
             "shown": self.shown,
             "match": round(self.match, 4),
-        }
+        } | ({"trending": True} if self.trending else {})
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> Pick:
@@ -137,6 +141,9 @@ class Pick:
             float(data.get("score", 0.0)),  # type: ignore[arg-type]
             str(data.get("why", "")),
             str(data.get("section", "")),
+            shown=bool(data.get("shown", True)),
+            match=float(data.get("match", 1.0)),  # type: ignore[arg-type]
+            trending=bool(data.get("trending", False)),
         )
 
 

@@ -29,6 +29,7 @@ DEPLOYMENT = (
     "show_topic_cosine",
     "show_liked_cosine",
     "show_liked_dense",
+    "trending_fill",
 )
 
 
@@ -62,7 +63,7 @@ class RankOptions:
     liked_standardize: bool = True  # each seed's similarities standardized over the pool
     semantic_liked_share: float = 0.5  # share of the (standardized) embedding similarity
     coauthor_weight: float = 8.0  # std devs closer to a seed per author shared with it
-    coauthor_max_authors: int = 20  # seeds with more authors (collaborations) are skipped
+    coauthor_max_authors: int = 0  # seeds with more authors are skipped; 0: no cap (chosen)
     code_owner_weight: float = 1.0  # a paper linking to code of the same owner as a seed
     group_max_share: float = 0.01  # names, owners on more of the pool (>= 2 papers): skipped
     disliked_weight: float = 0.8
@@ -84,6 +85,9 @@ class RankOptions:
     show_topic_cosine: float = 0.45  # or, with embeddings, this cosine to the topic
     show_liked_cosine: float = 0.075  # TF-IDF cosine to the closest liked paper
     show_liked_dense: float = 0.6  # or, with embeddings, this cosine
+    # When fewer than top_k papers match a personalised reader, at most this many of the
+    # day's most trending papers fill a separate "Also trending" section (0: none).
+    trending_fill: int = 3
     # Diversity: per-interest quotas (round robin) and near-duplicate suppression.
     diversity: bool = True
     duplicate_threshold: float = 0.8
@@ -130,6 +134,8 @@ class RankOptions:
                 raise ConfigError(f"DIGEST_RANK: unknown option {key!r} (allowed: {allowed})")
         if "category_mode" in changes and changes["category_mode"] not in ("boost", "filter"):
             raise ConfigError("DIGEST_RANK: category_mode must be boost or filter")
+        if not 0 <= int(changes.get("trending_fill", 0)) <= 100:  # type: ignore[call-overload]
+            raise ConfigError("DIGEST_RANK: trending_fill must be 0 to 100")
         if lex_changes:
             changes["lexical"] = replace(opts.lexical, **lex_changes)  # type: ignore[arg-type]
         return replace(opts, **changes)  # type: ignore[arg-type]

@@ -160,12 +160,12 @@ class Pool:
         """Pool papers sharing authors with a known paper -> the shared author keys, in the
         seed's order; computed once per pool (seeds recur across chunks). Names on more than
         ``limit`` pool papers are skipped, and so are seeds with more than ``max_authors``
-        authors (collaborations)."""
+        authors (collaborations; 0: no cap)."""
         names = self.known[seed_id].authors
         cache_key = (seed_id, names, max_authors, limit)
         if cache_key not in self._coauthors:
             shared: dict[int, list[str]] = {}
-            if len(names) <= max_authors:
+            if max_authors <= 0 or len(names) <= max_authors:
                 for key in dict.fromkeys(author_key(a) for a in names):
                     docs = self.authors.get(key, ())
                     if not key or len(docs) > limit:

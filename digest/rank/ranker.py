@@ -34,7 +34,7 @@ import numpy as np
 
 from digest.domain import Paper, Pick, Profile
 from digest.rank import feedback as fb
-from digest.rank import semantic
+from digest.rank import fill, semantic
 from digest.rank.lexical import SHORT_TOPIC, topic_words
 from digest.rank.options import RankOptions
 from digest.rank.pool import Pool, membership
@@ -126,8 +126,10 @@ def rank_pool(
 ) -> list[list[Pick]]:
     """Rank a prepared pool for many profiles, ``chunk_size`` readers at a time. With
     ``shown_only`` (what the digest mails) the picks are only those whose match is real,
-    possibly fewer than ``top_k`` or none; otherwise every eligible paper competes and each
-    pick says whether it would be shown."""
+    possibly fewer than ``top_k`` or none, then, for a personalised reader with places left,
+    up to ``trending_fill`` trending papers (``Pick.trending``, after the matches, only on a
+    day with trending figures: :mod:`digest.rank.fill`); otherwise every eligible paper
+    competes, each pick says whether it would be shown, and nothing is filled."""
     opts = options or RankOptions()
     sent = already_sent or {}
     out: list[list[Pick]] = []
@@ -246,7 +248,38 @@ class _Chunk:
                     top_k,
                 )
             )
+        if self.shown_only and opts.trending_fill > 0:
+            self._fill(results, allowed, top_k)
         return results
+
+    def _fill(self, results: list[list[Pick]], allowed: np.ndarray, top_k: int) -> None:
+        """The digest's "Also trending" section (:mod:`digest.rank.fill`): when fewer than
+        ``top_k`` papers match a personalised reader, up to ``trending_fill`` of the pool's
+        most trending papers they may get, after their matches; never a match
+        (``shown`` False, ``trending`` True)."""
+        pool = self.pool
+        hot = fill.hot_order(pool.trending)
+        if not hot:  # no trending data today: nothing fills
+            return
+        duplicates = pool.duplicates(self.opts.duplicate_threshold) if self.opts.diversity else ()
+        for r, picks in enumerate(results):
+            places = fill.fill_places(
+                len(picks), top_k, self.opts.trending_fill, cold=bool(self.cold[r])
+            )
+            taken = [pool.index[p.paper_id] for p in picks]
+            for i in fill.choose(hot, allowed[r], taken, places, duplicates):
+                paper = pool.papers[i]
+                picks.append(
+                    Pick(
+                        paper.id,
+                        float(pool.trending[i]),
+                        _trending_reason(paper),
+                        fill.SECTION,
+                        shown=False,
+                        match=0.0,
+                        trending=True,
+                    )
+                )
 
     def _kinds(self, s: _Signals, rows: np.ndarray, top: np.ndarray) -> np.ndarray:
         """Which signal explains each candidate: the strongest interest that fired."""

@@ -11,7 +11,7 @@ block      key (what its text may depend on)         per reader (output as is on
 =========  ========================================  =====================================
 head/foot  ``cold_start``, ``frequency``,            ``intro``, ``preheader``, ``links``,
            ``paper_count``, ``more_count``           ``recipient``
-section    ``section.title``                         the same as head and foot
+section    ``section.title``, ``section.note``       the same as head and foot
 item       ``item.card``, ``item.number`` (only if   ``item.why``, ``item.feedback_up``,
            the block uses it)                        ``item.feedback_down``,
                                                      ``item.label``, ``item.why_text``,
@@ -124,7 +124,7 @@ class TemplateBlocks:
         self.escaped = escaped  # escaped values that recur (reasons, names), shared
         self.items: dict[object, Piece] = {}
         self.entries: dict[object, Piece] = {}
-        self.sections: dict[str, Piece] = {}
+        self.sections: dict[tuple[str, str], Piece] = {}
         self.ends: dict[tuple[object, ...], Piece] = {}  # head and foot
         self.skeletons: dict[tuple[object, ...], list[Piece | str]] = {}
         self.number_in_key = False  # found out on the first item
@@ -172,7 +172,8 @@ class TemplateBlocks:
                 append((piece, values))
             elif entry == "section":
                 section = next_section()
-                piece = self.sections.get(section.title) or self._section(view, section)
+                key = (section.title, section.note)
+                piece = self.sections.get(key) or self._section(view, section)
                 append((piece, values))
             else:
                 key = (
@@ -220,9 +221,10 @@ class TemplateBlocks:
     def _section(self, view: dict[str, Any], section: Section) -> Piece:
         def both(context: dict[str, Any], where: str) -> None:
             items = Forbidden(0, "section.items", where)
-            context["section"] = Section(section.title, items)  # type: ignore[arg-type]
+            context["section"] = Section(section.title, items, section.note)  # type: ignore[arg-type]
 
-        piece = self.sections[section.title] = self._compile("section", view, both, both, ())
+        key = (section.title, section.note)
+        piece = self.sections[key] = self._compile("section", view, both, both, ())
         return piece
 
     def _end(self, view: dict[str, Any], key: tuple[object, ...]) -> Piece:

@@ -251,13 +251,16 @@ class DigestRenderer:
             "https://check.invalid/u/t", "https://check.invalid/p/t", "https://check.invalid/v/t"
         )
         paper = Paper("2501.00001", "A paper", "An abstract. " * 30, ("A. Author",), ("cs.LG",))
+        hot = Paper("2501.00002", "Popular", "An abstract. " * 30, ("B. Author",), upvotes=9)
         picks = [Pick(paper.id, 1.0, "matches your topic 'papers'", "papers")]
+        also = Pick(hot.id, 1.0, "trending: 9 upvotes", "Also trending", shown=False, trending=True)
+        papers = {paper.id: paper, hot.id: hot}
         try:
-            edition = self.edition(EditionInfo("daily:2026-01-05", when.date()), {paper.id: paper})
-            for cold in (False, True):
+            edition = self.edition(EditionInfo("daily:2026-01-05", when.date()), papers)
+            for cold, chosen in ((False, picks), (True, picks), (False, [*picks, also])):
                 edition.render(
                     reader,
-                    picks,
+                    chosen,
                     links,
                     lambda paper_id, vote: f"https://check.invalid/f/{vote}",
                     message_id="<check@check.invalid>",
@@ -357,7 +360,15 @@ class PreparedEdition:
         cold = sections[0].title if view["cold_start"] and sections else ""
         count = view["paper_count"] + view["more_count"]  # the papers on the web count too
         topics = view["topics"]  # the template names two at most, then "and more"
-        key = (papers[0].paper_id if papers else "", count, topics[:2], len(topics) > 2, cold)
+        trending = view["trending_count"]  # of count: not picked for the reader
+        key = (
+            papers[0].paper_id if papers else "",
+            count,
+            topics[:2],
+            len(topics) > 2,
+            cold,
+            trending,
+        )
         subject = self.subjects.get(key)
         if subject is None:
             if len(self.subjects) > 50_000:  # readers differ: keep the cache bounded
@@ -366,6 +377,7 @@ class PreparedEdition:
                 "brand": self.renderer.brand,
                 "edition": self.edition,
                 "paper_count": count,
+                "trending_count": trending,
                 "cold_start": view["cold_start"],
                 "papers": papers,
                 "topics": view["topics"],

@@ -44,6 +44,14 @@ DEFAULT_SECTION = "Picked for you"
 TRENDING_SECTION = "Trending on Hugging Face today"
 TRENDING_WEEK_SECTION = "Trending on Hugging Face this week"
 NEWEST_SECTION = "Newest papers"
+# A personalised reader with fewer matches than DIGEST_TOP_K: the day's most trending papers
+# fill a few places (Pick.trending, digest.rank.fill) in a section of their own, last, that
+# says it is not picked for them.
+ALSO_TRENDING_SECTION = "Also trending today"
+ALSO_TRENDING_WEEK_SECTION = "Also trending this week"
+ALSO_TRENDING_NOTE = (
+    "Not picked for your interests: the most popular new papers {when}, the same for every reader."
+)
 # A weekly digest marks the most upvoted of the reader's papers (when any has upvotes).
 WEEK_BADGE = "Most upvoted this week"
 WEEK_HEADING = "This week's best papers"
@@ -55,6 +63,9 @@ NOT_TOPICS = frozenset(
         TRENDING_SECTION,
         TRENDING_WEEK_SECTION,
         NEWEST_SECTION,
+        ALSO_TRENDING_SECTION,
+        ALSO_TRENDING_WEEK_SECTION,
+        "Also trending",
         "Trending today",
         "Authors you follow",
         "Close to papers you liked",
@@ -123,11 +134,18 @@ def greet_as(chosen: str | None, name: str | None) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def _intro(first_name: str, count: int, cold: str, weekly: bool = False) -> str:
-    """The digest's opening sentence; ``cold`` is "" or the cold-start section's title."""
+def _intro(first_name: str, count: int, cold: str, weekly: bool = False, trending: int = 0) -> str:
+    """The digest's opening sentence; ``cold`` is "" or the cold-start section's title;
+    ``count`` papers picked for the reader, then ``trending`` not picked for them."""
     verb = "is" if count == 1 else "are"
     when = "this week" if weekly else "today"
-    if cold in (TRENDING_SECTION, TRENDING_WEEK_SECTION):
+    if trending and not count:
+        verb = "is" if trending == 1 else "are"
+        what = "the most popular new paper"
+        if trending > 1:
+            what = f"the {trending} most popular new papers"
+        body = f"no new paper matched your interests {when}, so here {verb} {what} instead."
+    elif cold in (TRENDING_SECTION, TRENDING_WEEK_SECTION):
         what = (
             "the most upvoted new paper" if count == 1 else f"the {count} most upvoted new papers"
         )
@@ -141,6 +159,8 @@ def _intro(first_name: str, count: int, cold: str, weekly: bool = False) -> str:
     else:
         what = "1 new paper" if count == 1 else f"{count} new papers"
         body = f"here {verb} {what} picked for your interests."
+    if trending and count:
+        body = f"{body[:-1]}, plus {trending} trending {when}."
     text = f"Hi {first_name}, {body}" if first_name else body[0].upper() + body[1:]
     return wrap(text, TEXT_WIDTH)
 
@@ -206,6 +226,7 @@ class Item:
 class Section:
     title: str
     items: tuple[Item, ...]
+    note: str = ""  # a line under the title: what the section is when it is not the reader's
 
 
 def _web_url(url: str) -> bool:
@@ -284,10 +305,18 @@ def digest_view(
     if cold_start:  # one section, named for what it truly is
         trending = TRENDING_WEEK_SECTION if weekly else TRENDING_SECTION
         cold = trending if any(card.upvotes for card, _ in chosen) else NEWEST_SECTION
-    top = _most_upvoted(chosen) if weekly and not cold else ""
+    # The "Also trending" fill comes after the reader's own papers, in its own section.
+    also = ALSO_TRENDING_WEEK_SECTION if weekly else ALSO_TRENDING_SECTION
+    fills = [] if cold else [entry for entry in chosen if entry[1].trending]
+    if fills:
+        chosen = [entry for entry in chosen if not entry[1].trending] + fills
+    top = _most_upvoted(chosen[: len(chosen) - len(fills)]) if weekly and not cold else ""
     grouped: dict[str, list[tuple[Card, str]]] = {}
     for card, pick in chosen:
-        section = cold or _clean_repeated(pick.section) or DEFAULT_SECTION
+        if pick.trending and not cold:
+            section = also
+        else:
+            section = cold or _clean_repeated(pick.section) or DEFAULT_SECTION
         grouped.setdefault(section, []).append((card, pick.why))
     sections = []
     number = 0
@@ -322,11 +351,13 @@ def digest_view(
                 )
             )
         if items:
-            sections.append(Section(title, tuple(items)))
+            note = _also_note(weekly) if title == also and fills else ""
+            sections.append(Section(title, tuple(items), note))
     name = clean(subscriber.name or "")[:100]
     # The intro counts every paper; the ones past max_cards are on the web page.
     first_name = greet_as(subscriber.greeting_name, name)
-    intro = _intro(first_name, len(chosen), cold, weekly)  # line breaks: spaces in HTML
+    picked = len(chosen) - len(fills)
+    intro = _intro(first_name, picked, cold, weekly, len(fills))  # line breaks: spaces in HTML
     return {
         "brand": brand,
         "edition": edition,
@@ -336,6 +367,7 @@ def digest_view(
         "sections": sections,
         "paper_count": number,
         "more_count": len(chosen) - number,
+        "trending_count": len(fills),  # of them, in the "Also trending" section (not picked)
         "cold_start": cold_start,
         "links": links,
         "recipient": {"email": subscriber.email, "name": name},
@@ -343,6 +375,10 @@ def digest_view(
         "contact_line": _clean_repeated(contact_line),
         "postal_address": _clean_repeated(postal_address),
     }
+
+
+def _also_note(weekly: bool) -> str:
+    return ALSO_TRENDING_NOTE.format(when="this week" if weekly else "today")
 
 
 def _most_upvoted(chosen: Sequence[tuple[Card, Pick]]) -> str:

@@ -47,6 +47,7 @@ DEPLOYMENT_VALUES = {
     "show_topic_cosine": ("0.5", 0.5),
     "show_liked_cosine": ("0.1", 0.1),
     "show_liked_dense": ("0.7", 0.7),
+    "trending_fill": ("0", 0),
 }
 
 

@@ -248,7 +248,8 @@ def test_paper_sharing_an_author_with_a_seed_is_a_match() -> None:
     before the paper merely written like the seed; its reason names the author as the paper
     spells it; two shared authors weigh more than one (also with unstandardized similarity).
     With the signal off, for a name on much of the pool, or for a seed with more than
-    ``coauthor_max_authors`` authors, the paper on another subject is no match at all."""
+    ``coauthor_max_authors`` authors (when capped; by default no cap), the paper on another
+    subject is no match at all."""
     pool = [
         paper("near", "Diffusion models for proteins", "Protein structure with diffusion."),
         paper(
@@ -291,8 +292,10 @@ def test_paper_sharing_an_author_with_a_seed_is_a_match() -> None:
     nameless = one(profile, blank, history=[replace(seed, authors=("", "-"))], options=opts)
     assert ids(nameless)[0] == "near" and not {"one", "two"} & set(ids(nameless))
     big = replace(seed, authors=(*seed.authors, *[f"Member {i}" for i in range(20)]))
-    collab = one(profile, pool, history=[big], options=opts)
+    collab = one(profile, pool, history=[big], options=opts.with_(coauthor_max_authors=20))
     assert ids(collab)[0] == "near" and not {"one", "two"} & set(ids(collab))
+    uncapped = one(profile, pool, history=[big], options=opts)  # the default: no cap
+    assert ids(uncapped)[:3] == ["two", "one", "near"]
 
 
 def test_disliked_pushes_down(pool) -> None:

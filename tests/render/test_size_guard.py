@@ -43,7 +43,9 @@ def _worst_papers(n: int) -> dict[str, Paper]:
 WEEK = EditionInfo("weekly:2025-W22", date(2025, 5, 26))  # "this week", and a badge
 
 
-def _render(papers: dict[str, Paper], count: int, *, whole: bool = False, edition=EDITION):  # type: ignore[no-untyped-def]
+def _render(
+    papers: dict[str, Paper], count: int, *, whole: bool = False, edition=EDITION, trending: int = 0
+):  # type: ignore[no-untyped-def]
     renderer = make_renderer(
         site_name="N" * 60,
         contact_line="Sent by the Example Lab, " * 8,
@@ -54,6 +56,8 @@ def _render(papers: dict[str, Paper], count: int, *, whole: bool = False, editio
         Pick(pid, 1 - k / 1000, "matches your topic '" + "a<&>b" * 24 + "' (title)", topics[k % 5])
         for k, pid in enumerate(list(papers)[:count])
     ]
+    for k in range(count - trending, count):  # the "Also trending" fill: its own section
+        picks[k] = Pick(picks[k].paper_id, 0.1, "trending: 12345 upvotes", trending=True)
     link = "AbCdEfGhIjKlMnOpQrStUv"  # as long as a real one
     signer = make_signer()
     return renderer.edition(edition, papers).render(
@@ -125,3 +129,13 @@ def test_the_guard_can_fail_without_its_limits() -> None:
     """Without the guard, the worst case passes the limit: the test above means something."""
     email = _render(_worst_papers(TOP_K_MAX), 35, whole=True)
     assert len(email.html.encode()) > LIMIT
+
+
+@pytest.mark.parametrize("edition", [EDITION, WEEK], ids=["daily", "weekly"])
+@pytest.mark.parametrize("count", [4, MAX_CARDS, TOP_K_MAX])
+def test_html_under_90_kb_with_an_also_trending_section(count: int, edition) -> None:  # type: ignore[no-untyped-def]
+    email = _render(_worst_papers(TOP_K_MAX), count, edition=edition, trending=3)
+    size = len(email.html.encode())
+    assert size < LIMIT, f"{count} papers, 3 trending: {size / 1024:.1f} KB"
+    assert email.html.count('class="card-title"') == min(count, MAX_CARDS)
+    assert ("Not picked for your interests" in email.html) == (count <= MAX_CARDS)
