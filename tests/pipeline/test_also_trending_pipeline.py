@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from digest.db import Database, repo
+from digest.db.subscribers import add_subscriber
 from digest.db.models import DeliveryRow, SubscriberRow
 from digest.deliver.transports import MemoryTransport
 from digest.domain import Paper
@@ -61,7 +62,7 @@ def _run(
     with db.session() as session:
         repo.upsert_papers(session, [replace(p, announced=day) for p in papers], now)
         for email, interests in readers.items():
-            repo.add_subscriber(session, validate_spec({"email": email, **interests}), now)
+            add_subscriber(session, validate_spec({"email": email, **interests}), now)
     settings = Settings.from_env(
         {"DIGEST_VAR_DIR": str(tmp_path), "DIGEST_SECRET_KEY": "x" * 24, "DIGEST_TOP_K": "10"}
     )

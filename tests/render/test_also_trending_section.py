@@ -53,7 +53,9 @@ def test_two_matches_then_a_separate_trending_section_in_both_parts() -> None:
     assert_text_lines(text)
     heading = ALSO_TRENDING_SECTION.upper()
     assert text.count(heading) == 1 and text.count(NOTE) == 1
-    mine_part, also_part = text.split(heading)
+    before, also_part = text.split(heading)
+    index, mine_part = before.split(mine[0].section.upper())  # the index lists every title
+    assert all(papers[p.paper_id].title[:30] in index for p in [*mine, *hot])
     for pick in mine:
         assert papers[pick.paper_id].title[:30] in mine_part
     for pick in hot:
