@@ -11,8 +11,8 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from digest.db import Database, repo
-from digest.db.subscribers import add_subscriber
 from digest.db.models import DeliveryRow, SubscriberRow
+from digest.db.subscribers import add_subscriber
 from digest.deliver.transports import MemoryTransport
 from digest.domain import Paper
 from digest.pipeline.edition import run_edition
