@@ -123,9 +123,7 @@ def resume_paused(session: Session, now: datetime) -> int:
 
 
 # -- votes -------------------------------------------------------------------------------
-def _newest_vote(
-    column: InstrumentedAttribute[T], subscriber_id: int, paper_id: str
-) -> Select[T]:
+def _newest_vote(column: InstrumentedAttribute[T], subscriber_id: int, paper_id: str) -> Select[T]:
     """``column`` of the reader's newest 👍/👎 event on a paper (the one ranking obeys)."""
     return (
         select(column)

@@ -14,9 +14,10 @@ from __future__ import annotations
 import bisect
 import logging
 from collections import Counter
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection
@@ -92,12 +93,9 @@ class BatchResult:
         return {"counts": dict(self.counts), "outcomes": self.outcomes, "errors": self.errors}
 
     @classmethod
-    def from_json(cls, data: dict[str, object]) -> BatchResult:
-        return cls(
-            Counter(data["counts"]),  # type: ignore[arg-type]
-            list(data["outcomes"]),  # type: ignore[call-overload]
-            list(data.get("errors") or []),  # type: ignore[call-overload]
-        )
+    def from_json(cls, data: Mapping[str, Any]) -> BatchResult:
+        """What :meth:`to_json` gave, back from Celery's JSON."""
+        return cls(Counter(data["counts"]), list(data["outcomes"]), list(data.get("errors") or []))
 
 
 def plan_edition(
@@ -194,7 +192,7 @@ def deliver_batch(rt: Runtime, delivery_ids: Sequence[int]) -> BatchResult:
                         sent_papers.add(
                             records, delivery.subscriber_id, delivery.id, paper_ids, now
                         )
-                    result.counts[outcome["status"]] += 1
+                    result.counts[str(outcome["status"])] += 1
                     result.outcomes.append(outcome)
             finally:
                 sent_papers.flush(records)

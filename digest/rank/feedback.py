@@ -73,4 +73,5 @@ def fit_and_score(
     ]
     model = LogisticRegression(C=c, class_weight="balanced", max_iter=200)
     model.fit(x, y, sample_weight=w)
-    return model.predict_proba(pool)[:, 1].astype(np.float32)
+    liked: np.ndarray = model.predict_proba(pool)[:, 1].astype(np.float32)
+    return liked

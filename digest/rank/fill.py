@@ -30,7 +30,8 @@ def hot_order(trending: np.ndarray) -> list[int]:
     """The pool's papers with a trending figure (a prior above 0), most trending first
     (ties in pool order)."""
     hot = np.flatnonzero(trending > 0)
-    return hot[np.argsort(-trending[hot], kind="stable")].tolist()
+    order: list[int] = hot[np.argsort(-trending[hot], kind="stable")].tolist()
+    return order
 
 
 def choose(

@@ -136,7 +136,9 @@ class LexicalIndex:
         self.presence_t.eliminate_zeros()
 
     @classmethod
-    def build(cls, papers: Sequence[Paper], params: LexicalParams | None = None):
+    def build(
+        cls, papers: Sequence[Paper], params: LexicalParams | None = None
+    ) -> LexicalIndex | None:
         """The index, or None when no paper has a single indexable word."""
         try:
             return cls(papers, params)
@@ -162,7 +164,10 @@ class LexicalIndex:
         every term weighs 1; otherwise a term said ``n`` times weighs (k3 + 1) n / (k3 + n)
         (Okapi's query-term saturation), so a description's recurring words count more."""
         vocabulary = self.vocabulary
-        indptr, indices, data, n_words = [0], [], [], []
+        indptr: list[int] = [0]
+        indices: list[int] = []
+        data: list[float] = []
+        n_words: list[int] = []
         for text in queries:
             counts = query_counts(text)
             found = sorted((vocabulary[t], n) for t, n in counts.items() if t in vocabulary)
@@ -215,7 +220,8 @@ class LexicalIndex:
         q = sparse.csr_matrix((np.array(data, dtype=np.float32), indices, indptr), shape=shape)
         found = (q @ self.presence_t).toarray()
         norm = np.maximum(np.array(totals, dtype=np.float32), 1e-9)[:, None]
-        return (found / norm).astype(np.float32)
+        cover: np.ndarray = (found / norm).astype(np.float32)
+        return cover
 
     def _expanded(self, q: sparse.csr_matrix, raw: np.ndarray) -> np.ndarray:
         p = self.params
@@ -230,4 +236,5 @@ class LexicalIndex:
         expanded = (1 - p.prf_weight) * _row_normalize(q, 1) + p.prf_weight * _row_normalize(
             centroid, 1
         )
-        return (expanded.tocsr() @ self.bm25_t).toarray()
+        scores: np.ndarray = (expanded.tocsr() @ self.bm25_t).toarray()
+        return scores

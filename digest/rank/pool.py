@@ -13,7 +13,8 @@ import numpy as np
 from scipy import sparse
 
 from digest.domain import Paper
-from digest.rank.lexical import LexicalIndex, LexicalParams, analyze_query, topic_words
+from digest.rank.lexical import LexicalIndex, analyze_query, topic_words
+from digest.rank.options import LexicalParams
 from digest.rank.semantic import Embedder, embed_papers
 from digest.rank.text import (
     MAX_QUERY_CHARS,
@@ -71,7 +72,9 @@ class Pool:
         self._title_terms: dict[int, set[str]] = {}
         self._paper_terms: dict[int, set[str]] = {}
         # paper -> (words its acronyms' other forms say, each use, its own words once needed)
-        self._said: dict[int, tuple[frozenset[str], list, frozenset[str] | None]] = {}
+        self._said: dict[
+            int, tuple[frozenset[str], list[tuple[str, frozenset[str]]], frozenset[str] | None]
+        ] = {}
         self._seed_rows: dict[str, object] = {}
 
     def add_readers(
@@ -230,8 +233,8 @@ class Pool:
             # A paper must hold every word (the last one maybe plural) before the regex runs.
             said = words(key)
             for forms in [(w,) for w in said[:-1]] + [plurals(w) for w in said[-1:]]:
-                docs = [self._postings[w] for w in forms if w in self._postings]
-                docs = np.unique(np.concatenate(docs)) if docs else np.zeros(0, dtype=np.int64)
+                lists = [self._postings[w] for w in forms if w in self._postings]
+                docs = np.unique(np.concatenate(lists)) if lists else np.zeros(0, dtype=np.int64)
                 candidates = docs if candidates is None else np.intersect1d(candidates, docs)
             if candidates is None:  # no word characters at all ('C++' is 'c', '++' is none)
                 candidates = np.arange(self.n)
@@ -278,7 +281,8 @@ def recency(papers: Sequence[Paper], half_life: float) -> np.ndarray:
         return np.ones(len(papers), dtype=np.float32)
     newest: date = max(known)
     age = np.array([(newest - d).days if d else 0 for d in days], dtype=np.float32)
-    return np.power(0.5, age / half_life).astype(np.float32)
+    weights: np.ndarray = np.power(0.5, age / half_life).astype(np.float32)
+    return weights
 
 
 def membership(rows: list[list[int]], n: int) -> np.ndarray:

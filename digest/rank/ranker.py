@@ -329,7 +329,10 @@ class _Chunk:
 
     def _allowed(self) -> np.ndarray:
         pool = self.pool
-        rows_sent, rows_excluded, rows_required, rows_filter = [], [], [], []
+        rows_sent: list[list[int]] = []
+        rows_excluded: list[list[int]] = []
+        rows_required: list[list[int]] = []
+        rows_filter: list[list[int] | None] = []
         for profile in self.profiles:
             sent = self.sent.get(profile.id, ())
             rows_sent.append([pool.index[s] for s in sent if s in pool.index])
@@ -340,7 +343,7 @@ class _Chunk:
             rows_filter.append(self._category_docs(profile))
             if (mode or self.opts.category_mode) != "filter":
                 rows_filter[-1] = None
-        allowed = ~membership(rows_sent, self.n) & ~membership(rows_excluded, self.n)
+        allowed: np.ndarray = ~membership(rows_sent, self.n) & ~membership(rows_excluded, self.n)
         needs = np.array([bool(_clean(p.require)) for p in self.profiles])
         if needs.any():
             allowed &= ~needs[:, None] | membership(rows_required, self.n)
@@ -353,7 +356,7 @@ class _Chunk:
         return [i for c in _clean(profile.categories) for i in self.pool.categories.get(c, ())]
 
     # -- signals ------------------------------------------------------------------------
-    def _topics(self) -> tuple[np.ndarray, ...]:
+    def _topics(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         pool, opts = self.pool, self.opts
         best = np.zeros((self.size, self.n), dtype=np.float32)
         which = np.zeros((self.size, self.n), dtype=np.int16)
@@ -484,7 +487,7 @@ class _Chunk:
     def _coauthors(self, seed: str) -> dict[int, list[str]]:
         return self.pool.coauthors(seed, self.opts.coauthor_max_authors, self._group_limit())
 
-    def _liked(self) -> tuple[np.ndarray, ...]:
+    def _liked(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         k = max(1, self.opts.liked_top_k)
         score = np.zeros((self.size, self.n), dtype=np.float32)
         hit = np.zeros((self.size, self.n), dtype=bool)
@@ -719,7 +722,10 @@ def _standardize(sim: np.ndarray) -> np.ndarray:
     """Each row minus its mean, over its standard deviation (rows without spread: zeros)."""
     mean = sim.mean(axis=1, keepdims=True)
     spread = sim.std(axis=1, keepdims=True)
-    return np.divide(sim - mean, spread, out=np.zeros_like(sim), where=spread > 1e-9)
+    standard: np.ndarray = np.divide(
+        sim - mean, spread, out=np.zeros_like(sim), where=spread > 1e-9
+    )
+    return standard
 
 
 def _clean(items: Sequence[str]) -> list[str]:

@@ -98,7 +98,7 @@ class _NumberProbe:
         raise _UsesNumber
 
     __html__ = __str__ = __bool__ = __int__ = __index__ = __float__ = __format__ = _used
-    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __add__ = __radd__ = _used  # type: ignore[assignment]
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __add__ = __radd__ = _used
     __sub__ = __rsub__ = __mul__ = __rmul__ = __mod__ = __rmod__ = __len__ = __iter__ = _used
     __hash__ = object.__hash__
 

@@ -203,7 +203,8 @@ class Chromium:
                 raise ConfigError("headless Chromium exited unexpectedly")
             self._buffer += chunk
         raw, self._buffer = self._buffer.split(b"\0", 1)
-        return json.loads(raw)
+        message: dict[str, Any] = json.loads(raw)
+        return message
 
     def send(
         self,
@@ -227,7 +228,8 @@ class Chromium:
             if reply.get("id") == self._ids:
                 if "error" in reply:
                     raise RuntimeError(f"{method}: {reply['error'].get('message')}")
-                return reply.get("result", {})
+                result: dict[str, Any] = reply.get("result", {})
+                return result
             self._events.append(reply)
 
     def _wait_event(self, name: str, session: str) -> None:

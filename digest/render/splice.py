@@ -61,7 +61,7 @@ class Hole:
         )
 
     __bool__ = __len__ = __iter__ = __contains__ = __getitem__ = __call__ = _misuse
-    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _misuse  # type: ignore[assignment]
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _misuse
     __add__ = __radd__ = __mul__ = __mod__ = __rmod__ = __int__ = __float__ = _misuse
     __hash__ = object.__hash__
 
@@ -77,9 +77,9 @@ class Forbidden(Hole):
     def _misuse(self, *args: object, **kwargs: object) -> Any:
         raise ConfigError(f"template {self._where}: {self._name} cannot be used here")
 
-    __html__ = __str__ = _misuse  # type: ignore[assignment]
+    __html__ = __str__ = _misuse
     __bool__ = __len__ = __iter__ = __contains__ = __getitem__ = __call__ = _misuse
-    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _misuse  # type: ignore[assignment]
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _misuse
     __add__ = __radd__ = __mul__ = __mod__ = __rmod__ = __int__ = __float__ = _misuse
     __hash__ = object.__hash__
 
@@ -182,7 +182,7 @@ class Piece:
     def _static(self, run: list[str]) -> None:
         data = b"".join(map(qp_line, run))
         if self.segments and type(self.segments[-1]) is bytes:
-            self.segments[-1] += data  # type: ignore[operator]
+            self.segments[-1] += data
         else:
             self.segments.append(data)
         run.clear()
@@ -194,7 +194,7 @@ class Piece:
             if "\x01" in line:
                 out.append(_Slotted(line, where))
             elif out and type(out[-1]) is str:
-                out[-1] += line + "\n"  # type: ignore[operator]
+                out[-1] += line + "\n"
             else:
                 out.append(line + "\n")
         return out

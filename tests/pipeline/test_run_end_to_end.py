@@ -62,12 +62,14 @@ def env(digest_env, db_url, smtp_server, monkeypatch, capsys):  # type: ignore[n
 def papers_in(msg: EmailMessage) -> list[tuple[str, str]]:
     """(paper id, text block) of each numbered paper in the text part."""
     text = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
-    blocks = re.split(r"\n\s*(?=\d+\. )", text)
+    index, cards = text.split("IN THIS ISSUE\n", 1)[1].split("\n\n\n", 1)  # titles first
+    blocks = re.split(r"\n\s*(?=\d+\. )", "\n" + cards)
     found = []
     for block in blocks[1:]:
         link = re.search(r"Abstract: https://arxiv\.org/abs/(\S+)", block)
         assert link, block
         found.append((link.group(1), block))
+    assert len(re.findall(r"^\s*\d+\. ", index, re.M)) == len(found)  # one entry per card
     return found
 
 
