@@ -18,7 +18,7 @@ import logging
 import os
 from datetime import timedelta
 
-from digest.db import repo
+from digest.db.sources import list_source_rows
 from digest.errors import DigestError
 from digest.ingest.http import HttpClient, user_agent
 from digest.ingest.service import configured_sources, run_sources, sync_sources
@@ -95,7 +95,7 @@ def load_sources(runtime: Runtime) -> list[SourceInfo]:
         prune = bool(os.environ.get("DIGEST_CONFIG"))  # no file: keep what one set up before
         sync_sources(session, runtime.settings.sources, runtime.clock(), prune=prune)
         configs = configured_sources(session)
-        last_runs = {row.name: row.last_run_at for row in repo.list_source_rows(session)}
+        last_runs = {row.name: row.last_run_at for row in list_source_rows(session)}
     return [
         SourceInfo(
             name=config.name,

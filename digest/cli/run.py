@@ -19,6 +19,7 @@ from digest.cli.common import (
     print_json,
 )
 from digest.db import repo
+from digest.db.papers import upsert_papers
 from digest.demo import DEMO_SUBSCRIBERS, sample_papers_path
 from digest.errors import InputError, NotFoundError
 from digest.ingest.parse_jsonl import parse_jsonl, read_lines
@@ -228,7 +229,7 @@ def demo() -> None:
     now = utcnow()
     parsed = parse_jsonl(read_lines(sample_papers_path()), source="sample")
     with rt.db.session() as session:
-        counts = repo.upsert_papers(session, parsed.records, now)
+        counts = upsert_papers(session, parsed.records, now)
         created = []
         for data in DEMO_SUBSCRIBERS:
             spec = validate_spec(data)

@@ -7,7 +7,7 @@ one meanwhile, the copy is undone and the slower path below takes over). Otherwi
 to a temporary table and one ``INSERT ... SELECT ... ON CONFLICT`` / ``UPDATE ... FROM``
 applies them. On SQLite the driver's ``executemany`` gets plain tuples (JSON text, dates
 as SQLAlchemy stores them), which skips SQLAlchemy's per-value processing, the larger part
-of the time there. Measured in ``benchmarks/ingest.py``. Only :mod:`digest.db.repo` calls
+of the time there. Measured in ``benchmarks/ingest.py``. Only :mod:`digest.db.papers` calls
 this module.
 """
 

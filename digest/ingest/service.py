@@ -17,7 +17,15 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from digest.db import Database, repo, sightings
+from digest.db import Database, sightings
+from digest.db.papers import known_hashes, upsert_papers
+from digest.db.sources import (
+    get_source_row,
+    list_source_rows,
+    record_source_run,
+    remove_source_row,
+    save_source_config,
+)
 from digest.errors import DigestError, InputError, NotFoundError
 from digest.ingest.http import HttpClient
 from digest.ingest.merge import raw_hash
@@ -84,7 +92,7 @@ def ingest_lines(
     counts = LineCounts()
     numbered = [(i, line) for i, line in enumerate(lines, start=1) if line.strip()]
     digests = [raw_hash(line) for _, line in numbered]
-    known = repo.known_hashes(session, source, list(set(digests)))
+    known = known_hashes(session, source, list(set(digests)))
     stored_line: dict[str, int] = {}  # digest -> the line whose record the source holds
     todo, digest_of = [], {}
     for (number, line), digest in zip(numbered, digests, strict=True):
@@ -109,7 +117,7 @@ def ingest_lines(
              if n not in skipped]  # fmt: skip
     for start in range(0, len(fresh), LINE_CHUNK):
         chunk = fresh[start : start + LINE_CHUNK]
-        stored = repo.upsert_papers(
+        stored = upsert_papers(
             session, [p for p, _ in chunk], now, hashes=[digest_of[n] for _, n in chunk]
         )
         counts.new += stored.new
@@ -141,7 +149,7 @@ def sync_sources(
             raise InputError(f"source {name}: option enabled: expected true or false")
         configs.append(make_source(name, kind, options, origin="config", enabled=enabled))
     for config in configs:
-        repo.save_source_config(
+        save_source_config(
             session,
             name=config.name,
             kind=config.kind,
@@ -150,16 +158,16 @@ def sync_sources(
             now=now,
             enabled=config.enabled,
         )
-    for row in repo.list_source_rows(session) if prune else ():
+    for row in list_source_rows(session) if prune else ():
         if row.origin == "config" and row.name not in tables:
-            repo.remove_source_row(session, row)
+            remove_source_row(session, row)
 
 
 def configured_sources(session: Session) -> list[SourceConfig]:
     """Every stored source, validated again (a bad stored row fails loudly by name)."""
     return [
         make_source(row.name, row.kind, row.options, origin=row.origin, enabled=row.enabled)
-        for row in repo.list_source_rows(session)
+        for row in list_source_rows(session)
     ]
 
 
@@ -205,7 +213,7 @@ def run_source(
     report = SourceReport(source.name, source.kind)
     step = (lambda what: progress(source.name, what)) if progress else (lambda what: None)
     with db.session() as session:
-        row = repo.get_source_row(session, source.name)
+        row = get_source_row(session, source.name)
         state = SourceState(row.cursor, dict(row.validators or {})) if row else SourceState()
     try:
         harvest = source_for(source).harvest(
@@ -219,7 +227,7 @@ def run_source(
     try:
         with db.session() as session:
             _store(session, source.name, harvest, report, now)
-            repo.record_source_run(
+            record_source_run(
                 session,
                 source.name,
                 now=now,
@@ -246,7 +254,7 @@ def _store(
         report.warnings = [f"line {n}: {w}" for n, w in counts.warnings]
         report.new, report.updated, report.unchanged = counts.new, counts.updated, counts.unchanged
     else:
-        stored = repo.upsert_papers(session, harvest.records, now)
+        stored = upsert_papers(session, harvest.records, now)
         report.new, report.updated, report.unchanged = stored.new, stored.updated, stored.unchanged
     report.rejected = len(problems)
     report.problems = problems
@@ -266,7 +274,7 @@ def _failed(
     report.seconds = time.monotonic() - started
     try:
         with db.session() as session:
-            repo.record_source_run(
+            record_source_run(
                 session, report.name, now=now, status="failed", counts={}, error=message
             )
     except SQLAlchemyError:

@@ -1,0 +1,316 @@
+"""Papers: merging what the sources say into one row per paper, and reading them back.
+
+``upsert_papers`` recognises unchanged records by the digest each source stored last
+(``paper_sightings.content_hash``), loads and merges (:mod:`digest.ingest.merge`) only the
+papers whose record changed, and writes them in bulk (:mod:`digest.db.bulk`). The rest are
+the named reads of papers: candidates, ids, the home page's days, the CLI's listing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Connection, func, or_, select, text
+from sqlalchemy.orm import Session
+
+from digest.db.bulk import write_papers_pg, write_papers_sqlite
+from digest.db.models import PaperRow, PaperSightingRow
+from digest.domain import Paper
+from digest.ingest.merge import CONTENT, Row, merge_row, new_row, record_hash, same_content
+
+CHUNK = 500  # ids per IN (...) list: well under SQLite's bound-parameter limit
+
+
+def _chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:  # type: ignore[type-arg]
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass
+class UpsertCounts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __iadd__(self, other: UpsertCounts) -> UpsertCounts:
+        self.new += other.new
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        return self
+
+
+PAPER_COLUMNS = ("id", *CONTENT)
+LOADED_COLUMNS = (*PAPER_COLUMNS, "first_seen_at")
+UPSERT_CHUNK = 5000
+
+
+def upsert_papers(
+    session: Session,
+    papers: Iterable[Paper],
+    now: datetime,
+    *,
+    hashes: Iterable[str] | None = None,
+) -> UpsertCounts:
+    """Insert new papers and merge into known ones; count each paper id once.
+
+    Unchanged records are recognised by comparing the digest of what each source said
+    last (``paper_sightings.content_hash``) with the new one, without loading paper rows;
+    only papers with a changed record are loaded, merged (:mod:`digest.ingest.merge`)
+    and written, in bulk. ``hashes`` (one per paper) lets a caller supply digests of the
+    raw items, e.g. JSONL lines; by default a digest of the record is used.
+    """
+    _bulk_transaction(session)
+    status: dict[str, str] = {}
+    batch: list[tuple[Paper, str]] = []
+    hash_iter = iter(hashes) if hashes is not None else None
+    for paper in papers:
+        digest = next(hash_iter) if hash_iter is not None else record_hash(paper)
+        batch.append((paper, digest))
+        if len(batch) >= UPSERT_CHUNK:
+            _upsert_chunk(session, batch, now, status)
+            batch = []
+    if batch:
+        _upsert_chunk(session, batch, now, status)
+    return UpsertCounts(**Counter(status.values()))
+
+
+def _bulk_transaction(session: Session) -> None:
+    """An ingest can always be run again, so its commit need not wait for the disk.
+
+    With ``synchronous_commit = off`` a crash may lose the last commits of this
+    transaction's kind; the next run finds their lines unknown and stores them again.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit = off"))
+
+
+def _by_array(conn: Connection, sql: str, *params: object) -> list[tuple]:  # type: ignore[type-arg]
+    """Rows of an ``= ANY(%b)`` query on PostgreSQL, planned for the actual array.
+
+    psycopg prepares a statement run five times; PostgreSQL then may switch to a generic
+    plan, which for ``col = ANY($1)`` is a sequential scan comparing every row with every
+    array element: measured 50x slower than the index scan on a 2,000-id chunk. Custom
+    plans are forced only around these lookups: for the whole transaction they also
+    re-plan the foreign-key check of every copied sighting (server CPU of a first load
+    0.45 -> 0.30 s without that). The array goes in binary (``%b``): psycopg dumps 10,000
+    strings in 2.5 ms, as text in 19 ms.
+    """
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        rows = cursor.execute(sql, params).fetchall()
+        cursor.execute("SET LOCAL plan_cache_mode = DEFAULT")
+    finally:
+        cursor.close()
+    return rows
+
+
+def known_hashes(session: Session, source: str, digests: Sequence[str]) -> set[str]:
+    """Which of ``digests`` are what ``source`` said last about some paper (to skip them)."""
+    table = PaperSightingRow.__table__
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":  # one array parameter instead of thousands
+        sql = f"SELECT content_hash FROM {table.name} WHERE source = %s AND content_hash = ANY(%b)"
+        return {row[0] for row in _by_array(conn, sql, source, list(digests))}
+    found: set[str] = set()
+    for chunk in _chunks(digests, CHUNK):
+        found.update(
+            session.scalars(
+                select(PaperSightingRow.content_hash).where(
+                    PaperSightingRow.source == source,
+                    PaperSightingRow.content_hash.in_(chunk),
+                )
+            )
+        )
+    return found
+
+
+def _upsert_chunk(
+    session: Session, batch: list[tuple[Paper, str]], now: datetime, status: dict[str, str]
+) -> None:
+    latest: dict[tuple[str, str], tuple[Paper, str]] = {}
+    for paper, digest in batch:  # within one chunk the last word of a source wins
+        latest[(paper.id, paper.source or "")] = (paper, digest)
+    ids = list({paper_id for paper_id, _ in latest})
+    seen = _sighting_hashes(session, ids)
+    changed = [(k, v) for k, v in latest.items() if seen.get(k) != v[1]]
+    for paper_id in ids:
+        status.setdefault(paper_id, "unchanged")
+    if not changed:
+        return
+    changed_ids = list({paper_id for (paper_id, _), _ in changed})
+    rows = _paper_rows(session, changed_ids)
+    merged: dict[str, Row] = {}
+    for (paper_id, _), (paper, _) in changed:
+        base = merged.get(paper_id) or rows.get(paper_id)
+        merged[paper_id] = new_row(paper) if base is None else merge_row(base, paper)
+    inserts, updates = [], []
+    for paper_id, row in merged.items():
+        before = rows.get(paper_id)
+        if before is None:
+            row["first_seen_at"] = row["updated_at"] = now
+            inserts.append(row)
+            if status[paper_id] == "unchanged":
+                status[paper_id] = "new"
+        elif not same_content(before, row):
+            updates.append({**row, "first_seen_at": before["first_seen_at"], "updated_at": now})
+            if status[paper_id] == "unchanged":
+                status[paper_id] = "updated"
+    sightings = [
+        {"paper_id": p, "source": s, "content_hash": h, "first_seen_at": now, "updated_at": now}
+        for (p, s), (_, h) in changed
+    ]
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        columns = (*PAPER_COLUMNS, "first_seen_at", "updated_at")
+        fresh = all(key not in seen for key, _ in changed)
+        lost = write_papers_pg(conn, columns, inserts, updates, sightings, fresh_sightings=fresh)
+    else:
+        lost = write_papers_sqlite(
+            conn,
+            PaperRow.__table__,
+            (*PAPER_COLUMNS, "first_seen_at", "updated_at"),
+            inserts,
+            updates,
+            PaperSightingRow.__table__,
+            sightings,
+        )
+    for paper_id in lost:
+        status[paper_id] = "unchanged"
+
+
+def _sighting_hashes(session: Session, ids: list[str]) -> dict[tuple[str, str], str]:
+    table = PaperSightingRow.__table__
+    query = select(table.c.paper_id, table.c.source, table.c.content_hash)
+    found: dict[tuple[str, str], str] = {}
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":  # one array parameter instead of thousands
+        sql = f"SELECT paper_id, source, content_hash FROM {table.name} WHERE paper_id = ANY(%b)"
+        return {(pid, src): digest for pid, src, digest in _by_array(conn, sql, ids)}
+    for chunk in _chunks(ids):
+        for pid, src, digest in conn.execute(query.where(table.c.paper_id.in_(chunk))):
+            found[(pid, src)] = digest
+    return found
+
+
+def _paper_rows(session: Session, ids: list[str]) -> dict[str, Row]:
+    table = PaperRow.__table__
+    columns = [table.c[name] for name in LOADED_COLUMNS]
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":  # the driver gives what the ORM types would
+        sql = f"SELECT {', '.join(LOADED_COLUMNS)} FROM {table.name} WHERE id = ANY(%b)"
+        return {
+            row[0]: dict(zip(LOADED_COLUMNS, row, strict=True)) for row in _by_array(conn, sql, ids)
+        }
+    found: dict[str, Row] = {}
+    for chunk in _chunks(ids):
+        for row in conn.execute(select(*columns).where(table.c.id.in_(chunk))):
+            found[row.id] = dict(row._mapping)
+    return found
+
+
+def paper_from_row(row: PaperRow) -> Paper:
+    return Paper(
+        id=row.id,
+        title=row.title,
+        abstract=row.abstract,
+        authors=tuple(row.authors),
+        categories=tuple(row.categories),
+        links=dict(row.links),
+        published=row.published_on,
+        announced=row.announced_on,
+        comment=row.comment,
+        upvotes=row.upvotes,
+        github_stars=row.github_stars,
+        num_comments=row.num_comments,
+        doi=row.doi,
+        journal_ref=row.journal_ref,
+        primary_category=row.primary_category,
+        version=row.version,
+        featured_on=row.featured_on,
+        ai_summary=row.ai_summary,
+        keywords=tuple(row.keywords or ()),
+        affiliations=tuple(row.affiliations or ()),
+    )
+
+
+def papers_seen_since(session: Session, since: datetime) -> list[tuple[Paper, datetime]]:
+    """Candidate papers with the time we first saw them: first seen at or after ``since``."""
+    rows = session.scalars(
+        select(PaperRow).where(PaperRow.first_seen_at >= since).order_by(PaperRow.id)
+    )
+    return [(paper_from_row(r), r.first_seen_at) for r in rows]
+
+
+def papers_by_ids(session: Session, ids: Iterable[str]) -> dict[str, Paper]:
+    wanted = list(dict.fromkeys(ids))
+    found: dict[str, Paper] = {}
+    for chunk in _chunks(wanted):
+        for row in session.scalars(select(PaperRow).where(PaperRow.id.in_(chunk))):
+            found[row.id] = paper_from_row(row)
+    return found
+
+
+def _listing_day():  # type: ignore[no-untyped-def]
+    """The day a paper is listed under on the home page: featured, else announced, else
+    published (Hugging Face's day wins over arXiv's, as on the page we are modelled on)."""
+    return func.coalesce(PaperRow.featured_on, PaperRow.announced_on, PaperRow.published_on)
+
+
+def listing_days(session: Session, limit: int = 60) -> list[date]:
+    """The most recent days that have papers, newest first."""
+    day = _listing_day()
+    query = select(day).where(day.is_not(None)).distinct().order_by(day.desc()).limit(limit)
+    return [d for d in session.scalars(query) if d is not None]
+
+
+def papers_listed_on(session: Session, day: date, limit: int = 200) -> list[Paper]:
+    """One day's papers, most upvoted first (then most starred, then newest id)."""
+    query = (
+        select(PaperRow)
+        .where(_listing_day() == day)
+        .order_by(
+            PaperRow.upvotes.desc().nulls_last(),
+            PaperRow.github_stars.desc().nulls_last(),
+            PaperRow.id.desc(),
+        )
+        .limit(limit)
+    )
+    return [paper_from_row(r) for r in session.scalars(query)]
+
+
+def count_papers(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(PaperRow)) or 0
+
+
+def get_paper_row(session: Session, paper_id: str) -> PaperRow | None:
+    return session.get(PaperRow, paper_id)
+
+
+def paper_sightings(session: Session, paper_id: str) -> list[PaperSightingRow]:
+    query = select(PaperSightingRow).where(PaperSightingRow.paper_id == paper_id)
+    return list(session.scalars(query.order_by(PaperSightingRow.first_seen_at)))
+
+
+def list_papers(
+    session: Session, *, since: date | None = None, query: str | None = None, limit: int = 50
+) -> list[PaperRow]:
+    """Newest first: announced (else published) on or after ``since``; ``query`` matches
+    title or abstract, case-insensitively."""
+    day = func.coalesce(PaperRow.announced_on, PaperRow.featured_on, PaperRow.published_on)
+    stmt = select(PaperRow)
+    if since is not None:
+        stmt = stmt.where(day >= since)
+    for word in (query or "").split():
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(
+            or_(
+                PaperRow.title.ilike(pattern, escape="\\"),
+                PaperRow.abstract.ilike(pattern, escape="\\"),
+            )
+        )
+    stmt = stmt.order_by(day.desc().nulls_last(), PaperRow.first_seen_at.desc(), PaperRow.id)
+    return list(session.scalars(stmt.limit(limit)))
