@@ -41,8 +41,8 @@ from sqlalchemy import text  # noqa: E402
 
 from digest.db import Database  # noqa: E402
 from digest.db.papers import upsert_papers  # noqa: E402
+from digest.ingest.lines import ingest_lines  # noqa: E402
 from digest.ingest.parse_jsonl import parse_jsonl, read_lines  # noqa: E402
-from digest.ingest.service import ingest_lines  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "arxiv-2025-04-05.jsonl.gz"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -9,7 +9,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from digest.cli.common import console, err_console, load_settings, print_json
-from digest.cli.ingest import parse_since, prepare
+from digest.cli.harvest import prepare
+from digest.cli.ingest import parse_since
 from digest.clock import utcnow
 from digest.db.sources import (
     get_source_row,

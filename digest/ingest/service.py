@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from digest.db import Database, sightings
-from digest.db.papers import known_hashes, upsert_papers
+from digest.db import Database
+from digest.db.papers import upsert_papers
 from digest.db.sources import (
     get_source_row,
     list_source_rows,
@@ -28,11 +28,9 @@ from digest.db.sources import (
 )
 from digest.errors import DigestError, InputError, NotFoundError
 from digest.ingest.http import HttpClient
-from digest.ingest.merge import raw_hash
-from digest.ingest.parse_jsonl import parse_numbered_lines
+from digest.ingest.lines import ingest_lines
 from digest.ingest.sources import Harvest, SourceConfig, SourceState, make_source, source_for
 
-LINE_CHUNK = 10_000
 MAX_VALIDATORS = 64
 Progress = Callable[[str, str], None]  # (source name, what it is doing)
 
@@ -66,64 +64,6 @@ class SourceReport:
         data["problems"] = self.problems[:100]
         data["seconds"] = round(self.seconds, 3)
         return data
-
-
-@dataclass
-class LineCounts:
-    new: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    errors: list[tuple[int, str]] = field(default_factory=list)
-    warnings: list[tuple[int, str]] = field(default_factory=list)  # (line, what was done)
-
-
-def ingest_lines(
-    session: Session, lines: Sequence[bytes], source: str, now: datetime
-) -> LineCounts:
-    """Store JSONL lines; a line whose bytes ``source`` already sent is skipped unparsed.
-
-    The digest of each raw line is compared with the stored digests of what this source
-    said last, so an unchanged re-run costs one hash per line and one query. A re-run of
-    the same lines is a no-op with the same counts: duplicates of a paper are judged over
-    the whole input (:func:`digest.ingest.parsing.dedupe`), and when a changed or repeated
-    line holds a paper that a skipped line holds too, that line is parsed again so the
-    same rule decides which one is kept.
-    """
-    counts = LineCounts()
-    numbered = [(i, line) for i, line in enumerate(lines, start=1) if line.strip()]
-    digests = [raw_hash(line) for _, line in numbered]
-    known = known_hashes(session, source, list(set(digests)))
-    stored_line: dict[str, int] = {}  # digest -> the line whose record the source holds
-    todo, digest_of = [], {}
-    for (number, line), digest in zip(numbered, digests, strict=True):
-        if digest in known and digest not in stored_line:
-            stored_line[digest] = number
-            continue
-        todo.append((number, line))
-        digest_of[number] = digest
-    result = parse_numbered_lines(todo, source=source)
-    if stored_line and result.records:
-        held = sightings.stored_hashes(session, source, [p.id for p in result.records])
-        again = {stored_line[d] for d in held.values() if d in stored_line}
-        if again:
-            line_of = dict(numbered)
-            todo = sorted(todo + [(n, line_of[n]) for n in again])
-            result = parse_numbered_lines(todo, source=source)
-    skipped = set(stored_line.values())
-    counts.errors = result.errors
-    counts.warnings = [(n, w) for n, w in result.warnings if n not in skipped]
-    counts.unchanged = len(skipped) - sum(1 for n, _ in result.errors if n in skipped)
-    fresh = [(p, n) for p, n in zip(result.records, result.positions, strict=True)
-             if n not in skipped]  # fmt: skip
-    for start in range(0, len(fresh), LINE_CHUNK):
-        chunk = fresh[start : start + LINE_CHUNK]
-        stored = upsert_papers(
-            session, [p for p, _ in chunk], now, hashes=[digest_of[n] for _, n in chunk]
-        )
-        counts.new += stored.new
-        counts.updated += stored.updated
-        counts.unchanged += stored.unchanged
-    return counts
 
 
 # -- configured sources ----------------------------------------------------------------

@@ -15,8 +15,8 @@ from digest.db import Database, repo
 from digest.db.models import DeliveryRow, PaperRow, SourceRow
 from digest.db.papers import upsert_papers
 from digest.demo import sample_papers_path
+from digest.ingest.lines import ingest_lines
 from digest.ingest.parse_jsonl import parse_jsonl, read_lines
-from digest.ingest.service import ingest_lines
 from digest.pipeline.runtime import Runtime
 from digest.schedule import slot_start
 from digest.settings import Settings
