@@ -13,7 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Connection, func, or_, select, text
+import orjson
+from sqlalchemy import Connection, bindparam, func, literal_column, or_, select, text
 from sqlalchemy.orm import Session
 
 from digest.db.bulk import write_papers_pg, write_papers_sqlite
@@ -115,17 +116,20 @@ def known_hashes(session: Session, source: str, digests: Sequence[str]) -> set[s
     if conn.dialect.name == "postgresql":  # one array parameter instead of thousands
         sql = f"SELECT content_hash FROM {table.name} WHERE source = %s AND content_hash = ANY(%b)"
         return {row[0] for row in _by_array(conn, sql, source, list(digests))}
-    found: set[str] = set()
-    for chunk in _chunks(digests, CHUNK):
-        found.update(
-            session.scalars(
-                select(PaperSightingRow.content_hash).where(
-                    PaperSightingRow.source == source,
-                    PaperSightingRow.content_hash.in_(chunk),
-                )
-            )
-        )
-    return found
+    sql = (
+        f"SELECT content_hash FROM {table.name} WHERE source = ? AND content_hash IN {_SQLITE_LIST}"
+    )
+    return {row[0] for row in conn.exec_driver_sql(sql, (source, _json_list(digests)))}
+
+
+# SQLite: the values of one JSON array parameter (``json_each``), so that a lookup of
+# thousands of keys is one short statement with one parameter, compiled and bound once,
+# instead of a statement with 500 bound parameters per chunk.
+_SQLITE_LIST = "(SELECT value FROM json_each(?))"
+
+
+def _json_list(values: Sequence[str]) -> str:
+    return orjson.dumps(list(values)).decode()
 
 
 def _upsert_chunk(
@@ -184,16 +188,15 @@ def _upsert_chunk(
 
 def _sighting_hashes(session: Session, ids: list[str]) -> dict[tuple[str, str], str]:
     table = PaperSightingRow.__table__
-    query = select(table.c.paper_id, table.c.source, table.c.content_hash)
-    found: dict[tuple[str, str], str] = {}
     conn = session.connection()
     if conn.dialect.name == "postgresql":  # one array parameter instead of thousands
         sql = f"SELECT paper_id, source, content_hash FROM {table.name} WHERE paper_id = ANY(%b)"
         return {(pid, src): digest for pid, src, digest in _by_array(conn, sql, ids)}
-    for chunk in _chunks(ids):
-        for pid, src, digest in conn.execute(query.where(table.c.paper_id.in_(chunk))):
-            found[(pid, src)] = digest
-    return found
+    sql = (
+        f"SELECT paper_id, source, content_hash FROM {table.name} WHERE paper_id IN {_SQLITE_LIST}"
+    )
+    rows = conn.exec_driver_sql(sql, (_json_list(ids),))
+    return {(pid, src): digest for pid, src, digest in rows}
 
 
 def _paper_rows(session: Session, ids: list[str]) -> dict[str, Row]:
@@ -205,11 +208,9 @@ def _paper_rows(session: Session, ids: list[str]) -> dict[str, Row]:
         return {
             row[0]: dict(zip(LOADED_COLUMNS, row, strict=True)) for row in _by_array(conn, sql, ids)
         }
-    found: dict[str, Row] = {}
-    for chunk in _chunks(ids):
-        for row in conn.execute(select(*columns).where(table.c.id.in_(chunk))):
-            found[row.id] = dict(row._mapping)
-    return found
+    wanted = select(literal_column("value")).select_from(func.json_each(bindparam("ids")))
+    query = select(*columns).where(table.c.id.in_(wanted))
+    return {row.id: dict(row._mapping) for row in conn.execute(query, {"ids": _json_list(ids)})}
 
 
 def paper_from_row(row: PaperRow) -> Paper:
