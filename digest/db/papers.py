@@ -119,7 +119,7 @@ def known_hashes(session: Session, source: str, digests: Sequence[str]) -> set[s
     sql = (
         f"SELECT content_hash FROM {table.name} WHERE source = ? AND content_hash IN {_SQLITE_LIST}"
     )
-    return {row[0] for row in conn.exec_driver_sql(sql, (source, _json_list(digests)))}
+    return set(conn.exec_driver_sql(sql, (source, _json_list(digests))).scalars().all())
 
 
 # SQLite: the values of one JSON array parameter (``json_each``), so that a lookup of
@@ -195,7 +195,7 @@ def _sighting_hashes(session: Session, ids: list[str]) -> dict[tuple[str, str], 
     sql = (
         f"SELECT paper_id, source, content_hash FROM {table.name} WHERE paper_id IN {_SQLITE_LIST}"
     )
-    rows = conn.exec_driver_sql(sql, (_json_list(ids),))
+    rows = conn.exec_driver_sql(sql, (_json_list(ids),)).fetchall()
     return {(pid, src): digest for pid, src, digest in rows}
 
 

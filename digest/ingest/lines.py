@@ -42,8 +42,13 @@ def ingest_lines(
     same rule decides which one is kept.
     """
     counts = LineCounts()
-    numbered = [(i, line) for i, line in enumerate(lines, start=1) if line.strip()]
-    digests = [raw_hash(line) for _, line in numbered]
+    numbered: list[tuple[int, bytes]] = []
+    digests: list[str] = []
+    for i, line in enumerate(lines, start=1):
+        stripped = line.strip()  # raw_hash strips too: of stripped bytes, with no copy
+        if stripped:
+            numbered.append((i, line))
+            digests.append(raw_hash(stripped))
     known = known_hashes(session, source, list(set(digests)))
     stored_line: dict[str, int] = {}  # digest -> the line whose record the source holds
     todo, digest_of = [], {}
