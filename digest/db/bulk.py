@@ -240,7 +240,7 @@ def write_papers_sqlite(
 
 
 def _converters(conn: Connection, table: Table, columns: Sequence[str]) -> Any:
-    """row dict -> list of driver values, as SQLAlchemy's own types would bind them.
+    """row dict -> tuple of driver values, as SQLAlchemy's own types would bind them.
 
     Dates and times repeat (every row of a run has the same ``now``, a file a few
     announcement days): each distinct value is converted once, and a datetime is passed
@@ -261,12 +261,12 @@ def _converters(conn: Connection, table: Table, columns: Sequence[str]) -> Any:
             steps.append((i, process))
     values_of = itemgetter(*columns)
 
-    def convert(row: dict) -> list[Any]:
+    def convert(row: dict) -> tuple[Any, ...]:
         values = list(values_of(row))
         for i, process in steps:
             if values[i] is not None:
                 values[i] = process(values[i])
-        return values
+        return tuple(values)  # plain values: the garbage collector stops tracking it
 
     return convert
 
