@@ -45,7 +45,9 @@ class UpsertCounts:
 
 PAPER_COLUMNS = ("id", *CONTENT)
 LOADED_COLUMNS = (*PAPER_COLUMNS, "first_seen_at")
-UPSERT_CHUNK = 5000
+# Papers merged and written at once. Fewer rows alive at a time than with 5,000: 20,000 new
+# papers on SQLite 3-4% faster (one full garbage collection less), PostgreSQL the same.
+UPSERT_CHUNK = 2000
 
 
 def upsert_papers(
