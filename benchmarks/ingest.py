@@ -39,9 +39,10 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
 
-from digest.db import Database, repo  # noqa: E402
+from digest.db import Database  # noqa: E402
+from digest.db.papers import upsert_papers  # noqa: E402
+from digest.ingest.lines import ingest_lines  # noqa: E402
 from digest.ingest.parse_jsonl import parse_jsonl, read_lines  # noqa: E402
-from digest.ingest.service import ingest_lines  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "arxiv-2025-04-05.jsonl.gz"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -57,7 +58,7 @@ def lines_path(db: Database, path: Path, now: datetime) -> tuple[int, int, int]:
 def records_path(db: Database, path: Path, now: datetime) -> tuple[int, int, int]:
     result = parse_jsonl(read_lines(path), source="bench-records")
     with db.session() as session:
-        counts = repo.upsert_papers(session, result.records, now)
+        counts = upsert_papers(session, result.records, now)
     return counts.new, counts.updated, counts.unchanged
 
 

@@ -70,8 +70,8 @@ from sqlalchemy import func, insert, select  # noqa: E402
 
 from digest.db import Database  # noqa: E402
 from digest.db.models import SubscriberRow, new_link_id  # noqa: E402
+from digest.ingest.lines import ingest_lines  # noqa: E402
 from digest.ingest.parse_jsonl import read_lines  # noqa: E402
-from digest.ingest.service import ingest_lines  # noqa: E402
 from digest.links import LinkSigner  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "arxiv-2025-04-05.jsonl.gz"

@@ -18,7 +18,8 @@ import logging
 import os
 from datetime import timedelta
 
-from digest.db import ledger, repo
+from digest.db import ledger
+from digest.db.sources import list_source_rows
 from digest.embeddings import embed_after_ingest, prune_text_vectors
 from digest.errors import DigestError
 from digest.ingest.http import HttpClient, user_agent
@@ -91,7 +92,7 @@ def load_sources(runtime: Runtime) -> list[SourceInfo]:
         prune = bool(os.environ.get("DIGEST_CONFIG"))  # no file: keep what one set up before
         sync_sources(session, runtime.settings.sources, runtime.clock(), prune=prune)
         configs = configured_sources(session)
-        last_runs = {row.name: row.last_run_at for row in repo.list_source_rows(session)}
+        last_runs = {row.name: row.last_run_at for row in list_source_rows(session)}
     return [
         SourceInfo(
             name=config.name,

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from digest.cli.common import console, load_settings, open_database, print_json
 from digest.cli.ingest import parse_since
-from digest.db import repo
+from digest.db import papers as paper_db
 from digest.db.models import PaperRow
 from digest.errors import NotFoundError
 from digest.ingest.ids import canonical_id
@@ -56,7 +56,7 @@ def list_papers(
     since_day = parse_since(since)
     db = open_database(load_settings())
     with db.session() as session:
-        rows = repo.list_papers(session, since=since_day, query=query, limit=limit)
+        rows = paper_db.list_papers(session, since=since_day, query=query, limit=limit)
         items = [_json(r, full=False) for r in rows]
     if as_json:
         print_json({"papers": items})
@@ -89,13 +89,13 @@ def show(
         wanted = canonical_id(wanted) or wanted
     db = open_database(load_settings())
     with db.session() as session:
-        row = repo.get_paper_row(session, wanted)
+        row = paper_db.get_paper_row(session, wanted)
         if row is None:
             raise NotFoundError(f"no paper with id {paper_id!r}")
         data = _json(row, full=True)
         data["seen_by"] = [
             {"source": s.source, "first_seen_at": s.first_seen_at, "updated_at": s.updated_at}
-            for s in repo.paper_sightings(session, row.id)
+            for s in paper_db.paper_sightings(session, row.id)
         ]
     if as_json:
         print_json(data)

@@ -18,7 +18,8 @@ from digest.cli.common import (
     open_database,
     print_json,
 )
-from digest.db import editions, repo, subscribers
+from digest.db import editions, subscribers
+from digest.db.papers import upsert_papers
 from digest.deliver.transports import check_smtp
 from digest.demo import DEMO_SUBSCRIBERS, sample_papers_path
 from digest.embeddings import embed_after_ingest
@@ -228,7 +229,7 @@ def demo() -> None:
     now = utcnow()
     parsed = parse_jsonl(read_lines(sample_papers_path()), source="sample")
     with rt.db.session() as session:
-        counts = repo.upsert_papers(session, parsed.records, now)
+        counts = upsert_papers(session, parsed.records, now)
         created = []
         for data in DEMO_SUBSCRIBERS:
             spec = validate_spec(data)

@@ -9,9 +9,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from digest.cli.common import console, err_console, load_settings, print_json
-from digest.cli.ingest import parse_since, prepare
+from digest.cli.harvest import prepare
+from digest.cli.ingest import parse_since
 from digest.clock import utcnow
-from digest.db import repo
+from digest.db.sources import (
+    get_source_row,
+    list_source_rows,
+    remove_source_row,
+    save_source_config,
+)
 from digest.errors import DigestError, InputError, NotFoundError
 from digest.ingest.http import HttpClient, user_agent
 from digest.ingest.parse_jsonl import parse_jsonl
@@ -53,10 +59,10 @@ def add(
     config = make_source(name, kind, options, enabled=not disabled)
     db = prepare(load_settings())
     with db.session() as session:
-        row = repo.get_source_row(session, name)
+        row = get_source_row(session, name)
         if row is not None and row.origin == "config":
             raise InputError(f"source {name} is defined in the config file; change it there")
-        repo.save_source_config(
+        save_source_config(
             session, name=name, kind=kind, options=dict(config.options), origin="cli",
             now=utcnow(), enabled=config.enabled,
         )  # fmt: skip
@@ -70,7 +76,7 @@ def list_sources(
     """List the sources with their last run and cursor."""
     db = prepare(load_settings())
     with db.session() as session:
-        rows = repo.list_source_rows(session)
+        rows = list_source_rows(session)
         items = [
             {
                 **describe(
@@ -114,12 +120,12 @@ def remove(name: Annotated[str, typer.Argument(help="The source to remove.")]) -
     """Remove a source added with `digest sources add` (its papers stay)."""
     db = prepare(load_settings())
     with db.session() as session:
-        row = repo.get_source_row(session, name)
+        row = get_source_row(session, name)
         if row is None:
             raise NotFoundError(f"no source named {name}")
         if row.origin == "config":
             raise InputError(f"source {name} is defined in the config file; remove it there")
-        repo.remove_source_row(session, row)
+        remove_source_row(session, row)
     console.print(f"removed source {name}")
 
 

@@ -1,4 +1,6 @@
-"""Storage adapter: models, engine, migrations and the named queries in ``repo``."""
+"""Storage adapter: models, engine, migrations, and the named queries, one module per job
+(papers, sources, subscribers, editions, ledger, tracking, feedback, vectors, accounts,
+bounces, stats): see docs/architecture.md."""
 
 from digest.db.engine import Database
 

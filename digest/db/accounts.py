@@ -1,8 +1,8 @@
 """Named queries of the subscription site: readers found by link id, their status changes,
 consent, votes and past digests.
 
-Kept apart from ``repo.py`` (papers, subscriber administration, the ledger): this module
-is what the web pages and the subscription service ask of the database.
+Kept apart from ``subscribers.py`` (subscriber administration: the CLI, imports): this
+module is what the web pages and the subscription service ask of the database.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ one meanwhile, the copy is undone and the slower path below takes over). Otherwi
 to a temporary table and one ``INSERT ... SELECT ... ON CONFLICT`` / ``UPDATE ... FROM``
 applies them. On SQLite the driver's ``executemany`` gets plain tuples (JSON text, dates
 as SQLAlchemy stores them), which skips SQLAlchemy's per-value processing, the larger part
-of the time there. Measured in ``benchmarks/ingest.py``. Only :mod:`digest.db.repo` calls
+of the time there. Measured in ``benchmarks/ingest.py``. Only :mod:`digest.db.papers` calls
 this module.
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from itertools import repeat
 from operator import is_not, itemgetter
 from typing import Any
@@ -239,7 +240,13 @@ def write_papers_sqlite(
 
 
 def _converters(conn: Connection, table: Table, columns: Sequence[str]) -> Any:
-    """row dict -> tuple of driver values, as SQLAlchemy's own types would bind them."""
+    """row dict -> tuple of driver values, as SQLAlchemy's own types would bind them.
+
+    Dates and times repeat (every row of a run has the same ``now``, a file a few
+    announcement days): each distinct value is converted once, and a datetime is passed
+    as the text the driver itself would store for it (``sqlite3``'s documented default
+    adapter, ``isoformat(" ")``), not adapted again for every row.
+    """
     steps = []
     for i, name in enumerate(columns):
         if name in JSON_COLUMNS:
@@ -247,13 +254,34 @@ def _converters(conn: Connection, table: Table, columns: Sequence[str]) -> Any:
             continue
         process = table.c[name].type.bind_processor(conn.dialect)
         if process is not None:
+            kind = table.c[name].type
+            kind = getattr(kind, "impl_instance", kind)
+            if isinstance(kind, Date | DateTime):
+                process = _once_each(process)
             steps.append((i, process))
+    values_of = itemgetter(*columns)
 
-    def convert(row: dict) -> list[Any]:
-        values = [row[c] for c in columns]
+    def convert(row: dict) -> tuple[Any, ...]:
+        values = list(values_of(row))
         for i, process in steps:
             if values[i] is not None:
                 values[i] = process(values[i])
-        return values
+        return tuple(values)  # plain values: the garbage collector stops tracking it
+
+    return convert
+
+
+def _once_each(process: Any) -> Any:
+    """``process`` remembering its result for each distinct (hashable) value."""
+    done: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        found = done.get(value)
+        if found is None:
+            found = process(value)
+            if isinstance(found, datetime):
+                found = found.isoformat(" ")
+            done[value] = found
+        return found
 
     return convert

@@ -16,7 +16,7 @@ from digest.db.models import (
     PaperRow,
     TextEmbeddingRow,
 )
-from digest.db.repo import paper_from_row
+from digest.db.papers import paper_from_row
 from digest.db.statements import chunks, insert
 from digest.domain import Paper
 

@@ -17,14 +17,20 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from digest.db import Database, repo, sightings
+from digest.db import Database
+from digest.db.papers import upsert_papers
+from digest.db.sources import (
+    get_source_row,
+    list_source_rows,
+    record_source_run,
+    remove_source_row,
+    save_source_config,
+)
 from digest.errors import DigestError, InputError, NotFoundError
 from digest.ingest.http import HttpClient
-from digest.ingest.merge import raw_hash
-from digest.ingest.parse_jsonl import parse_numbered_lines
+from digest.ingest.lines import ingest_lines
 from digest.ingest.sources import Harvest, SourceConfig, SourceState, make_source, source_for
 
-LINE_CHUNK = 10_000
 MAX_VALIDATORS = 64
 Progress = Callable[[str, str], None]  # (source name, what it is doing)
 
@@ -60,64 +66,6 @@ class SourceReport:
         return data
 
 
-@dataclass
-class LineCounts:
-    new: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    errors: list[tuple[int, str]] = field(default_factory=list)
-    warnings: list[tuple[int, str]] = field(default_factory=list)  # (line, what was done)
-
-
-def ingest_lines(
-    session: Session, lines: Sequence[bytes], source: str, now: datetime
-) -> LineCounts:
-    """Store JSONL lines; a line whose bytes ``source`` already sent is skipped unparsed.
-
-    The digest of each raw line is compared with the stored digests of what this source
-    said last, so an unchanged re-run costs one hash per line and one query. A re-run of
-    the same lines is a no-op with the same counts: duplicates of a paper are judged over
-    the whole input (:func:`digest.ingest.parsing.dedupe`), and when a changed or repeated
-    line holds a paper that a skipped line holds too, that line is parsed again so the
-    same rule decides which one is kept.
-    """
-    counts = LineCounts()
-    numbered = [(i, line) for i, line in enumerate(lines, start=1) if line.strip()]
-    digests = [raw_hash(line) for _, line in numbered]
-    known = repo.known_hashes(session, source, list(set(digests)))
-    stored_line: dict[str, int] = {}  # digest -> the line whose record the source holds
-    todo, digest_of = [], {}
-    for (number, line), digest in zip(numbered, digests, strict=True):
-        if digest in known and digest not in stored_line:
-            stored_line[digest] = number
-            continue
-        todo.append((number, line))
-        digest_of[number] = digest
-    result = parse_numbered_lines(todo, source=source)
-    if stored_line and result.records:
-        held = sightings.stored_hashes(session, source, [p.id for p in result.records])
-        again = {stored_line[d] for d in held.values() if d in stored_line}
-        if again:
-            line_of = dict(numbered)
-            todo = sorted(todo + [(n, line_of[n]) for n in again])
-            result = parse_numbered_lines(todo, source=source)
-    skipped = set(stored_line.values())
-    counts.errors = result.errors
-    counts.warnings = [(n, w) for n, w in result.warnings if n not in skipped]
-    counts.unchanged = len(skipped) - sum(1 for n, _ in result.errors if n in skipped)
-    fresh = [(p, n) for p, n in zip(result.records, result.positions, strict=True)
-             if n not in skipped]  # fmt: skip
-    for start in range(0, len(fresh), LINE_CHUNK):
-        chunk = fresh[start : start + LINE_CHUNK]
-        stored = repo.upsert_papers(
-            session, [p for p, _ in chunk], now, hashes=[digest_of[n] for _, n in chunk]
-        )
-        counts.new += stored.new
-        counts.updated += stored.updated
-        counts.unchanged += stored.unchanged
-    return counts
-
-
 # -- configured sources ----------------------------------------------------------------
 def sync_sources(
     session: Session,
@@ -141,7 +89,7 @@ def sync_sources(
             raise InputError(f"source {name}: option enabled: expected true or false")
         configs.append(make_source(name, kind, options, origin="config", enabled=enabled))
     for config in configs:
-        repo.save_source_config(
+        save_source_config(
             session,
             name=config.name,
             kind=config.kind,
@@ -150,16 +98,16 @@ def sync_sources(
             now=now,
             enabled=config.enabled,
         )
-    for row in repo.list_source_rows(session) if prune else ():
+    for row in list_source_rows(session) if prune else ():
         if row.origin == "config" and row.name not in tables:
-            repo.remove_source_row(session, row)
+            remove_source_row(session, row)
 
 
 def configured_sources(session: Session) -> list[SourceConfig]:
     """Every stored source, validated again (a bad stored row fails loudly by name)."""
     return [
         make_source(row.name, row.kind, row.options, origin=row.origin, enabled=row.enabled)
-        for row in repo.list_source_rows(session)
+        for row in list_source_rows(session)
     ]
 
 
@@ -205,7 +153,7 @@ def run_source(
     report = SourceReport(source.name, source.kind)
     step = (lambda what: progress(source.name, what)) if progress else (lambda what: None)
     with db.session() as session:
-        row = repo.get_source_row(session, source.name)
+        row = get_source_row(session, source.name)
         state = SourceState(row.cursor, dict(row.validators or {})) if row else SourceState()
     try:
         harvest = source_for(source).harvest(
@@ -219,7 +167,7 @@ def run_source(
     try:
         with db.session() as session:
             _store(session, source.name, harvest, report, now)
-            repo.record_source_run(
+            record_source_run(
                 session,
                 source.name,
                 now=now,
@@ -246,7 +194,7 @@ def _store(
         report.warnings = [f"line {n}: {w}" for n, w in counts.warnings]
         report.new, report.updated, report.unchanged = counts.new, counts.updated, counts.unchanged
     else:
-        stored = repo.upsert_papers(session, harvest.records, now)
+        stored = upsert_papers(session, harvest.records, now)
         report.new, report.updated, report.unchanged = stored.new, stored.updated, stored.unchanged
     report.rejected = len(problems)
     report.problems = problems
@@ -266,7 +214,7 @@ def _failed(
     report.seconds = time.monotonic() - started
     try:
         with db.session() as session:
-            repo.record_source_run(
+            record_source_run(
                 session, report.name, now=now, status="failed", counts={}, error=message
             )
     except SQLAlchemyError:

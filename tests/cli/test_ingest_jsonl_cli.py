@@ -67,11 +67,12 @@ def test_ingest_reports_bad_lines_and_keeps_good_ones(
         "new": 0, "updated": 1, "unchanged": 0, "rejected": 0, "warnings": 0, "embedded": 0
     }  # fmt: skip
 
-    from digest.db import Database, repo
+    from digest.db import Database
+    from digest.db.papers import papers_by_ids
 
     db = Database(db_url)
     with db.session() as session:
-        papers = repo.papers_by_ids(session, ["2505.00001"])
+        papers = papers_by_ids(session, ["2505.00001"])
     paper = papers["2505.00001"]  # v2 and v3 are one paper; categories merged
     assert paper.title == "A bold & clean title"
     assert set(paper.categories) == {"cs.LG", "cs.AI"}

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from digest.db import Database, accounts, bounces, editions, feedback, ledger, repo, subscribers
+from digest.db import Database, accounts, bounces, editions, feedback, ledger, subscribers
+from digest.db.sources import record_source_run, save_source_config
 from digest.schedule import edition_for
 from digest.subscriber_spec import validate_spec
 from tests.helpers import run_cli
@@ -63,13 +64,11 @@ def ledger_env(db: Database, db_url: str, digest_env, monkeypatch) -> dict[str, 
             (ids[0], "2412.00002", "up"),
         ]:
             feedback.add_feedback(session, who, paper, kind, now)
-        repo.save_source_config(
-            session, name="hf", kind="hf_daily", options={}, origin="cli", now=now
-        )
-        repo.record_source_run(
+        save_source_config(session, name="hf", kind="hf_daily", options={}, origin="cli", now=now)
+        record_source_run(
             session, "hf", now=now - timedelta(hours=3), status="ok", counts={"new": 4}
         )
-        repo.record_source_run(
+        record_source_run(
             session, "hf", now=now - timedelta(hours=1), status="failed", counts={},
             error="HTTP 503 from huggingface.co",
         )  # fmt: skip

@@ -10,8 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from digest.db import Database, repo
+from digest.db import Database
 from digest.db.models import PaperRow
+from digest.db.sources import (
+    get_source_row,
+    list_source_rows,
+    record_source_run,
+    save_source_config,
+)
 from digest.errors import InputError
 from digest.ingest.http import HttpClient, user_agent
 from digest.ingest.service import SourceReport, run_sources, sync_sources
@@ -40,7 +46,7 @@ def client():  # type: ignore[no-untyped-def]
 def add(db: Database, name: str, kind: str, **options: object) -> SourceConfig:
     config = make_source(name, kind, {**QUICK, **options})
     with db.session() as session:
-        repo.save_source_config(
+        save_source_config(
             session, name=name, kind=kind, options=dict(config.options), origin="cli", now=NOW
         )
     return config
@@ -64,7 +70,7 @@ def papers(db: Database) -> dict[str, PaperRow]:
 
 def state(db: Database, name: str):  # type: ignore[no-untyped-def]
     with db.session() as session:
-        return repo.get_source_row(session, name)
+        return get_source_row(session, name)
 
 
 def test_hf_daily_pages_days_and_conditional_get(
@@ -353,7 +359,7 @@ def test_sync_sources_from_config_tables(db: Database) -> None:
     tables = {"hf": {"kind": "hf_daily"}, "lg": {"kind": "arxiv_feed", "categories": "cs.LG"}}
     with db.session() as session:
         sync_sources(session, tables, NOW)
-        repo.save_source_config(
+        save_source_config(
             session,
             name="mine",
             kind="feed",
@@ -364,12 +370,12 @@ def test_sync_sources_from_config_tables(db: Database) -> None:
     with db.session() as session:
         sync_sources(session, {"hf": {"kind": "hf_daily", "limit": 50}}, NOW)
     with db.session() as session:
-        rows = {r.name: r for r in repo.list_source_rows(session)}
+        rows = {r.name: r for r in list_source_rows(session)}
     assert set(rows) == {"hf", "mine"}
     assert rows["hf"].options["limit"] == 50 and rows["hf"].origin == "config"
     with db.session() as session:  # run without a config file: nothing is pruned
         sync_sources(session, {}, NOW, prune=False)
-        assert {r.name for r in repo.list_source_rows(session)} == {"hf", "mine"}
+        assert {r.name for r in list_source_rows(session)} == {"hf", "mine"}
 
 
 def test_arxiv_api_max_pages_before_the_cursor_keeps_the_cursor(
@@ -383,7 +389,7 @@ def test_arxiv_api_max_pages_before_the_cursor_keeps_the_cursor(
     first = run(sqlite_db, client, source)["arxiv"]
     assert first.status == "ok" and state(sqlite_db, "arxiv").cursor == "2025-05-28"
     with sqlite_db.session() as session:
-        repo.record_source_run(session, "arxiv", now=NOW, status="ok", counts={},
+        record_source_run(session, "arxiv", now=NOW, status="ok", counts={},
                                cursor="2025-05-29")  # fmt: skip
     later = run(sqlite_db, client, source, since=date(2025, 1, 1))["arxiv"]
     assert later.failed and "max_pages=2 reached before 2025-01-01" in (later.error or "")

@@ -8,8 +8,18 @@ from datetime import UTC, date, datetime, timedelta
 from alembic import command
 from sqlalchemy import inspect, select
 
-from digest.db import Database, repo
+from digest.db import Database
 from digest.db.models import PaperRow, PaperSightingRow
+from digest.db.papers import (
+    PAPER_COLUMNS,
+    UpsertCounts,
+    count_papers,
+    get_paper_row,
+    known_hashes,
+    list_papers,
+    papers_seen_since,
+    upsert_papers,
+)
 from digest.domain import Paper
 
 NOW = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
@@ -21,9 +31,9 @@ def paper(pid: str = "2501.00001", **kw: object) -> Paper:
     return Paper(**base)  # type: ignore[arg-type]
 
 
-def upsert(db: Database, papers: list[Paper], now: datetime = NOW) -> repo.UpsertCounts:
+def upsert(db: Database, papers: list[Paper], now: datetime = NOW) -> UpsertCounts:
     with db.session() as session:
-        return repo.upsert_papers(session, papers, now)
+        return upsert_papers(session, papers, now)
 
 
 def row(db: Database, pid: str) -> PaperRow:
@@ -43,10 +53,10 @@ def test_new_updated_unchanged_counts_and_idempotence(db: Database) -> None:
     third = upsert(db, changed, NOW + timedelta(hours=2))
     assert (third.new, third.updated, third.unchanged) == (0, 1, 2598)
     with db.session() as session:
-        assert repo.count_papers(session) == 2599
+        assert count_papers(session) == 2599
         # the bulk writers store times exactly as the ORM does: window queries still work
-        assert len(repo.papers_seen_since(session, NOW - timedelta(seconds=1))) == 2599
-        assert repo.papers_seen_since(session, NOW + timedelta(microseconds=1)) == []
+        assert len(papers_seen_since(session, NOW - timedelta(seconds=1))) == 2599
+        assert papers_seen_since(session, NOW + timedelta(microseconds=1)) == []
     stored = row(db, "2501.00001")
     assert stored.upvotes == 50
     assert stored.first_seen_at == NOW and stored.updated_at == NOW + timedelta(hours=2)
@@ -115,10 +125,10 @@ def test_a_deleted_paper_comes_back(db: Database) -> None:
 
 def test_known_hashes(db: Database) -> None:
     with db.session() as session:
-        repo.upsert_papers(session, [paper(), paper("2501.00002")], NOW, hashes=["h1", "h2"])
+        upsert_papers(session, [paper(), paper("2501.00002")], NOW, hashes=["h1", "h2"])
     with db.session() as session:
-        assert repo.known_hashes(session, "a", ["h1", "h3", "h2"]) == {"h1", "h2"}
-        assert repo.known_hashes(session, "b", ["h1"]) == set()
+        assert known_hashes(session, "a", ["h1", "h3", "h2"]) == {"h1", "h2"}
+        assert known_hashes(session, "b", ["h1"]) == set()
 
 
 def test_list_and_get_papers(db: Database) -> None:
@@ -132,22 +142,22 @@ def test_list_and_get_papers(db: Database) -> None:
         ],
     )
     with db.session() as session:
-        assert [p.id for p in repo.list_papers(session)] == [
+        assert [p.id for p in list_papers(session)] == [
             "2501.00003",
             "2501.00002",
             "2501.00001",
         ]
-        assert [p.id for p in repo.list_papers(session, since=date(2025, 1, 15))] == [
+        assert [p.id for p in list_papers(session, since=date(2025, 1, 15))] == [
             "2501.00003",
             "2501.00002",
         ]
-        assert [p.id for p in repo.list_papers(session, query="DIFFUSION")] == [
+        assert [p.id for p in list_papers(session, query="DIFFUSION")] == [
             "2501.00002",
             "2501.00001",
         ]
-        assert [p.id for p in repo.list_papers(session, query="100%")] == ["2501.00001"]
-        assert [p.id for p in repo.list_papers(session, query="diffusion_")] == ["2501.00002"]
-        assert repo.get_paper_row(session, "2501.00002").title == "Speech models"
+        assert [p.id for p in list_papers(session, query="100%")] == ["2501.00001"]
+        assert [p.id for p in list_papers(session, query="diffusion_")] == ["2501.00002"]
+        assert get_paper_row(session, "2501.00002").title == "Speech models"
 
 
 def test_migration_up_and_down(db_url: str) -> None:
@@ -182,10 +192,10 @@ def test_a_paper_inserted_meanwhile_is_not_overwritten(db: Database) -> None:
     with db.session() as session:
         conn = session.connection()
         if conn.dialect.name == "postgresql":
-            columns = (*repo.PAPER_COLUMNS, "first_seen_at", "updated_at")
+            columns = (*PAPER_COLUMNS, "first_seen_at", "updated_at")
             lost = bulk.write_papers_pg(conn, columns, [row], [], [sighting], fresh_sightings=True)
         else:
-            columns = (*repo.PAPER_COLUMNS, "first_seen_at", "updated_at")
+            columns = (*PAPER_COLUMNS, "first_seen_at", "updated_at")
             lost = bulk.write_papers_sqlite(
                 conn, PaperRow.__table__, columns, [row], [], PaperSightingRow.__table__,
                 [sighting],
@@ -193,7 +203,7 @@ def test_a_paper_inserted_meanwhile_is_not_overwritten(db: Database) -> None:
     assert lost == {"2501.00001"}
     assert row_title(db) == "first writer"
     with db.session() as session:
-        assert repo.known_hashes(session, "b", ["h"]) == set()  # merged again next time
+        assert known_hashes(session, "b", ["h"]) == set()  # merged again next time
     assert upsert(db, [paper(title="second writer", source="b")]).updated == 1
 
 

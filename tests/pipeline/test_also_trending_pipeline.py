@@ -10,8 +10,9 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from digest.db import Database, repo
+from digest.db import Database
 from digest.db.models import DeliveryRow, SubscriberRow
+from digest.db.papers import upsert_papers
 from digest.db.subscribers import add_subscriber
 from digest.deliver.transports import MemoryTransport
 from digest.domain import Paper
@@ -60,7 +61,7 @@ def _run(
     now = utcnow()
     day = date(2025, 5, 30)
     with db.session() as session:
-        repo.upsert_papers(session, [replace(p, announced=day) for p in papers], now)
+        upsert_papers(session, [replace(p, announced=day) for p in papers], now)
         for email, interests in readers.items():
             add_subscriber(session, validate_spec({"email": email, **interests}), now)
     settings = Settings.from_env(

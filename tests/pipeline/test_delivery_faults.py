@@ -18,8 +18,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from sqlalchemy import select
 
-from digest.db import Database, editions, repo, subscribers, tracking
+from digest.db import Database, editions, subscribers, tracking
 from digest.db.models import DeliveryRow
+from digest.db.papers import upsert_papers
 from digest.deliver.transports import MemoryTransport, SmtpTransport, relay_offers_smtputf8
 from digest.demo import sample_papers_path
 from digest.ingest.parse_jsonl import parse_jsonl, read_lines
@@ -85,7 +86,7 @@ def readers(db: Database) -> Iterator[Database]:
     parsed = parse_jsonl(read_lines(sample_papers_path()), source="sample")
     now = utcnow()
     with db.session() as session:
-        repo.upsert_papers(session, parsed.records, now)
+        upsert_papers(session, parsed.records, now)
         for email in READERS:
             spec = validate_spec({"email": email, "topics": ["language models"]})
             subscribers.add_subscriber(session, spec, now)

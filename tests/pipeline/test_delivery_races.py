@@ -22,8 +22,9 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from digest import subscriptions
-from digest.db import Database, repo, subscribers
+from digest.db import Database, subscribers
 from digest.db.models import DeliveryRow, SubscriberRow
+from digest.db.papers import upsert_papers
 from digest.demo import sample_papers_path
 from digest.ingest.parse_jsonl import parse_jsonl, read_lines
 from digest.pipeline.runtime import utcnow
@@ -100,7 +101,7 @@ def add_readers(db: Database, count: int, *, hour: int | None = None) -> list[st
     now = utcnow()
     emails = [f"reader{n:03d}@example.org" for n in range(count)]
     with db.session() as session:
-        repo.upsert_papers(
+        upsert_papers(
             session, parse_jsonl(read_lines(sample_papers_path()), source="sample").records, now
         )
         for n, email in enumerate(emails):

@@ -10,8 +10,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from digest.db import Database, editions, repo, subscribers
+from digest.db import Database, editions, subscribers
 from digest.db.models import DeliveryRow
+from digest.db.papers import upsert_papers
 from digest.deliver.transports import MemoryTransport
 from digest.demo import sample_papers_path
 from digest.ingest.parse_jsonl import parse_jsonl
@@ -60,7 +61,7 @@ def test_edition_picks_equal_batch_picks_on_day_one_and_later(db: Database, tmp_
     lines = sample_papers_path().read_text().splitlines()
     now = utcnow()
     with db.session() as session:
-        repo.upsert_papers(session, parse_jsonl(lines[:30], source="t").records, now)
+        upsert_papers(session, parse_jsonl(lines[:30], source="t").records, now)
         for email, interests in READERS.items():
             subscribers.add_subscriber(session, validate_spec({"email": email, **interests}), now)
 
@@ -76,7 +77,7 @@ def test_edition_picks_equal_batch_picks_on_day_one_and_later(db: Database, tmp_
 
     later = now + timedelta(days=1)
     with db.session() as session:
-        repo.upsert_papers(session, parse_jsonl(lines[30:], source="t").records, later)
+        upsert_papers(session, parse_jsonl(lines[30:], source="t").records, later)
     rt2 = replace(rt, clock=lambda: later)
     plan2 = plan_edition(rt2)
     want2 = expected(rt2, plan2.delivery_ids)

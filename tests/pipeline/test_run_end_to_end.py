@@ -155,7 +155,7 @@ def test_papers_are_never_sent_twice_to_a_reader(env, smtp_server, capsys) -> No
     and sends only the papers that arrived in between."""
     from datetime import UTC, datetime, timedelta
 
-    from digest.db import repo
+    from digest.db.papers import upsert_papers
     from digest.domain import Paper
     from digest.pipeline.edition import run_edition
     from digest.pipeline.runtime import Runtime
@@ -169,7 +169,7 @@ def test_papers_are_never_sent_twice_to_a_reader(env, smtp_server, capsys) -> No
     assert len(smtp_server.envelopes) == 3
 
     with rt.db.session() as session:
-        repo.upsert_papers(
+        upsert_papers(
             session,
             [
                 Paper(

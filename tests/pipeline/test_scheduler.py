@@ -11,11 +11,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from digest.db import Database, repo, subscribers
+from digest.db import Database, subscribers
 from digest.db.models import DeliveryRow, PaperRow, SourceRow
+from digest.db.papers import upsert_papers
 from digest.demo import sample_papers_path
+from digest.ingest.lines import ingest_lines
 from digest.ingest.parse_jsonl import parse_jsonl, read_lines
-from digest.ingest.service import ingest_lines
 from digest.pipeline.runtime import Runtime
 from digest.schedule import slot_start
 from digest.settings import Settings
@@ -193,7 +194,7 @@ def test_a_scheduler_down_for_three_hours_sends_each_missed_reader_one_digest(
     slots: dict[str, datetime] = {}  # reader -> the UTC instant their hour starts
     with db.session() as session:
         parsed = parse_jsonl(read_lines(sample_papers_path()), source="sample")
-        repo.upsert_papers(session, parsed.records, start)
+        upsert_papers(session, parsed.records, start)
         readers = [(zone, hour) for zone in OUTAGE_ZONES for hour in (6, 7, 8)]
         readers.append(("Europe/London", 10))
         for n, (zone, hour) in enumerate(readers):

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from digest.db import Database, repo, subscribers
+from digest.db import Database, subscribers
+from digest.db.papers import upsert_papers
 from digest.deliver.transports import MemoryTransport
 from digest.demo import sample_papers_path
 from digest.ingest.parse_jsonl import parse_jsonl
@@ -32,7 +33,7 @@ def test_a_weekly_reader_gets_the_week_a_daily_reader_their_days(db: Database, t
     with db.session() as session:
         for n, age in enumerate(AGES):
             records = parse_jsonl(lines[n * 10 : n * 10 + 10], source="t").records
-            repo.upsert_papers(session, records, now - timedelta(days=age))
+            upsert_papers(session, records, now - timedelta(days=age))
             groups[age] = {r.id for r in records}
         for email, frequency in (("day@example.org", "daily"), ("week@example.org", "weekly")):
             spec = validate_spec({"email": email, "frequency": frequency, "topics": ["model"]})
@@ -64,7 +65,7 @@ def test_a_weekly_reader_gets_the_week_a_daily_reader_their_days(db: Database, t
     later = now + timedelta(days=7)
     with db.session() as session:
         records = parse_jsonl(lines[40:50], source="t").records
-        repo.upsert_papers(session, records, later - timedelta(days=1))
+        upsert_papers(session, records, later - timedelta(days=1))
         fresh = {r.id for r in records}
         reader = subscribers.find_subscriber(session, "week@example.org")
         inputs = ranking_inputs(rt, session, [reader], later)  # type: ignore[list-item]

@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import inspect
 
 from digest import embeddings
-from digest.db import Database, feedback, repo, subscribers
+from digest.db import Database, feedback, subscribers
 from digest.db import vectors as db_vectors
+from digest.db.papers import papers_by_ids, upsert_papers
 from digest.domain import Paper
 from digest.errors import InputError
 from digest.rank import vectors
@@ -135,7 +136,7 @@ def test_feedback_events_round_trip(db: Database) -> None:
 def test_papers_are_embedded_once_and_vectors_read_back(db: Database) -> None:
     model = TinyEmbedder()
     with db.session() as session:
-        repo.upsert_papers(session, papers(), NOW)
+        upsert_papers(session, papers(), NOW)
     with db.session() as session:
         assert embeddings.embed_new_papers(session, model, batch=2) == 3
     with db.session() as session:
@@ -144,7 +145,7 @@ def test_papers_are_embedded_once_and_vectors_read_back(db: Database) -> None:
             db_vectors.embeddings_for(session, [p.id for p in papers()], model.name)
         )
         assert db_vectors.embeddings_for(session, ["2505.00001"], "another-model") == {}
-        loaded = repo.papers_by_ids(session, ["2505.00001"])  # vectors are not loaded along
+        loaded = papers_by_ids(session, ["2505.00001"])  # vectors are not loaded along
     assert model.calls == 2
     assert set(stored) == {p.id for p in papers()}
     assert stored["2505.00001"].shape == (3,)
@@ -169,8 +170,8 @@ def test_compute_picks_uses_feedback(db: Database, tmp_path) -> None:
         "2504.00009", "Speech recognition with transformers", "speech recognition audio"
     )
     with db.session() as session:
-        repo.upsert_papers(session, [earlier], NOW - timedelta(days=30))
-        repo.upsert_papers(session, papers(), NOW - timedelta(hours=2))
+        upsert_papers(session, [earlier], NOW - timedelta(days=30))
+        upsert_papers(session, papers(), NOW - timedelta(hours=2))
         spec = validate_spec({"email": "b@example.org", "topics": ["graph learning"]})
         sub = subscribers.add_subscriber(session, spec, NOW)
         before = compute_picks(rt, session, [sub], NOW)[0]

@@ -11,6 +11,7 @@ import os
 import numpy as np
 import pytest
 
+from digest.db.papers import count_papers
 from digest.domain import Profile
 from digest.rank import RankOptions, rank, vectors
 from digest.rank import semantic as sem
@@ -115,7 +116,6 @@ def test_default_backend_is_semantic_when_installed(pool) -> None:
 
 def test_ingest_embeds_new_papers_once(digest_env, capsys) -> None:  # type: ignore[no-untyped-def]
     from digest.cli.common import open_database
-    from digest.db import repo
     from digest.db import vectors as db_vectors
     from digest.demo import sample_papers_path
     from digest.settings import Settings
@@ -128,7 +128,7 @@ def test_ingest_embeds_new_papers_once(digest_env, capsys) -> None:  # type: ign
     assert again.json()["embedded"] == 0  # every paper already has its vector
     with open_database(Settings.from_env()).session() as session:
         assert db_vectors.papers_without_embedding(session, sem.MODEL_NAME) == []
-        assert repo.count_papers(session) == first.json()["new"]
+        assert count_papers(session) == first.json()["new"]
 
 
 def test_ingest_does_not_embed_when_semantic_is_off(digest_env, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -19,8 +19,9 @@ import pytest
 from sqlalchemy import inspect, select, text
 from starlette.testclient import TestClient
 
-from digest.db import Database, repo, subscribers
+from digest.db import Database, subscribers
 from digest.db.models import SubscriberRow
+from digest.db.papers import upsert_papers
 from digest.deliver.transports import MemoryTransport
 from digest.demo import sample_papers_path
 from digest.ingest.parse_jsonl import parse_jsonl, read_lines
@@ -59,7 +60,7 @@ class Harness:
     def load_sample_papers(self) -> None:
         parsed = parse_jsonl(read_lines(sample_papers_path()), source="sample")
         with self.rt.db.session() as session:
-            repo.upsert_papers(session, parsed.records, self.clock())
+            upsert_papers(session, parsed.records, self.clock())
 
     def add(self, email: str, **fields: Any) -> SubscriberRow:
         spec = validate_spec({"email": email, **fields})

@@ -7,8 +7,8 @@ import json
 
 from sqlalchemy import select
 
-from digest.db import repo
 from digest.db.models import DeliveryRow, EditionRow, SubscriberRow
+from digest.db.papers import upsert_papers
 from digest.demo import sample_papers_path
 from digest.ingest.parse_jsonl import parse_jsonl
 from tests.web.conftest import Harness, feedback_of, links_in
@@ -19,7 +19,7 @@ TOPICS = ["speech and audio models"]
 def load(h: Harness, lines: list[str]) -> None:
     parsed = parse_jsonl(lines, source="sample")
     with h.rt.db.session() as session:
-        repo.upsert_papers(session, parsed.records, h.clock())
+        upsert_papers(session, parsed.records, h.clock())
 
 
 def picks_of(h: Harness, email: str, edition_key: str) -> list[dict[str, object]]:

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import pytest
 from starlette.testclient import TestClient
 
-from digest.db import Database, repo
+from digest.db import Database
+from digest.db.papers import upsert_papers
 from digest.errors import ConfigError
 from digest.ingest.parse_hf import parse_daily_papers
 from digest.ingest.parse_jsonl import parse_jsonl
@@ -26,7 +27,7 @@ def load_hf_fixture(h: Harness) -> None:
     data = (FIXTURES / "ingest" / "daily_papers.json").read_bytes()
     parsed = parse_daily_papers(data, source="hf_daily")
     with h.rt.db.session() as session:
-        repo.upsert_papers(session, parsed.records, h.clock())
+        upsert_papers(session, parsed.records, h.clock())
 
 
 def test_home_lists_the_latest_day_with_the_subscribe_box(harness: Harness) -> None:
@@ -54,7 +55,7 @@ def test_home_shows_upvotes_code_and_hugging_face_links_when_known(harness: Harn
         ['{"id": "2505.00001", "title": "An earlier paper", "day": "2025-05-28"}'], source="t"
     )
     with h.rt.db.session() as session:
-        repo.upsert_papers(session, earlier.records, h.clock())
+        upsert_papers(session, earlier.records, h.clock())
     page = h.client.get("/").text
     # the Daily Papers day is the newest, ordered by upvotes
     day = re.search(r'<h2 class="day">([^<]+)</h2>', page)
@@ -149,7 +150,7 @@ def test_html_is_escaped_everywhere(harness: Harness) -> None:
             source="test",
         )
         assert parsed.records, parsed.errors
-        repo.upsert_papers(session, parsed.records, datetime(2026, 12, 1, tzinfo=UTC))
+        upsert_papers(session, parsed.records, datetime(2026, 12, 1, tzinfo=UTC))
     page = h.client.get("/").text
     assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<img src=x" not in page and "<b>Bold</b>" not in page

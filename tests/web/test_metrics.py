@@ -13,8 +13,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text, update
 from starlette.testclient import TestClient
 
-from digest.db import Database, editions, repo, subscribers
+from digest.db import Database, editions, subscribers
 from digest.db.models import DeliveryRow
+from digest.db.sources import record_source_run, save_source_config
 from digest.deliver.transports import MemoryTransport
 from digest.errors import ConfigError
 from digest.metrics import SnapshotCache, bearer_ok
@@ -106,10 +107,10 @@ def build_ledger(h: Harness) -> None:
         for reader in readers[:2]:
             reader.status = "unsubscribed"
         readers[2].status = "paused"
-        repo.save_source_config(
+        save_source_config(
             session, name="arxiv", kind="arxiv_feed", options={}, origin="cli", now=PLANNED
         )
-        repo.record_source_run(
+        record_source_run(
             session,
             "arxiv",
             now=PLANNED - timedelta(hours=10),

@@ -1,7 +1,9 @@
-"""Named queries: every database statement of digest lives here, with its reason beside it.
+"""Papers: merging what the sources say into one row per paper, and reading them back.
 
-The rest of the code asks for things by name (``claim_deliveries``, ``upsert_papers``) and
-gets plain data or ORM rows back; it never builds SQL itself.
+``upsert_papers`` recognises unchanged records by the digest each source stored last
+(``paper_sightings.content_hash``), loads and merges (:mod:`digest.ingest.merge`) only the
+papers whose record changed, and writes them in bulk (:mod:`digest.db.bulk`). The rest are
+the named reads of papers: candidates, ids, the home page's days, the CLI's listing.
 """
 
 from __future__ import annotations
@@ -11,33 +13,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import (
-    Connection,
-    func,
-    or_,
-    select,
-    text,
-    update,
-)
-from sqlalchemy.dialects import postgresql, sqlite
+import orjson
+from sqlalchemy import Connection, bindparam, func, literal_column, or_, select, text
 from sqlalchemy.orm import Session
 
 from digest.db.bulk import write_papers_pg, write_papers_sqlite
-from digest.db.models import (
-    PaperRow,
-    PaperSightingRow,
-    SourceRow,
-)
+from digest.db.models import PaperRow, PaperSightingRow
 from digest.domain import Paper
 from digest.ingest.merge import CONTENT, Row, merge_row, new_row, record_hash, same_content
 
 CHUNK = 500  # ids per IN (...) list: well under SQLite's bound-parameter limit
-
-
-def _insert(session: Session, model: type):  # type: ignore[no-untyped-def]
-    """INSERT with ``on_conflict_do_nothing`` for the session's dialect."""
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
 def _chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:  # type: ignore[type-arg]
@@ -45,7 +30,6 @@ def _chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:  # type: 
         yield items[start : start + size]
 
 
-# -- papers -----------------------------------------------------------------------------
 @dataclass
 class UpsertCounts:
     new: int = 0
@@ -61,7 +45,9 @@ class UpsertCounts:
 
 PAPER_COLUMNS = ("id", *CONTENT)
 LOADED_COLUMNS = (*PAPER_COLUMNS, "first_seen_at")
-UPSERT_CHUNK = 5000
+# Papers merged and written at once. Fewer rows alive at a time than with 5,000: 20,000 new
+# papers on SQLite 3-4% faster (one full garbage collection less), PostgreSQL the same.
+UPSERT_CHUNK = 2000
 
 
 def upsert_papers(
@@ -132,17 +118,20 @@ def known_hashes(session: Session, source: str, digests: Sequence[str]) -> set[s
     if conn.dialect.name == "postgresql":  # one array parameter instead of thousands
         sql = f"SELECT content_hash FROM {table.name} WHERE source = %s AND content_hash = ANY(%b)"
         return {row[0] for row in _by_array(conn, sql, source, list(digests))}
-    found: set[str] = set()
-    for chunk in _chunks(digests, CHUNK):
-        found.update(
-            session.scalars(
-                select(PaperSightingRow.content_hash).where(
-                    PaperSightingRow.source == source,
-                    PaperSightingRow.content_hash.in_(chunk),
-                )
-            )
-        )
-    return found
+    sql = (
+        f"SELECT content_hash FROM {table.name} WHERE source = ? AND content_hash IN {_SQLITE_LIST}"
+    )
+    return set(conn.exec_driver_sql(sql, (source, _json_list(digests))).scalars().all())
+
+
+# SQLite: the values of one JSON array parameter (``json_each``), so that a lookup of
+# thousands of keys is one short statement with one parameter, compiled and bound once,
+# instead of a statement with 500 bound parameters per chunk.
+_SQLITE_LIST = "(SELECT value FROM json_each(?))"
+
+
+def _json_list(values: Sequence[str]) -> str:
+    return orjson.dumps(list(values)).decode()
 
 
 def _upsert_chunk(
@@ -201,16 +190,15 @@ def _upsert_chunk(
 
 def _sighting_hashes(session: Session, ids: list[str]) -> dict[tuple[str, str], str]:
     table = PaperSightingRow.__table__
-    query = select(table.c.paper_id, table.c.source, table.c.content_hash)
-    found: dict[tuple[str, str], str] = {}
     conn = session.connection()
     if conn.dialect.name == "postgresql":  # one array parameter instead of thousands
         sql = f"SELECT paper_id, source, content_hash FROM {table.name} WHERE paper_id = ANY(%b)"
         return {(pid, src): digest for pid, src, digest in _by_array(conn, sql, ids)}
-    for chunk in _chunks(ids):
-        for pid, src, digest in conn.execute(query.where(table.c.paper_id.in_(chunk))):
-            found[(pid, src)] = digest
-    return found
+    sql = (
+        f"SELECT paper_id, source, content_hash FROM {table.name} WHERE paper_id IN {_SQLITE_LIST}"
+    )
+    rows = conn.exec_driver_sql(sql, (_json_list(ids),)).fetchall()
+    return {(pid, src): digest for pid, src, digest in rows}
 
 
 def _paper_rows(session: Session, ids: list[str]) -> dict[str, Row]:
@@ -222,11 +210,9 @@ def _paper_rows(session: Session, ids: list[str]) -> dict[str, Row]:
         return {
             row[0]: dict(zip(LOADED_COLUMNS, row, strict=True)) for row in _by_array(conn, sql, ids)
         }
-    found: dict[str, Row] = {}
-    for chunk in _chunks(ids):
-        for row in conn.execute(select(*columns).where(table.c.id.in_(chunk))):
-            found[row.id] = dict(row._mapping)
-    return found
+    wanted = select(literal_column("value")).select_from(func.json_each(bindparam("ids")))
+    query = select(*columns).where(table.c.id.in_(wanted))
+    return {row.id: dict(row._mapping) for row in conn.execute(query, {"ids": _json_list(ids)})}
 
 
 def paper_from_row(row: PaperRow) -> Paper:
@@ -331,81 +317,3 @@ def list_papers(
         )
     stmt = stmt.order_by(day.desc().nulls_last(), PaperRow.first_seen_at.desc(), PaperRow.id)
     return list(session.scalars(stmt.limit(limit)))
-
-
-# -- sources ----------------------------------------------------------------------------
-def list_source_rows(session: Session) -> list[SourceRow]:
-    return list(session.scalars(select(SourceRow).order_by(SourceRow.name)))
-
-
-def get_source_row(session: Session, name: str) -> SourceRow | None:
-    return session.get(SourceRow, name)
-
-
-def save_source_config(
-    session: Session,
-    *,
-    name: str,
-    kind: str,
-    options: dict,
-    origin: str,
-    now: datetime,
-    enabled: bool = True,
-) -> SourceRow:
-    """Create or update a source's configuration; its ingestion state is kept."""
-    row = session.get(SourceRow, name)
-    if row is None:
-        row = SourceRow(
-            name=name, kind=kind, options=options, origin=origin, enabled=enabled,
-            validators={}, last_counts={}, created_at=now, updated_at=now,
-        )  # fmt: skip
-        session.add(row)
-    elif (row.kind, row.options, row.origin, row.enabled) != (kind, options, origin, enabled):
-        if row.kind != kind:  # another kind of source: its old cursor means nothing
-            row.cursor, row.validators = None, {}
-        row.kind, row.options, row.origin, row.updated_at = kind, options, origin, now
-        row.enabled = enabled
-    session.flush()
-    return row
-
-
-def remove_source_row(session: Session, row: SourceRow) -> None:
-    session.delete(row)
-    session.flush()
-
-
-def record_source_run(
-    session: Session,
-    name: str,
-    *,
-    now: datetime,
-    status: str,
-    counts: dict[str, int],
-    error: str | None = None,
-    cursor: str | None = None,
-    validators: dict | None = None,
-) -> None:
-    """Store the outcome of one run; cursor and validators only move when given. A failed
-    run also sets ``last_failure(_at)``, any other ``last_success_at``: both are kept."""
-    values: dict[str, object] = {
-        "last_run_at": now,
-        "last_status": status,
-        "last_error": error,
-        "last_counts": counts,
-        "updated_at": now,
-    }
-    if status == "failed":
-        values["last_failure_at"] = now
-        values["last_failure"] = error
-    else:
-        values["last_success_at"] = now
-    if cursor is not None:
-        values["cursor"] = cursor
-    if validators is not None:
-        values["validators"] = validators
-    session.execute(
-        update(SourceRow)
-        .where(SourceRow.name == name)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
