@@ -70,8 +70,8 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print the reports as JSON.")] = False,
 ) -> None:
     """Run the configured sources (the default command of `digest ingest`)."""
-    # The HTTP client, the feed parsers and the progress display load only here, so that
-    # `digest ingest jsonl` does not pay for them.
+    # Lazy: the HTTP client, the feed parsers and the progress display load only here, so
+    # that `digest ingest jsonl` does not pay for them.
     from digest.cli import harvest
 
     harvest.run(sources or [], parse_since(since), as_json=as_json)
@@ -82,7 +82,7 @@ def embed_new(db: Database, settings: Settings, *, quiet: bool) -> int:
     missed (semantic extra installed and not turned off; the model loads only if needed)."""
     if not extra.in_use(RankOptions.parse(settings.rank).semantic):
         return 0  # nothing to embed with: NumPy and the model code are not even imported
-    from digest.rank.vectors import embed_after_ingest
+    from digest.embeddings import embed_after_ingest  # lazy: NumPy and the model code
 
     embedded = embed_after_ingest(db, RankOptions.parse(settings.rank))
     if embedded and not quiet:

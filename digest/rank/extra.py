@@ -1,6 +1,6 @@
 """Whether the semantic extra is installed and in use, asked without importing it or NumPy.
 
-`digest ingest` asks this after every load; the embedding code (:mod:`digest.rank.vectors`,
+`digest ingest` asks this after every load; the embedding code (:mod:`digest.embeddings`,
 :mod:`digest.rank.semantic`, NumPy) is imported only when the answer is yes.
 """
 
