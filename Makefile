@@ -60,6 +60,7 @@ bench-cli: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) $(SEMANTIC_VENV) var .pytest_cache test-artifacts

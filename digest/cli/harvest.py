@@ -67,7 +67,7 @@ def run(sources: list[str], since_day: date | None, *, as_json: bool) -> None:
         raise typer.Exit(1)
 
 
-def _run_with_progress(db, chosen, client, since, *, quiet: bool) -> list[SourceReport]:  # type: ignore[no-untyped-def]
+def _run_with_progress(db, chosen, client, since, *, quiet: bool) -> list[SourceReport]:
     now = utcnow()
     if quiet or not is_terminal():
         return run_sources(db, chosen, client, now=now, since=since)

@@ -31,12 +31,12 @@ class _DefaultToRun(TyperGroup):
     Its help is that of `run` (the sources, `--since`, `--json`), the commands listed below.
     """
 
-    def parse_args(self, ctx, args):  # type: ignore[no-untyped-def]
+    def parse_args(self, ctx, args):
         if not args or (args[0] not in self.commands and args[0] not in ctx.help_option_names):
             args = ["run", *args]
         return super().parse_args(ctx, args)
 
-    def format_help(self, ctx, formatter):  # type: ignore[no-untyped-def]
+    def format_help(self, ctx, formatter):
         shown = copy.copy(self)
         shown.params = [*self.commands["run"].params, *self.params]
         shown.subcommand_metavar = "| COMMAND [ARGS]..."

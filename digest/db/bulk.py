@@ -68,7 +68,13 @@ def _copy_type(table: Table, column: str) -> str:
 
 
 def _copy(
-    cursor: Any, table: str, columns: Sequence[str], rows: list[dict], *, flag: bool, like: str
+    cursor: Any,
+    table: str,
+    columns: Sequence[str],
+    rows: list[dict[str, Any]],
+    *,
+    flag: bool,
+    like: str,
 ) -> None:
     """Binary COPY of ``rows`` into ``table``, whose columns are typed as those of ``like``."""
     model = Base.metadata.tables[like]
@@ -88,7 +94,7 @@ def _copy(
             write(values)
 
 
-def _copy_new(cursor: Any, table: str, columns: Sequence[str], rows: list[dict]) -> bool:
+def _copy_new(cursor: Any, table: str, columns: Sequence[str], rows: list[dict[str, Any]]) -> bool:
     """COPY rows believed new straight into ``table``; False (and undone) on a conflict.
 
     Columns empty in every row are left out: the table's default (NULL, or '[]' where the
@@ -107,7 +113,7 @@ def _copy_new(cursor: Any, table: str, columns: Sequence[str], rows: list[dict])
     return True
 
 
-def _any_value(rows: list[dict], column: str) -> bool:
+def _any_value(rows: list[dict[str, Any]], column: str) -> bool:
     """Whether some row has a value in ``column`` other than what the table's default
     gives (the loops in C: 11 columns x 5,000 rows)."""
     if column in EMPTY_LIST_DEFAULT:
@@ -115,7 +121,9 @@ def _any_value(rows: list[dict], column: str) -> bool:
     return any(map(is_not, map(itemgetter(column), rows), repeat(None)))
 
 
-def _stage(cursor: Any, name: str, table: str, columns: Sequence[str], rows: list[dict]) -> None:
+def _stage(
+    cursor: Any, name: str, table: str, columns: Sequence[str], rows: list[dict[str, Any]]
+) -> None:
     cursor.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {name} ON COMMIT DROP AS "
         f"SELECT {', '.join(columns)}, true AS is_new FROM {table} WITH NO DATA"
@@ -127,9 +135,9 @@ def _stage(cursor: Any, name: str, table: str, columns: Sequence[str], rows: lis
 def write_papers_pg(
     conn: Connection,
     columns: Sequence[str],
-    inserts: list[dict],
-    updates: list[dict],
-    sightings: list[dict],
+    inserts: list[dict[str, Any]],
+    updates: list[dict[str, Any]],
+    sightings: list[dict[str, Any]],
     *,
     fresh_sightings: bool = False,
 ) -> set[str]:
@@ -186,10 +194,10 @@ def write_papers_sqlite(
     conn: Connection,
     table: Table,
     columns: Sequence[str],
-    inserts: list[dict],
-    updates: list[dict],
+    inserts: list[dict[str, Any]],
+    updates: list[dict[str, Any]],
     sightings_table: Table,
-    sightings: list[dict],
+    sightings: list[dict[str, Any]],
 ) -> set[str]:
     """The SQLite twin of :func:`write_papers_pg`, with the same contract.
 
@@ -261,7 +269,7 @@ def _converters(conn: Connection, table: Table, columns: Sequence[str]) -> Any:
             steps.append((i, process))
     values_of = itemgetter(*columns)
 
-    def convert(row: dict) -> tuple[Any, ...]:
+    def convert(row: dict[str, Any]) -> tuple[Any, ...]:
         values = list(values_of(row))
         for i, process in steps:
             if values[i] is not None:

@@ -12,22 +12,27 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, func, literal_column, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    String,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from digest.db.bulk import write_papers_pg, write_papers_sqlite
 from digest.db.models import PaperRow, PaperSightingRow
+from digest.db.statements import chunks, table
 from digest.domain import Paper
 from digest.ingest.merge import CONTENT, Row, merge_row, new_row, record_hash, same_content
-
-CHUNK = 500  # ids per IN (...) list: well under SQLite's bound-parameter limit
-
-
-def _chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:  # type: ignore[type-arg]
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 @dataclass
@@ -90,7 +95,7 @@ def _bulk_transaction(session: Session) -> None:
         session.execute(text("SET LOCAL synchronous_commit = off"))
 
 
-def _by_array(conn: Connection, sql: str, *params: object) -> list[tuple]:  # type: ignore[type-arg]
+def _by_array(conn: Connection, sql: str, *params: object) -> list[tuple[Any, ...]]:
     """Rows of an ``= ANY(%b)`` query on PostgreSQL, planned for the actual array.
 
     psycopg prepares a statement run five times; PostgreSQL then may switch to a generic
@@ -108,18 +113,19 @@ def _by_array(conn: Connection, sql: str, *params: object) -> list[tuple]:  # ty
         cursor.execute("SET LOCAL plan_cache_mode = DEFAULT")
     finally:
         cursor.close()
-    return rows
+    return list(rows)
 
 
 def known_hashes(session: Session, source: str, digests: Sequence[str]) -> set[str]:
     """Which of ``digests`` are what ``source`` said last about some paper (to skip them)."""
-    table = PaperSightingRow.__table__
+    seen_t = table(PaperSightingRow)
     conn = session.connection()
     if conn.dialect.name == "postgresql":  # one array parameter instead of thousands
-        sql = f"SELECT content_hash FROM {table.name} WHERE source = %s AND content_hash = ANY(%b)"
+        sql = f"SELECT content_hash FROM {seen_t.name} WHERE source = %s AND content_hash = ANY(%b)"
         return {row[0] for row in _by_array(conn, sql, source, list(digests))}
     sql = (
-        f"SELECT content_hash FROM {table.name} WHERE source = ? AND content_hash IN {_SQLITE_LIST}"
+        f"SELECT content_hash FROM {seen_t.name} "
+        f"WHERE source = ? AND content_hash IN {_SQLITE_LIST}"
     )
     return set(conn.exec_driver_sql(sql, (source, _json_list(digests))).scalars().all())
 
@@ -177,11 +183,11 @@ def _upsert_chunk(
     else:
         lost = write_papers_sqlite(
             conn,
-            PaperRow.__table__,
+            table(PaperRow),
             (*PAPER_COLUMNS, "first_seen_at", "updated_at"),
             inserts,
             updates,
-            PaperSightingRow.__table__,
+            table(PaperSightingRow),
             sightings,
         )
     for paper_id in lost:
@@ -189,29 +195,29 @@ def _upsert_chunk(
 
 
 def _sighting_hashes(session: Session, ids: list[str]) -> dict[tuple[str, str], str]:
-    table = PaperSightingRow.__table__
+    seen_t = table(PaperSightingRow)
     conn = session.connection()
     if conn.dialect.name == "postgresql":  # one array parameter instead of thousands
-        sql = f"SELECT paper_id, source, content_hash FROM {table.name} WHERE paper_id = ANY(%b)"
+        sql = f"SELECT paper_id, source, content_hash FROM {seen_t.name} WHERE paper_id = ANY(%b)"
         return {(pid, src): digest for pid, src, digest in _by_array(conn, sql, ids)}
     sql = (
-        f"SELECT paper_id, source, content_hash FROM {table.name} WHERE paper_id IN {_SQLITE_LIST}"
+        f"SELECT paper_id, source, content_hash FROM {seen_t.name} WHERE paper_id IN {_SQLITE_LIST}"
     )
     rows = conn.exec_driver_sql(sql, (_json_list(ids),)).fetchall()
     return {(pid, src): digest for pid, src, digest in rows}
 
 
 def _paper_rows(session: Session, ids: list[str]) -> dict[str, Row]:
-    table = PaperRow.__table__
-    columns = [table.c[name] for name in LOADED_COLUMNS]
+    papers_t = table(PaperRow)
+    columns = [papers_t.c[name] for name in LOADED_COLUMNS]
     conn = session.connection()
     if conn.dialect.name == "postgresql":  # the driver gives what the ORM types would
-        sql = f"SELECT {', '.join(LOADED_COLUMNS)} FROM {table.name} WHERE id = ANY(%b)"
+        sql = f"SELECT {', '.join(LOADED_COLUMNS)} FROM {papers_t.name} WHERE id = ANY(%b)"
         return {
             row[0]: dict(zip(LOADED_COLUMNS, row, strict=True)) for row in _by_array(conn, sql, ids)
         }
-    wanted = select(literal_column("value")).select_from(func.json_each(bindparam("ids")))
-    query = select(*columns).where(table.c.id.in_(wanted))
+    wanted = select(literal_column("value", String)).select_from(func.json_each(bindparam("ids")))
+    query = select(*columns).where(papers_t.c.id.in_(wanted))
     return {row.id: dict(row._mapping) for row in conn.execute(query, {"ids": _json_list(ids)})}
 
 
@@ -251,13 +257,13 @@ def papers_seen_since(session: Session, since: datetime) -> list[tuple[Paper, da
 def papers_by_ids(session: Session, ids: Iterable[str]) -> dict[str, Paper]:
     wanted = list(dict.fromkeys(ids))
     found: dict[str, Paper] = {}
-    for chunk in _chunks(wanted):
+    for chunk in chunks(wanted):
         for row in session.scalars(select(PaperRow).where(PaperRow.id.in_(chunk))):
             found[row.id] = paper_from_row(row)
     return found
 
 
-def _listing_day():  # type: ignore[no-untyped-def]
+def _listing_day() -> ColumnElement[date | None]:
     """The day a paper is listed under on the home page: featured, else announced, else
     published (Hugging Face's day wins over arXiv's, as on the page we are modelled on)."""
     return func.coalesce(PaperRow.featured_on, PaperRow.announced_on, PaperRow.published_on)

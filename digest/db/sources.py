@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -23,7 +24,7 @@ def save_source_config(
     *,
     name: str,
     kind: str,
-    options: dict,
+    options: dict[str, Any],
     origin: str,
     now: datetime,
     enabled: bool = True,
@@ -59,7 +60,7 @@ def record_source_run(
     counts: dict[str, int],
     error: str | None = None,
     cursor: str | None = None,
-    validators: dict | None = None,
+    validators: dict[str, Any] | None = None,
 ) -> None:
     """Store the outcome of one run; cursor and validators only move when given. A failed
     run also sets ``last_failure(_at)``, any other ``last_success_at``: both are kept."""

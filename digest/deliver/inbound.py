@@ -48,6 +48,9 @@ from digest.settings import Settings
 
 if TYPE_CHECKING:  # aiosmtpd loads only for `digest bounces listen`
     from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import SMTP as SMTPServer
+    from aiosmtpd.smtp import Envelope
+    from aiosmtpd.smtp import Session as SMTPSession
 
 log = logging.getLogger(__name__)
 
@@ -329,7 +332,14 @@ class BounceHandler:
         self.lmtp = lmtp
         self.mailbox = inbound.verp.mailbox
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
+    async def handle_RCPT(
+        self,
+        server: SMTPServer,
+        session: SMTPSession,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
         if not is_bounce_address(address, self.mailbox):
             return f"550 5.1.1 <{address}>: not a bounce address of this server"
         local = address.rpartition("@")[0]
@@ -338,10 +348,11 @@ class BounceHandler:
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
-        data = envelope.original_content or envelope.content
-        if isinstance(data, str):
-            data = data.encode("utf-8", "surrogateescape")
+    async def handle_DATA(
+        self, server: SMTPServer, session: SMTPSession, envelope: Envelope
+    ) -> str:
+        content = envelope.original_content or envelope.content or b""
+        data = content.encode("utf-8", "surrogateescape") if isinstance(content, str) else content
         loop = asyncio.get_running_loop()
         replies = []
         for rcpt in envelope.rcpt_tos:
@@ -371,7 +382,7 @@ def start_listener(
     server_class = LMTP if lmtp else SMTP
 
     class _Controller(Controller):
-        def factory(self):  # type: ignore[no-untyped-def]
+        def factory(self) -> SMTP:
             return server_class(self.handler, **self.SMTP_kwargs)
 
     controller = _Controller(

@@ -54,7 +54,8 @@ def paper_from_entry(entry: ET.Element, *, source: str) -> Paper:
             links["doi"] = href
         elif link.get("rel") == "alternate":
             links["abs"] = href
-    authors, affiliations = [], []
+    authors: list[str] = []
+    affiliations: list[str] = []
     for author in entry.iter(f"{ATOM}author"):
         authors.append(child_text(author, f"{ATOM}name"))
         affiliations.extend(a.text or "" for a in author.iter(f"{ARXIV}affiliation"))

@@ -9,7 +9,7 @@ all is a ParseError.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from xml.sax import SAXParseException
 
@@ -83,6 +83,6 @@ def paper_from_entry(entry: Any, *, source: str) -> Paper:
 
 def _date(value: Any) -> date | None:
     try:
-        return datetime(*value[:6], tzinfo=UTC).date() if value else None
+        return datetime(*value[:6]).date() if value else None
     except (TypeError, ValueError):
         return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import orjson
@@ -212,7 +212,7 @@ def _list(value: object) -> list[str]:
     return [str(v) for v in value if isinstance(v, str | int) and not isinstance(v, bool)]
 
 
-def _authors(value: object) -> list[str]:
+def _authors(value: object) -> Sequence[object]:
     if value is None:
         return []
     if isinstance(value, str):

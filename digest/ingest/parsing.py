@@ -172,7 +172,7 @@ def make_paper(
         abstract=clean_text(abstract, MAX_ABSTRACT),
         authors=names(authors),
         categories=cats,
-        links=clean_links,  # type: ignore[arg-type]
+        links=clean_links,
         published=published,
         announced=announced,
         comment=clean_text(comment, MAX_COMMENT) or None,

@@ -260,13 +260,14 @@ def parse_option(text: str) -> tuple[str, Any]:
 
 
 def source_for(config: SourceConfig) -> Source:
-    return {
+    kinds: dict[str, Callable[[SourceConfig], Source]] = {
         "hf_daily": HfDaily,
         "arxiv_api": ArxivApi,
         "arxiv_feed": ArxivFeed,
         "feed": Feed,
         "file": File,
-    }[config.kind](config)
+    }
+    return kinds[config.kind](config)
 
 
 # -- the kinds ---------------------------------------------------------------------------

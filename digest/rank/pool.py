@@ -75,7 +75,7 @@ class Pool:
         self._said: dict[
             int, tuple[frozenset[str], list[tuple[str, frozenset[str]]], frozenset[str] | None]
         ] = {}
-        self._seed_rows: dict[str, object] = {}
+        self._seed_rows: dict[str, sparse.csr_matrix] = {}
 
     def add_readers(
         self,
@@ -179,7 +179,7 @@ class Pool:
             self._coauthors[cache_key] = shared
         return self._coauthors[cache_key]
 
-    def seed_tfidf(self, seed_ids: Sequence[str]):  # type: ignore[no-untyped-def]
+    def seed_tfidf(self, seed_ids: Sequence[str]) -> sparse.csr_matrix:
         """Unit TF-IDF rows of seed papers, analysed once per pool (seeds recur across chunks)."""
         assert self.lexical is not None
         missing = [s for s in dict.fromkeys(seed_ids) if s not in self._seed_rows]
