@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from digest.cli.lazy import LazyCommand, LazyGroup
+from digest.cli.lazy import LazyCommand, LazyGroup, command_app
 from digest.cli.output import err_console
 from digest.errors import DigestError
 
@@ -81,7 +81,7 @@ class DigestCommands(LazyGroup):
     lazy = COMMANDS
 
 
-app = typer.Typer(
+app = command_app(
     cls=DigestCommands,
     name="digest",
     help="The day's trending research papers, ranked for each reader, in their inbox.",

@@ -16,13 +16,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from digest.cli.common import console, err_console, load_settings, open_database, print_json
+from digest.cli.lazy import command_app
 from digest.db import bounces as store
 from digest.db.models import BOUNCE_KINDS
 from digest.deliver.inbound import Inbound, Outcome, process_report, read_mailbox, start_listener
 from digest.errors import ConfigError, InputError, NotFoundError
 from digest.logs import configure_logging
 
-app = typer.Typer(
+app = command_app(
     help="Bounces and spam complaints: read them, listen for them, list them.",
     no_args_is_help=True,
 )

@@ -8,10 +8,11 @@ from typing import Annotated
 import typer
 
 from digest.cli.common import console, load_settings, open_database
+from digest.cli.lazy import command_app
 from digest.clock import utcnow
 from digest.db import Database, ledger
 
-app = typer.Typer(help="Manage the database schema and its upkeep.", no_args_is_help=True)
+app = command_app(help="Manage the database schema and its upkeep.", no_args_is_help=True)
 
 
 @app.command()

@@ -8,10 +8,11 @@ import typer
 from rich.markup import escape
 
 from digest.cli.common import console, load_settings, open_database, print_json
+from digest.cli.lazy import command_app
 from digest.db import stats
 from digest.db.stats import EditionStats
 
-app = typer.Typer(help="What each edition did: counts per ledger state, failures.")
+app = command_app(help="What each edition did: counts per ledger state, failures.")
 
 
 def _when(found: EditionStats) -> str:

@@ -16,6 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from digest.cli.common import console, err_console, load_settings, open_database, print_json
+from digest.cli.lazy import command_app
 from digest.clock import utcnow
 from digest.db import Database
 from digest.errors import InputError
@@ -43,7 +44,7 @@ class _DefaultToRun(TyperGroup):
         return TyperGroup.format_help(shown, ctx, formatter)
 
 
-app = typer.Typer(
+app = command_app(
     cls=_DefaultToRun,
     help="Load new papers: `digest ingest [SOURCE ...] [--since DATE]`, or `ingest jsonl PATH`.",
 )

@@ -37,7 +37,7 @@ class LazyGroup(TyperGroup):
         self._loaded: dict[str, Any] = {}
         # Placeholders, so that listing and "did you mean" work without imports.
         for name, entry in self.lazy.items():
-            self.commands[name] = TyperCommand(name=name, help=entry.help)
+            self.commands[name] = TyperCommand(name=name, help=entry.help, short_help=entry.help)
 
     def list_commands(self, ctx: Any) -> list[str]:
         return list(self.lazy)
@@ -58,10 +58,16 @@ class LazyGroup(TyperGroup):
             self._listing = False
 
 
+def command_app(**options: Any) -> typer.Typer:
+    """A Typer app whose help is click's plain text: Typer's rich help formatter would
+    import rich's Markdown renderer (0.1-0.15 s) on every ``--help`` and usage error."""
+    return typer.Typer(rich_markup_mode=None, **options)
+
+
 def load_command(name: str, entry: LazyCommand) -> Any:
     """Import the module of ``entry`` and build its command."""
     module = importlib.import_module(entry.module)
-    holder = typer.Typer(add_completion=False)  # as if added to the root app
+    holder = command_app(add_completion=False)  # as if added to the root app
     if hasattr(module, "app"):
         holder.add_typer(module.app, name=name)
     else:

@@ -9,12 +9,13 @@ from rich.table import Table
 
 from digest.cli.common import console, load_settings, open_database, print_json
 from digest.cli.ingest import parse_since
+from digest.cli.lazy import command_app
 from digest.db import papers as paper_db
 from digest.db.models import PaperRow
 from digest.errors import NotFoundError
 from digest.ingest.ids import canonical_id
 
-app = typer.Typer(help="Look at the stored papers.", no_args_is_help=True)
+app = command_app(help="Look at the stored papers.", no_args_is_help=True)
 
 
 def _json(row: PaperRow, *, full: bool) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from rich.table import Table
 from digest.cli.common import console, err_console, load_settings, print_json
 from digest.cli.harvest import prepare
 from digest.cli.ingest import parse_since
+from digest.cli.lazy import command_app
 from digest.clock import utcnow
 from digest.db.sources import (
     get_source_row,
@@ -31,7 +32,7 @@ from digest.ingest.sources import (
     source_for,
 )
 
-app = typer.Typer(help="Configure the paper sources.", no_args_is_help=True)
+app = command_app(help="Configure the paper sources.", no_args_is_help=True)
 
 
 @app.command()

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from digest.cli.common import console, err_console, load_settings, open_database, print_json
+from digest.cli.lazy import command_app
 from digest.clock import utcnow
 from digest.db import subscribers
 from digest.deliver.transports import undeliverable_address
@@ -27,7 +28,7 @@ from digest.subscriber_io import (
 )
 from digest.subscriber_spec import LIST_FIELDS, SubscriberSpec, validate_spec
 
-app = typer.Typer(help="Manage subscribers and their interests.", no_args_is_help=True)
+app = command_app(help="Manage subscribers and their interests.", no_args_is_help=True)
 
 Topic = Annotated[
     list[str] | None,
