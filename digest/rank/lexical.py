@@ -17,7 +17,7 @@ Everything is a sparse matrix product over the whole batch of queries at once:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -99,8 +99,14 @@ class TopicScores:
 class LexicalIndex:
     """BM25 and TF-IDF matrices of one pool of papers."""
 
-    def __init__(self, papers: Sequence[Paper], params: LexicalParams | None = None):
+    def __init__(
+        self,
+        papers: Sequence[Paper],
+        params: LexicalParams | None = None,
+        glossary: Mapping[str, str] | None = None,
+    ):
         self.params = p = params or LexicalParams()
+        self.glossary = Glossary(glossary or {})
         self.n_docs = n = len(papers)
         self.vectorizer = CountVectorizer(analyzer=analyze, dtype=np.float32)
         texts = [paper_text(paper, p.title_weight) for paper in papers]
@@ -136,10 +142,15 @@ class LexicalIndex:
         self.presence_t.eliminate_zeros()
 
     @classmethod
-    def build(cls, papers: Sequence[Paper], params: LexicalParams | None = None):
+    def build(
+        cls,
+        papers: Sequence[Paper],
+        params: LexicalParams | None = None,
+        glossary: Mapping[str, str] | None = None,
+    ):
         """The index, or None when no paper has a single indexable word."""
         try:
-            return cls(papers, params)
+            return cls(papers, params, glossary)
         except ValueError:
             return None
 
@@ -180,13 +191,16 @@ class LexicalIndex:
         """Relevance and match of every topic against every paper of the pool."""
         p = self.params
         q, n_words = self.query_matrix(topics, p.query_k3)
+        present = q.copy()
+        present.data[:] = 1  # matching counts the topic's distinct words, whatever their
+        # weight (not the glossary's)
+        if p.glossary_weight > 0 and self.glossary.entries:
+            q = self._with_glossary(topics, q)
         raw = (q @ self.bm25_t).toarray()
         if p.prf_docs > 0 and p.prf_weight > 0 and self.n_docs > 0:
             raw = self._expanded(q, raw)
         best = raw.max(axis=1, initial=0.0)
         relevance = np.divide(raw, best[:, None], out=np.zeros_like(raw), where=best[:, None] > 0)
-        present = q.copy()
-        present.data[:] = 1  # matching counts distinct words, whatever their weight
         found = (present @ self.presence_t).toarray()
         matched = (found >= required_words(n_words)[:, None]) & (found > 0)
         return TopicScores(relevance.astype(np.float32), matched)
@@ -224,10 +238,64 @@ class LexicalIndex:
         rows = np.repeat(np.arange(raw.shape[0]), m)
         # Only papers that match the topic at all feed the expansion (a small pool's
         # "top 5" may hold papers with no shared word).
-        weight = (np.take_along_axis(raw, top, axis=1) > 0).astype(np.float32).ravel() / m
+        scores = np.take_along_axis(raw, top, axis=1)
+        if p.prf_scored:  # RM3: a feedback paper weighs by its score (its share of the top m)
+            total = scores.sum(axis=1, keepdims=True)
+            weight = np.divide(scores, total, out=np.zeros_like(scores), where=total > 0)
+            weight = np.maximum(weight, 0).astype(np.float32).ravel()
+        else:
+            weight = (scores > 0).astype(np.float32).ravel() / m
         picked = sparse.csr_matrix((weight, (rows, top.ravel())), shape=raw.shape)
         centroid = _top_per_row(picked @ self.strongest, p.prf_terms)
         expanded = (1 - p.prf_weight) * _row_normalize(q, 1) + p.prf_weight * _row_normalize(
             centroid, 1
         )
         return (expanded.tocsr() @ self.bm25_t).toarray()
+
+    def _with_glossary(self, topics: Sequence[str], q: sparse.csr_matrix) -> sparse.csr_matrix:
+        """Each topic that names a glossary entry (an arXiv category's name, say) takes
+        ``glossary_weight`` of its query from the entry's text (its description): query
+        expansion from a curated vocabulary, mixed like the pseudo-relevance terms."""
+        p = self.params
+        texts = [self.glossary.lookup(t, p.glossary_match) for t in topics]
+        if not any(texts):
+            return q
+        extra, _ = self.query_matrix([t or "" for t in texts], p.query_k3)
+        has = np.array([bool(t) for t in texts], dtype=np.float32)
+        w = sparse.diags(has * p.glossary_weight)
+        keep = sparse.diags(1 - has * p.glossary_weight)
+        mixed = keep @ _row_normalize(q, 1) + w @ _row_normalize(extra, 1)
+        return mixed.tocsr().astype(np.float32)
+
+
+class Glossary:
+    """Names (an arXiv category's, say) and a text for each (its description). A topic names
+    an entry when the Jaccard index of their stemmed words reaches a threshold; entries
+    sharing a name ('Machine Learning': cs.LG, stat.ML) give all their texts."""
+
+    def __init__(self, entries: Mapping[str, str]):
+        by_words: dict[frozenset[str], list[str]] = {}
+        for name, text in entries.items():
+            key = topic_words(name)
+            if key and text:
+                by_words.setdefault(key, []).append(text)
+        self.entries = {k: " ".join(v) for k, v in by_words.items()}
+        self._cache: dict[tuple[str, float], str | None] = {}
+
+    def lookup(self, topic: str, threshold: float = 1.0) -> str | None:
+        """The text of the entry the topic names best (None when none reaches
+        ``threshold``); a topic that is an entry's name and more (its description) names it."""
+        key = (topic, threshold)
+        if key not in self._cache:
+            self._cache[key] = self._lookup(topic, threshold)
+        return self._cache[key]
+
+    def _lookup(self, topic: str, threshold: float) -> str | None:
+        words = topic_words(topic)
+        head = topic_words(topic.split(".")[0]) if "." in topic else words
+        best, found = 0.0, None
+        for name, text in self.entries.items():
+            score = max(len(words & name) / len(words | name), len(head & name) / len(head | name))
+            if score > best:
+                best, found = score, text
+        return found if best >= threshold and words else None

@@ -44,6 +44,10 @@ class LexicalParams:
     prf_docs: int = 5  # papers a topic is expanded from (0 = no expansion)
     prf_terms: int = 30  # terms added to the topic
     prf_weight: float = 0.5  # share of the expanded query that comes from those terms
+    # Research knobs, off by default (docs/ranking.md, "Lifting the unseen-days figures"):
+    prf_scored: bool = False  # RM3: feedback papers weigh by their score, not equally
+    glossary_weight: float = 0.0  # share of a topic taken from the glossary entry it names
+    glossary_match: float = 1.0  # Jaccard of stemmed words at which a topic names an entry
     acronyms: bool = True  # topics match a paper's acronyms and their long forms alike
 
 
