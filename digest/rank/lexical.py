@@ -16,6 +16,7 @@ Everything is a sparse matrix product over the whole batch of queries at once:
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -88,6 +89,12 @@ def _top_per_row(m: sparse.csr_matrix, k: int) -> sparse.csr_matrix:
     rank = np.arange(len(order)) - np.repeat(m.indptr[:-1], np.diff(m.indptr))
     keep = order[rank < k]
     return sparse.csr_matrix((m.data[keep], (rows[keep], m.indices[keep])), shape=m.shape)
+
+
+def _by_best(raw: np.ndarray) -> np.ndarray:
+    """Each row divided by its maximum (rows without a positive value: zeros)."""
+    best = raw.max(axis=1, initial=0.0)
+    return np.divide(raw, best[:, None], out=np.zeros_like(raw), where=best[:, None] > 0)
 
 
 @dataclass
@@ -196,11 +203,16 @@ class LexicalIndex:
         # weight (not the glossary's)
         if p.glossary_weight > 0 and self.glossary.entries:
             q = self._with_glossary(topics, q)
+        if p.head_weight > 0:
+            q = self._with_head(topics, q, n_words)
         raw = (q @ self.bm25_t).toarray()
         if p.prf_docs > 0 and p.prf_weight > 0 and self.n_docs > 0:
             raw = self._expanded(q, raw)
-        best = raw.max(axis=1, initial=0.0)
-        relevance = np.divide(raw, best[:, None], out=np.zeros_like(raw), where=best[:, None] > 0)
+        relevance = _by_best(raw)
+        if p.topic_cosine > 0:  # CombSUM with the topic's TF-IDF cosine, each by its best
+            said = self.vectorizer.transform([t[:MAX_QUERY_CHARS] for t in topics])
+            cosine = (self._tfidf(said) @ self.tfidf.T).toarray()
+            relevance = (1 - p.topic_cosine) * relevance + p.topic_cosine * _by_best(cosine)
         found = (present @ self.presence_t).toarray()
         matched = (found >= required_words(n_words)[:, None]) & (found > 0)
         return TopicScores(relevance.astype(np.float32), matched)
@@ -266,6 +278,34 @@ class LexicalIndex:
         keep = sparse.diags(1 - has * p.glossary_weight)
         mixed = keep @ _row_normalize(q, 1) + w @ _row_normalize(extra, 1)
         return mixed.tocsr().astype(np.float32)
+
+    def _with_head(
+        self, topics: Sequence[str], q: sparse.csr_matrix, n_words: np.ndarray
+    ) -> sparse.csr_matrix:
+        """A description (more than ``SHORT_TOPIC`` words) whose first sentence is shorter
+        than the whole ('Computation and Language. Covers natural language processing ...')
+        gives ``head_weight`` of its query to that sentence's terms: its heading says what
+        the rest explains (title queries beat description queries at TREC)."""
+        heads = [
+            head_of(t) if n > SHORT_TOPIC else "" for t, n in zip(topics, n_words, strict=True)
+        ]
+        if not any(heads):
+            return q
+        extra, _ = self.query_matrix(heads, self.params.query_k3)
+        has = np.array([bool(h) for h in heads], dtype=np.float32) * self.params.head_weight
+        mixed = sparse.diags(1 - has) @ _row_normalize(q, 1) + sparse.diags(has) @ _row_normalize(
+            extra, 1
+        )
+        return mixed.tocsr().astype(np.float32)
+
+
+HEAD = re.compile(r"^(.{3,120}?)(?:[.:;!?]\s|\s[-–—]\s|\n)")
+
+
+def head_of(topic: str) -> str:
+    """A topic's first sentence or heading, when it has one shorter than the topic."""
+    found = HEAD.match(topic.strip())
+    return found.group(1) if found else ""
 
 
 class Glossary:

@@ -48,6 +48,8 @@ class LexicalParams:
     prf_scored: bool = False  # RM3: feedback papers weigh by their score, not equally
     glossary_weight: float = 0.0  # share of a topic taken from the glossary entry it names
     glossary_match: float = 1.0  # Jaccard of stemmed words at which a topic names an entry
+    topic_cosine: float = 0.0  # share of topic relevance from the TF-IDF cosine (CombSUM)
+    head_weight: float = 0.0  # share of a description's query given to its first sentence
     acronyms: bool = True  # topics match a paper's acronyms and their long forms alike
 
 

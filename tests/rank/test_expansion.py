@@ -6,7 +6,7 @@ import numpy as np
 
 from digest.domain import Profile
 from digest.rank import RankOptions, build_pool, rank_pool
-from digest.rank.lexical import Glossary, LexicalIndex
+from digest.rank.lexical import Glossary, LexicalIndex, head_of
 from digest.rank.options import LexicalParams
 from tests.rank.conftest import paper
 
@@ -75,3 +75,37 @@ def test_rm3_weights_feedback_papers_by_their_score() -> None:
     s = scored.score_topics(["speech recognition"]).relevance[0]
     # The best paper (p1) counts more than the weaker p2: its words (lattice) gain on p2's.
     assert s[2] / max(s[3], 1e-9) > u[2] / max(u[3], 1e-9)
+
+
+def test_head_of_a_description() -> None:
+    assert head_of("Computation and Language. Covers natural language processing.") == (
+        "Computation and Language"
+    )
+    assert head_of("Graphics: covers all aspects of computer graphics") == "Graphics"
+    assert head_of("privacy and security of AI systems") == ""
+
+
+def test_head_weight_favours_the_papers_that_say_the_heading() -> None:
+    papers = [
+        paper("h1", "Sound synthesis", "We synthesise sound."),
+        paper("h2", "Audio effects", "Filters, reverb and other effects for audio and music."),
+        paper("h3", "Graphs", "Nothing in common."),
+    ]
+    topic = "Sound. Audio filters, reverb, effects, music mixing and mastering."
+    plain = LexicalIndex(papers, LexicalParams(prf_docs=0)).score_topics([topic])
+    headed = LexicalIndex(papers, LexicalParams(prf_docs=0, head_weight=0.8)).score_topics([topic])
+    assert plain.relevance[0].argmax() == 1 and headed.relevance[0].argmax() == 0
+    assert headed.matched.tolist() == plain.matched.tolist()
+    # A short topic has no heading to favour: unchanged.
+    short = LexicalIndex(papers, LexicalParams(prf_docs=0, head_weight=0.8))
+    np.testing.assert_array_equal(
+        short.score_topics(["sound. audio"]).relevance,
+        LexicalIndex(papers, LexicalParams(prf_docs=0)).score_topics(["sound. audio"]).relevance,
+    )
+
+
+def test_topic_cosine_blends_a_second_lexical_score() -> None:
+    index = LexicalIndex(PAPERS, LexicalParams(prf_docs=0, topic_cosine=0.5))
+    relevance = index.score_topics(["music audio", "sound"]).relevance
+    assert relevance[0].argmax() == 0 and relevance[1].argmax() == 1
+    assert relevance.max() <= 1.0 + 1e-6
