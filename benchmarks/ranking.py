@@ -591,6 +591,8 @@ def feedback_simulation(
 ABLATIONS = (
     "lexical.acronyms=off",  # topics match acronyms and long forms alike
     "lexical.prf_docs=0",  # no pseudo-relevance expansion (prf_terms, prf_weight unused)
+    "lexical.prf_scored=off",  # feedback papers weigh equally (not by their score, RM3)
+    "lexical.head_weight=0",  # a description's first sentence weighs like the rest
     "lexical.query_k3=0",  # a topic word said n times weighs 1, not 4n/(3+n)
     "lexical.title_weight=1",  # the title counted once in BM25
     "liked_top_k=1",  # the closest seed alone instead of the mean of the closest 3
