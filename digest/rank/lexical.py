@@ -4,9 +4,11 @@ pseudo-relevance feedback, plus TF-IDF vectors for paper-to-paper similarity.
 Everything is a sparse matrix product over the whole batch of queries at once:
   * documents are the title (repeated ``title_weight`` times: a title match weighs more) plus
     the abstract, analysed into stemmed unigrams and bigrams (:func:`digest.rank.text.analyze`);
-  * a topic is scored by BM25 and then expanded with the strongest terms of its best
-    ``prf_docs`` papers (RM3-style pseudo-relevance feedback) and scored again, which finds
-    papers that say the same thing in other words;
+  * a topic is scored by BM25 (a long description's first sentence, its heading, weighing
+    more: ``head_weight``) and then expanded with the strongest terms of its best
+    ``prf_docs`` papers, each weighed by its score (RM3 pseudo-relevance feedback), and
+    scored again, which finds papers that say the same thing in other words; a glossary
+    (the arXiv taxonomy) and a TF-IDF cosine blend are research knobs, off;
   * a topic *matches* a paper only when enough of its distinct words occur in it (two of a
     short topic, one of a long description: see :func:`required_words`);
   * for topics (BM25 and matching), each paper's text is completed with the other form of
@@ -94,7 +96,8 @@ def _top_per_row(m: sparse.csr_matrix, k: int) -> sparse.csr_matrix:
 def _by_best(raw: np.ndarray) -> np.ndarray:
     """Each row divided by its maximum (rows without a positive value: zeros)."""
     best = raw.max(axis=1, initial=0.0)
-    return np.divide(raw, best[:, None], out=np.zeros_like(raw), where=best[:, None] > 0)
+    out: np.ndarray = np.divide(raw, best[:, None], out=np.zeros_like(raw), where=best[:, None] > 0)
+    return out
 
 
 @dataclass
