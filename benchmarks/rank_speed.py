@@ -111,12 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=10)
     parser.add_argument("--semantic", action=argparse.BooleanOptionalAction, default=False)
     parser.add_argument("--semantic-subscribers", type=int, default=2_000)
+    parser.add_argument("--options", default="", help="ranker options, any field ('k=v, k=v')")
     args = parser.parse_args(argv)
 
     candidates, history = load(args.data, args.candidates)
     profiles = make_profiles(args.subscribers, candidates, history)
     sent = sent_sets(profiles, candidates)
-    opts = RankOptions(semantic=False)
+    opts = RankOptions.parse(args.options, RankOptions(semantic=False), research=True)
     print(
         f"{len(profiles):,} subscribers x {len(candidates):,} candidates -> top {args.top}; "
         f"chunk {opts.chunk_size}; start peak RSS {peak_mb():.0f} MB"

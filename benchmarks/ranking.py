@@ -86,6 +86,9 @@ REPORT_TO = date(2025, 12, 31)
 CATEGORIES = Path("/work/shared/data/arxiv-categories.json")
 CACHE = ROOT / "var" / "bench-cache"
 K = 10
+# arXiv category name -> description: the ranker's glossary (its topic expansion from the
+# taxonomy, research knob lexical.glossary_weight); set by main() from --categories.
+GLOSSARY: dict[str, str] = {}
 MIN_RELEVANT_STATED = 5
 LIKED_SEEDS = 5
 
@@ -228,6 +231,15 @@ def build_days(
     return days
 
 
+def glossary(taxonomy: dict[str, dict[str, str]]) -> dict[str, str]:
+    """The taxonomy as the ranker's glossary: each category's name -> its description."""
+    out: dict[str, str] = {}
+    for entry in taxonomy.values():
+        name, text = entry.get("name", ""), entry.get("description", "")
+        out[name] = f"{out[name]} {text}".strip() if name in out else text
+    return out
+
+
 def pair_up(tasks: list[Task], day: date) -> list[Task]:
     """Readers with two interests (not in the issue): the day's tasks shuffled, seeded by the
     day, and joined two by two: both topics, or both authors' liked papers; relevant = either
@@ -361,6 +373,7 @@ def run_ranker(
         opts,
         embedder=embedder,
         vectors=vectors.by_id if vectors else None,
+        glossary=GLOSSARY,
     )
     wanted = profiles if profiles is not None else [t.profile for t in tasks]
     picks = rank_pool(prepared, wanted, top_k=K, options=opts)
@@ -384,6 +397,7 @@ def run_coauthor_task(
         opts,
         embedder=embedder,
         vectors=vectors.by_id if vectors else None,
+        glossary=GLOSSARY,
     )
     out = []
     wanted = profiles if profiles is not None else [t.profile for t in day.liked]
@@ -577,6 +591,8 @@ def feedback_simulation(
 ABLATIONS = (
     "lexical.acronyms=off",  # topics match acronyms and long forms alike
     "lexical.prf_docs=0",  # no pseudo-relevance expansion (prf_terms, prf_weight unused)
+    "lexical.prf_scored=off",  # feedback papers weigh equally (not by their score, RM3)
+    "lexical.head_weight=0",  # a description's first sentence weighs like the rest
     "lexical.query_k3=0",  # a topic word said n times weighs 1, not 4n/(3+n)
     "lexical.title_weight=1",  # the title counted once in BM25
     "liked_top_k=1",  # the closest seed alone instead of the mean of the closest 3
@@ -641,6 +657,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--options: {exc}")
 
     papers, taxonomy = load_all(args.data or DATA, args.categories)
+    GLOSSARY.update(glossary(taxonomy))
     days = period_days(papers, taxonomy, args.period, args.every)
     if not days:
         parser.error(f"no announcement day of the {args.period} period in the data")

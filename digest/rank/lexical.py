@@ -4,9 +4,11 @@ pseudo-relevance feedback, plus TF-IDF vectors for paper-to-paper similarity.
 Everything is a sparse matrix product over the whole batch of queries at once:
   * documents are the title (repeated ``title_weight`` times: a title match weighs more) plus
     the abstract, analysed into stemmed unigrams and bigrams (:func:`digest.rank.text.analyze`);
-  * a topic is scored by BM25 and then expanded with the strongest terms of its best
-    ``prf_docs`` papers (RM3-style pseudo-relevance feedback) and scored again, which finds
-    papers that say the same thing in other words;
+  * a topic is scored by BM25 (a long description's first sentence, its heading, weighing
+    more: ``head_weight``) and then expanded with the strongest terms of its best
+    ``prf_docs`` papers, each weighed by its score (RM3 pseudo-relevance feedback), and
+    scored again, which finds papers that say the same thing in other words; a glossary
+    (the arXiv taxonomy) and a TF-IDF cosine blend are research knobs, off;
   * a topic *matches* a paper only when enough of its distinct words occur in it (two of a
     short topic, one of a long description: see :func:`required_words`);
   * for topics (BM25 and matching), each paper's text is completed with the other form of
@@ -16,8 +18,9 @@ Everything is a sparse matrix product over the whole batch of queries at once:
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -90,6 +93,13 @@ def _top_per_row(m: sparse.csr_matrix, k: int) -> sparse.csr_matrix:
     return sparse.csr_matrix((m.data[keep], (rows[keep], m.indices[keep])), shape=m.shape)
 
 
+def _by_best(raw: np.ndarray) -> np.ndarray:
+    """Each row divided by its maximum (rows without a positive value: zeros)."""
+    best = raw.max(axis=1, initial=0.0)
+    out: np.ndarray = np.divide(raw, best[:, None], out=np.zeros_like(raw), where=best[:, None] > 0)
+    return out
+
+
 @dataclass
 class TopicScores:
     relevance: np.ndarray  # topics x docs, BM25 (expanded), divided by the topic's best score
@@ -99,8 +109,14 @@ class TopicScores:
 class LexicalIndex:
     """BM25 and TF-IDF matrices of one pool of papers."""
 
-    def __init__(self, papers: Sequence[Paper], params: LexicalParams | None = None):
+    def __init__(
+        self,
+        papers: Sequence[Paper],
+        params: LexicalParams | None = None,
+        glossary: Mapping[str, str] | None = None,
+    ):
         self.params = p = params or LexicalParams()
+        self.glossary = Glossary(glossary or {})
         self.n_docs = n = len(papers)
         self.vectorizer = CountVectorizer(analyzer=analyze, dtype=np.float32)
         texts = [paper_text(paper, p.title_weight) for paper in papers]
@@ -137,11 +153,14 @@ class LexicalIndex:
 
     @classmethod
     def build(
-        cls, papers: Sequence[Paper], params: LexicalParams | None = None
+        cls,
+        papers: Sequence[Paper],
+        params: LexicalParams | None = None,
+        glossary: Mapping[str, str] | None = None,
     ) -> LexicalIndex | None:
         """The index, or None when no paper has a single indexable word."""
         try:
-            return cls(papers, params)
+            return cls(papers, params, glossary)
         except ValueError:
             return None
 
@@ -185,13 +204,21 @@ class LexicalIndex:
         """Relevance and match of every topic against every paper of the pool."""
         p = self.params
         q, n_words = self.query_matrix(topics, p.query_k3)
+        present = q.copy()
+        present.data[:] = 1  # matching counts the topic's distinct words, whatever their
+        # weight (not the glossary's)
+        if p.glossary_weight > 0 and self.glossary.entries:
+            q = self._with_glossary(topics, q)
+        if p.head_weight > 0:
+            q = self._with_head(topics, q, n_words)
         raw = (q @ self.bm25_t).toarray()
         if p.prf_docs > 0 and p.prf_weight > 0 and self.n_docs > 0:
             raw = self._expanded(q, raw)
-        best = raw.max(axis=1, initial=0.0)
-        relevance = np.divide(raw, best[:, None], out=np.zeros_like(raw), where=best[:, None] > 0)
-        present = q.copy()
-        present.data[:] = 1  # matching counts distinct words, whatever their weight
+        relevance = _by_best(raw)
+        if p.topic_cosine > 0:  # CombSUM with the topic's TF-IDF cosine, each by its best
+            said = self.vectorizer.transform([t[:MAX_QUERY_CHARS] for t in topics])
+            cosine = (self._tfidf(said) @ self.tfidf.T).toarray()
+            relevance = (1 - p.topic_cosine) * relevance + p.topic_cosine * _by_best(cosine)
         found = (present @ self.presence_t).toarray()
         matched = (found >= required_words(n_words)[:, None]) & (found > 0)
         return TopicScores(relevance.astype(np.float32), matched)
@@ -230,11 +257,93 @@ class LexicalIndex:
         rows = np.repeat(np.arange(raw.shape[0]), m)
         # Only papers that match the topic at all feed the expansion (a small pool's
         # "top 5" may hold papers with no shared word).
-        weight = (np.take_along_axis(raw, top, axis=1) > 0).astype(np.float32).ravel() / m
+        scores = np.take_along_axis(raw, top, axis=1)
+        if p.prf_scored:  # RM3: a feedback paper weighs by its score (its share of the top m)
+            total = scores.sum(axis=1, keepdims=True)
+            weight = np.divide(scores, total, out=np.zeros_like(scores), where=total > 0)
+            weight = np.maximum(weight, 0).astype(np.float32).ravel()
+        else:
+            weight = (scores > 0).astype(np.float32).ravel() / m
         picked = sparse.csr_matrix((weight, (rows, top.ravel())), shape=raw.shape)
         centroid = _top_per_row(picked @ self.strongest, p.prf_terms)
         expanded = (1 - p.prf_weight) * _row_normalize(q, 1) + p.prf_weight * _row_normalize(
             centroid, 1
         )
-        scores: np.ndarray = (expanded.tocsr() @ self.bm25_t).toarray()
-        return scores
+        expanded_scores: np.ndarray = (expanded.tocsr() @ self.bm25_t).toarray()
+        return expanded_scores
+
+    def _with_glossary(self, topics: Sequence[str], q: sparse.csr_matrix) -> sparse.csr_matrix:
+        """Each topic that names a glossary entry (an arXiv category's name, say) takes
+        ``glossary_weight`` of its query from the entry's text (its description): query
+        expansion from a curated vocabulary, mixed like the pseudo-relevance terms."""
+        p = self.params
+        texts = [self.glossary.lookup(t, p.glossary_match) for t in topics]
+        if not any(texts):
+            return q
+        extra, _ = self.query_matrix([t or "" for t in texts], p.query_k3)
+        has = np.array([bool(t) for t in texts], dtype=np.float32)
+        w = sparse.diags(has * p.glossary_weight)
+        keep = sparse.diags(1 - has * p.glossary_weight)
+        mixed = keep @ _row_normalize(q, 1) + w @ _row_normalize(extra, 1)
+        return mixed.tocsr().astype(np.float32)
+
+    def _with_head(
+        self, topics: Sequence[str], q: sparse.csr_matrix, n_words: np.ndarray
+    ) -> sparse.csr_matrix:
+        """A description (more than ``SHORT_TOPIC`` words) whose first sentence is shorter
+        than the whole ('Computation and Language. Covers natural language processing ...')
+        gives ``head_weight`` of its query to that sentence's terms: its heading says what
+        the rest explains (title queries beat description queries at TREC)."""
+        heads = [
+            head_of(t) if n > SHORT_TOPIC else "" for t, n in zip(topics, n_words, strict=True)
+        ]
+        if not any(heads):
+            return q
+        extra, _ = self.query_matrix(heads, self.params.query_k3)
+        has = np.array([bool(h) for h in heads], dtype=np.float32) * self.params.head_weight
+        mixed = sparse.diags(1 - has) @ _row_normalize(q, 1) + sparse.diags(has) @ _row_normalize(
+            extra, 1
+        )
+        return mixed.tocsr().astype(np.float32)
+
+
+HEAD = re.compile(r"^(.{3,120}?)(?:[.:;!?]\s|\s[-–—]\s|\n)")
+
+
+def head_of(topic: str) -> str:
+    """A topic's first sentence or heading, when it has one shorter than the topic."""
+    found = HEAD.match(topic.strip())
+    return found.group(1) if found else ""
+
+
+class Glossary:
+    """Names (an arXiv category's, say) and a text for each (its description). A topic names
+    an entry when the Jaccard index of their stemmed words reaches a threshold; entries
+    sharing a name ('Machine Learning': cs.LG, stat.ML) give all their texts."""
+
+    def __init__(self, entries: Mapping[str, str]):
+        by_words: dict[frozenset[str], list[str]] = {}
+        for name, text in entries.items():
+            key = topic_words(name)
+            if key and text:
+                by_words.setdefault(key, []).append(text)
+        self.entries = {k: " ".join(v) for k, v in by_words.items()}
+        self._cache: dict[tuple[str, float], str | None] = {}
+
+    def lookup(self, topic: str, threshold: float = 1.0) -> str | None:
+        """The text of the entry the topic names best (None when none reaches
+        ``threshold``); a topic that is an entry's name and more (its description) names it."""
+        key = (topic, threshold)
+        if key not in self._cache:
+            self._cache[key] = self._lookup(topic, threshold)
+        return self._cache[key]
+
+    def _lookup(self, topic: str, threshold: float) -> str | None:
+        words = topic_words(topic)
+        head = topic_words(topic.split(".")[0]) if "." in topic else words
+        best, found = 0.0, None
+        for name, text in self.entries.items():
+            score = max(len(words & name) / len(words | name), len(head & name) / len(head | name))
+            if score > best:
+                best, found = score, text
+        return found if best >= threshold and words else None

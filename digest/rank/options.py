@@ -44,6 +44,13 @@ class LexicalParams:
     prf_docs: int = 5  # papers a topic is expanded from (0 = no expansion)
     prf_terms: int = 30  # terms added to the topic
     prf_weight: float = 0.5  # share of the expanded query that comes from those terms
+    # Issue 18, item 4 (docs/ranking.md, "Lifting the unseen-days figures"): the first two
+    # adopted on the tuning months, the other two tried and left off.
+    prf_scored: bool = True  # RM3: feedback papers weigh by their score, not equally
+    head_weight: float = 0.15  # share of a description's query given to its first sentence
+    glossary_weight: float = 0.0  # share of a topic taken from the glossary entry it names
+    glossary_match: float = 1.0  # Jaccard of stemmed words at which a topic names an entry
+    topic_cosine: float = 0.0  # share of topic relevance from the TF-IDF cosine (CombSUM)
     acronyms: bool = True  # topics match a paper's acronyms and their long forms alike
 
 
@@ -81,7 +88,7 @@ class RankOptions:
     # What the digest shows: a pick whose match is too weak stays in the ranking but is not
     # mailed. Calibrated by benchmarks/shown.py on the tuning months (docs/ranking.md).
     show_topic_cover: float = 0.625  # topics of <= 6 words: IDF-weighted share of words said
-    show_description_cover: float = 0.125  # longer topics (descriptions)
+    show_description_cover: float = 0.1  # longer topics (descriptions)
     show_topic_cosine: float = 0.45  # or, with embeddings, this cosine to the topic
     show_liked_cosine: float = 0.075  # TF-IDF cosine to the closest liked paper
     show_liked_dense: float = 0.6  # or, with embeddings, this cosine

@@ -42,12 +42,13 @@ class Pool:
         embedder: Embedder | None = None,
         vectors: Mapping[str, np.ndarray] | None = None,
         recency_half_life: float = 3.0,
+        glossary: Mapping[str, str] | None = None,
     ):
         self.papers = list(papers)
         self.n = len(self.papers)
         self.index = {p.id: i for i, p in enumerate(self.papers)}
         self.known = {p.id: p for p in history} | {p.id: p for p in self.papers}
-        self.lexical = LexicalIndex.build(self.papers, lexical)
+        self.lexical = LexicalIndex.build(self.papers, lexical, glossary)
         self.embedder = embedder
         self.vectors = dict(vectors or {})
         self.dense = self._embed(self.papers) if embedder is not None else None

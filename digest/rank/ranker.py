@@ -101,6 +101,7 @@ def build_pool(
     *,
     embedder: semantic.Embedder | None = None,
     vectors: Mapping[str, np.ndarray] | None = None,
+    glossary: Mapping[str, str] | None = None,
 ) -> Pool:
     wanted = opts.semantic or (opts.semantic is None and semantic.available())
     if embedder is None and wanted:
@@ -112,6 +113,7 @@ def build_pool(
         embedder=embedder,
         vectors=vectors,
         recency_half_life=opts.recency_half_life,
+        glossary=glossary,
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
+
 from digest.domain import FeedbackEvent, Profile
 from digest.rank import rank
 from tests.rank.conftest import LEXICAL, paper
@@ -122,7 +124,12 @@ def test_paper_already_sent_never_returns(pool) -> None:
 def test_category_filter_and_boost(pool) -> None:
     boost = Profile("r", topics=("continual learning",), categories=("cs.CV",))
     filtered = replace(boost, category_mode="filter")
-    assert ids(one(boost, pool))[0] == "cl2"  # boosted to the top
+    plain = {p.paper_id: p.score for p in one(replace(boost, categories=()), pool)}
+    boosted = {p.paper_id: p.score for p in one(boost, pool)}
+    assert boosted["cl2"] - plain["cl2"] == pytest.approx(LEXICAL.category_boost)
+    assert boosted["cl1"] == pytest.approx(plain["cl1"])  # not in cs.CV
+    stronger = LEXICAL.with_(category_boost=0.3)
+    assert ids(one(boost, pool, options=stronger))[0] == "cl2"  # boosted to the top
     assert set(ids(one(filtered, pool))) == {"cl2", "md1"}  # only cs.CV papers remain
     only = one(Profile("r", categories=("eess.AS",)), pool)
     assert ids(only) == ["sp1"]
