@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Exists, Update, bindparam, or_, select, update
+from sqlalchemy import Connection, Exists, Update, bindparam, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -276,6 +276,15 @@ def expire_leases(db: Executor, now: datetime) -> int:
     return affected(result)
 
 
+_COLUMNS = ("subscriber_id", "paper_id", "delivery_id", "sent_at")
+_SENT_PAPERS_UNNEST = text(
+    "INSERT INTO sent_papers (subscriber_id, paper_id, delivery_id, sent_at) "
+    "SELECT * FROM unnest(CAST(:subscriber_id AS INTEGER[]), CAST(:paper_id AS VARCHAR[]), "
+    "CAST(:delivery_id AS INTEGER[]), CAST(:sent_at AS TIMESTAMP WITH TIME ZONE[])) "
+    "ON CONFLICT (subscriber_id, paper_id) DO NOTHING"
+)
+
+
 class SentPapers:
     """The papers of sent rows, written in groups: remembered so that no paper is sent to
     the same reader twice. (A reader's next candidates also exclude everything that
@@ -302,6 +311,10 @@ class SentPapers:
         if not self.rows:
             return
         bind = db.get_bind() if isinstance(db, Session) else db
+        if bind.dialect.name == "postgresql":  # one statement of four arrays, not 2,000 rows
+            db.execute(_SENT_PAPERS_UNNEST, {k: [r[k] for r in self.rows] for k in _COLUMNS})
+            self.rows = []
+            return
         insert = postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
         statement = insert(sent_papers).on_conflict_do_nothing(
             index_elements=["subscriber_id", "paper_id"]
