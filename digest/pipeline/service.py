@@ -41,9 +41,12 @@ from digest.db.editions import (
 from digest.db.feedback import feedback_for
 from digest.db.models import DeliveryRow, EditionRow, SubscriberRow
 from digest.db.subscribers import (
+    Reader,
     get_subscriber,
     info_from_row,
     profile_from_row,
+    reader_from_row,
+    readers_by_ids,
     subscribers_by_ids,
 )
 from digest.db.vectors import embeddings_for
@@ -246,7 +249,7 @@ def _choose_picks(
 class RankingInputs:
     """What ranking needs for a set of readers, read once from the database."""
 
-    subscribers: list[SubscriberRow]
+    subscribers: list[Reader]
     profiles: list[Profile]
     candidates: list[Paper]
     history: list[Paper]
@@ -273,7 +276,7 @@ def candidate_papers(rt: Runtime, session: Session, now: datetime) -> list[tuple
 def ranking_inputs(
     rt: Runtime,
     session: Session,
-    subscribers: Sequence[SubscriberRow],
+    subscribers: Sequence[SubscriberRow | Reader],
     now: datetime,
     pool: list[tuple[Paper, datetime]] | None = None,
 ) -> RankingInputs:
@@ -284,16 +287,17 @@ def ranking_inputs(
     :func:`candidate_papers`)."""
     if pool is None:
         pool = candidate_papers(rt, session, now)
+    readers = [s if isinstance(s, Reader) else reader_from_row(s) for s in subscribers]
     seen_times = [seen for _, seen in pool]
-    ids = [s.id for s in subscribers]
+    ids = [s.id for s in readers]
     sent = sent_paper_ids(session, ids)
     last = last_sent_at(session, ids)
     feedback = feedback_for(session, ids)
     older_than: dict[int, tuple[str, ...]] = {}  # papers before the k-th arrival: shared
     profiles: list[Profile] = []
     excluded: dict[str, Collection[str]] = {}
-    for sub in subscribers:
-        profile = replace(profile_from_row(sub), feedback=tuple(feedback.get(sub.id, ())))
+    for sub in readers:
+        profile = replace(sub.profile, feedback=tuple(feedback.get(sub.id, ())))
         profiles.append(profile)
         since = now - timedelta(days=reader_days(rt.settings.candidate_days, sub.frequency))
         if (previous := last.get(sub.id)) is not None:
@@ -307,7 +311,7 @@ def ranking_inputs(
     }
     history = list(repo.papers_by_ids(session, history_ids).values())
     candidates = [p for p, _ in pool]
-    return RankingInputs(list(subscribers), profiles, candidates, history, excluded)
+    return RankingInputs(readers, profiles, candidates, history, excluded)
 
 
 class Exclusions(Collection[str]):
@@ -389,7 +393,7 @@ def rank_edition(
     for start, end in zip(starts, [*starts[1:], len(rows)], strict=True):
         part = rows[start:end]
         with rt.db.session() as session:
-            by_id = subscribers_by_ids(session, [sub for _, sub in part])
+            by_id = readers_by_ids(session, [sub for _, sub in part])
             readers = [by_id[sub] for _, sub in part]
             inputs = ranking_inputs(rt, session, readers, now, pool=seen)
             pool.add_readers(
