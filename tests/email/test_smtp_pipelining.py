@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 import smtplib
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from conftest import free_port
 
-from digest.deliver.transports import OutgoingMessage, SmtpTransport, dot_stuffed
+from digest.deliver.transports import OutboxTransport, OutgoingMessage, SmtpTransport, dot_stuffed
 from digest.errors import TransportError
 from digest.settings import SmtpConfig
 
@@ -96,3 +97,21 @@ def test_dot_stuffing_as_smtplib(data: bytes) -> None:
         expected += b"\r\n"
     assert dot_stuffed(data) == expected + b".\r\n"
     assert smtplib._quote_periods(data) == re.sub(rb"(?m)^\.", b"..", data)  # type: ignore[attr-defined]
+
+
+def test_the_html_is_made_only_for_a_transport_that_keeps_it(relay, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    made: list[str] = []
+
+    def html() -> str:
+        made.append("html")
+        return "<p>hi</p>"
+
+    message = replace(_message("b@example.org", DATA), name="m", html_later=html)
+    transport = SmtpTransport(relay[1])
+    try:
+        assert transport.send(message) is not None
+    finally:
+        transport.close()
+    assert made == []  # SMTP sends the bytes only
+    OutboxTransport(tmp_path).send(message)
+    assert (tmp_path / "m.html").read_text() == "<p>hi</p>" and made == ["html"]
