@@ -5,6 +5,7 @@ the plain data the rest of the code speaks (``SubscriberSpec``, ``Profile``,
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, select
@@ -149,6 +150,54 @@ def profile_from_row(row: SubscriberRow) -> Profile:
         liked=spec.liked,
         disliked=spec.disliked,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """What ranking reads of a subscriber: their id, frequency and profile."""
+
+    id: int
+    frequency: str
+    profile: Profile
+
+
+def reader_from_row(row: SubscriberRow) -> Reader:
+    return Reader(row.id, row.frequency, profile_from_row(row))
+
+
+def readers_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Reader]:
+    """Ranking's view of these subscribers (the same profiles as :func:`profile_from_row`),
+    read as columns, two statements a chunk: the planner reads every reader of an
+    edition, and ORM objects with their interests cost it about 60 us a reader."""
+    wanted = list(dict.fromkeys(ids))
+    field_of = {kind: f for f, kind in INTEREST_KIND.items()}
+    found: dict[int, Reader] = {}
+    for chunk in chunks(wanted):
+        schedule = session.execute(
+            select(SubscriberRow.id, SubscriberRow.frequency).where(SubscriberRow.id.in_(chunk))
+        ).all()
+        lists: dict[int, dict[str, list[str]]] = {}
+        interests = (
+            select(InterestRow.subscriber_id, InterestRow.kind, InterestRow.value)
+            .where(InterestRow.subscriber_id.in_(chunk))
+            .order_by(InterestRow.id)  # the relationship's order
+        )
+        for subscriber_id, kind, value in session.execute(interests):
+            lists.setdefault(subscriber_id, {}).setdefault(field_of[kind], []).append(value)
+        for subscriber_id, frequency in schedule:
+            mine = lists.get(subscriber_id, {})
+            profile = Profile(
+                id=str(subscriber_id),
+                topics=tuple(mine.get("topics", ())),
+                require=tuple(mine.get("require", ())),
+                exclude=tuple(mine.get("exclude", ())),
+                authors=tuple(mine.get("authors", ())),
+                categories=tuple(mine.get("categories", ())),
+                liked=tuple(mine.get("liked", ())),
+                disliked=tuple(mine.get("disliked", ())),
+            )
+            found[subscriber_id] = Reader(subscriber_id, frequency, profile)
+    return found
 
 
 def info_from_row(row: SubscriberRow) -> SubscriberInfo:

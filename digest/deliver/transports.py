@@ -32,6 +32,12 @@ class OutgoingMessage:
     message_id: str
     html: str = ""  # kept beside the .eml by the outbox, for opening in a browser
     name: str = ""  # a file-system friendly stem for the outbox
+    # Or the HTML made on demand: joining a digest's HTML costs ~75 us that SMTP never needs.
+    html_later: Callable[[], str] | None = None
+
+    def html_part(self) -> str:
+        """The HTML to keep beside the .eml (empty: none)."""
+        return self.html or (self.html_later() if self.html_later is not None else "")
 
 
 BeforeData = Callable[[], bool]
@@ -77,8 +83,8 @@ class OutboxTransport:
         stem = _UNSAFE.sub("_", message.name or message.message_id.strip("<>"))[:150]
         try:
             _write_atomic(self.directory / f"{stem}.eml", message.data)
-            if message.html:
-                _write_atomic(self.directory / f"{stem}.html", message.html.encode("utf-8"))
+            if html := message.html_part():
+                _write_atomic(self.directory / f"{stem}.html", html.encode("utf-8"))
         except OSError as exc:
             raise TransportError(
                 f"cannot write to outbox {self.directory}: {exc.strerror}"
@@ -189,16 +195,20 @@ class SmtpTransport:
             # The envelope first (MAIL, RCPT): nothing is handed over yet, so a refusal or
             # a lost connection here leaves nothing in doubt. Then the caller's claim, then
             # DATA: a row is in doubt only once DATA has begun.
-            code, text = conn.mail(message.sender, options)
+            if conn.does_esmtp and conn.has_extn("pipelining"):
+                (code, text), rcpt = _pipelined_envelope(conn, message, options)
+            else:
+                code, text = conn.mail(message.sender, options)
+                rcpt = None
             if code != 250:
                 self._envelope_refused(code, text, f"refused the sender {message.sender}")
-            code, text = conn.rcpt(message.recipient)
+            code, text = rcpt or conn.rcpt(message.recipient)
             if code not in (250, 251):
                 self._envelope_refused(code, text, "recipient refused:")
             if before_data is not None and not before_data():
                 conn.rset()
                 return None
-            code, text = conn.data(message.data)
+            code, text = _data(conn, message.data)
         except smtplib.SMTPResponseException as exc:
             self._drop()
             if exc.smtp_code in SESSION_CODES:
@@ -254,6 +264,47 @@ class SmtpTransport:
                 pass
             finally:
                 self._drop()
+
+
+def _pipelined_envelope(
+    conn: smtplib.SMTP, message: OutgoingMessage, options: list[str]
+) -> tuple[tuple[int, bytes], tuple[int, bytes]]:
+    """MAIL and RCPT in one write, then both replies (RFC 2920 PIPELINING, when the relay
+    offers it): one round trip instead of two. The same commands as ``SMTP.mail`` and
+    ``SMTP.rcpt``; a refused MAIL makes the server refuse the RCPT too (503), and the
+    caller looks at MAIL's reply first."""
+    if any(option.lower() == "smtputf8" for option in options):
+        conn.command_encoding = "utf-8"  # as SMTP.mail does
+    extra = " " + " ".join(options) if options else ""
+    conn.send(
+        f"MAIL FROM:{smtplib.quoteaddr(message.sender)}{extra}\r\n"
+        f"RCPT TO:{smtplib.quoteaddr(message.recipient)}\r\n"
+    )
+    mail = conn.getreply()
+    return mail, conn.getreply()
+
+
+def _data(conn: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
+    """``SMTP.data`` for a message that already has CRLF line endings, with the same
+    dot-stuffing (a line that starts with "." gets another) done by ``bytes.replace``
+    instead of smtplib's multi-line regular expression (about 0.2 ms of CPU for a 55 kB
+    digest, most of what sending one cost the client)."""
+    code, reply = conn.docmd("data")
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    conn.send(dot_stuffed(data))
+    return conn.getreply()
+
+
+def dot_stuffed(data: bytes) -> bytes:
+    """The DATA payload: every line starting with "." doubled (RFC 5321 4.5.2, what
+    smtplib's ``re.sub(br'(?m)^\\.', b'..', data)`` does), CRLF-terminated, then ".\\r\\n"."""
+    stuffed = data.replace(b"\n.", b"\n..")
+    if stuffed.startswith(b"."):
+        stuffed = b"." + stuffed
+    if not stuffed.endswith(b"\r\n"):
+        stuffed += b"\r\n"
+    return stuffed + b".\r\n"
 
 
 def _text(value: bytes | str) -> str:

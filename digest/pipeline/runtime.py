@@ -103,6 +103,6 @@ class Runtime:
             recipient=recipient,
             data=email.data,
             message_id=email.message_id,
-            html=email.html,
+            html_later=lambda: email.html,  # joined only by a transport that keeps it
             name=name,
         )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import bisect
 import logging
 from collections import Counter
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,9 +43,12 @@ from digest.db.feedback import feedback_for
 from digest.db.models import DeliveryRow, EditionRow, SubscriberRow
 from digest.db.papers import papers_by_ids, papers_seen_since
 from digest.db.subscribers import (
+    Reader,
     get_subscriber,
     info_from_row,
     profile_from_row,
+    reader_from_row,
+    readers_by_ids,
     subscribers_by_ids,
 )
 from digest.db.vectors import embeddings_for
@@ -159,8 +162,11 @@ def deliver_batch(rt: Runtime, delivery_ids: Sequence[int]) -> BatchResult:
     if unranked:  # re-read: a concurrent batch may have stored picks first
         with rt.db.session() as session:
             deliveries = load_deliveries(session, [d.id for d in deliveries])
-    with rt.db.session() as session:
-        papers = papers_by_ids(session, {p["id"] for d in deliveries for p in d.picks or []})
+    wanted = {p["id"] for d in deliveries for p in d.picks or []}
+    papers = _known_papers(rt, editions.values(), wanted)
+    if len(papers) < len(wanted):
+        with rt.db.session() as session:
+            papers |= papers_by_ids(session, wanted - papers.keys())
 
     transport = rt.transport_factory()
     infos = [EditionInfo(e.key, e.period_start) for e in editions.values()]
@@ -209,6 +215,21 @@ def deliver_batch(rt: Runtime, delivery_ids: Sequence[int]) -> BatchResult:
     return result
 
 
+def _known_papers(
+    rt: Runtime, editions: Iterable[EditionRow], wanted: set[str]
+) -> dict[str, Paper]:
+    """The wanted papers that this process's prepared edition already holds (from earlier
+    batches of a one-edition batch), so that a worker reads each paper once per prepared
+    edition rather than once per batch: about five paper rows a message. What the email
+    shows of a paper is fixed at its first reader anyway (its card is cached there)."""
+    keys = {edition.key for edition in editions}
+    prepared = rt.prepared.get(keys.pop()) if len(keys) == 1 else None
+    if prepared is None:
+        return {}
+    held = prepared.papers
+    return {paper_id: held[paper_id] for paper_id in wanted if paper_id in held}
+
+
 def _choose_picks(
     rt: Runtime,
     session: Session,
@@ -227,7 +248,7 @@ def _choose_picks(
 class RankingInputs:
     """What ranking needs for a set of readers, read once from the database."""
 
-    subscribers: list[SubscriberRow]
+    subscribers: list[Reader]
     profiles: list[Profile]
     candidates: list[Paper]
     history: list[Paper]
@@ -254,7 +275,7 @@ def candidate_papers(rt: Runtime, session: Session, now: datetime) -> list[tuple
 def ranking_inputs(
     rt: Runtime,
     session: Session,
-    subscribers: Sequence[SubscriberRow],
+    subscribers: Sequence[SubscriberRow | Reader],
     now: datetime,
     pool: list[tuple[Paper, datetime]] | None = None,
 ) -> RankingInputs:
@@ -265,16 +286,17 @@ def ranking_inputs(
     :func:`candidate_papers`)."""
     if pool is None:
         pool = candidate_papers(rt, session, now)
+    readers = [s if isinstance(s, Reader) else reader_from_row(s) for s in subscribers]
     seen_times = [seen for _, seen in pool]
-    ids = [s.id for s in subscribers]
+    ids = [s.id for s in readers]
     sent = sent_paper_ids(session, ids)
     last = last_sent_at(session, ids)
     feedback = feedback_for(session, ids)
     older_than: dict[int, tuple[str, ...]] = {}  # papers before the k-th arrival: shared
     profiles: list[Profile] = []
     excluded: dict[str, Collection[str]] = {}
-    for sub in subscribers:
-        profile = replace(profile_from_row(sub), feedback=tuple(feedback.get(sub.id, ())))
+    for sub in readers:
+        profile = replace(sub.profile, feedback=tuple(feedback.get(sub.id, ())))
         profiles.append(profile)
         since = now - timedelta(days=reader_days(rt.settings.candidate_days, sub.frequency))
         if (previous := last.get(sub.id)) is not None:
@@ -288,7 +310,7 @@ def ranking_inputs(
     }
     history = list(papers_by_ids(session, history_ids).values())
     candidates = [p for p, _ in pool]
-    return RankingInputs(list(subscribers), profiles, candidates, history, excluded)
+    return RankingInputs(readers, profiles, candidates, history, excluded)
 
 
 class Exclusions(Collection[str]):
@@ -370,7 +392,7 @@ def rank_edition(
     for start, end in zip(starts, [*starts[1:], len(rows)], strict=True):
         part = rows[start:end]
         with rt.db.session() as session:
-            by_id = subscribers_by_ids(session, [sub for _, sub in part])
+            by_id = readers_by_ids(session, [sub for _, sub in part])
             readers = [by_id[sub] for _, sub in part]
             inputs = ranking_inputs(rt, session, readers, now, pool=seen)
             pool.add_readers(

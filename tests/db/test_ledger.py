@@ -240,6 +240,49 @@ def test_retention_deletes_old_settled_rows_and_keeps_open_ones_and_sent_papers(
         assert kept == ["2501.00001"]  # still never sent to that reader again
 
 
+def test_sent_papers_are_recorded_once_per_reader_in_groups(db: Database, rows: list[int]) -> None:
+    """A group holding a pair twice, or a pair recorded by an earlier group, records it once;
+    a group is written when it reaches ``flush_at`` rows and at ``flush``."""
+    first, second, _ = rows
+    readers = {d: row(db, d).subscriber_id for d in (first, second)}
+    with db.ledger_connection(durable=False) as conn:
+        papers = ledger.SentPapers(flush_at=4)
+        papers.add(conn, readers[first], first, ["p1", "p2", "p1"], T0)
+        assert len(papers.rows) == 3  # not yet written
+        papers.add(conn, readers[second], second, ["p1"], T0)
+        assert papers.rows == []  # written at 4 rows
+        papers.add(conn, readers[first], first, ["p2", "p3"], T0 + timedelta(hours=1))
+        papers.flush(conn)
+        papers.flush(conn)  # nothing left: a no-op
+    with db.session() as session:
+        got = session.execute(
+            select(SentPaperRow.subscriber_id, SentPaperRow.paper_id, SentPaperRow.delivery_id)
+        ).all()
+    assert sorted(got) == sorted(
+        [
+            (readers[first], "p1", first),
+            (readers[first], "p2", first),
+            (readers[first], "p3", first),
+            (readers[second], "p1", second),
+        ]
+    )
+
+
+def test_the_send_loop_claims_with_a_prepared_statement(db: Database, rows: list[int]) -> None:
+    """On PostgreSQL the claim and the sent record of the send loop's autocommit connection
+    run on the driver's cursor (the same rules: the tests above); elsewhere, as before."""
+    with db.ledger_connection() as conn:
+        assert ledger.claim(conn, rows[0], T0, LEASE)
+        assert not ledger.claim(conn, rows[0], T0, LEASE)
+        assert ledger.mark_sent(conn, rows[0], message_id="<m@x>", reply="250 ok", now=T0)
+        assert ("ledger_cursor" in conn.info) == db.is_postgres
+    assert row(db, rows[0]).status == "sent" and row(db, rows[0]).message_id == "<m@x>"
+    with db.session() as session:  # a session: the ORM's own path, in its transaction
+        assert ledger.claim(session.connection(), rows[1], T0, LEASE)
+        session.rollback()
+    assert row(db, rows[1]).status == "pending"
+
+
 def test_planning_reads_the_rows_of_many_pairs_edition_by_edition(db: Database) -> None:
     """Over 1,000 pairs, rows are read per edition and filtered to the pairs asked for:
     the same rows as the pair-by-pair query, and none of other readers."""

@@ -7,6 +7,7 @@ pipeline's own service functions.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import replace
@@ -21,9 +22,15 @@ from sqlalchemy import select
 from digest.db import Database, editions, subscribers, tracking
 from digest.db.models import DeliveryRow
 from digest.db.papers import upsert_papers
-from digest.deliver.transports import MemoryTransport, SmtpTransport, relay_offers_smtputf8
+from digest.deliver.transports import (
+    MemoryTransport,
+    OutgoingMessage,
+    SmtpTransport,
+    relay_offers_smtputf8,
+)
 from digest.demo import sample_papers_path
 from digest.ingest.parse_jsonl import parse_jsonl, read_lines
+from digest.pipeline import service
 from digest.pipeline.edition import run_edition, run_until_settled
 from digest.pipeline.runtime import Runtime, utcnow
 from digest.pipeline.service import deliver_batch, plan_edition
@@ -355,3 +362,39 @@ def test_policy_refusals_of_many_readers_pause_the_edition_and_suppress_nobody(
         relay.refuse.clear()
         resumed = run_edition(rt)
     assert resumed.summary()["sent now"] == 4 and statuses(readers) == {"failed": 2, "sent": 4}
+
+
+def test_a_worker_reads_each_paper_once_per_prepared_edition(
+    readers: Database, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of one edition in one process read from the database only the papers that
+    earlier batches did not (the prepared edition holds them); the emails are the same as
+    a process that reads every paper gets."""
+    memory = MemoryTransport()
+    rt = replace(runtime(db_url, tmp_path, ""), transport_factory=lambda: memory)
+    ids = plan_edition(rt).delivery_ids
+    read: list[set[str]] = []
+    papers_by_ids = service.papers_by_ids
+
+    def counting(session, wanted):  # type: ignore[no-untyped-def]
+        read.append(set(wanted))
+        return papers_by_ids(session, wanted)
+
+    monkeypatch.setattr(service, "papers_by_ids", counting)
+    half = len(ids) // 2
+    assert deliver_batch(rt, ids[:half]).counts["sent"] == half
+    assert deliver_batch(rt, ids[half:]).counts["sent"] == len(ids) - half
+    papers = [paper for wanted in read for paper in wanted]  # (and the rankers' history)
+    assert papers and len(papers) == len(set(papers))  # none read twice
+    fresh = MemoryTransport()
+    again = replace(runtime(db_url, tmp_path, ""), transport_factory=lambda: fresh)
+    with readers.session() as session:  # the same rows, open again: sent by a new process
+        for row in session.scalars(select(DeliveryRow)):
+            row.status = "pending"
+    assert deliver_batch(again, ids).counts["sent"] == len(ids)
+
+    def same(sent: list[OutgoingMessage]) -> dict[str, bytes]:  # but the boundary and Date
+        drop = re.compile(rb"=_[0-9a-f]{24}|^Date: .*$", re.M)
+        return {m.recipient: drop.sub(b"", m.data) for m in sent}
+
+    assert same(memory.sent) == same(fresh.sent)
