@@ -114,11 +114,38 @@ def remove_subscriber(session: Session, row: SubscriberRow) -> None:
     session.flush()
 
 
-def spec_from_row(row: SubscriberRow) -> SubscriberSpec:
+_FIELD_OF = {kind: f for f, kind in INTEREST_KIND.items()}  # interests.kind -> spec field
+
+
+def interest_lists(pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+    """(kind, value) interest rows, in their stored order, as the spec's list fields
+    (every field present): one grouping for the ORM rows and the column reads alike."""
     lists: dict[str, list[str]] = {f: [] for f in LIST_FIELDS}
-    field_of = {kind: f for f, kind in INTEREST_KIND.items()}
-    for interest in row.interests:
-        lists[field_of[interest.kind]].append(interest.value)
+    for kind, value in pairs:
+        lists[_FIELD_OF[kind]].append(value)
+    return {f: tuple(values) for f, values in lists.items()}
+
+
+def profile_of(subscriber_id: int, lists: dict[str, tuple[str, ...]]) -> Profile:
+    """Ranking's profile of a subscriber from their :func:`interest_lists`."""
+    return Profile(
+        id=str(subscriber_id),
+        topics=lists["topics"],
+        require=lists["require"],
+        exclude=lists["exclude"],
+        authors=lists["authors"],
+        categories=lists["categories"],
+        liked=lists["liked"],
+        disliked=lists["disliked"],
+    )
+
+
+def _row_lists(row: SubscriberRow) -> dict[str, tuple[str, ...]]:
+    return interest_lists((i.kind, i.value) for i in row.interests)
+
+
+def spec_from_row(row: SubscriberRow) -> SubscriberSpec:
+    lists = _row_lists(row)
     return SubscriberSpec(
         email=row.email,
         name=row.name,
@@ -128,28 +155,18 @@ def spec_from_row(row: SubscriberRow) -> SubscriberSpec:
         frequency=row.frequency,
         delivery_hour=row.delivery_hour,
         weekday=row.weekday,
-        topics=tuple(lists["topics"]),
-        require=tuple(lists["require"]),
-        exclude=tuple(lists["exclude"]),
-        authors=tuple(lists["authors"]),
-        categories=tuple(lists["categories"]),
-        liked=tuple(lists["liked"]),
-        disliked=tuple(lists["disliked"]),
+        topics=lists["topics"],
+        require=lists["require"],
+        exclude=lists["exclude"],
+        authors=lists["authors"],
+        categories=lists["categories"],
+        liked=lists["liked"],
+        disliked=lists["disliked"],
     )
 
 
 def profile_from_row(row: SubscriberRow) -> Profile:
-    spec = spec_from_row(row)
-    return Profile(
-        id=str(row.id),
-        topics=spec.topics,
-        require=spec.require,
-        exclude=spec.exclude,
-        authors=spec.authors,
-        categories=spec.categories,
-        liked=spec.liked,
-        disliked=spec.disliked,
-    )
+    return profile_of(row.id, _row_lists(row))
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,33 +187,24 @@ def readers_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Reader]:
     read as columns, two statements a chunk: the planner reads every reader of an
     edition, and ORM objects with their interests cost it about 60 us a reader."""
     wanted = list(dict.fromkeys(ids))
-    field_of = {kind: f for f, kind in INTEREST_KIND.items()}
     found: dict[int, Reader] = {}
     for chunk in chunks(wanted):
         schedule = session.execute(
             select(SubscriberRow.id, SubscriberRow.frequency).where(SubscriberRow.id.in_(chunk))
         ).all()
-        lists: dict[int, dict[str, list[str]]] = {}
+        pairs: dict[int, list[tuple[str, str]]] = {}
         interests = (
             select(InterestRow.subscriber_id, InterestRow.kind, InterestRow.value)
             .where(InterestRow.subscriber_id.in_(chunk))
             .order_by(InterestRow.id)  # the relationship's order
         )
         for subscriber_id, kind, value in session.execute(interests):
-            lists.setdefault(subscriber_id, {}).setdefault(field_of[kind], []).append(value)
+            pairs.setdefault(subscriber_id, []).append((kind, value))
         for subscriber_id, frequency in schedule:
-            mine = lists.get(subscriber_id, {})
-            profile = Profile(
-                id=str(subscriber_id),
-                topics=tuple(mine.get("topics", ())),
-                require=tuple(mine.get("require", ())),
-                exclude=tuple(mine.get("exclude", ())),
-                authors=tuple(mine.get("authors", ())),
-                categories=tuple(mine.get("categories", ())),
-                liked=tuple(mine.get("liked", ())),
-                disliked=tuple(mine.get("disliked", ())),
+            lists = interest_lists(pairs.get(subscriber_id, ()))
+            found[subscriber_id] = Reader(
+                subscriber_id, frequency, profile_of(subscriber_id, lists)
             )
-            found[subscriber_id] = Reader(subscriber_id, frequency, profile)
     return found
 
 
