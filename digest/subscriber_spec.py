@@ -13,8 +13,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from email_validator import EmailNotValidError, validate_email
-
 from digest.domain import FREQUENCIES, SUBSCRIBER_STATUSES
 from digest.errors import InputError
 
@@ -70,6 +68,9 @@ def normalize_email(address: str) -> str:
         raise InputError(
             f"invalid email address {address!r}: contains a line break or control character"
         )
+    # lazy: read-only commands (`subscribers list`) never validate, and it costs ~15 ms
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         return validate_email(address, check_deliverability=False).normalized
     except EmailNotValidError as exc:

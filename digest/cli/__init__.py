@@ -13,7 +13,6 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from digest.cli.lazy import LazyCommand, LazyGroup, command_app
 from digest.cli.output import err_console
@@ -140,6 +139,13 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         _debug["on"] = False
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def escape(text: str) -> str:
+    """``text`` with rich's markup characters escaped, for one error line."""
+    from rich.markup import escape  # lazy: only on the error path (rich costs ~25 ms)
+
+    return escape(text)
 
 
 def _first_line(exc: object) -> str:

@@ -3,7 +3,7 @@ exported from ``output``, the consoles and JSON output)."""
 
 from __future__ import annotations
 
-from digest.cli.output import console, err_console, is_terminal, print_json
+from digest.cli.output import console, err_console, is_terminal, print_columns, print_json
 from digest.db import Database, engine
 from digest.settings import Settings
 
@@ -13,6 +13,7 @@ __all__ = [
     "is_terminal",
     "load_settings",
     "open_database",
+    "print_columns",
     "print_json",
 ]
 

@@ -75,7 +75,7 @@ def _run_with_progress(db, chosen, client, since, *, quiet: bool) -> list[Source
         SpinnerColumn(),
         TextColumn("{task.description}"),
         TimeElapsedColumn(),
-        console=console,
+        console=console.rich,
         transient=True,
     ) as bar:
         task = bar.add_task("ingest", total=None)

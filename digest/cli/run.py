@@ -149,7 +149,7 @@ def _run_with_progress(
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=console,
+        console=console.rich,
         transient=True,
     ) as bar:
         task = bar.add_task("send", total=None)

@@ -8,9 +8,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from digest.cli.common import console, err_console, load_settings, open_database, print_json
+from digest.cli.common import (
+    console,
+    err_console,
+    load_settings,
+    open_database,
+    print_columns,
+    print_json,
+)
 from digest.cli.lazy import command_app
 from digest.clock import utcnow
 from digest.db import subscribers
@@ -114,13 +120,13 @@ def _show(spec: SubscriberSpec, *, as_json: bool) -> None:
     if as_json:
         print_json(spec_to_dict(spec))
         return
-    table = Table(show_header=False, box=None, pad_edge=False)
-    for key, value in spec_to_dict(spec).items():
+    fields = spec_to_dict(spec)
+    width = max(len(key) for key in fields)
+    for key, value in fields.items():
         shown = (
             ", ".join(value) if isinstance(value, list) else ("" if value is None else str(value))
         )
-        table.add_row(f"[bold]{key}[/]", shown or "-")
-    console.print(table)
+        print(f"{key.ljust(width)}  {shown or '-'}")
 
 
 @app.command()
@@ -188,28 +194,27 @@ def list_(
         raise InputError(f"status must be one of {', '.join(SUBSCRIBER_STATUSES)}, got {status!r}")
     db = open_database(load_settings())
     with db.session() as session:
-        rows = subscribers.list_subscribers(session, status)
-        specs = [(row.created_at, subscribers.spec_from_row(row)) for row in rows]
+        specs = [
+            subscribers.spec_from_row(row) for row in subscribers.list_subscribers(session, status)
+        ]
     if as_json:
-        print_json([spec_to_dict(spec) for _, spec in specs])
+        print_json([spec_to_dict(spec) for spec in specs])
         return
-    table = Table(title=f"{len(specs)} subscriber(s)")
-    widest = max((len(spec.email) for _, spec in specs), default=5)
-    table.add_column("email", no_wrap=True, min_width=widest)
-    for column in ("name", "status", "frequency", "hour", "timezone", "interests"):
-        table.add_column(column)
-    for _, spec in specs:
-        interests = sum(len(getattr(spec, f)) for f in LIST_FIELDS)
-        table.add_row(
+    headers = ("email", "name", "status", "frequency", "hour", "timezone", "interests")
+    lines = [
+        (
             spec.email,
             spec.name or "",
             spec.status,
             spec.frequency,
             str(spec.delivery_hour),
             spec.timezone,
-            str(interests),
+            str(sum(len(getattr(spec, f)) for f in LIST_FIELDS)),
         )
-    console.print(table)
+        for spec in specs
+    ]
+    print_columns(headers, lines)
+    print(f"{len(specs)} subscriber(s)")
 
 
 @app.command()

@@ -6,11 +6,13 @@ row count of an UPDATE or DELETE)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, Result, Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
 
 CHUNK = 500  # ids per IN (...) list: well under SQLite's bound-parameter limit
 
@@ -25,6 +27,10 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
 
 def insert(session: Session, model: type) -> postgresql.Insert | sqlite.Insert:
     """INSERT with ``on_conflict_do_nothing`` for the session's dialect."""
+    # lazy: importing the PostgreSQL dialect's package loads all its drivers (asyncpg's
+    # with asyncio): ~30 ms that a command on SQLite, or one that only reads, never needs
+    from sqlalchemy.dialects import postgresql, sqlite
+
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(model)
     return sqlite.insert(model)
