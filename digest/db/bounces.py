@@ -89,30 +89,41 @@ class Scored:
 
 
 # -- events --------------------------------------------------------------------------------
-def record_event(
-    session: Session,
-    *,
-    kind: str,
-    now: datetime,
-    subscriber_id: int | None = None,
-    delivery_id: int | None = None,
-    status: str | None = None,
-    detail: str = "",
-    source: str = "report",
-    report_key: str | None = None,
-) -> None:
+@dataclass(frozen=True, slots=True)
+class BounceEvent:
+    """One bounce, complaint or refusal as it is recorded (a row of ``bounce_events``):
+    what the sending path and the report reader know, handed to the rule it triggers."""
+
+    kind: str  # hard | soft | complaint | policy | a report's other kinds
+    now: datetime
+    subscriber_id: int | None = None
+    delivery_id: int | None = None
+    status: str | None = None  # the enhanced status code, e.g. 5.1.1
+    detail: str = ""
+    source: str = "report"  # report (a DSN or ARF message) | smtp (the sending path)
+    report_key: str | None = None  # a report's identity, so that a re-read counts once
+
+
+def record_event(session: Session, event: BounceEvent) -> None:
     session.add(
         BounceEventRow(
-            subscriber_id=subscriber_id,
-            delivery_id=delivery_id,
-            kind=kind,
-            status=(status or None) and status[:16],
-            detail=(detail or "")[:_DETAIL_CHARS],
-            source=source,
-            report_key=(report_key or None) and report_key[:255],
-            received_at=now,
+            subscriber_id=event.subscriber_id,
+            delivery_id=event.delivery_id,
+            kind=event.kind,
+            status=(event.status or None) and event.status[:16],
+            detail=(event.detail or "")[:_DETAIL_CHARS],
+            source=event.source,
+            report_key=(event.report_key or None) and event.report_key[:255],
+            received_at=event.now,
         )
     )
+
+
+def _reader_of(event: BounceEvent, kind: str) -> int:
+    """The reader a rule acts on; the rule for ``kind`` is given only events of its kind."""
+    if event.kind != kind or event.subscriber_id is None:
+        raise ValueError(f"a {kind} rule needs a {kind} event with a reader, got {event!r}")
+    return event.subscriber_id
 
 
 def report_seen(session: Session, report_key: str | None) -> bool:
@@ -142,60 +153,23 @@ def suppress(session: Session, subscriber_id: int, *, now: datetime) -> bool:
     return bool(affected(result))
 
 
-def record_hard_bounce(
-    session: Session,
-    subscriber_id: int,
-    *,
-    now: datetime,
-    delivery_id: int | None = None,
-    status: str | None = None,
-    detail: str = "",
-    source: str = "report",
-    report_key: str | None = None,
-) -> bool:
+def record_hard_bounce(session: Session, event: BounceEvent) -> bool:
     """A hard bounce: the reader is suppressed at once; True when they were not before."""
-    record_event(
-        session,
-        kind="hard",
-        now=now,
-        subscriber_id=subscriber_id,
-        delivery_id=delivery_id,
-        status=status,
-        detail=detail,
-        source=source,
-        report_key=report_key,
-    )
-    return suppress(session, subscriber_id, now=now)
+    subscriber_id = _reader_of(event, "hard")
+    record_event(session, event)
+    return suppress(session, subscriber_id, now=event.now)
 
 
 def record_soft_bounce(
-    session: Session,
-    subscriber_id: int,
-    *,
-    now: datetime,
-    settings: BounceSettings | BounceRules,
-    delivery_id: int | None = None,
-    status: str | None = None,
-    detail: str = "",
-    source: str = "smtp",
-    report_key: str | None = None,
+    session: Session, event: BounceEvent, settings: BounceSettings | BounceRules
 ) -> Scored:
     """A soft bounce (a 4xx that finally failed, a delay notice, a full mailbox): the
     reader's score grows by Mailman's rule (:func:`next_score`), and at the threshold the
     reader is suppressed. Call it in the transaction that records the failure; the
     reader's row is locked (``FOR UPDATE`` on PostgreSQL) while the score changes."""
+    subscriber_id, now = _reader_of(event, "soft"), event.now
     rules = settings if isinstance(settings, BounceRules) else BounceRules.from_settings(settings)
-    record_event(
-        session,
-        kind="soft",
-        now=now,
-        subscriber_id=subscriber_id,
-        delivery_id=delivery_id,
-        status=status,
-        detail=detail,
-        source=source,
-        report_key=report_key,
-    )
+    record_event(session, event)
     row = session.execute(
         select(SubscriberRow.bounce_score, SubscriberRow.last_bounce_at)
         .where(SubscriberRow.id == subscriber_id)
@@ -215,30 +189,15 @@ def record_soft_bounce(
     return Scored(score, rules.threshold, counted=counted, bounced=bounced)
 
 
-def record_complaint(
-    session: Session,
-    subscriber_id: int,
-    *,
-    now: datetime,
-    delivery_id: int | None = None,
-    detail: str = "",
-    report_key: str | None = None,
-) -> bool:
+def record_complaint(session: Session, event: BounceEvent) -> bool:
     """A spam complaint: the reader is unsubscribed (reason ``complaint``, in the event).
     True when they were subscribed until now."""
-    record_event(
-        session,
-        kind="complaint",
-        now=now,
-        subscriber_id=subscriber_id,
-        delivery_id=delivery_id,
-        detail=detail,
-        report_key=report_key,
-    )
+    subscriber_id = _reader_of(event, "complaint")
+    record_event(session, event)
     link_id = session.scalar(select(SubscriberRow.link_id).where(SubscriberRow.id == subscriber_id))
     if link_id is None:
         return False
-    return bool(accounts.unsubscribe_many(session, [link_id], now).get(link_id))
+    return bool(accounts.unsubscribe_many(session, [link_id], event.now).get(link_id))
 
 
 def reset_score(session: Session, subscriber_id: int, *, now: datetime) -> None:
@@ -267,7 +226,9 @@ def policy_refusals(session: Session, edition_id: int) -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class BounceEvent:
+class ListedEvent:
+    """A recorded event as `digest bounces list` shows it, with the reader's address."""
+
     received_at: datetime
     kind: str
     status: str | None
@@ -292,7 +253,7 @@ class BounceEvent:
 
 def recent_events(
     session: Session, *, since: datetime, limit: int = 200, kind: str | None = None
-) -> list[BounceEvent]:
+) -> list[ListedEvent]:
     """Bounce events received since ``since``, newest first, with the reader's address."""
     query = (
         select(
@@ -312,7 +273,7 @@ def recent_events(
     )
     if kind is not None:
         query = query.where(BounceEventRow.kind == kind)
-    return [BounceEvent(*row) for row in session.execute(query)]
+    return [ListedEvent(*row) for row in session.execute(query)]
 
 
 # -- finding what a report is about --------------------------------------------------------

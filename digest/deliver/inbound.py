@@ -146,14 +146,14 @@ def process_report(
         if store.report_seen(session, key):
             return _outcome(report, match, "already recorded")
         if match is None:
-            store.record_event(
-                session,
-                kind=report.kind,
-                now=when,
+            unmatched = store.BounceEvent(
+                report.kind,
+                when,
                 status=report.status,
                 detail=_with_recipient(report),
                 report_key=key,
             )
+            store.record_event(session, unmatched)
             return _outcome(report, None, "recorded; no delivery of ours matched")
         return _outcome(report, match, _apply(session, inbound, report, match, key, when))
 
@@ -166,48 +166,25 @@ def _apply(
     key: str,
     now: datetime,
 ) -> str:
-    subscriber_id, delivery_id, detail = match.subscriber_id, match.delivery_id, report.detail
-    if report.kind == "hard":
-        changed = store.record_hard_bounce(
-            session,
-            subscriber_id,
-            now=now,
-            delivery_id=delivery_id,
-            status=report.status,
-            detail=detail,
-            report_key=key,
-        )
-        return "reader bounced" if changed else f"recorded (reader is {_status(session, match)})"
-    if report.kind == "soft":
-        scored = store.record_soft_bounce(
-            session,
-            subscriber_id,
-            now=now,
-            settings=inbound.settings,
-            delivery_id=delivery_id,
-            status=report.status,
-            detail=detail,
-            source="report",
-            report_key=key,
-        )
-        return scored.describe()
-    if report.kind == "complaint":
-        complained = store.record_complaint(
-            session, subscriber_id, now=now, delivery_id=delivery_id, detail=detail, report_key=key
-        )
-        if complained:
-            return "reader unsubscribed (complaint)"
-        return f"recorded (reader is {_status(session, match)})"
-    store.record_event(
-        session,
-        kind=report.kind,
-        now=now,
-        subscriber_id=subscriber_id,
-        delivery_id=delivery_id,
+    event = store.BounceEvent(
+        report.kind,
+        now,
+        subscriber_id=match.subscriber_id,
+        delivery_id=match.delivery_id,
         status=report.status,
-        detail=detail,
+        detail=report.detail,
         report_key=key,
     )
+    if report.kind == "hard":
+        changed = store.record_hard_bounce(session, event)
+        return "reader bounced" if changed else f"recorded (reader is {_status(session, match)})"
+    if report.kind == "soft":
+        return store.record_soft_bounce(session, event, inbound.settings).describe()
+    if report.kind == "complaint":
+        if store.record_complaint(session, event):
+            return "reader unsubscribed (complaint)"
+        return f"recorded (reader is {_status(session, match)})"
+    store.record_event(session, event)
     return "recorded (policy refusal: nobody suppressed)"
 
 

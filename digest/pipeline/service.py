@@ -550,18 +550,22 @@ def _record_failure(
     code = error.code if isinstance(error, TransportError) else None
     status_code = enhanced_status(reason)
     paused = None
+
+    def event(kind: str) -> bounces.BounceEvent:
+        return bounces.BounceEvent(
+            kind,
+            now,
+            subscriber_id=delivery.subscriber_id,
+            delivery_id=delivery.id,
+            status=status_code,
+            detail=reason,
+            source="smtp",
+        )
+
     with rt.db.session() as session:
         hard = permanent and isinstance(error, TransportError) and is_hard_bounce(code, reason)
         if hard:
-            bounces.record_hard_bounce(
-                session,
-                delivery.subscriber_id,
-                now=now,
-                delivery_id=delivery.id,
-                status=status_code,
-                detail=reason,
-                source="smtp",
-            )
+            bounces.record_hard_bounce(session, event("hard"))
             reason += " (the address is suppressed: no further digests)"
         status = ledger.mark_failed(
             session,
@@ -574,26 +578,9 @@ def _record_failure(
             backoff=timedelta(seconds=rt.settings.retry_backoff_seconds),
         )
         if status == "failed" and not permanent:
-            bounces.record_soft_bounce(
-                session,
-                delivery.subscriber_id,
-                now=now,
-                settings=rt.settings,
-                delivery_id=delivery.id,
-                status=status_code,
-                detail=reason,
-            )
+            bounces.record_soft_bounce(session, event("soft"), rt.settings)
         elif permanent and status_code is not None and status_code.startswith("5.7."):
-            bounces.record_event(
-                session,
-                kind="policy",
-                now=now,
-                subscriber_id=delivery.subscriber_id,
-                delivery_id=delivery.id,
-                status=status_code,
-                detail=reason,
-                source="smtp",
-            )
+            bounces.record_event(session, event("policy"))
             session.flush()
             refused = bounces.policy_refusals(session, delivery.edition_id)
             if refused >= rt.settings.policy_pause_after:

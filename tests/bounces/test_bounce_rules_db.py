@@ -3,7 +3,7 @@ the threshold, complaint -> unsubscribed, policy recorded only, matching and ded
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -93,24 +93,28 @@ def test_record_soft_bounce_from_the_sending_path(db, inbound) -> None:  # type:
     with db.session() as session:
         first = store.record_soft_bounce(
             session,
-            sent.subscriber_id,
-            now=NOW,
-            settings=settings,
-            delivery_id=sent.delivery_id,
-            status="4.2.2",
-            detail="452 4.2.2 mailbox full",
+            store.BounceEvent(
+                "soft",
+                NOW,
+                subscriber_id=sent.subscriber_id,
+                delivery_id=sent.delivery_id,
+                status="4.2.2",
+                detail="452 4.2.2 mailbox full",
+                source="smtp",
+            ),
+            settings,
         )
     assert (first.score, first.counted, first.bounced) == (0.5, True, False)
+
+    def soft(now: datetime) -> store.BounceEvent:
+        return store.BounceEvent("soft", now, subscriber_id=sent.subscriber_id, source="smtp")
+
     with db.session() as session:  # older than the window: starts again
-        later = store.record_soft_bounce(
-            session, sent.subscriber_id, now=NOW + timedelta(days=20), settings=settings
-        )
+        later = store.record_soft_bounce(session, soft(NOW + timedelta(days=20)), settings)
     assert later.score == 0.5
     with db.session() as session:
         strict = store.BounceRules(threshold=1.0)
-        last = store.record_soft_bounce(
-            session, sent.subscriber_id, now=NOW + timedelta(days=21), settings=strict
-        )
+        last = store.record_soft_bounce(session, soft(NOW + timedelta(days=21)), strict)
     assert last.bounced and status_of(db, sent.subscriber_id)[0] == "bounced"
     assert [e.source for e in events(db)] == ["smtp", "smtp", "smtp"]
 

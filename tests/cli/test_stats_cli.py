@@ -50,10 +50,12 @@ def ledger_env(db: Database, db_url: str, digest_env, monkeypatch) -> dict[str, 
                 max_attempts=5, backoff=BACKOFF,
             )  # fmt: skip
     with db.session() as session:
-        bounces.record_event(session, kind="hard", now=now, subscriber_id=ids[0], status="5.1.1")
-        bounces.record_event(
-            session, kind="complaint", now=now - timedelta(days=10), subscriber_id=ids[1]
+        hard = bounces.BounceEvent("hard", now, subscriber_id=ids[0], status="5.1.1")
+        bounces.record_event(session, hard)
+        old_complaint = bounces.BounceEvent(
+            "complaint", now - timedelta(days=10), subscriber_id=ids[1]
         )
+        bounces.record_event(session, old_complaint)
         reader = subscribers.subscribers_by_ids(session, [ids[6]])[ids[6]]
         accounts.unsubscribe_many(session, [reader.link_id], now - timedelta(days=2))
         for who, paper, kind in [
