@@ -7,8 +7,11 @@ skipped with the reason; with it (as in CI) the absence fails the test.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,7 +26,9 @@ if TYPE_CHECKING:
     from digest.db import Database
 
 PG_ADMIN_URL = os.environ.get("DIGEST_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_HOST = os.environ.get("DIGEST_TEST_REDIS_HOST", "127.0.0.1")
+# A Redis server of the test session's own (redis-server on a free port) unless these name
+# one: then tests use its database numbers 9-13, shared with anything else using them.
+REDIS_HOST = os.environ.get("DIGEST_TEST_REDIS_HOST", "")
 REDIS_PORT = int(os.environ.get("DIGEST_TEST_REDIS_PORT", "6379"))
 REDIS_DB = int(os.environ.get("DIGEST_TEST_REDIS_DB", "13"))
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -101,18 +106,67 @@ def db(db_url: str) -> Iterator[Database]:
 
 
 # -- redis ----------------------------------------------------------------------------
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    """A dedicated Redis database number, flushed before and after the test."""
+@dataclass(frozen=True)
+class RedisServer:
+    host: str
+    port: int
+
+    def url(self, db: int) -> str:
+        return f"redis://{self.host}:{self.port}/{db}"
+
+
+def _private_redis(folder: Path) -> tuple[subprocess.Popen[bytes], int] | None:
+    """A redis-server of this test session's own on a free port, keeping nothing on disk:
+    two test runs on one machine (or a test run beside a benchmark) then never consume
+    each other's Celery queue, locks or rate-limit buckets. None without the binary."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        return None
+    port = free_port()
+    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(folder)]
+    server = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return server, port
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A reachable Redis server: the session's own, or DIGEST_TEST_REDIS_HOST's."""
     import redis
 
-    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB, socket_timeout=3)
+    private = None if REDIS_HOST else _private_redis(tmp_path_factory.mktemp("redis"))
+    host, port = (REDIS_HOST or "127.0.0.1", private[1] if private else REDIS_PORT)
+    client = redis.Redis(host=host, port=port, socket_timeout=3)
+    deadline = time.monotonic() + 10
     try:
-        client.ping()
-    except redis.RedisError as exc:
-        missing_service(f"Redis not reachable at {REDIS_HOST}:{REDIS_PORT}: {exc}")
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.RedisError as exc:
+                if private is None or time.monotonic() > deadline:
+                    missing_service(f"Redis not reachable at {host}:{port}: {exc}")
+                time.sleep(0.05)
+        yield RedisServer(host, port)
+    finally:
+        client.close()
+        if private is not None:
+            private[0].terminate()
+            private[0].wait(timeout=10)
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
+    """A dedicated Redis database number, flushed before and after the test."""
+    yield from flushed_redis(redis_server, REDIS_DB)
+
+
+def flushed_redis(server: RedisServer, db: int) -> Iterator[str]:
+    """``server``'s database ``db``, flushed before and after the test using it."""
+    import redis
+
+    client = redis.Redis(host=server.host, port=server.port, db=db, socket_timeout=3)
     client.flushdb()
-    yield f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
+    yield server.url(db)
     client.flushdb()
     client.close()
 

@@ -18,7 +18,7 @@ from aiosmtpd.smtp import AuthResult
 from digest.db import Database
 from digest.db.engine import head_revision
 from digest.db.sources import record_source_run, save_source_config
-from tests.conftest import REDIS_HOST, REDIS_PORT, free_port, missing_service
+from tests.conftest import RedisServer, flushed_redis, free_port
 from tests.helpers import CliResult, run_cli
 from tests.workers import start_worker, stop
 
@@ -160,18 +160,8 @@ def test_a_bad_dns_server_is_one_error_line(healthy, capsys) -> None:  # type: i
 
 
 @pytest.fixture
-def redis10() -> str:
-    import redis
-
-    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB, socket_timeout=3)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        missing_service(f"Redis not reachable at {REDIS_HOST}:{REDIS_PORT}: {exc}")
-    client.flushdb()
-    yield f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"  # type: ignore[misc]
-    client.flushdb()
-    client.close()
+def redis10(redis_server: RedisServer) -> Iterator[str]:
+    yield from flushed_redis(redis_server, REDIS_DB)
 
 
 @pytest.mark.redis

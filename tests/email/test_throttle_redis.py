@@ -21,24 +21,20 @@ import pytest
 
 from digest.deliver.throttle import Backoff, RedisThrottle
 from digest.errors import RateLimited, SessionError, ThrottleUnavailable
-from tests.conftest import REDIS_DB, REDIS_HOST, REDIS_PORT, free_port, missing_service
+from tests.conftest import REDIS_DB, RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 RELAY = "relay.test:25"
 
 
 @pytest.fixture
-def shared() -> Iterator[tuple[str, str]]:
+def shared(redis_server: RedisServer) -> Iterator[tuple[str, str]]:
     """(Redis URL, a key prefix of this test's own); skips or fails without Redis."""
     import redis
 
-    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB, socket_timeout=3)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        missing_service(f"Redis not reachable at {REDIS_HOST}:{REDIS_PORT}: {exc}")
+    client = redis.Redis(host=redis_server.host, port=redis_server.port, db=REDIS_DB)
     prefix = f"test:throttle:{uuid.uuid4().hex}:"
-    yield f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}", prefix
+    yield redis_server.url(REDIS_DB), prefix
     for key in client.scan_iter(match=prefix + "*"):
         client.delete(key)
     client.close()

@@ -29,7 +29,7 @@ from digest.demo import sample_papers_path
 from digest.ingest.parse_jsonl import parse_jsonl, read_lines
 from digest.pipeline.runtime import utcnow
 from digest.subscriber_spec import validate_spec
-from tests.conftest import REDIS_HOST, REDIS_PORT, free_port, missing_service
+from tests.conftest import RedisServer, flushed_redis, free_port
 from tests.workers import DIGEST, start_worker, stop
 
 # (No cold-start reader: the sample papers have no upvotes, and a reader with no interests
@@ -270,19 +270,9 @@ def test_readers_who_unsubscribe_during_a_worker_edition_are_not_mailed_after(
 
 
 @pytest.fixture
-def redis_db9_url() -> Iterator[str]:
+def redis_db9_url(redis_server: RedisServer) -> Iterator[str]:
     """Redis database 9 (others' tests use 10, 11 and 13), flushed before and after."""
-    import redis
-
-    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=9, socket_timeout=3)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        missing_service(f"Redis not reachable at {REDIS_HOST}:{REDIS_PORT}: {exc}")
-    client.flushdb()
-    yield f"redis://{REDIS_HOST}:{REDIS_PORT}/9"
-    client.flushdb()
-    client.close()
+    yield from flushed_redis(redis_server, 9)
 
 
 def queued_ids(client) -> Counter[int]:  # type: ignore[no-untyped-def]

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from digest.demo import sample_papers_path
-from tests.conftest import REDIS_HOST, REDIS_PORT, missing_service
+from tests.conftest import RedisServer
 from tests.helpers import run_cli
 from tests.ingest.conftest import FIXTURES, feed_server, slow  # noqa: F401 - a fixture
 
@@ -191,16 +191,8 @@ def test_a_scheduler_whose_session_ends_stops_its_jobs_and_stands_by(
 
 
 @pytest.fixture
-def scheduler_redis_url() -> Iterator[str]:
-    import redis
-
-    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=SCHEDULER_REDIS_DB, socket_timeout=3)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        missing_service(f"Redis not reachable at {REDIS_HOST}:{REDIS_PORT}: {exc}")
-    yield f"redis://{REDIS_HOST}:{REDIS_PORT}/{SCHEDULER_REDIS_DB}"
-    client.close()
+def scheduler_redis_url(redis_server: RedisServer) -> str:
+    return redis_server.url(SCHEDULER_REDIS_DB)
 
 
 @pytest.mark.redis
