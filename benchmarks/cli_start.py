@@ -21,6 +21,8 @@ with ``--pg``, a throwaway PostgreSQL database (upgraded the same way): the firs
 second (medians of ``--runs`` pairs, each into a new database). CPU time (user +
 system of the command) is printed beside the wall time: it varies much less with the load
 of a shared machine.
+With ``--instructions``, each start-up command's instructions are also counted (valgrind's
+callgrind), beside `python -c pass`: a figure the load of a shared machine does not move.
 Targets: `--help` and `subscribers list` <= 0.3 s; ingest >= 10,000 papers/s first load,
 >= 30,000 papers/s rerun.
 """
@@ -31,7 +33,9 @@ import argparse
 import gzip
 import json
 import os
+import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -69,6 +73,21 @@ def timed(argv: list[str], env: dict[str, str], runs: int) -> tuple[float, float
     times = [run(argv, env) for _ in range(runs)]
     walls = [w for w, _ in times]
     return statistics.median(walls), min(walls), statistics.median(c for _, c in times)
+
+
+def instructions(argv: list[str], env: dict[str, str]) -> int:
+    """Instructions the whole command executes, counted by valgrind's callgrind: the same
+    count whatever else the machine is doing (wall time on a shared machine is not)."""
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if done.returncode != 0 or found is None:
+        sys.exit(f"error: callgrind of {' '.join(argv[-3:])} failed: {done.stderr[-500:]}")
+    return int(found.group(1))
 
 
 def subscribers_file(folder: Path, count: int) -> Path:
@@ -125,6 +144,11 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=20_000)
     parser.add_argument("--pg", default="", help="PostgreSQL admin URL for the ingest too")
     parser.add_argument("--only-ingest", action="store_true", help="skip --help and list")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count each start-up command's instructions (valgrind; load-independent)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="digest-cli-bench-") as tmp:
@@ -157,6 +181,17 @@ def main() -> None:
                 f"{label}: {median:.3f} s wall (min {low:.3f}), {cpu:.3f} s CPU; "
                 f"{median / base:.1f}x the baseline, {median - base:.3f} s above it"
             )
+        if args.instructions and not args.only_ingest:
+            if shutil.which("valgrind") is None:
+                sys.exit("error: --instructions needs valgrind (apt-get install valgrind)")
+            commands = [([sys.executable, "-c", "pass"], "python -c pass")]
+            commands += [
+                (argv if argv is floor else [*DIGEST, *argv], label) for argv, label in starts
+            ]
+            count = {label: instructions(command, env) for command, label in commands}
+            base_count = count["python -c pass"]
+            for label, n in count.items():
+                print(f"{label}: {n / 1e6:,.0f} M instructions, {n / base_count:.1f}x the baseline")
 
         if args.ingest is not None:
             papers = folder / "papers.jsonl"
