@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from digest.db import Database, bounces, editions, ledger, subscribers
-from digest.db.models import DeliveryRow, SentPaperRow
+from digest.db.models import DeliveryRow, SentPaperRow, SubscriberRow
 from digest.deliver.transports import MemoryTransport, OutgoingMessage
 from digest.domain import Pick
 from digest.schedule import edition_for
@@ -304,3 +304,56 @@ def test_planning_reads_the_rows_of_many_pairs_edition_by_edition(db: Database) 
         assert {r.status for r in planned} == {"pending"}
         due = editions.due_fields(session)
         assert [d.id for d in due] == sorted(ids) and due[0].frequency == "daily"
+
+
+def test_a_sent_record_is_written_with_the_next_claim_or_at_flush(
+    db: Database, rows: list[int]
+) -> None:
+    """The send loop's record of a message rides on the claim of the next one (one
+    statement on PostgreSQL): at most one row waits for its record; a claim that loses
+    still writes it; ``flush`` writes the last. The rows end as with claim + mark_sent."""
+    first, second, third = rows
+    sent_at = T0 + timedelta(seconds=5)
+    with db.ledger_connection() as conn, db.ledger_connection(durable=False) as records:
+        sent = ledger.SentRecords(records)
+        assert sent.claim(conn, first, T0, LEASE)
+        sent.add(first, message_id="<1@x>", reply="250 ok", now=sent_at)
+        assert row(db, first).status == ("sending" if db.is_postgres else "sent")
+        assert sent.claim(conn, second, T0 + timedelta(seconds=10), LEASE)
+        assert sent.waiting is None
+        sent.add(second, message_id="<2@x>", reply="250 ok 2", now=sent_at)
+        assert not sent.claim(conn, second, T0, LEASE)  # taken: the record is written all the same
+        assert sent.claim(conn, third, T0, LEASE)
+        sent.add(third, message_id="<3@x>", reply="250 ok 3", now=sent_at)
+        sent.flush()
+        sent.flush()  # nothing left: a no-op
+    for delivery_id, message_id in ((first, "<1@x>"), (second, "<2@x>"), (third, "<3@x>")):
+        found = row(db, delivery_id)
+        assert (found.status, found.message_id, found.lease_until, found.attempts) == (
+            "sent",
+            message_id,
+            None,
+            1,
+        )
+        assert found.sent_at is not None and found.sent_at == sent_at
+    claimed = row(db, second)
+    assert claimed.updated_at == sent_at and claimed.smtp_reply == "250 ok 2"
+
+
+def test_a_claim_with_a_waiting_record_still_checks_the_reader(
+    db: Database, rows: list[int]
+) -> None:
+    """The combined statement claims under the same rules: a reader who left is not
+    claimed, and the waiting record is written anyway."""
+    first, second, _ = rows
+    reader = row(db, second).subscriber_id
+    with db.session() as session:
+        session.get_one(SubscriberRow, reader).status = "unsubscribed"
+    with db.ledger_connection() as conn, db.ledger_connection(durable=False) as records:
+        sent = ledger.SentRecords(records)
+        assert sent.claim(conn, first, T0, LEASE)
+        sent.add(first, message_id="<1@x>", reply="250 ok", now=T0)
+        assert not sent.claim(conn, second, T0, LEASE)
+        assert ledger.skip_if_reader_left(conn, second, T0) == "unsubscribed"
+    assert row(db, first).status == "sent"
+    assert row(db, second).status == "skipped"
