@@ -221,16 +221,21 @@ def deliver_batch(rt: Runtime, delivery_ids: Sequence[int]) -> BatchResult:
 def _known_papers(
     rt: Runtime, editions: Iterable[EditionRow], wanted: set[str]
 ) -> dict[str, Paper]:
-    """The wanted papers that this process's prepared edition already holds (from earlier
-    batches of a one-edition batch), so that a worker reads each paper once per prepared
-    edition rather than once per batch: about five paper rows a message. What the email
-    shows of a paper is fixed at its first reader anyway (its card is cached there)."""
-    keys = {edition.key for edition in editions}
-    prepared = rt.prepared.get(keys.pop()) if len(keys) == 1 else None
-    if prepared is None:
-        return {}
-    held = prepared.papers
-    return {paper_id: held[paper_id] for paper_id in wanted if paper_id in held}
+    """The wanted papers that this process's prepared editions of the batch already hold
+    (from earlier batches), so that a worker reads each paper once per prepared edition
+    rather than once per batch: about five paper rows a message. A batch usually holds
+    several editions (readers whose local date differs, weekly readers); a paper held by
+    any of them is the one read then, and the batch adds it to the others
+    (``Runtime.prepare``). What the email shows of a paper is fixed at its first reader
+    anyway (its card is cached there)."""
+    found: dict[str, Paper] = {}
+    for key in {edition.key for edition in editions}:
+        prepared = rt.prepared.get(key)
+        if prepared is None:
+            continue
+        held = prepared.papers
+        found.update((i, held[i]) for i in wanted if i in held and i not in found)
+    return found
 
 
 def _choose_picks(
