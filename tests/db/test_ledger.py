@@ -357,3 +357,28 @@ def test_a_claim_with_a_waiting_record_still_checks_the_reader(
         assert ledger.skip_if_reader_left(conn, second, T0) == "unsubscribed"
     assert row(db, first).status == "sent"
     assert row(db, second).status == "skipped"
+
+
+def test_many_rows_picks_are_stored_in_one_go_as_the_json_column_writes_them(
+    db: Database, rows: list[int]
+) -> None:
+    """On PostgreSQL a chunk's picks are one UPDATE ... FROM unnest: the stored JSON is the
+    text the column itself writes (read back as the same lists), rows with picks keep them,
+    and an empty list is stored as an empty list."""
+    from sqlalchemy import text
+
+    picks = [Pick("2501.00001", 1.5, "matches 'x' — ünïcode", "x", shown=True, match=0.7)]
+    with db.session() as session:
+        editions.store_picks(session, [(rows[0], picks)])
+    with db.session() as session:
+        editions.store_picks(session, [(rows[0], []), (rows[1], picks), (rows[2], [])])
+    assert row(db, rows[0]).picks == [p.to_json() for p in picks]
+    assert row(db, rows[1]).picks == [p.to_json() for p in picks]
+    assert row(db, rows[2]).picks == []
+    with db.session() as session:
+        stored = session.execute(
+            text("SELECT CAST(picks AS TEXT) FROM deliveries WHERE id = :i"), {"i": rows[1]}
+        ).scalar()
+    import json
+
+    assert stored == json.dumps([p.to_json() for p in picks])
