@@ -407,6 +407,15 @@ _SENT_PAPERS_UNNEST = text(
     "CAST(:delivery_id AS INTEGER[]), CAST(:sent_at AS TIMESTAMP WITH TIME ZONE[])) "
     "ON CONFLICT (subscriber_id, paper_id) DO NOTHING"
 )
+# The same when the group has one time (a batch's rows do): a 2,000-element array of
+# timestamps costs psycopg about 10 ms of client CPU to send, one timestamp nothing.
+_SENT_PAPERS_UNNEST_AT = text(
+    "INSERT INTO sent_papers (subscriber_id, paper_id, delivery_id, sent_at) "
+    "SELECT s, p, d, CAST(:sent_at AS TIMESTAMP WITH TIME ZONE) "
+    "FROM unnest(CAST(:subscriber_id AS INTEGER[]), CAST(:paper_id AS VARCHAR[]), "
+    "CAST(:delivery_id AS INTEGER[])) AS v(s, p, d) "
+    "ON CONFLICT (subscriber_id, paper_id) DO NOTHING"
+)
 
 
 class SentPapers:
@@ -435,8 +444,13 @@ class SentPapers:
         if not self.rows:
             return
         bind = db.get_bind() if isinstance(db, Session) else db
-        if bind.dialect.name == "postgresql":  # one statement of four arrays, not 2,000 rows
-            db.execute(_SENT_PAPERS_UNNEST, {k: [r[k] for r in self.rows] for k in _COLUMNS})
+        if bind.dialect.name == "postgresql":  # one statement of arrays, not 2,000 rows
+            times = {r["sent_at"] for r in self.rows}
+            if len(times) == 1:
+                values = {k: [r[k] for r in self.rows] for k in _COLUMNS if k != "sent_at"}
+                db.execute(_SENT_PAPERS_UNNEST_AT, values | {"sent_at": times.pop()})
+            else:
+                db.execute(_SENT_PAPERS_UNNEST, {k: [r[k] for r in self.rows] for k in _COLUMNS})
             self.rows = []
             return
         insert = postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert

@@ -382,3 +382,29 @@ def test_many_rows_picks_are_stored_in_one_go_as_the_json_column_writes_them(
     import json
 
     assert stored == json.dumps([p.to_json() for p in picks])
+
+
+def test_a_group_of_papers_sent_keeps_each_rows_time(db: Database, rows: list[int]) -> None:
+    """A group of one time (a batch's) and a group of several both store each row's time."""
+    first, second, _ = rows
+    readers = {d: row(db, d).subscriber_id for d in (first, second)}
+    later = T0 + timedelta(minutes=3)
+    with db.ledger_connection(durable=False) as conn:
+        papers = ledger.SentPapers()
+        papers.add(conn, readers[first], first, ["p1", "p2"], T0)
+        papers.flush(conn)
+        papers.add(conn, readers[first], first, ["p3"], T0)
+        papers.add(conn, readers[second], second, ["p1"], later)
+        papers.flush(conn)
+    with db.session() as session:
+        got = session.execute(
+            select(SentPaperRow.subscriber_id, SentPaperRow.paper_id, SentPaperRow.sent_at)
+        ).all()
+    assert sorted((s, p, t) for s, p, t in got) == sorted(
+        [
+            (readers[first], "p1", T0),
+            (readers[first], "p2", T0),
+            (readers[first], "p3", T0),
+            (readers[second], "p1", later),
+        ]
+    )
