@@ -979,7 +979,8 @@ def report(edition: Edition, ceiling_rate: float | None, args: argparse.Namespac
 
 def commit_latency(url: str, n: int = 200) -> float:
     """Median ms of a one-row UPDATE + COMMIT on the bench database: each message costs
-    the workers two such commits (claim, then sent), one after the other."""
+    the workers one such commit (the claim, which carries the previous message's record;
+    two before c34ba51: claim, then sent)."""
     import psycopg
 
     dsn = url.replace("postgresql+psycopg://", "postgresql://")
@@ -1011,7 +1012,7 @@ def run_celery(args: argparse.Namespace, sink: Sink, folder: Path, stack: ExitSt
     populate(env, url, args, args.readers, folder, "celery")
     print(
         f"[celery] PostgreSQL: median one-row UPDATE + COMMIT {commit_latency(url):.2f} ms "
-        "(a message costs each worker two commits in a row)"
+        "(a message costs each worker one flushed commit, two before c34ba51)"
     )
     workers = start_workers(env, args.workers, folder, args.profile)
     stack.callback(stop_workers, workers, args.profile)

@@ -9,11 +9,12 @@ a run's rows stand is in :mod:`digest.db.tracking`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from digest.db.models import (
@@ -171,6 +172,16 @@ def store_picks(session: Session, picks: Sequence[tuple[int, Sequence[Pick]]]) -
     retry or a concurrent batch sends the same. One statement for all (executemany)."""
     if not picks:
         return
+    if session.get_bind().dialect.name == "postgresql":  # one statement, not one a row
+        session.execute(
+            _STORE_PICKS_UNNEST,
+            {
+                "row_id": [i for i, _ in picks],
+                # as the JSON column writes them (SQLAlchemy's default, json.dumps)
+                "row_picks": [json.dumps([p.to_json() for p in chosen]) for _, chosen in picks],
+            },
+        )
+        return
     deliveries = table(DeliveryRow)
     statement = (
         update(deliveries)
@@ -179,6 +190,13 @@ def store_picks(session: Session, picks: Sequence[tuple[int, Sequence[Pick]]]) -
     )
     rows = [{"row_id": i, "row_picks": [p.to_json() for p in chosen]} for i, chosen in picks]
     session.execute(statement, rows)
+
+
+_STORE_PICKS_UNNEST = text(
+    "UPDATE deliveries SET picks = v.picks "
+    "FROM unnest(CAST(:row_id AS INTEGER[]), CAST(:row_picks AS JSON[])) AS v(id, picks) "
+    "WHERE deliveries.id = v.id AND deliveries.picks IS NULL"
+)
 
 
 def unranked_rows(session: Session, ids: Sequence[int]) -> list[tuple[int, int]]:

@@ -277,11 +277,24 @@ def _pipelined_envelope(
         conn.command_encoding = "utf-8"  # as SMTP.mail does
     extra = " " + " ".join(options) if options else ""
     conn.send(
-        f"MAIL FROM:{smtplib.quoteaddr(message.sender)}{extra}\r\n"
-        f"RCPT TO:{smtplib.quoteaddr(message.recipient)}\r\n"
+        f"MAIL FROM:{quoted_address(message.sender)}{extra}\r\n"
+        f"RCPT TO:{quoted_address(message.recipient)}\r\n"
     )
     mail = conn.getreply()
     return mail, conn.getreply()
+
+
+# A plain addr-spec (what digest's addresses and VERP senders are): quoted as "<addr>",
+# which is what smtplib.quoteaddr gives it, without parsing it with the email package's
+# address parser (about 0.1 ms for the two addresses of a message).
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+")
+
+
+def quoted_address(address: str) -> str:
+    """``smtplib.quoteaddr(address)``, at once for a plain ASCII address."""
+    if _PLAIN_ADDRESS.fullmatch(address):
+        return f"<{address}>"
+    return smtplib.quoteaddr(address)
 
 
 def _data(conn: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:

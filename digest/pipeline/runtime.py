@@ -21,6 +21,9 @@ from digest.render import DigestRenderer, EditionInfo, PreparedEdition, Rendered
 from digest.settings import Settings
 
 PREPARED_READERS = 20_000
+# Prepared editions a process keeps: a batch often holds several (readers whose local date
+# differs, daily and weekly), and all of them stay while batches keep bringing them.
+PREPARED_EDITIONS = 4
 
 
 def utcnow() -> datetime:
@@ -73,16 +76,21 @@ class Runtime:
         self, editions: Sequence[EditionInfo], papers: dict[str, Paper], readers: int
     ) -> dict[str, PreparedEdition]:
         """The prepared editions for a batch of ``readers``: compiled once per process and
-        edition (a worker gets many batches of one edition), the batch's papers added.
-        Started afresh every ``PREPARED_READERS`` readers, which bounds the caches of
-        values seen (names, reasons), and only the latest two editions are kept."""
+        edition (a worker gets many batches of the same editions), the batch's papers
+        added. Started afresh every ``PREPARED_READERS`` readers, which bounds the caches
+        of values seen (names, reasons); editions the batch does not need are dropped,
+        oldest first, once ``PREPARED_EDITIONS`` are kept (the batch's own never are: a
+        batch of three editions used to drop and compile them all again)."""
+        keys = {edition.key for edition in editions}
         for edition in editions:
             prepared = self.prepared.get(edition.key)
             used = self.prepared_readers.get(edition.key, 0)
             if prepared is None or used >= PREPARED_READERS:
-                for old in list(self.prepared)[:-1]:
-                    if old != edition.key:
-                        del self.prepared[old]
+                for old in [k for k in self.prepared if k not in keys]:
+                    if len(self.prepared) < PREPARED_EDITIONS:
+                        break
+                    del self.prepared[old]
+                    self.prepared_readers.pop(old, None)
                 prepared = self.prepared[edition.key] = self.renderer.edition(edition, {})
                 used = 0
             prepared.papers.update(papers)

@@ -178,16 +178,18 @@ def deliver_batch(rt: Runtime, delivery_ids: Sequence[int]) -> BatchResult:
                 raise EditionPaused(paused_message(edition.key, edition.paused_reason))
         if deliveries:
             transport.open()  # a relay that refuses us fails here, before any claim
-        # Claims on a durable connection; what was sent on one that does not wait for the
-        # disk (see Database.ledger_connection): one flushed commit per message, not two.
+        # Claims on a durable connection, each with the "sent" record of the message before
+        # it (ledger.SentRecords): one statement and one flushed commit per message; the
+        # papers sent on a connection that does not wait for the disk.
         with rt.db.ledger_connection() as conn, rt.db.ledger_connection(durable=False) as records:
+            sent = ledger.SentRecords(records)
             try:
                 for delivery in deliveries:
                     outcome = _deliver_one(
                         rt,
                         transport,
                         conn,
-                        records,
+                        sent,
                         delivery,
                         subscribers[delivery.subscriber_id],
                         editions[delivery.edition_id],
@@ -202,6 +204,7 @@ def deliver_batch(rt: Runtime, delivery_ids: Sequence[int]) -> BatchResult:
                     result.counts[str(outcome["status"])] += 1
                     result.outcomes.append(outcome)
             finally:
+                sent.flush()
                 sent_papers.flush(records)
     except SessionError as exc:
         log.info("batch stopped, its unsent rows stay open: %s", exc)
@@ -218,16 +221,21 @@ def deliver_batch(rt: Runtime, delivery_ids: Sequence[int]) -> BatchResult:
 def _known_papers(
     rt: Runtime, editions: Iterable[EditionRow], wanted: set[str]
 ) -> dict[str, Paper]:
-    """The wanted papers that this process's prepared edition already holds (from earlier
-    batches of a one-edition batch), so that a worker reads each paper once per prepared
-    edition rather than once per batch: about five paper rows a message. What the email
-    shows of a paper is fixed at its first reader anyway (its card is cached there)."""
-    keys = {edition.key for edition in editions}
-    prepared = rt.prepared.get(keys.pop()) if len(keys) == 1 else None
-    if prepared is None:
-        return {}
-    held = prepared.papers
-    return {paper_id: held[paper_id] for paper_id in wanted if paper_id in held}
+    """The wanted papers that this process's prepared editions of the batch already hold
+    (from earlier batches), so that a worker reads each paper once per prepared edition
+    rather than once per batch: about five paper rows a message. A batch usually holds
+    several editions (readers whose local date differs, weekly readers); a paper held by
+    any of them is the one read then, and the batch adds it to the others
+    (``Runtime.prepare``). What the email shows of a paper is fixed at its first reader
+    anyway (its card is cached there)."""
+    found: dict[str, Paper] = {}
+    for key in {edition.key for edition in editions}:
+        prepared = rt.prepared.get(key)
+        if prepared is None:
+            continue
+        held = prepared.papers
+        found.update((i, held[i]) for i in wanted if i in held and i not in found)
+    return found
 
 
 def _choose_picks(
@@ -466,7 +474,7 @@ def _deliver_one(
     rt: Runtime,
     transport: Transport,
     conn: Connection,
-    records: Connection,
+    sent: ledger.SentRecords,
     delivery: DeliveryRow,
     subscriber: SubscriberRow,
     edition: EditionRow,
@@ -476,7 +484,7 @@ def _deliver_one(
     """Send one row's digest. The claim happens inside the SMTP transaction, after the
     envelope is accepted and right before DATA; whatever goes wrong after it becomes an
     outcome on the row. ``conn`` is in autocommit: each ledger step is durable at once;
-    ``records`` takes the "sent" record, which need not wait for the disk."""
+    ``sent`` takes the "sent" record, written with the next claim (or at the batch's end)."""
     outcome: dict[str, object] = {
         "delivery": delivery.id,
         "email": subscriber.email,
@@ -488,7 +496,7 @@ def _deliver_one(
     def claim() -> bool:
         nonlocal claimed
         lease = timedelta(seconds=rt.settings.lease_seconds)
-        claimed = ledger.claim(conn, delivery.id, rt.clock(), lease)
+        claimed = sent.claim(conn, delivery.id, rt.clock(), lease)
         return claimed
 
     def fail(error: TransportError | str, *, permanent: bool) -> dict[str, object]:
@@ -521,7 +529,7 @@ def _deliver_one(
         return fail(reason, permanent=True)
     if reply is None:
         return _not_claimed(rt, conn, outcome)
-    ledger.mark_sent(records, delivery.id, message_id=email.message_id, reply=reply, now=rt.clock())
+    sent.add(delivery.id, message_id=email.message_id, reply=reply, now=rt.clock())
     return outcome | {"status": "sent", "message_id": email.message_id}
 
 

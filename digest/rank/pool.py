@@ -77,6 +77,9 @@ class Pool:
             int, tuple[frozenset[str], list[tuple[str, frozenset[str]]], frozenset[str] | None]
         ] = {}
         self._seed_rows: dict[str, sparse.csr_matrix] = {}
+        # The reason a topic matched a paper, by (topic, paper): readers share topics, so
+        # the chunks of an edition explain each pair once (see ranker._Chunk._words_reason).
+        self.word_reasons: dict[tuple[str, int], str] = {}
 
     def add_readers(
         self,

@@ -54,6 +54,7 @@ SECTIONS = {
 MAX_TOPICS = 100  # per reader; more are ignored (a form should not allow them anyway)
 MAX_SEEDS = 500
 MAX_SHARED_AUTHORS = 3  # authors shared with a seed that count
+WORD_REASONS = 200_000  # (topic, paper) reasons kept by a pool
 
 
 def rank(
@@ -233,19 +234,22 @@ class _Chunk:
         order = np.argsort(-final[rows, top], axis=1, kind="stable")
         top = np.take_along_axis(top, order, axis=1)
         kinds = self._kinds(signals, rows, top)
+        finite = np.isfinite(final[rows, top])
+        # With shown_only, only candidates whose match is real compete: decided for the
+        # whole chunk at once (the same rule as _strength, which explains the chosen).
+        keeps = self._shown(signals, rows, top, kinds, finite) if self.shown_only else finite
         results = []
         for r, profile in enumerate(self.profiles):
-            idx = top[r]
-            values = final[r, idx]
-            keep = np.isfinite(values)
+            keep = keeps[r]
+            idx = top[r][keep]
             results.append(
                 self._select(
                     r,
                     profile,
-                    idx[keep].tolist(),
-                    values[keep].tolist(),
+                    idx.tolist(),
+                    final[r, idx].tolist(),
                     kinds[r][keep].tolist(),
-                    signals.topic_idx[r, idx[keep]].tolist(),
+                    signals.topic_idx[r, idx].tolist(),
                     signals,
                     top_k,
                 )
@@ -296,6 +300,42 @@ class _Chunk:
         kind = np.where(s.author[rows, top], KIND_AUTHOR, kind)
         return np.where(self.cold[:, None], KIND_COLD, kind)
 
+    def _shown(
+        self,
+        s: _Signals,
+        rows: np.ndarray,
+        top: np.ndarray,
+        kinds: np.ndarray,
+        candidates: np.ndarray,
+    ) -> np.ndarray:
+        """Which of the ``candidates`` have a match real enough to be mailed: the first
+        answer of :meth:`_strength` for every reader x candidate of the chunk at once
+        (topics and cold starts as arrays; liked papers, rare, one by one). Thresholds
+        compare in float32, as _strength's float32 scalars do."""
+        opts = self.opts
+        dense = self.pool.dense is not None
+        shown = candidates.copy()
+        topical = candidates & (kinds == KIND_TOPIC)
+        if topical.any():
+            width = max(1, *(len(t) for t in self.topics))
+            needed = np.zeros((self.size, width), dtype=np.float32)
+            for r, topics in enumerate(self.topics):
+                for j, topic in enumerate(topics):
+                    long = len(topic_words(topic)) > SHORT_TOPIC
+                    needed[r, j] = opts.show_description_cover if long else opts.show_topic_cover
+            which = s.topic_idx[rows, top].astype(np.int64)
+            enough = s.topic_cover[rows, top] >= needed[rows, which]
+            if dense:
+                enough |= s.topic_cosine[rows, top] >= opts.show_topic_cosine
+            shown = np.where(topical, enough, shown)
+        cold = candidates & (kinds == KIND_COLD)
+        if cold.any():
+            trending = np.array([bool(_trending_reason(p)) for p in self.pool.papers], dtype=bool)
+            shown = np.where(cold, trending[top], shown)
+        for r, j in zip(*np.nonzero(candidates & (kinds == KIND_LIKED)), strict=True):
+            shown[r, j] = self._strength(int(r), int(top[r, j]), KIND_LIKED, s)[0]
+        return shown
+
     def _select(
         self,
         r: int,
@@ -308,12 +348,9 @@ class _Chunk:
         top_k: int,
     ) -> list[Pick]:
         """Diversify the reader's best candidates, then explain only the chosen ones. With
-        ``shown_only`` (the digest) only candidates whose match is real compete, so the email
-        gets up to ``top_k`` of them from further down the ranking."""
-        if self.shown_only:
-            keep = [j for j, i in enumerate(idx) if self._strength(r, i, kinds[j], s)[0]]
-            idx, scores = [idx[j] for j in keep], [scores[j] for j in keep]
-            kinds, topic_idx = [kinds[j] for j in keep], [topic_idx[j] for j in keep]
+        ``shown_only`` (the digest) the candidates are only those whose match is real
+        (:meth:`_shown`), so the email gets up to ``top_k`` of them from further down the
+        ranking."""
         sections = [
             self._section(r, profile, i, k, t)
             for i, k, t in zip(idx, kinds, topic_idx, strict=True)
@@ -677,7 +714,17 @@ class _Chunk:
 
     def _words_reason(self, topic: str, i: int) -> str:
         """Which of the topic's words the paper says, and where: "'jailbreak' and 'language
-        models' in the title" (the section already names the topic)."""
+        models' in the title" (the section already names the topic). Made once per topic
+        and paper for the pool (readers share topics)."""
+        reasons = self.pool.word_reasons
+        why = reasons.get((topic, i))
+        if why is None:
+            if len(reasons) >= WORD_REASONS:  # many distinct topics: keep the cache bounded
+                reasons.clear()
+            why = reasons[topic, i] = self._new_words_reason(topic, i)
+        return why
+
+    def _new_words_reason(self, topic: str, i: int) -> str:
         in_title, in_abstract = self.pool.words_found(topic, i)
         parts = []
         if in_title:

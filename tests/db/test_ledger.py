@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from digest.db import Database, bounces, editions, ledger, subscribers
-from digest.db.models import DeliveryRow, SentPaperRow
+from digest.db.models import DeliveryRow, SentPaperRow, SubscriberRow
 from digest.deliver.transports import MemoryTransport, OutgoingMessage
 from digest.domain import Pick
 from digest.schedule import edition_for
@@ -304,3 +304,107 @@ def test_planning_reads_the_rows_of_many_pairs_edition_by_edition(db: Database) 
         assert {r.status for r in planned} == {"pending"}
         due = editions.due_fields(session)
         assert [d.id for d in due] == sorted(ids) and due[0].frequency == "daily"
+
+
+def test_a_sent_record_is_written_with_the_next_claim_or_at_flush(
+    db: Database, rows: list[int]
+) -> None:
+    """The send loop's record of a message rides on the claim of the next one (one
+    statement on PostgreSQL): at most one row waits for its record; a claim that loses
+    still writes it; ``flush`` writes the last. The rows end as with claim + mark_sent."""
+    first, second, third = rows
+    sent_at = T0 + timedelta(seconds=5)
+    with db.ledger_connection() as conn, db.ledger_connection(durable=False) as records:
+        sent = ledger.SentRecords(records)
+        assert sent.claim(conn, first, T0, LEASE)
+        sent.add(first, message_id="<1@x>", reply="250 ok", now=sent_at)
+        assert row(db, first).status == ("sending" if db.is_postgres else "sent")
+        assert sent.claim(conn, second, T0 + timedelta(seconds=10), LEASE)
+        assert sent.waiting is None
+        sent.add(second, message_id="<2@x>", reply="250 ok 2", now=sent_at)
+        assert not sent.claim(conn, second, T0, LEASE)  # taken: the record is written all the same
+        assert sent.claim(conn, third, T0, LEASE)
+        sent.add(third, message_id="<3@x>", reply="250 ok 3", now=sent_at)
+        sent.flush()
+        sent.flush()  # nothing left: a no-op
+    for delivery_id, message_id in ((first, "<1@x>"), (second, "<2@x>"), (third, "<3@x>")):
+        found = row(db, delivery_id)
+        assert (found.status, found.message_id, found.lease_until, found.attempts) == (
+            "sent",
+            message_id,
+            None,
+            1,
+        )
+        assert found.sent_at is not None and found.sent_at == sent_at
+    claimed = row(db, second)
+    assert claimed.updated_at == sent_at and claimed.smtp_reply == "250 ok 2"
+
+
+def test_a_claim_with_a_waiting_record_still_checks_the_reader(
+    db: Database, rows: list[int]
+) -> None:
+    """The combined statement claims under the same rules: a reader who left is not
+    claimed, and the waiting record is written anyway."""
+    first, second, _ = rows
+    reader = row(db, second).subscriber_id
+    with db.session() as session:
+        session.get_one(SubscriberRow, reader).status = "unsubscribed"
+    with db.ledger_connection() as conn, db.ledger_connection(durable=False) as records:
+        sent = ledger.SentRecords(records)
+        assert sent.claim(conn, first, T0, LEASE)
+        sent.add(first, message_id="<1@x>", reply="250 ok", now=T0)
+        assert not sent.claim(conn, second, T0, LEASE)
+        assert ledger.skip_if_reader_left(conn, second, T0) == "unsubscribed"
+    assert row(db, first).status == "sent"
+    assert row(db, second).status == "skipped"
+
+
+def test_many_rows_picks_are_stored_in_one_go_as_the_json_column_writes_them(
+    db: Database, rows: list[int]
+) -> None:
+    """On PostgreSQL a chunk's picks are one UPDATE ... FROM unnest: the stored JSON is the
+    text the column itself writes (read back as the same lists), rows with picks keep them,
+    and an empty list is stored as an empty list."""
+    from sqlalchemy import text
+
+    picks = [Pick("2501.00001", 1.5, "matches 'x' — ünïcode", "x", shown=True, match=0.7)]
+    with db.session() as session:
+        editions.store_picks(session, [(rows[0], picks)])
+    with db.session() as session:
+        editions.store_picks(session, [(rows[0], []), (rows[1], picks), (rows[2], [])])
+    assert row(db, rows[0]).picks == [p.to_json() for p in picks]
+    assert row(db, rows[1]).picks == [p.to_json() for p in picks]
+    assert row(db, rows[2]).picks == []
+    with db.session() as session:
+        stored = session.execute(
+            text("SELECT CAST(picks AS TEXT) FROM deliveries WHERE id = :i"), {"i": rows[1]}
+        ).scalar()
+    import json
+
+    assert stored == json.dumps([p.to_json() for p in picks])
+
+
+def test_a_group_of_papers_sent_keeps_each_rows_time(db: Database, rows: list[int]) -> None:
+    """A group of one time (a batch's) and a group of several both store each row's time."""
+    first, second, _ = rows
+    readers = {d: row(db, d).subscriber_id for d in (first, second)}
+    later = T0 + timedelta(minutes=3)
+    with db.ledger_connection(durable=False) as conn:
+        papers = ledger.SentPapers()
+        papers.add(conn, readers[first], first, ["p1", "p2"], T0)
+        papers.flush(conn)
+        papers.add(conn, readers[first], first, ["p3"], T0)
+        papers.add(conn, readers[second], second, ["p1"], later)
+        papers.flush(conn)
+    with db.session() as session:
+        got = session.execute(
+            select(SentPaperRow.subscriber_id, SentPaperRow.paper_id, SentPaperRow.sent_at)
+        ).all()
+    assert sorted((s, p, t) for s, p, t in got) == sorted(
+        [
+            (readers[first], "p1", T0),
+            (readers[first], "p2", T0),
+            (readers[first], "p3", T0),
+            (readers[second], "p1", later),
+        ]
+    )

@@ -115,3 +115,20 @@ def test_the_html_is_made_only_for_a_transport_that_keeps_it(relay, tmp_path) ->
     assert made == []  # SMTP sends the bytes only
     OutboxTransport(tmp_path).send(message)
     assert (tmp_path / "m.html").read_text() == "<p>hi</p>" and made == ["html"]
+
+
+def test_envelope_addresses_are_quoted_as_smtplib_quotes_them() -> None:
+    """The fast path for plain addresses gives what smtplib.quoteaddr gives, for plain
+    addresses and for everything else (random strings of address characters)."""
+    import random
+    import smtplib
+
+    from digest.deliver.transports import quoted_address
+
+    plain = ["reader000001@bench.example.org", "bounces+d12-Ab_3@example.org", "o'neil@x.org"]
+    odd = ["jörg@example.org", "A <a@b.c>", '"q x"@b.c', "", "<a@b.c>", "a@[1.2.3.4]", "x(y)@z"]
+    rng = random.Random(7)
+    alphabet = "ab.@+-_'!#$%&*/=?^`{|}~\"<>() [],;:\\"
+    fuzz = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 10))) for _ in range(5000)]
+    for address in [*plain, *odd, *fuzz]:
+        assert quoted_address(address) == smtplib.quoteaddr(address), address

@@ -11,7 +11,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from aiosmtpd.smtp import AuthResult
 from sqlalchemy import select
 
 from digest.db import Database, editions, subscribers, tracking
-from digest.db.models import DeliveryRow
+from digest.db.models import DeliveryRow, EditionRow, PaperRow
 from digest.db.papers import upsert_papers
 from digest.deliver.transports import (
     MemoryTransport,
@@ -34,6 +34,7 @@ from digest.pipeline import service
 from digest.pipeline.edition import run_edition, run_until_settled
 from digest.pipeline.runtime import Runtime, utcnow
 from digest.pipeline.service import deliver_batch, plan_edition
+from digest.render import EditionInfo
 from digest.settings import Settings, default_templates_dir, parse_smtp_url
 from digest.subscriber_spec import validate_spec
 from tests.conftest import SmtpSink, _Handler, free_port
@@ -398,3 +399,37 @@ def test_a_worker_reads_each_paper_once_per_prepared_edition(
         return {m.recipient: drop.sub(b"", m.data) for m in sent}
 
     assert same(memory.sent) == same(fresh.sent)
+
+
+def test_batches_of_several_editions_keep_each_prepared_edition_and_its_papers(
+    readers: Database, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch usually holds several editions (readers whose local date differs, weekly
+    readers): each stays prepared across batches (compiled once per process, where only
+    two were kept and a batch of three compiled them all again), and a paper held by any
+    of them is not read again."""
+    rt = runtime(db_url, tmp_path, "")
+    made: list[str] = []
+    edition = rt.renderer.edition
+
+    def counting(info, papers):  # type: ignore[no-untyped-def]
+        made.append(info.key)
+        return edition(info, papers)
+
+    monkeypatch.setattr(rt.renderer, "edition", counting)
+    days = [date(2026, 3, 1), date(2026, 3, 2), date(2026, 2, 23)]
+    infos = [EditionInfo(key, day) for key, day in zip(KEYS, days, strict=True)]
+    with readers.session() as session:
+        paper_id = session.scalars(select(PaperRow.id)).first()
+        assert paper_id is not None
+        held = service.papers_by_ids(session, [paper_id])
+    for _ in range(5):
+        rt.prepare(infos, held, 100)
+    assert sorted(made) == sorted(KEYS)  # each compiled once
+    batch = [EditionRow(key=key, period_start=day) for key, day in zip(KEYS, days, strict=True)]
+    assert service._known_papers(rt, batch[1:], {paper_id, "nope"}) == held
+    rt.prepare([EditionInfo("daily:2026-03-03", date(2026, 3, 3))], {}, 100)
+    assert len(rt.prepared) == 4 and "daily:2026-03-03" in rt.prepared
+
+
+KEYS = ["daily:2026-03-01", "daily:2026-03-02", "weekly:2026-W09"]
