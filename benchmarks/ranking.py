@@ -342,21 +342,39 @@ ABSENT = "absent subjects"  # names of categories with no paper that day: only w
 
 # -- running the ranker -----------------------------------------------------------------
 class Vectors:
-    """Paper embeddings computed once and cached on disk (as stored at ingest in production)."""
+    """Paper embeddings computed once and cached on disk (as stored at ingest in production):
+    only the papers a run needs (``needed_ids``), in parts of ``PART`` papers saved as each
+    is done, so a run cut short keeps what it embedded and the next run starts from it."""
 
-    def __init__(self, papers: list[Paper], embedder: sem.Embedder):
-        digest = hashlib.sha1("".join(p.id for p in papers).encode()).hexdigest()[:12]
-        path = CACHE / f"minilm-{digest}.npy"
-        if path.exists():
-            matrix = np.load(path)
-            self.seconds_per_paper = float("nan")
-        else:
-            started = time.perf_counter()
-            matrix = sem.embed_papers(papers, embedder)
-            self.seconds_per_paper = (time.perf_counter() - started) / max(len(papers), 1)
-            CACHE.mkdir(parents=True, exist_ok=True)
-            np.save(path, matrix)
-        self.by_id = {p.id: matrix[i] for i, p in enumerate(papers)}
+    PART = 1000
+
+    def __init__(
+        self, papers: list[Paper], embedder: sem.Embedder, needed: Container[str] | None = None
+    ):
+        self.by_id: dict[str, np.ndarray] = {}
+        for path in sorted(CACHE.glob("minilm-part-*.npz")):
+            with np.load(path) as part:
+                self.by_id.update(zip(part["ids"].tolist(), part["vectors"], strict=True))
+        todo = [p for p in papers if p.id not in self.by_id and (needed is None or p.id in needed)]
+        self.seconds_per_paper = float("nan")
+        if not todo:
+            return
+        started = time.perf_counter()
+        CACHE.mkdir(parents=True, exist_ok=True)
+        for start in range(0, len(todo), self.PART):
+            part = todo[start : start + self.PART]
+            matrix = sem.embed_papers(part, embedder)
+            ids = [p.id for p in part]
+            name = hashlib.sha1("".join(ids).encode()).hexdigest()[:12]
+            np.savez(CACHE / f"minilm-part-{name}.npz", ids=np.array(ids), vectors=matrix)
+            self.by_id.update(zip(ids, matrix, strict=True))
+            print(f"  embedded {start + len(part)}/{len(todo)} papers", flush=True)
+        self.seconds_per_paper = (time.perf_counter() - started) / len(todo)
+
+
+def needed_ids(days: Sequence[Day]) -> set[str]:
+    """The papers a run over ``days`` embeds: each day's pool and its liked papers."""
+    return {p.id for d in days for p in (*d.coauthor_pool, *d.history)}
 
 
 def run_ranker(
@@ -745,7 +763,7 @@ def main(argv: list[str] | None = None) -> int:
     embedder = vectors = None
     if args.semantic:
         embedder = sem.default_embedder()
-        vectors = Vectors(papers, embedder)
+        vectors = Vectors(papers, embedder, needed_ids(days))
     sampled = f", every {args.every}th day" if args.period == "tune" and args.every > 1 else ""
     print(
         f"{len(papers)} papers; {args.period} period: {len(days)} days {days[0].day} .. "

@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     papers, taxonomy = rb.load_all(args.data or rb.DATA, args.categories)
     days = rb.period_days(papers, taxonomy, args.period, args.every)  # the one split
     embedder = sem.default_embedder() if args.semantic else None
-    vectors = rb.Vectors(papers, embedder) if embedder else None
+    vectors = rb.Vectors(papers, embedder, rb.needed_ids(days)) if embedder else None
     print(
         f"{args.period}: {len(days)} days ({days[0].day} .. {days[-1].day}), "
         f"{'semantic' if args.semantic else 'lexical'}; loaded in "
