@@ -245,7 +245,9 @@ def report(
 ) -> None:
     print(f"  {label} -> {chosen} ({rule}; now {current})")
     print("      threshold  precision  kept/reader  starved")
-    for threshold, precision, per_reader, starved in rows[::2]:
+    for threshold, precision, per_reader, starved in rows:
+        if GRID.index(threshold) % 2 and threshold not in (chosen, current):
+            continue  # every 0.05, and the chosen and current thresholds
         print(f"      >= {threshold:5.3f}  {precision:9.3f}  {per_reader:11.2f}  {starved:7.1%}")
 
 
