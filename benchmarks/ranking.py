@@ -601,7 +601,7 @@ def feedback_simulation(
 
 
 # -- a per-reader model for liked papers (issue 18, item 4; tuning months only) ----------
-LR_BLENDS = (0.25, 0.5, 1.0)  # weights of the model's P(liked) added to the digest's score
+LR_BLENDS = (0.0, 0.25, 0.5, 1.0)  # the model's P(liked) added to the digest's score (0: control)
 
 
 def _stable_seed(*parts: object) -> int:
