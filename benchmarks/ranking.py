@@ -65,6 +65,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+from sklearn.linear_model import LogisticRegression
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -341,21 +342,39 @@ ABSENT = "absent subjects"  # names of categories with no paper that day: only w
 
 # -- running the ranker -----------------------------------------------------------------
 class Vectors:
-    """Paper embeddings computed once and cached on disk (as stored at ingest in production)."""
+    """Paper embeddings computed once and cached on disk (as stored at ingest in production):
+    only the papers a run needs (``needed_ids``), in parts of ``PART`` papers saved as each
+    is done, so a run cut short keeps what it embedded and the next run starts from it."""
 
-    def __init__(self, papers: list[Paper], embedder: sem.Embedder):
-        digest = hashlib.sha1("".join(p.id for p in papers).encode()).hexdigest()[:12]
-        path = CACHE / f"minilm-{digest}.npy"
-        if path.exists():
-            matrix = np.load(path)
-            self.seconds_per_paper = float("nan")
-        else:
-            started = time.perf_counter()
-            matrix = sem.embed_papers(papers, embedder)
-            self.seconds_per_paper = (time.perf_counter() - started) / max(len(papers), 1)
-            CACHE.mkdir(parents=True, exist_ok=True)
-            np.save(path, matrix)
-        self.by_id = {p.id: matrix[i] for i, p in enumerate(papers)}
+    PART = 1000
+
+    def __init__(
+        self, papers: list[Paper], embedder: sem.Embedder, needed: Container[str] | None = None
+    ):
+        self.by_id: dict[str, np.ndarray] = {}
+        for path in sorted(CACHE.glob("minilm-part-*.npz")):
+            with np.load(path) as part:
+                self.by_id.update(zip(part["ids"].tolist(), part["vectors"], strict=True))
+        todo = [p for p in papers if p.id not in self.by_id and (needed is None or p.id in needed)]
+        self.seconds_per_paper = float("nan")
+        if not todo:
+            return
+        started = time.perf_counter()
+        CACHE.mkdir(parents=True, exist_ok=True)
+        for start in range(0, len(todo), self.PART):
+            part = todo[start : start + self.PART]
+            matrix = sem.embed_papers(part, embedder)
+            ids = [p.id for p in part]
+            name = hashlib.sha1("".join(ids).encode()).hexdigest()[:12]
+            np.savez(CACHE / f"minilm-part-{name}.npz", ids=np.array(ids), vectors=matrix)
+            self.by_id.update(zip(ids, matrix, strict=True))
+            print(f"  embedded {start + len(part)}/{len(todo)} papers", flush=True)
+        self.seconds_per_paper = (time.perf_counter() - started) / len(todo)
+
+
+def needed_ids(days: Sequence[Day]) -> set[str]:
+    """The papers a run over ``days`` embeds: each day's pool and its liked papers."""
+    return {p.id for d in days for p in (*d.coauthor_pool, *d.history)}
 
 
 def run_ranker(
@@ -581,6 +600,76 @@ def feedback_simulation(
     return out
 
 
+# -- a per-reader model for liked papers (issue 18, item 4; tuning months only) ----------
+LR_BLENDS = (0.0, 0.25, 0.5, 1.0)  # the model's P(liked) added to the digest's score (0: control)
+
+
+def _stable_seed(*parts: object) -> int:
+    return int(hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:8], 16)
+
+
+def liked_lr_scores(day: Day, vectors: Vectors, negatives: int, c: float) -> list[np.ndarray]:
+    """Per liked reader of the day, P(liked) of every pool paper from a logistic regression
+    over the paper embeddings (Scholar Inbox style): the five liked papers are the
+    positives, ``negatives`` papers sampled from the day's pool (seeded by reader and day)
+    the negatives; balanced classes, L2 with inverse strength ``c``."""
+    ids = [p.id for p in day.liked_pool]
+    pool = np.vstack([vectors.by_id[i] for i in ids])
+    out = []
+    for task in day.liked:
+        positive = np.vstack([vectors.by_id[s] for s in task.profile.liked])
+        rng = np.random.default_rng(_stable_seed(task.profile.id, day.day))
+        sampled = rng.choice(len(ids), size=min(negatives, len(ids)), replace=False)
+        x = np.vstack([positive, pool[sampled]])
+        y = np.r_[np.ones(len(positive)), np.zeros(len(sampled))]
+        model = LogisticRegression(C=c, class_weight="balanced", max_iter=500).fit(x, y)
+        out.append(model.predict_proba(pool)[:, 1])
+    return out
+
+
+def liked_lr_comparison(
+    days: Sequence[Day],
+    opts: RankOptions,
+    embedder: sem.Embedder,
+    vectors: Vectors,
+    negatives: int,
+    c: float,
+) -> dict[str, Score]:
+    """The liked task ranked by the per-reader model alone, and by the digest's own
+    candidates (its best 40 by score) re-ranked with the model's P(liked) added with each
+    weight of ``LR_BLENDS``; beside the digest's liked ranking on the same readers."""
+    rows = ["digest", "model alone", *(f"digest + {w} x model" for w in LR_BLENDS)]
+    out = {row: Score([], []) for row in rows}
+    for day in days:
+        if not day.liked:
+            continue
+        prepared = build_pool(
+            day.liked_pool,
+            day.history,
+            opts,
+            embedder=embedder,
+            vectors=vectors.by_id,
+            glossary=GLOSSARY,
+        )
+        profiles = [t.profile for t in day.liked]
+        plain = rank_pool(prepared, profiles, top_k=K, options=opts)
+        wide = rank_pool(prepared, profiles, top_k=4 * K, options=opts.with_(diversity=False))
+        ids = [p.id for p in day.liked_pool]
+        scores = liked_lr_scores(day, vectors, negatives, c)
+        for task, picks, candidates, model in zip(day.liked, plain, wide, scores, strict=True):
+            out["digest"].add([p.paper_id for p in picks], task.relevant)
+            seeds = set(task.profile.liked)
+            order = [ids[i] for i in np.argsort(-model, kind="stable") if ids[i] not in seeds]
+            out["model alone"].add(order[:K], task.relevant)
+            for w in LR_BLENDS:
+                blended = sorted(
+                    candidates,
+                    key=lambda p: -(p.score + w * model[prepared.index[p.paper_id]]),
+                )
+                out[f"digest + {w} x model"].add([p.paper_id for p in blended[:K]], task.relevant)
+    return out
+
+
 # -- tuning ------------------------------------------------------------------------------
 # The ablation grid: each research knob of a feature the tasks exercise, switched off or at
 # its neutral value (``DIGEST_RANK`` syntax, research keys allowed), against the defaults.
@@ -647,9 +736,19 @@ def main(argv: list[str] | None = None) -> int:
         "--options", default="", help="ranker options, any field ('k=v, k=v', lexical.k1=...)"
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--liked-lr",
+        type=int,
+        metavar="NEGATIVES",
+        help="tuning months, --semantic: the liked task ranked by a per-reader logistic"
+        " regression over embeddings (NEGATIVES sampled pool papers), against the digest",
+    )
+    parser.add_argument("--liked-lr-c", type=float, default=1.0, help="its inverse L2 strength")
     args = parser.parse_args(argv)
     if args.tune and args.period != "tune":
         parser.error("--tune runs on the tuning months only")
+    if args.liked_lr and (args.period != "tune" or not args.semantic):
+        parser.error("--liked-lr runs on the tuning months only, with --semantic")
     try:  # before the data loads: a typo should not cost a minute
         opts = RankOptions.parse(args.options, RankOptions(semantic=args.semantic), research=True)
         grid = tuning_grid(opts, args.rows)
@@ -664,7 +763,7 @@ def main(argv: list[str] | None = None) -> int:
     embedder = vectors = None
     if args.semantic:
         embedder = sem.default_embedder()
-        vectors = Vectors(papers, embedder)
+        vectors = Vectors(papers, embedder, needed_ids(days))
     sampled = f", every {args.every}th day" if args.period == "tune" and args.every > 1 else ""
     print(
         f"{len(papers)} papers; {args.period} period: {len(days)} days {days[0].day} .. "
@@ -673,6 +772,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.period == "report":
         print("  the report months: a look to count in docs/ranking.md (Evaluation)")
+    if args.liked_lr:
+        assert embedder is not None and vectors is not None
+        print(
+            f"liked task, {sum(len(d.liked) for d in days)} readers; a per-reader logistic"
+            f" regression, {args.liked_lr} sampled negatives, C {args.liked_lr_c}; nDCG@10"
+            " (difference from the digest ± its 95 % half-width)",
+            flush=True,
+        )
+        rows = liked_lr_comparison(days, opts, embedder, vectors, args.liked_lr, args.liked_lr_c)
+        for label, score in rows.items():
+            diff, half = score.minus(rows["digest"])
+            print(f"  {label:24s} {score.mean[0]:.4f} ({diff:+.4f} ± {half:.4f})")
+        return 0
     if args.tune:
         print(
             f"tuning: {sum(len(d.liked) for d in days)} liked queries; each row: nDCG@10"

@@ -89,9 +89,9 @@ class RankOptions:
     # mailed. Calibrated by benchmarks/shown.py on the tuning months (docs/ranking.md).
     show_topic_cover: float = 0.625  # topics of <= 6 words: IDF-weighted share of words said
     show_description_cover: float = 0.1  # longer topics (descriptions)
-    show_topic_cosine: float = 0.45  # or, with embeddings, this cosine to the topic
+    show_topic_cosine: float = 0.225  # or, with embeddings, this cosine to the topic
     show_liked_cosine: float = 0.075  # TF-IDF cosine to the closest liked paper
-    show_liked_dense: float = 0.6  # or, with embeddings, this cosine
+    show_liked_dense: float = 0.75  # or, with embeddings, this cosine
     # When fewer than top_k papers match a personalised reader, at most this many of the
     # day's most trending papers fill a separate "Also trending" section (0: none).
     trending_fill: int = 3
