@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
+from typing import TypedDict, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from digest.domain import FREQUENCIES, SUBSCRIBER_STATUSES
@@ -26,6 +27,21 @@ INTEREST_KIND = {
     "liked": "liked",
     "disliked": "disliked",
 }
+
+
+class InterestLists(TypedDict):
+    """A subscriber's interests as the list fields of ``SubscriberSpec`` and ``Profile``
+    (the same names), to pass to either as ``**lists``."""
+
+    topics: tuple[str, ...]
+    require: tuple[str, ...]
+    exclude: tuple[str, ...]
+    authors: tuple[str, ...]
+    categories: tuple[str, ...]
+    liked: tuple[str, ...]
+    disliked: tuple[str, ...]
+
+
 CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 CATEGORY = re.compile(r"^[a-z][a-z\-]*(\.[A-Za-z\-]+)?$")
 PAPER_ID = re.compile(r"^[\w./:\-]{3,200}$")
@@ -198,7 +214,7 @@ def validate_spec(data: Mapping[str, object]) -> SubscriberSpec:
     raw_name = data.get("name")
     name = clean_text("name", str(raw_name), MAX_NAME) if raw_name not in (None, "") else ""
     hour = data.get("delivery_hour", data.get("hour"))
-    lists = {}
+    lists: dict[str, tuple[str, ...]] = {}
     for f in LIST_FIELDS:
         value = data.get(f) or ()
         if isinstance(value, str):
@@ -215,11 +231,5 @@ def validate_spec(data: Mapping[str, object]) -> SubscriberSpec:
         frequency=check_choice("frequency", str(data.get("frequency") or "daily"), FREQUENCIES),
         delivery_hour=check_hour(7 if hour in (None, "") else hour),
         weekday=check_weekday(data.get("weekday") if data.get("weekday") not in (None, "") else 0),
-        topics=lists["topics"],
-        require=lists["require"],
-        exclude=lists["exclude"],
-        authors=lists["authors"],
-        categories=lists["categories"],
-        liked=lists["liked"],
-        disliked=lists["disliked"],
+        **cast(InterestLists, lists),  # every field of LIST_FIELDS, filled above
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
@@ -18,7 +19,13 @@ from digest.db.models import (
 from digest.db.statements import chunks
 from digest.domain import Profile, SubscriberInfo
 from digest.errors import InputError, NotFoundError
-from digest.subscriber_spec import INTEREST_KIND, LIST_FIELDS, SubscriberSpec, email_key
+from digest.subscriber_spec import (
+    INTEREST_KIND,
+    LIST_FIELDS,
+    InterestLists,
+    SubscriberSpec,
+    email_key,
+)
 
 
 def _subscribers() -> Select[SubscriberRow]:
@@ -117,35 +124,25 @@ def remove_subscriber(session: Session, row: SubscriberRow) -> None:
 _FIELD_OF = {kind: f for f, kind in INTEREST_KIND.items()}  # interests.kind -> spec field
 
 
-def interest_lists(pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+def interest_lists(pairs: Iterable[tuple[str, str]]) -> InterestLists:
     """(kind, value) interest rows, in their stored order, as the spec's list fields
     (every field present): one grouping for the ORM rows and the column reads alike."""
     lists: dict[str, list[str]] = {f: [] for f in LIST_FIELDS}
     for kind, value in pairs:
         lists[_FIELD_OF[kind]].append(value)
-    return {f: tuple(values) for f, values in lists.items()}
+    return cast(InterestLists, {f: tuple(values) for f, values in lists.items()})
 
 
-def profile_of(subscriber_id: int, lists: dict[str, tuple[str, ...]]) -> Profile:
+def profile_of(subscriber_id: int, lists: InterestLists) -> Profile:
     """Ranking's profile of a subscriber from their :func:`interest_lists`."""
-    return Profile(
-        id=str(subscriber_id),
-        topics=lists["topics"],
-        require=lists["require"],
-        exclude=lists["exclude"],
-        authors=lists["authors"],
-        categories=lists["categories"],
-        liked=lists["liked"],
-        disliked=lists["disliked"],
-    )
+    return Profile(id=str(subscriber_id), **lists)
 
 
-def _row_lists(row: SubscriberRow) -> dict[str, tuple[str, ...]]:
+def _row_lists(row: SubscriberRow) -> InterestLists:
     return interest_lists((i.kind, i.value) for i in row.interests)
 
 
 def spec_from_row(row: SubscriberRow) -> SubscriberSpec:
-    lists = _row_lists(row)
     return SubscriberSpec(
         email=row.email,
         name=row.name,
@@ -155,13 +152,7 @@ def spec_from_row(row: SubscriberRow) -> SubscriberSpec:
         frequency=row.frequency,
         delivery_hour=row.delivery_hour,
         weekday=row.weekday,
-        topics=lists["topics"],
-        require=lists["require"],
-        exclude=lists["exclude"],
-        authors=lists["authors"],
-        categories=lists["categories"],
-        liked=lists["liked"],
-        disliked=lists["disliked"],
+        **_row_lists(row),
     )
 
 
