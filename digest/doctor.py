@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 from urllib.parse import urlsplit
 
-from digest.db import Database
+from digest.db.engine import Database
 from digest.errors import DigestError
 from digest.ops import age_text, is_fresh
 from digest.settings import Settings, SmtpConfig

@@ -20,8 +20,8 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from digest import rank as ranking  # the ranker itself (scikit-learn) loads on first use
-from digest.db import Database
 from digest.db import vectors as stored
+from digest.db.engine import Database
 from digest.db.subscribers import list_subscribers, profile_from_row
 from digest.rank import semantic
 from digest.rank.options import RankOptions

@@ -30,8 +30,8 @@ from datetime import datetime
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from digest.db import Database
 from digest.db import stats as db_stats
+from digest.db.engine import Database
 from digest.db.models import DELIVERY_STATUSES
 from digest.db.stats import EditionStats, LatencyCounts, SourceHealth
 

@@ -233,3 +233,15 @@ def validate_spec(data: Mapping[str, object]) -> SubscriberSpec:
         weekday=check_weekday(data.get("weekday") if data.get("weekday") not in (None, "") else 0),
         **cast(InterestLists, lists),  # every field of LIST_FIELDS, filled above
     )
+
+
+_FIELD_OF = {kind: f for f, kind in INTEREST_KIND.items()}  # interests.kind -> spec field
+
+
+def interest_lists(pairs: Iterable[tuple[str, str]]) -> InterestLists:
+    """(kind, value) interest rows, in their stored order, as the spec's list fields
+    (every field present): one grouping for the ORM rows and the column reads alike."""
+    lists: dict[str, list[str]] = {f: [] for f in LIST_FIELDS}
+    for kind, value in pairs:
+        lists[_FIELD_OF[kind]].append(value)
+    return cast(InterestLists, {f: tuple(values) for f, values in lists.items()})

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from digest.db import Database
+from digest.db.engine import Database
 from digest.db.models import SubscriberRow
 from digest.demo import DEMO_SUBSCRIBERS, sample_papers_path
 from digest.settings import Settings

@@ -154,7 +154,11 @@ def _first_line(exc: object) -> str:
 
 
 def _is_database_error(exc: BaseException) -> bool:
-    """A SQLAlchemy error, without importing SQLAlchemy for the commands that never use it
-    (if it was not imported, the exception cannot be one of its errors)."""
+    """A SQLAlchemy error, or sqlite3's (``digest.db.sqlite_reader``), without importing
+    either for the commands that never use them (if one was not imported, the exception
+    cannot be one of its errors)."""
     sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
-    return sqlalchemy_exc is not None and isinstance(exc, sqlalchemy_exc.SQLAlchemyError)
+    if sqlalchemy_exc is not None and isinstance(exc, sqlalchemy_exc.SQLAlchemyError):
+        return True
+    sqlite3 = sys.modules.get("sqlite3")
+    return sqlite3 is not None and isinstance(exc, sqlite3.Error)

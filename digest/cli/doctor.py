@@ -9,7 +9,7 @@ import typer
 
 from digest import doctor as checks
 from digest.cli.common import console, print_json
-from digest.db import Database
+from digest.db.engine import Database
 from digest.db.stats import source_health
 from digest.doctor import CheckResult, SourceState
 from digest.errors import DigestError, InputError

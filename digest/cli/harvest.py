@@ -23,7 +23,7 @@ from digest.cli.common import (
 )
 from digest.cli.ingest import embed_new
 from digest.clock import utcnow
-from digest.db import Database
+from digest.db.engine import Database
 from digest.errors import InputError
 from digest.ingest.http import HttpClient, user_agent
 from digest.ingest.service import (

@@ -18,7 +18,7 @@ from typer.core import TyperGroup
 from digest.cli.common import console, err_console, load_settings, open_database, print_json
 from digest.cli.lazy import command_app
 from digest.clock import utcnow
-from digest.db import Database
+from digest.db.engine import Database
 from digest.errors import InputError
 from digest.ingest.lines import ingest_lines
 from digest.ingest.parse_jsonl import read_lines

@@ -19,10 +19,11 @@ from digest.cli.common import (
 )
 from digest.cli.lazy import command_app
 from digest.clock import utcnow
-from digest.db import subscribers
+from digest.db import sqlite_reader
 from digest.deliver.transports import undeliverable_address
 from digest.domain import FREQUENCIES, SUBSCRIBER_STATUSES
-from digest.errors import InputError
+from digest.errors import InputError, NotFoundError
+from digest.settings import Settings
 from digest.subscriber_io import (
     FORMATS,
     RowError,
@@ -174,6 +175,8 @@ def add(
     problem = undeliverable_address(settings, spec.email)
     if problem:
         raise InputError(problem)
+    from digest.db import subscribers  # lazy: SQLAlchemy (see _read_specs)
+
     db = open_database(settings)
     with db.session() as session:
         row = subscribers.add_subscriber(session, spec, utcnow())
@@ -192,11 +195,7 @@ def list_(
     """List subscribers, optionally only those with one status."""
     if status is not None and status not in SUBSCRIBER_STATUSES:
         raise InputError(f"status must be one of {', '.join(SUBSCRIBER_STATUSES)}, got {status!r}")
-    db = open_database(load_settings())
-    with db.session() as session:
-        specs = [
-            subscribers.spec_from_row(row) for row in subscribers.list_subscribers(session, status)
-        ]
+    specs = _read_specs(load_settings(), status)
     if as_json:
         print_json([spec_to_dict(spec) for spec in specs])
         return
@@ -223,10 +222,35 @@ def show(
     as_json: Json = False,
 ) -> None:
     """Show one subscriber and their interests."""
-    db = open_database(load_settings())
-    with db.session() as session:
-        spec = subscribers.spec_from_row(subscribers.get_subscriber(session, email))
-    _show(spec, as_json=as_json)
+    _show(_read_spec(load_settings(), email), as_json=as_json)
+
+
+def _read_specs(settings: Settings, status: str | None) -> list[SubscriberSpec]:
+    """The subscribers (with ``status``), read through ``sqlite3`` alone when the database
+    is a current SQLite file: importing SQLAlchemy would cost more than the whole listing
+    (``digest.db.sqlite_reader``). Otherwise through the ORM, which also upgrades."""
+    with sqlite_reader.open_current(settings.database_url) as conn:
+        if conn is not None:
+            return sqlite_reader.list_subscribers(conn, status)
+    from digest.db import subscribers  # lazy: SQLAlchemy, when sqlite3 cannot answer
+
+    with open_database(settings).session() as session:
+        rows = subscribers.list_subscribers(session, status)
+        return [subscribers.spec_from_row(row) for row in rows]
+
+
+def _read_spec(settings: Settings, email: str) -> SubscriberSpec:
+    """One subscriber, read as :func:`_read_specs` reads them."""
+    with sqlite_reader.open_current(settings.database_url) as conn:
+        if conn is not None:
+            spec = sqlite_reader.find_subscriber(conn, email)
+            if spec is None:
+                raise NotFoundError(f"no subscriber with address {email!r}")
+            return spec
+    from digest.db import subscribers  # lazy: SQLAlchemy, when sqlite3 cannot answer
+
+    with open_database(settings).session() as session:
+        return subscribers.spec_from_row(subscribers.get_subscriber(session, email))
 
 
 @app.command()
@@ -280,6 +304,8 @@ def update(
         changes["email"] = new_email
     if not changes:
         raise InputError("nothing to change: give at least one option (see --help)")
+    from digest.db import subscribers  # lazy: SQLAlchemy (see _read_specs)
+
     db = open_database(load_settings())
     with db.session() as session:
         row = subscribers.get_subscriber(session, email)
@@ -300,6 +326,8 @@ def remove(
     ] = False,
 ) -> None:
     """Delete a subscriber with their interests and delivery history."""
+    from digest.db import subscribers  # lazy: SQLAlchemy (see _read_specs)
+
     db = open_database(load_settings())
     with db.session() as session:
         row = subscribers.get_subscriber(session, email)
@@ -336,6 +364,8 @@ def import_(
         problem = undeliverable_address(settings, spec.email)
         if problem:
             errors.append(RowError(line, problem))
+    from digest.db import subscribers  # lazy: SQLAlchemy (see _read_specs)
+
     db = open_database(settings)
     now = utcnow()
     added = updated = 0
@@ -402,11 +432,7 @@ def export(
     """Export subscribers in a format `digest subscribers import` reads back."""
     if fmt not in FORMATS:
         raise InputError(f"--format must be one of {', '.join(FORMATS)}")
-    db = open_database(load_settings())
-    with db.session() as session:
-        specs = [
-            subscribers.spec_from_row(row) for row in subscribers.list_subscribers(session, status)
-        ]
+    specs = _read_specs(load_settings(), status)
     buffer = io.StringIO()
     (write_csv if fmt == "csv" else write_jsonl)(specs, buffer)
     if output is None:

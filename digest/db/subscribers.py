@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
@@ -20,11 +19,10 @@ from digest.db.statements import chunks
 from digest.domain import Profile, SubscriberInfo
 from digest.errors import InputError, NotFoundError
 from digest.subscriber_spec import (
-    INTEREST_KIND,
-    LIST_FIELDS,
     InterestLists,
     SubscriberSpec,
     email_key,
+    interest_lists,
 )
 
 
@@ -119,18 +117,6 @@ def replace_subscriber(
 def remove_subscriber(session: Session, row: SubscriberRow) -> None:
     session.delete(row)
     session.flush()
-
-
-_FIELD_OF = {kind: f for f, kind in INTEREST_KIND.items()}  # interests.kind -> spec field
-
-
-def interest_lists(pairs: Iterable[tuple[str, str]]) -> InterestLists:
-    """(kind, value) interest rows, in their stored order, as the spec's list fields
-    (every field present): one grouping for the ORM rows and the column reads alike."""
-    lists: dict[str, list[str]] = {f: [] for f in LIST_FIELDS}
-    for kind, value in pairs:
-        lists[_FIELD_OF[kind]].append(value)
-    return cast(InterestLists, {f: tuple(values) for f, values in lists.items()})
 
 
 def profile_of(subscriber_id: int, lists: InterestLists) -> Profile:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from digest.db import Database
+from digest.db.engine import Database
 from digest.db.papers import upsert_papers
 from digest.db.sources import (
     get_source_row,

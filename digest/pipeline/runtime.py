@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from digest.db import Database
+from digest.db.engine import Database
 from digest.deliver.throttle import RelayThrottle, Unlimited, throttle_from_settings
 from digest.deliver.transports import OutgoingMessage, Transport, transport_from_settings
 from digest.deliver.verp import Verp

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from digest.db import Database
+from digest.db.engine import Database
 from digest.db.models import DeliveryRow, EditionRow, SubscriberRow, new_link_id
 from digest.deliver.verp import verp_address, verp_key
 from tests.conftest import FIXTURES

@@ -6,7 +6,7 @@ import mailbox
 
 import pytest
 
-from digest.db import Database
+from digest.db.engine import Database
 from tests.bounces.conftest import add_sent, report_for, status_of
 from tests.helpers import run_cli
 

@@ -15,8 +15,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from digest.db import Database
-from digest.db.engine import head_revision
+from digest.db.engine import Database
+from digest.db.revision import head_revision
 from digest.db.sources import record_source_run, save_source_config
 from tests.conftest import RedisServer, flushed_redis, free_port
 from tests.helpers import CliResult, run_cli

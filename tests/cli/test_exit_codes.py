@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from digest.db import Database, subscribers
+from digest.db import Database, sqlite_reader, subscribers
 from tests.helpers import run_cli
 
 
@@ -73,7 +73,8 @@ def _boom(*_args, **_kwargs):  # type: ignore[no-untyped-def]
 
 
 def test_5_unexpected_error_is_one_line_unless_debugging(env, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(subscribers, "list_subscribers", _boom)  # a bug, injected
+    for path in (sqlite_reader, subscribers):  # a bug, injected in either reading path
+        monkeypatch.setattr(path, "list_subscribers", _boom)
     result = run_cli(capsys, "subscribers", "list")
     assert result.code == 5
     assert result.err.strip().splitlines() == [
@@ -93,6 +94,7 @@ def test_130_interrupted(env, capsys, monkeypatch) -> None:  # type: ignore[no-u
     def interrupt(*_args, **_kwargs):  # type: ignore[no-untyped-def]
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(subscribers, "list_subscribers", interrupt)
+    for path in (sqlite_reader, subscribers):
+        monkeypatch.setattr(path, "list_subscribers", interrupt)
     result = run_cli(capsys, "subscribers", "list")
     assert result.code == 130 and "Traceback" not in result.err

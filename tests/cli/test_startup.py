@@ -34,6 +34,11 @@ NEVER = {"sklearn", "scipy", "celery", "jinja2", "mjml", "starlette", "uvicorn",
 
 
 def probe(env: dict[str, str], *args: str) -> set[str]:
+    return probe_output(env, *args)[0]
+
+
+def probe_output(env: dict[str, str], *args: str) -> tuple[set[str], str]:
+    """The top-level packages the command loaded, and what it printed."""
     done = subprocess.run(
         [sys.executable, "-c", PROBE, *args],
         env={**os.environ, **env},
@@ -44,7 +49,7 @@ def probe(env: dict[str, str], *args: str) -> set[str]:
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["code"] in (0, None), done.stderr
-    return set(result["modules"])
+    return set(result["modules"]), done.stdout
 
 
 @pytest.fixture
@@ -62,12 +67,24 @@ def test_help_imports_no_command_and_no_database(env: dict[str, str]) -> None:
 
 
 def test_subscribers_list_loads_no_ranker_renderer_or_migrations(env: dict[str, str]) -> None:
-    probe(env, "db", "upgrade")
-    loaded = probe(env, "subscribers", "list")
-    assert "sqlalchemy" in loaded  # the probe really ran the command
+    probe(env, "subscribers", "add", "ada@example.org", "--topic", "graph neural networks")
+    loaded, printed = probe_output(env, "subscribers", "list")
+    assert "ada@example.org" in printed and "1 subscriber(s)" in printed
     heavy = NEVER | {"alembic", "numpy", "httpx", "feedparser", "psycopg"}
     heavy |= {"rich", "pydantic", "email_validator"}  # plain columns; nothing is validated
+    heavy |= {"sqlalchemy"}  # a current SQLite file is read with sqlite3 alone
     assert not loaded & heavy
+    loaded, printed = probe_output(env, "subscribers", "show", "ada@example.org")
+    assert "graph neural networks" in printed
+    assert not loaded & heavy
+
+
+def test_subscribers_list_of_a_new_database_creates_it_through_sqlalchemy(
+    env: dict[str, str],
+) -> None:
+    loaded, printed = probe_output(env, "subscribers", "list")
+    assert "0 subscriber(s)" in printed
+    assert "sqlalchemy" in loaded  # no schema yet: the ORM path made it
 
 
 def test_ingest_jsonl_loads_no_ranker_or_renderer(env: dict[str, str], tmp_path: Path) -> None:

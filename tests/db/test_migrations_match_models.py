@@ -6,7 +6,7 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from digest.db import Database
+from digest.db.engine import Database
 from digest.db.models import Base
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.db import Database
+from digest.db.engine import Database
 from digest.db.models import PaperRow
 from digest.db.sources import (
     get_source_row,

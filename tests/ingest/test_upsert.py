@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from alembic import command
 from sqlalchemy import inspect, select
 
-from digest.db import Database
+from digest.db.engine import Database
 from digest.db.models import PaperRow, PaperSightingRow
 from digest.db.papers import (
     PAPER_COLUMNS,

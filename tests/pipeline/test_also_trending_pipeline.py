@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from digest.db import Database
+from digest.db.engine import Database
 from digest.db.models import DeliveryRow, SubscriberRow
 from digest.db.papers import upsert_papers
 from digest.db.subscribers import add_subscriber

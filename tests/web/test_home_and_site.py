@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from starlette.testclient import TestClient
 
-from digest.db import Database
+from digest.db.engine import Database
 from digest.db.papers import upsert_papers
 from digest.errors import ConfigError
 from digest.ingest.parse_hf import parse_daily_papers
