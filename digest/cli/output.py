@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import unicodedata
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +51,24 @@ def print_columns(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None
     Lines suit ``grep`` and ``awk``, and 1,000 of them print at once, where rich measures
     every cell of a table (about 0.1 s for 100 rows of seven columns).
     """
-    widths = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(headers)]
+    widths = [
+        max([display_width(h), *(display_width(row[i]) for row in rows)])
+        for i, h in enumerate(headers)
+    ]
     for cells in (headers, *rows):
-        line = "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+        line = "  ".join(
+            cell + " " * (width - display_width(cell))
+            for cell, width in zip(cells, widths, strict=True)
+        )
         sys.stdout.write(line.rstrip() + "\n")
+
+
+def display_width(text: str) -> int:
+    """Terminal columns ``text`` takes: East Asian wide and fullwidth characters take two,
+    combining marks none (so a column after a name in CJK or with accents stays aligned)."""
+    if text.isascii():
+        return len(text)
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in text
+    )
