@@ -17,14 +17,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from digest.db.revision import VERSION_TABLE, head_revision
 from digest.errors import ConfigError
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-# Alembic's own table (its default name), holding the revision a database is at.
-VERSION_TABLE = "alembic_version"
 # PostgreSQL connections kept open per process: the web server runs at most this many
 # requests' database work at once (digest.web.app), so a busy site reuses connections
 # instead of opening one per request. Created lazily: a CLI command opens one.
@@ -179,14 +177,6 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-def head_revision() -> str:
-    """The newest schema revision, without Alembic: revision ids are the four-digit
-    prefixes of the files in ``migrations/versions`` (``0006_bounces.py`` is ``"0006"``,
-    each file chaining to the one before); tests/db/test_schema_revision.py checks that
-    Alembic reads the same head."""
-    return max(p.name[:4] for p in (MIGRATIONS_DIR / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
 
 
 def open_database(url: str, *, auto_upgrade: bool | None = None) -> Database:

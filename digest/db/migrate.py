@@ -2,7 +2,7 @@
 
 Kept apart from ``engine`` so that opening a database whose schema is current (every CLI
 command, every worker) does not import Alembic and Mako: ``Database.ensure_schema`` reads
-the stored revision with one query and compares it with ``engine.head_revision``; this
+the stored revision with one query and compares it with ``revision.head_revision``; this
 module loads only when a schema is upgraded or inspected.
 """
 
@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
-from digest.db.engine import MIGRATIONS_DIR
+from digest.db.revision import MIGRATIONS_DIR
 
 
 def alembic_config(url: str) -> Config:

@@ -1,10 +1,11 @@
-"""Opening a database compares its revision with ``engine.head_revision()``, read from the
+"""Opening a database compares its revision with ``revision.head_revision()``, read from the
 migration file names without loading Alembic; it must be the head Alembic itself reads."""
 
 from __future__ import annotations
 
 from digest.db import migrate
-from digest.db.engine import MIGRATIONS_DIR, Database, head_revision
+from digest.db.engine import Database
+from digest.db.revision import MIGRATIONS_DIR, head_revision
 
 
 def test_head_revision_from_file_names_is_alembics_head(sqlite_url: str) -> None:
