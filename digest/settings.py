@@ -20,6 +20,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from digest.db.known_lines import sqlite_file
 from digest.errors import ConfigError
 from digest.rank.options import RankOptions
 
@@ -308,6 +309,8 @@ def _read_toml_tables(path: str | None, name: str) -> dict[str, dict[str, object
 
 
 def _check_database_url(url: str) -> None:
+    if sqlite_file(url) is not None:  # a plain SQLite file: nothing for SQLAlchemy to check
+        return
     # Lazy: SQLAlchemy loads with the first database call, not with the settings.
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
