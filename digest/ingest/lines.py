@@ -110,12 +110,17 @@ def ingest_lines(
     counts.errors = result.errors
     counts.warnings = [(n, w) for n, w in result.warnings if n not in skipped]
     counts.unchanged = len(skipped) - sum(1 for n, _ in result.errors if n in skipped)
-    fresh = [(p, n) for p, n in zip(result.records, result.positions, strict=True)
-             if n not in skipped]  # fmt: skip
-    for start in range(0, len(fresh), LINE_CHUNK):
-        chunk = fresh[start : start + LINE_CHUNK]
+    papers, hashes = [], []
+    for paper, number in zip(result.records, result.positions, strict=True):
+        if number not in skipped:
+            papers.append(paper)
+            hashes.append(digest_of[number])
+    for start in range(0, len(papers), LINE_CHUNK):
         stored = upsert_papers(
-            session, [p for p, _ in chunk], now, hashes=[digest_of[n] for _, n in chunk]
+            session,
+            papers[start : start + LINE_CHUNK],
+            now,
+            hashes=hashes[start : start + LINE_CHUNK],
         )
         counts.new += stored.new
         counts.updated += stored.updated
