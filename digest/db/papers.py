@@ -72,16 +72,19 @@ def upsert_papers(
     """
     _bulk_transaction(session)
     status: dict[str, str] = {}
-    batch: list[tuple[Paper, str]] = []
+    # Papers and digests in two lists, not in (paper, digest) pairs: a pair holding a
+    # paper is an object the garbage collector tracks, 2,000 more per chunk.
+    batch: list[Paper] = []
+    digests: list[str] = []
     hash_iter = iter(hashes) if hashes is not None else None
     for paper in papers:
-        digest = next(hash_iter) if hash_iter is not None else record_hash(paper)
-        batch.append((paper, digest))
+        batch.append(paper)
+        digests.append(next(hash_iter) if hash_iter is not None else record_hash(paper))
         if len(batch) >= UPSERT_CHUNK:
-            _upsert_chunk(session, batch, now, status)
-            batch = []
+            _upsert_chunk(session, batch, digests, now, status)
+            batch, digests = [], []
     if batch:
-        _upsert_chunk(session, batch, now, status)
+        _upsert_chunk(session, batch, digests, now, status)
     return UpsertCounts(**Counter(status.values()))
 
 
@@ -141,14 +144,18 @@ def _json_list(values: Sequence[str]) -> str:
 
 
 def _upsert_chunk(
-    session: Session, batch: list[tuple[Paper, str]], now: datetime, status: dict[str, str]
+    session: Session,
+    batch: list[Paper],
+    digests: list[str],
+    now: datetime,
+    status: dict[str, str],
 ) -> None:
-    latest: dict[tuple[str, str], tuple[Paper, str]] = {}
-    for paper, digest in batch:  # within one chunk the last word of a source wins
-        latest[(paper.id, paper.source or "")] = (paper, digest)
+    latest: dict[tuple[str, str], int] = {}  # (paper, source) -> index in batch
+    for index, paper in enumerate(batch):  # within one chunk the last word of a source wins
+        latest[(paper.id, paper.source or "")] = index
     ids = list({paper_id for paper_id, _ in latest})
     seen = _sighting_hashes(session, ids)
-    changed = [(k, v) for k, v in latest.items() if seen.get(k) != v[1]]
+    changed = [(key, i) for key, i in latest.items() if seen.get(key) != digests[i]]
     for paper_id in ids:
         status.setdefault(paper_id, "unchanged")
     if not changed:
@@ -156,9 +163,9 @@ def _upsert_chunk(
     changed_ids = list({paper_id for (paper_id, _), _ in changed})
     rows = _paper_rows(session, changed_ids)
     merged: dict[str, Row] = {}
-    for (paper_id, _), (paper, _) in changed:
+    for (paper_id, _), i in changed:
         base = merged.get(paper_id) or rows.get(paper_id)
-        merged[paper_id] = new_row(paper) if base is None else merge_row(base, paper)
+        merged[paper_id] = new_row(batch[i]) if base is None else merge_row(base, batch[i])
     inserts, updates = [], []
     for paper_id, row in merged.items():
         before = rows.get(paper_id)
@@ -172,9 +179,10 @@ def _upsert_chunk(
             if status[paper_id] == "unchanged":
                 status[paper_id] = "updated"
     sightings = [
-        {"paper_id": p, "source": s, "content_hash": h, "first_seen_at": now, "updated_at": now}
-        for (p, s), (_, h) in changed
-    ]
+        {"paper_id": p, "source": s, "content_hash": digests[i], "first_seen_at": now,
+         "updated_at": now}
+        for (p, s), i in changed
+    ]  # fmt: skip
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         columns = (*PAPER_COLUMNS, "first_seen_at", "updated_at")

@@ -1,22 +1,27 @@
-"""Read-only subscriber queries on an embedded SQLite file through the standard library's
-``sqlite3``, without SQLAlchemy.
+"""Read-only queries on an embedded SQLite file through the standard library's
+``sqlite3``, without SQLAlchemy, for commands whose whole run costs less than importing it
+(about 0.3 s, and the ORM with the table mappings more): `digest subscribers list`/`show`/
+`export`, and an unchanged re-run of `digest ingest jsonl`, which stores nothing and learns
+so with one query (SQLAlchemy was half of such a run's CPU time).
 
-Why: importing SQLAlchemy alone costs about 0.3 s, the whole start-up budget of an
-interactive listing (`digest subscribers list`, `digest subscribers show`). Used only for a
-plain SQLite file whose schema is at the head revision; for anything else (PostgreSQL, a
-new or outdated file, a URL with options) :func:`open_current` answers None and the caller
-takes the SQLAlchemy path, which also creates or upgrades the schema. The queries mirror
-``digest.db.subscribers`` (``list_subscribers``, ``find_subscriber``, ``spec_from_row``);
-tests/db/test_sqlite_reader.py checks that both give the same answers.
+Used only for a plain SQLite file whose schema is at the head revision; for anything else
+(PostgreSQL, a new, outdated or unreadable file, a URL with options) :func:`open_current`
+answers None and the caller takes the SQLAlchemy path, which also creates or upgrades the
+schema and reports what is wrong. The queries mirror ``digest.db.subscribers``
+(``list_subscribers``, ``find_subscriber``, ``spec_from_row``) and
+``digest.db.papers.known_hashes``; tests/db/test_sqlite_reader.py and
+tests/ingest/test_unchanged_rerun.py check that both paths give the same answers.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
 from urllib.parse import quote
+
+import orjson
 
 from digest.db.revision import VERSION_TABLE, head_revision
 from digest.subscriber_spec import SubscriberSpec, email_key, interest_lists
@@ -50,10 +55,11 @@ def open_current(url: str) -> Iterator[sqlite3.Connection | None]:
         return
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
     with closing(sqlite3.connect(uri, uri=True, timeout=30)) as conn:
-        if _stored_revision(conn) != head_revision():
-            yield None
-            return
-        yield conn
+        try:
+            current = _stored_revision(conn) == head_revision()
+        except sqlite3.Error:  # locked, unreadable, not a database: SQLAlchemy's to report
+            current = False
+        yield conn if current else None
 
 
 def _stored_revision(conn: sqlite3.Connection) -> str | None:
@@ -62,6 +68,24 @@ def _stored_revision(conn: sqlite3.Connection) -> str | None:
     except sqlite3.OperationalError:  # no such table: not a digest database (yet)
         return None
     return row[0] if row else None
+
+
+def stored_line_hashes(url: str, source: str, digests: Sequence[str]) -> set[str] | None:
+    """Which of ``digests`` are what ``source`` said last about some paper (the query of
+    ``digest.db.papers.known_hashes``), or None when the database is not a current SQLite
+    file readable here, or any sqlite3 error happens (the SQLAlchemy path then reports it)."""
+    try:
+        with open_current(url) as conn:
+            if conn is None:
+                return None
+            rows = conn.execute(
+                "SELECT content_hash FROM paper_sightings "
+                "WHERE source = ? AND content_hash IN (SELECT value FROM json_each(?))",
+                (source, orjson.dumps(list(digests)).decode()),
+            ).fetchall()
+    except sqlite3.Error:
+        return None
+    return {row[0] for row in rows}
 
 
 def list_subscribers(conn: sqlite3.Connection, status: str | None = None) -> list[SubscriberSpec]:

@@ -1,7 +1,8 @@
 """Storing JSONL lines (`digest ingest jsonl` and file sources): raw lines in, counts out.
 
 Kept apart from :mod:`digest.ingest.service` (the HTTP sources and their parsers), so that
-loading a file imports none of the network code.
+loading a file imports none of the network code; and an unchanged re-run into a SQLite
+file (:func:`unchanged_rerun`) imports no SQLAlchemy either.
 """
 
 from __future__ import annotations
@@ -9,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy.orm import Session
-
-from digest.db import sightings
-from digest.db.papers import known_hashes, upsert_papers
+from digest.db import sqlite_reader
 from digest.ingest.merge import raw_hash
 from digest.ingest.parse_jsonl import parse_numbered_lines
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 LINE_CHUNK = 10_000
 
@@ -29,8 +31,46 @@ class LineCounts:
     warnings: list[tuple[int, str]] = field(default_factory=list)  # (line, what was done)
 
 
+@dataclass
+class NumberedLines:
+    """The non-blank lines of an input with their line numbers, and the digest of each."""
+
+    lines: list[tuple[int, bytes]]
+    digests: list[str]
+
+
+def number_lines(lines: Sequence[bytes]) -> NumberedLines:
+    numbered: list[tuple[int, bytes]] = []
+    digests: list[str] = []
+    for i, line in enumerate(lines, start=1):
+        stripped = line.strip()  # raw_hash strips too: of stripped bytes, with no copy
+        if stripped:
+            numbered.append((i, line))
+            digests.append(raw_hash(stripped))
+    return NumberedLines(numbered, digests)
+
+
+def unchanged_rerun(database_url: str, lines: NumberedLines, source: str) -> LineCounts | None:
+    """The counts :func:`ingest_lines` would give when ``source`` already stored every one
+    of ``lines`` (each once) in a current SQLite file: all unchanged, nothing to write;
+    learned with one ``sqlite3`` query (:mod:`digest.db.sqlite_reader`). None otherwise, or
+    when that cannot be asked so: then :func:`ingest_lines` decides, as for any input."""
+    digests = lines.digests
+    if not digests or len(set(digests)) != len(digests):
+        return None  # nothing to check, or repeated lines: their duplicates are reported
+    known = sqlite_reader.stored_line_hashes(database_url, source, digests)
+    if known is None or len(known) != len(digests):
+        return None
+    return LineCounts(unchanged=len(digests))
+
+
 def ingest_lines(
-    session: Session, lines: Sequence[bytes], source: str, now: datetime
+    session: Session,
+    lines: Sequence[bytes],
+    source: str,
+    now: datetime,
+    *,
+    numbered_lines: NumberedLines | None = None,
 ) -> LineCounts:
     """Store JSONL lines; a line whose bytes ``source`` already sent is skipped unparsed.
 
@@ -39,16 +79,16 @@ def ingest_lines(
     the same lines is a no-op with the same counts: duplicates of a paper are judged over
     the whole input (:func:`digest.ingest.parsing.dedupe`), and when a changed or repeated
     line holds a paper that a skipped line holds too, that line is parsed again so the
-    same rule decides which one is kept.
+    same rule decides which one is kept. ``numbered_lines`` is :func:`number_lines` of
+    ``lines``, when the caller has it already.
     """
+    # lazy: SQLAlchemy and the table mappings, which an unchanged re-run never needs
+    from digest.db import sightings
+    from digest.db.papers import known_hashes, upsert_papers
+
     counts = LineCounts()
-    numbered: list[tuple[int, bytes]] = []
-    digests: list[str] = []
-    for i, line in enumerate(lines, start=1):
-        stripped = line.strip()  # raw_hash strips too: of stripped bytes, with no copy
-        if stripped:
-            numbered.append((i, line))
-            digests.append(raw_hash(stripped))
+    hashed = numbered_lines if numbered_lines is not None else number_lines(lines)
+    numbered, digests = hashed.lines, hashed.digests
     known = known_hashes(session, source, list(set(digests)))
     stored_line: dict[str, int] = {}  # digest -> the line whose record the source holds
     todo, digest_of = [], {}
@@ -70,12 +110,17 @@ def ingest_lines(
     counts.errors = result.errors
     counts.warnings = [(n, w) for n, w in result.warnings if n not in skipped]
     counts.unchanged = len(skipped) - sum(1 for n, _ in result.errors if n in skipped)
-    fresh = [(p, n) for p, n in zip(result.records, result.positions, strict=True)
-             if n not in skipped]  # fmt: skip
-    for start in range(0, len(fresh), LINE_CHUNK):
-        chunk = fresh[start : start + LINE_CHUNK]
+    papers, hashes = [], []
+    for paper, number in zip(result.records, result.positions, strict=True):
+        if number not in skipped:
+            papers.append(paper)
+            hashes.append(digest_of[number])
+    for start in range(0, len(papers), LINE_CHUNK):
         stored = upsert_papers(
-            session, [p for p, _ in chunk], now, hashes=[digest_of[n] for _, n in chunk]
+            session,
+            papers[start : start + LINE_CHUNK],
+            now,
+            hashes=hashes[start : start + LINE_CHUNK],
         )
         counts.new += stored.new
         counts.updated += stored.updated

@@ -57,13 +57,18 @@ CONTENT = (
 
 
 def new_row(paper: Paper) -> Row:
-    """The row of a paper seen for the first time."""
+    """The row of a paper seen for the first time.
+
+    List columns hold the paper's own tuples (``merge_row`` makes lists when it adds to
+    them; ``same_content`` compares either kind by value): a row then holds no object the
+    garbage collector tracks, so 2,000 rows in flight add nothing to its full collections.
+    """
     return {
         "id": paper.id,
         "title": paper.title,
         "abstract": paper.abstract,
-        "authors": list(paper.authors),
-        "categories": list(paper.categories),
+        "authors": paper.authors,
+        "categories": paper.categories,
         "links": dict(paper.links),
         "comment": paper.comment,
         "published_on": paper.published,
@@ -71,16 +76,29 @@ def new_row(paper: Paper) -> Row:
         "upvotes": paper.upvotes,
         "github_stars": paper.github_stars,
         "num_comments": paper.num_comments,
-        "sources": [paper.source] if paper.source else [],
+        "sources": _one_source(paper.source) if paper.source else (),
         "doi": paper.doi,
         "journal_ref": paper.journal_ref,
         "primary_category": paper.primary_category,
         "version": paper.version,
         "featured_on": paper.featured_on,
         "ai_summary": paper.ai_summary,
-        "keywords": list(paper.keywords),
-        "affiliations": list(paper.affiliations),
+        "keywords": paper.keywords,
+        "affiliations": paper.affiliations,
     }
+
+
+_SOURCE_TUPLES: dict[str, tuple[str]] = {}
+
+
+def _one_source(source: str) -> tuple[str]:
+    """``(source,)``, the same tuple for every row of a source."""
+    found = _SOURCE_TUPLES.get(source)
+    if found is None:
+        if len(_SOURCE_TUPLES) >= 1000:
+            _SOURCE_TUPLES.clear()
+        found = _SOURCE_TUPLES[source] = (source,)
+    return found
 
 
 def merge_row(row: Row, paper: Paper) -> Row:
@@ -104,8 +122,8 @@ def merge_row(row: Row, paper: Paper) -> Row:
     for attr, column in UNIONS:
         values = getattr(paper, attr)
         if values:
-            current = row.get(column) or []
-            merged[column] = current + [v for v in values if v not in current]
+            current = row.get(column) or ()
+            merged[column] = [*current, *(v for v in values if v not in current)]
     if paper.links:
         merged["links"] = {**(row.get("links") or {}), **paper.links}
     for attr, column in SIGNALS:
@@ -127,7 +145,15 @@ def merge_row(row: Row, paper: Paper) -> Row:
 
 
 def same_content(a: Row, b: Row) -> bool:
-    return all(a.get(column) == b.get(column) for column in CONTENT)
+    """Equal in every content column; a list equals a tuple of the same items (rows loaded
+    from the database hold lists, new rows the paper's tuples)."""
+    for column in CONTENT:
+        x, y = a.get(column), b.get(column)
+        if x != y and not (
+            isinstance(x, list | tuple) and isinstance(y, list | tuple) and list(x) == list(y)
+        ):
+            return False
+    return True
 
 
 def record_hash(paper: Paper) -> str:

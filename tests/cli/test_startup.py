@@ -96,6 +96,26 @@ def test_ingest_jsonl_loads_no_ranker_or_renderer(env: dict[str, str], tmp_path:
     assert not loaded & (NEVER | {"alembic"})
 
 
+def test_an_unchanged_ingest_rerun_into_sqlite_loads_no_sqlalchemy(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """One sqlite3 query tells the re-run that every line is stored: neither SQLAlchemy
+    nor rich (the summary is plain text) is imported, and the counts are those of the
+    SQLAlchemy path (tests/ingest/test_unchanged_rerun.py)."""
+    papers = tmp_path / "papers.jsonl"
+    papers.write_text(
+        "".join(json.dumps({"id": f"2505.0000{n}", "title": f"Paper {n}"}) + "\n" for n in (1, 2))
+    )
+    loaded, printed = probe_output(env, "ingest", "jsonl", str(papers))
+    assert "sqlalchemy" in loaded and "2 new, 0 updated, 0 unchanged" in printed
+    loaded, printed = probe_output(env, "ingest", "jsonl", str(papers))
+    assert "0 new, 0 updated, 2 unchanged, 0 rejected, 0 warnings, 0 embedded" in printed
+    assert not loaded & (NEVER | {"sqlalchemy", "alembic", "rich", "numpy", "httpx"})
+    papers.write_text(papers.read_text() + json.dumps({"id": "2505.00003", "title": "P"}))
+    loaded, printed = probe_output(env, "ingest", "jsonl", str(papers))
+    assert "sqlalchemy" in loaded and "1 new, 0 updated, 2 unchanged" in printed
+
+
 def test_listed_help_is_each_commands_own() -> None:
     """`digest --help` shows the one-line helps of COMMANDS without importing the commands:
     each must be the first line of the help the command itself has."""

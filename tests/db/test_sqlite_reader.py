@@ -88,6 +88,13 @@ def test_a_file_of_another_program_is_left_to_the_orm(tmp_path: Path) -> None:
         assert conn is None
 
 
+def test_a_file_that_is_no_database_is_left_to_the_orm(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database at all, " * 100)
+    with sqlite_reader.open_current(f"sqlite:///{junk}") as conn:
+        assert conn is None
+
+
 def test_a_missing_file_is_not_created(tmp_path: Path) -> None:
     path = tmp_path / "new" / "digest.db"
     with sqlite_reader.open_current(f"sqlite:///{path}") as conn:

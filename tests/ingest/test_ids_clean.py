@@ -101,3 +101,12 @@ def test_dates() -> None:
     assert parse_moment("Mon, 07 Apr 2025 00:00:00 -0400") == datetime(2025, 4, 7, 4, tzinfo=UTC)
     for bad in ("2025-13-01", "yesterday", "0001-01-01", "Mon, 99 Foo 2025", ""):
         assert parse_day(bad) is None
+
+
+def test_ascii_printable_is_isprintable_for_ascii_text() -> None:
+    from digest.ingest.clean import _ascii_printable
+
+    for code in range(128):
+        text = f"a \\emph{{b}} {chr(code)} &amp; c"
+        assert _ascii_printable(text) == text.isprintable(), code
+    assert clean_text("Tab\there \\emph{x} &amp;\x7f y", 100) == "Tab here x & y"

@@ -51,3 +51,25 @@ def test_record_hash_sees_every_field() -> None:
     assert record_hash(record) == record_hash(paper(upvotes=1))
     assert record_hash(record) != record_hash(paper(upvotes=2))
     assert record_hash(record) != record_hash(paper(upvotes=1, links={"x": "y"}))
+
+
+def test_a_new_row_holds_the_papers_tuples_and_compares_equal_to_lists() -> None:
+    """new_row keeps the paper's tuples (nothing for the garbage collector to track); rows
+    read back from the database hold lists; both are the same content, and JSON."""
+    from digest.db.bulk import to_json
+
+    record = paper(authors=("A", "B"), categories=("cs.LG",), keywords=(), source="arxiv")
+    row = new_row(record)
+    assert row["authors"] is record.authors and row["sources"] == ("arxiv",)
+    stored = {**row, "authors": ["A", "B"], "categories": ["cs.LG"], "keywords": [],
+              "affiliations": [], "sources": ["arxiv"]}  # fmt: skip
+    assert same_content(row, stored) and same_content(stored, row)
+    assert not same_content(row, {**stored, "authors": ["B", "A"]})
+    merged = merge_row(row, paper(categories=("cs.AI",), source="hf"))
+    assert merged["categories"] == ["cs.LG", "cs.AI"] and merged["sources"] == ["arxiv", "hf"]
+    assert [to_json(row[c]) for c in ("authors", "keywords", "sources")] == [
+        '["A","B"]',
+        "[]",
+        '["arxiv"]',
+    ]
+    assert to_json({}) == "{}" and to_json([]) == "[]"
