@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session
@@ -212,6 +213,30 @@ def unranked_rows(session: Session, ids: Sequence[int]) -> list[tuple[int, int]]
         )
         found.extend((row_id, sub) for row_id, sub in session.execute(statement))
     return sorted(found)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRow:
+    """What sending reads of a ledger row."""
+
+    id: int
+    subscriber_id: int
+    edition_id: int
+    status: str
+    attempts: int
+    picks: list[dict[str, Any]] | None
+
+
+def batch_rows(session: Session, ids: Sequence[int]) -> list[BatchRow]:
+    """These ledger rows as :class:`BatchRow`, by id: columns, not ORM objects (a worker
+    reads every row it sends)."""
+    deliveries = table(DeliveryRow)
+    columns = [deliveries.c[field.name] for field in fields(BatchRow)]
+    rows: list[BatchRow] = []
+    for chunk in chunks(list(ids)):
+        statement = select(*columns).where(deliveries.c.id.in_(chunk))
+        rows.extend(BatchRow(*row) for row in session.execute(statement))
+    return sorted(rows, key=lambda r: r.id)
 
 
 def load_deliveries(session: Session, ids: Sequence[int]) -> list[DeliveryRow]:

@@ -199,6 +199,67 @@ def readers_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Reader]:
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """What rendering a digest reads of its reader: their info, and whether nothing in
+    their profile can steer ranking (the email then says how to add interests)."""
+
+    info: SubscriberInfo
+    cold_start: bool
+
+
+def recipient_from_row(row: SubscriberRow) -> Recipient:
+    return Recipient(info_from_row(row), profile_from_row(row).is_empty)
+
+
+_INFO_COLUMNS = (
+    SubscriberRow.id,
+    SubscriberRow.email,
+    SubscriberRow.name,
+    SubscriberRow.timezone,
+    SubscriberRow.frequency,
+    SubscriberRow.delivery_hour,
+    SubscriberRow.created_at,
+    SubscriberRow.link_id,
+    SubscriberRow.weekday,
+    SubscriberRow.greeting_name,
+)
+
+
+def recipients_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Recipient]:
+    """The same as :func:`recipient_from_row` for these subscribers, read as columns, two
+    statements a chunk: a worker reads every reader it sends to, and ORM objects with
+    their interests cost it about a tenth of a message's CPU."""
+    wanted = list(dict.fromkeys(ids))
+    found: dict[int, Recipient] = {}
+    for chunk in chunks(wanted):
+        rows = session.execute(select(*_INFO_COLUMNS).where(SubscriberRow.id.in_(chunk))).all()
+        pairs: dict[int, list[tuple[str, str]]] = {}
+        interests = (
+            select(InterestRow.subscriber_id, InterestRow.kind, InterestRow.value)
+            .where(InterestRow.subscriber_id.in_(chunk))
+            .order_by(InterestRow.id)
+        )
+        for subscriber_id, kind, value in session.execute(interests):
+            pairs.setdefault(subscriber_id, []).append((kind, value))
+        for row in rows:
+            profile = profile_of(row.id, interest_lists(pairs.get(row.id, ())))
+            info = SubscriberInfo(
+                id=row.id,
+                email=row.email,
+                name=row.name,
+                timezone=row.timezone,
+                frequency=row.frequency,
+                delivery_hour=row.delivery_hour,
+                created_at=row.created_at,
+                link_id=row.link_id,
+                weekday=row.weekday,
+                greeting_name=row.greeting_name,
+            )
+            found[row.id] = Recipient(info, profile.is_empty)
+    return found
+
+
 def info_from_row(row: SubscriberRow) -> SubscriberInfo:
     return SubscriberInfo(
         id=row.id,
