@@ -174,13 +174,12 @@ def store_picks(session: Session, picks: Sequence[tuple[int, Sequence[Pick]]]) -
     if not picks:
         return
     if session.get_bind().dialect.name == "postgresql":  # one statement, not one a row
+        # Each row's picks as the JSON column writes them (SQLAlchemy's default, json.dumps),
+        # sent as one JSON array: as an array of 5,000 JSON strings, psycopg spent about
+        # 1.1 s of client CPU a chunk quoting them (0.2 ms a reader), as one text 9 ms.
+        joined = ",".join(json.dumps([p.to_json() for p in chosen]) for _, chosen in picks)
         session.execute(
-            _STORE_PICKS_UNNEST,
-            {
-                "row_id": [i for i, _ in picks],
-                # as the JSON column writes them (SQLAlchemy's default, json.dumps)
-                "row_picks": [json.dumps([p.to_json() for p in chosen]) for _, chosen in picks],
-            },
+            _STORE_PICKS_UNNEST, {"row_id": [i for i, _ in picks], "row_picks": f"[{joined}]"}
         )
         return
     deliveries = table(DeliveryRow)
@@ -193,10 +192,14 @@ def store_picks(session: Session, picks: Sequence[tuple[int, Sequence[Pick]]]) -
     session.execute(statement, rows)
 
 
+# The n-th id gets the n-th element of the JSON array (json_array_elements gives each
+# element's text as it was sent).
 _STORE_PICKS_UNNEST = text(
     "UPDATE deliveries SET picks = v.picks "
-    "FROM unnest(CAST(:row_id AS INTEGER[]), CAST(:row_picks AS JSON[])) AS v(id, picks) "
-    "WHERE deliveries.id = v.id AND deliveries.picks IS NULL"
+    "FROM unnest(CAST(:row_id AS INTEGER[])) WITH ORDINALITY AS i(id, n) "
+    "JOIN json_array_elements(CAST(:row_picks AS JSON)) WITH ORDINALITY AS v(picks, n) "
+    "USING (n) "
+    "WHERE deliveries.id = i.id AND deliveries.picks IS NULL"
 )
 
 
