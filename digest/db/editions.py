@@ -66,6 +66,13 @@ def editions_by_ids(session: Session, ids: Iterable[int]) -> dict[int, EditionRo
 
 def ensure_deliveries(session: Session, pairs: Sequence[tuple[int, int]], now: datetime) -> None:
     """One pending ledger row per (subscriber, edition); existing rows are left alone."""
+    if session.get_bind().dialect.name == "postgresql":  # one statement of two arrays
+        for chunk in chunks(pairs, 50_000):
+            session.execute(
+                _ENSURE_UNNEST,
+                {"sub": [s for s, _ in chunk], "ed": [e for _, e in chunk], "now": now},
+            )
+        return
     for chunk in chunks(pairs):
         session.execute(
             insert(session, DeliveryRow)
@@ -84,6 +91,19 @@ def ensure_deliveries(session: Session, pairs: Sequence[tuple[int, int]], now: d
             )
             .on_conflict_do_nothing(index_elements=["subscriber_id", "edition_id"])
         )
+
+
+# The PostgreSQL form of ensure_deliveries: as 500-row VALUES lists of six parameters a
+# row, SQLAlchemy compiled and psycopg parsed 3,000 placeholders a statement (about
+# 0.13 ms of the planner's CPU a reader); two integer arrays cost a few ms for 5,000.
+_ENSURE_UNNEST = text(
+    "INSERT INTO deliveries (subscriber_id, edition_id, status, attempts, created_at, "
+    "updated_at) "
+    "SELECT s, e, 'pending', 0, CAST(:now AS TIMESTAMP WITH TIME ZONE), "
+    "CAST(:now AS TIMESTAMP WITH TIME ZONE) "
+    "FROM unnest(CAST(:sub AS INTEGER[]), CAST(:ed AS INTEGER[])) AS v(s, e) "
+    "ON CONFLICT (subscriber_id, edition_id) DO NOTHING"
+)
 
 
 def deliveries_for(session: Session, pairs: Sequence[tuple[int, int]]) -> list[DeliveryRow]:
