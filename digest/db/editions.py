@@ -24,7 +24,7 @@ from digest.db.models import (
     SentPaperRow,
     SubscriberRow,
 )
-from digest.db.statements import chunks, insert, table
+from digest.db.statements import among, chunks, id_chunks, insert, table
 from digest.domain import Pick
 from digest.schedule import EditionSlot
 
@@ -228,9 +228,9 @@ def unranked_rows(session: Session, ids: Sequence[int]) -> list[tuple[int, int]]
     row id: what an edition still has to rank (columns only, no ORM objects)."""
     deliveries = table(DeliveryRow)
     found: list[tuple[int, int]] = []
-    for chunk in chunks(list(ids)):
+    for chunk in id_chunks(session, list(ids)):
         statement = select(deliveries.c.id, deliveries.c.subscriber_id).where(
-            deliveries.c.id.in_(chunk),
+            among(session, deliveries.c.id, chunk),
             deliveries.c.picks.is_(None),
             deliveries.c.status.in_(("pending", "retry")),
         )
@@ -256,24 +256,26 @@ def batch_rows(session: Session, ids: Sequence[int]) -> list[BatchRow]:
     deliveries = table(DeliveryRow)
     columns = [deliveries.c[field.name] for field in fields(BatchRow)]
     rows: list[BatchRow] = []
-    for chunk in chunks(list(ids)):
-        statement = select(*columns).where(deliveries.c.id.in_(chunk))
+    for chunk in id_chunks(session, list(ids)):
+        statement = select(*columns).where(among(session, deliveries.c.id, chunk))
         rows.extend(BatchRow(*row) for row in session.execute(statement))
     return sorted(rows, key=lambda r: r.id)
 
 
 def load_deliveries(session: Session, ids: Sequence[int]) -> list[DeliveryRow]:
     rows: list[DeliveryRow] = []
-    for chunk in chunks(list(ids)):
-        rows.extend(session.scalars(select(DeliveryRow).where(DeliveryRow.id.in_(chunk))))
+    for chunk in id_chunks(session, list(ids)):
+        rows.extend(
+            session.scalars(select(DeliveryRow).where(among(session, DeliveryRow.id, chunk)))
+        )
     return sorted(rows, key=lambda r: r.id)
 
 
 def sent_paper_ids(session: Session, subscriber_ids: Sequence[int]) -> dict[int, set[str]]:
     sent: dict[int, set[str]] = {}
-    for chunk in chunks(list(subscriber_ids)):
+    for chunk in id_chunks(session, list(subscriber_ids)):
         query = select(SentPaperRow.subscriber_id, SentPaperRow.paper_id).where(
-            SentPaperRow.subscriber_id.in_(chunk)
+            among(session, SentPaperRow.subscriber_id, chunk)
         )
         for subscriber_id, paper_id in session.execute(query):
             sent.setdefault(subscriber_id, set()).add(paper_id)
@@ -282,10 +284,10 @@ def sent_paper_ids(session: Session, subscriber_ids: Sequence[int]) -> dict[int,
 
 def last_sent_at(session: Session, subscriber_ids: Sequence[int]) -> dict[int, datetime]:
     found: dict[int, datetime] = {}
-    for chunk in chunks(list(subscriber_ids)):
+    for chunk in id_chunks(session, list(subscriber_ids)):
         query = (
             select(DeliveryRow.subscriber_id, func.max(DeliveryRow.sent_at))
-            .where(DeliveryRow.subscriber_id.in_(chunk), DeliveryRow.status == "sent")
+            .where(among(session, DeliveryRow.subscriber_id, chunk), DeliveryRow.status == "sent")
             .group_by(DeliveryRow.subscriber_id)
         )
         for subscriber_id, when in session.execute(query):
