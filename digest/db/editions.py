@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select, text, update
 from sqlalchemy.orm import Session
@@ -23,7 +24,7 @@ from digest.db.models import (
     SentPaperRow,
     SubscriberRow,
 )
-from digest.db.statements import chunks, insert, table
+from digest.db.statements import among, chunks, id_chunks, insert, table
 from digest.domain import Pick
 from digest.schedule import EditionSlot
 
@@ -65,6 +66,13 @@ def editions_by_ids(session: Session, ids: Iterable[int]) -> dict[int, EditionRo
 
 def ensure_deliveries(session: Session, pairs: Sequence[tuple[int, int]], now: datetime) -> None:
     """One pending ledger row per (subscriber, edition); existing rows are left alone."""
+    if session.get_bind().dialect.name == "postgresql":  # one statement of two arrays
+        for chunk in chunks(pairs, 50_000):
+            session.execute(
+                _ENSURE_UNNEST,
+                {"sub": [s for s, _ in chunk], "ed": [e for _, e in chunk], "now": now},
+            )
+        return
     for chunk in chunks(pairs):
         session.execute(
             insert(session, DeliveryRow)
@@ -83,6 +91,19 @@ def ensure_deliveries(session: Session, pairs: Sequence[tuple[int, int]], now: d
             )
             .on_conflict_do_nothing(index_elements=["subscriber_id", "edition_id"])
         )
+
+
+# The PostgreSQL form of ensure_deliveries: as 500-row VALUES lists of six parameters a
+# row, SQLAlchemy compiled and psycopg parsed 3,000 placeholders a statement (about
+# 0.13 ms of the planner's CPU a reader); two integer arrays cost a few ms for 5,000.
+_ENSURE_UNNEST = text(
+    "INSERT INTO deliveries (subscriber_id, edition_id, status, attempts, created_at, "
+    "updated_at) "
+    "SELECT s, e, 'pending', 0, CAST(:now AS TIMESTAMP WITH TIME ZONE), "
+    "CAST(:now AS TIMESTAMP WITH TIME ZONE) "
+    "FROM unnest(CAST(:sub AS INTEGER[]), CAST(:ed AS INTEGER[])) AS v(s, e) "
+    "ON CONFLICT (subscriber_id, edition_id) DO NOTHING"
+)
 
 
 def deliveries_for(session: Session, pairs: Sequence[tuple[int, int]]) -> list[DeliveryRow]:
@@ -173,13 +194,12 @@ def store_picks(session: Session, picks: Sequence[tuple[int, Sequence[Pick]]]) -
     if not picks:
         return
     if session.get_bind().dialect.name == "postgresql":  # one statement, not one a row
+        # Each row's picks as the JSON column writes them (SQLAlchemy's default, json.dumps),
+        # sent as one JSON array: as an array of 5,000 JSON strings, psycopg spent about
+        # 1.1 s of client CPU a chunk quoting them (0.2 ms a reader), as one text 9 ms.
+        joined = ",".join(json.dumps([p.to_json() for p in chosen]) for _, chosen in picks)
         session.execute(
-            _STORE_PICKS_UNNEST,
-            {
-                "row_id": [i for i, _ in picks],
-                # as the JSON column writes them (SQLAlchemy's default, json.dumps)
-                "row_picks": [json.dumps([p.to_json() for p in chosen]) for _, chosen in picks],
-            },
+            _STORE_PICKS_UNNEST, {"row_id": [i for i, _ in picks], "row_picks": f"[{joined}]"}
         )
         return
     deliveries = table(DeliveryRow)
@@ -192,10 +212,14 @@ def store_picks(session: Session, picks: Sequence[tuple[int, Sequence[Pick]]]) -
     session.execute(statement, rows)
 
 
+# The n-th id gets the n-th element of the JSON array (json_array_elements gives each
+# element's text as it was sent).
 _STORE_PICKS_UNNEST = text(
     "UPDATE deliveries SET picks = v.picks "
-    "FROM unnest(CAST(:row_id AS INTEGER[]), CAST(:row_picks AS JSON[])) AS v(id, picks) "
-    "WHERE deliveries.id = v.id AND deliveries.picks IS NULL"
+    "FROM unnest(CAST(:row_id AS INTEGER[])) WITH ORDINALITY AS i(id, n) "
+    "JOIN json_array_elements(CAST(:row_picks AS JSON)) WITH ORDINALITY AS v(picks, n) "
+    "USING (n) "
+    "WHERE deliveries.id = i.id AND deliveries.picks IS NULL"
 )
 
 
@@ -204,9 +228,9 @@ def unranked_rows(session: Session, ids: Sequence[int]) -> list[tuple[int, int]]
     row id: what an edition still has to rank (columns only, no ORM objects)."""
     deliveries = table(DeliveryRow)
     found: list[tuple[int, int]] = []
-    for chunk in chunks(list(ids)):
+    for chunk in id_chunks(session, list(ids)):
         statement = select(deliveries.c.id, deliveries.c.subscriber_id).where(
-            deliveries.c.id.in_(chunk),
+            among(session, deliveries.c.id, chunk),
             deliveries.c.picks.is_(None),
             deliveries.c.status.in_(("pending", "retry")),
         )
@@ -214,18 +238,44 @@ def unranked_rows(session: Session, ids: Sequence[int]) -> list[tuple[int, int]]
     return sorted(found)
 
 
+@dataclass(frozen=True, slots=True)
+class BatchRow:
+    """What sending reads of a ledger row."""
+
+    id: int
+    subscriber_id: int
+    edition_id: int
+    status: str
+    attempts: int
+    picks: list[dict[str, Any]] | None
+
+
+def batch_rows(session: Session, ids: Sequence[int]) -> list[BatchRow]:
+    """These ledger rows as :class:`BatchRow`, by id: columns, not ORM objects (a worker
+    reads every row it sends)."""
+    deliveries = table(DeliveryRow)
+    columns = [deliveries.c[field.name] for field in fields(BatchRow)]
+    rows: list[BatchRow] = []
+    for chunk in id_chunks(session, list(ids)):
+        statement = select(*columns).where(among(session, deliveries.c.id, chunk))
+        rows.extend(BatchRow(*row) for row in session.execute(statement))
+    return sorted(rows, key=lambda r: r.id)
+
+
 def load_deliveries(session: Session, ids: Sequence[int]) -> list[DeliveryRow]:
     rows: list[DeliveryRow] = []
-    for chunk in chunks(list(ids)):
-        rows.extend(session.scalars(select(DeliveryRow).where(DeliveryRow.id.in_(chunk))))
+    for chunk in id_chunks(session, list(ids)):
+        rows.extend(
+            session.scalars(select(DeliveryRow).where(among(session, DeliveryRow.id, chunk)))
+        )
     return sorted(rows, key=lambda r: r.id)
 
 
 def sent_paper_ids(session: Session, subscriber_ids: Sequence[int]) -> dict[int, set[str]]:
     sent: dict[int, set[str]] = {}
-    for chunk in chunks(list(subscriber_ids)):
+    for chunk in id_chunks(session, list(subscriber_ids)):
         query = select(SentPaperRow.subscriber_id, SentPaperRow.paper_id).where(
-            SentPaperRow.subscriber_id.in_(chunk)
+            among(session, SentPaperRow.subscriber_id, chunk)
         )
         for subscriber_id, paper_id in session.execute(query):
             sent.setdefault(subscriber_id, set()).add(paper_id)
@@ -234,10 +284,10 @@ def sent_paper_ids(session: Session, subscriber_ids: Sequence[int]) -> dict[int,
 
 def last_sent_at(session: Session, subscriber_ids: Sequence[int]) -> dict[int, datetime]:
     found: dict[int, datetime] = {}
-    for chunk in chunks(list(subscriber_ids)):
+    for chunk in id_chunks(session, list(subscriber_ids)):
         query = (
             select(DeliveryRow.subscriber_id, func.max(DeliveryRow.sent_at))
-            .where(DeliveryRow.subscriber_id.in_(chunk), DeliveryRow.status == "sent")
+            .where(among(session, DeliveryRow.subscriber_id, chunk), DeliveryRow.status == "sent")
             .group_by(DeliveryRow.subscriber_id)
         )
         for subscriber_id, when in session.execute(query):

@@ -13,7 +13,7 @@ from digest.db.models import (
     FEEDBACK_KINDS,
     FeedbackEventRow,
 )
-from digest.db.statements import chunks
+from digest.db.statements import among, id_chunks
 from digest.domain import FeedbackEvent
 from digest.errors import InputError
 
@@ -38,10 +38,10 @@ def feedback_for(
 ) -> dict[int, list[FeedbackEvent]]:
     """Each subscriber's feedback events, oldest first (at most ``limit`` newest each)."""
     found: dict[int, list[FeedbackEvent]] = {}
-    for chunk in chunks(list(subscriber_ids)):
+    for chunk in id_chunks(session, list(subscriber_ids)):
         query = (
             select(FeedbackEventRow)
-            .where(FeedbackEventRow.subscriber_id.in_(chunk))
+            .where(among(session, FeedbackEventRow.subscriber_id, chunk))
             .order_by(FeedbackEventRow.subscriber_id, FeedbackEventRow.created_at)
         )
         for row in session.scalars(query):

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Exists,
+    Integer,
     Update,
     and_,
     bindparam,
@@ -100,21 +101,30 @@ _SENT = (
 
 # The claim of the next row and the "sent" record of the previous one, in one statement
 # of the send loop (one round trip and one commit instead of two). Each row changes only
-# from its own states, as in _CLAIM and _SENT; RETURNING says which did.
+# from its own states, as in _CLAIM and _SENT; RETURNING says which did. The two rows are
+# found by their ids alone (the states are tested inside a CASE, where no index can
+# match them): written as an OR of the two cases, the planner could serve the record's
+# case from an index on ``status`` whenever statistics said ``sending`` was rare, and
+# then read every ``sending`` entry of that index, dead ones included, on every claim.
 _IS_CLAIM = deliveries.c.id == bindparam("row_id")
 _CLAIM_AND_SENT = (
     update(deliveries)
     .where(
-        or_(
-            and_(
+        deliveries.c.id.in_(
+            [bindparam("row_id", type_=Integer()), bindparam("sent_id", type_=Integer())]
+        ),
+        case(
+            (
                 _IS_CLAIM,
-                or_(*(deliveries.c.status == state for state in OPEN)),
-                (deliveries.c.next_attempt_at.is_(None))
-                | (deliveries.c.next_attempt_at <= bindparam("now")),
-                reader_is_active(),
+                and_(
+                    or_(*(deliveries.c.status == state for state in OPEN)),
+                    (deliveries.c.next_attempt_at.is_(None))
+                    | (deliveries.c.next_attempt_at <= bindparam("now")),
+                    reader_is_active(),
+                ),
             ),
-            and_(deliveries.c.id == bindparam("sent_id"), deliveries.c.status == "sending"),
-        )
+            else_=deliveries.c.status == "sending",
+        ),
     )
     .values(
         status=case((_IS_CLAIM, "sending"), else_="sent"),
@@ -372,10 +382,15 @@ def prune_settled(db: Executor, before: datetime) -> int:
     unknown rows say nothing the next edition needs. What keeps a paper from reaching a
     reader twice is ``sent_papers``, which stays; open rows (pending, retry, sending) stay
     whatever their age. Returns the number of rows deleted."""
-    statement = deliveries.delete().where(
-        deliveries.c.created_at < before, deliveries.c.status.in_(SETTLED)
+    pruned = and_(deliveries.c.created_at < before, deliveries.c.status.in_(SETTLED))
+    # sent_papers.delivery_id has no foreign key (migration 0010): cleared here, as its
+    # ON DELETE SET NULL did, so it never names a row that is gone.
+    db.execute(
+        update(sent_papers)
+        .where(sent_papers.c.delivery_id.in_(select(deliveries.c.id).where(pruned)))
+        .values(delivery_id=None)
     )
-    return affected(db.execute(statement))
+    return affected(db.execute(deliveries.delete().where(pruned)))
 
 
 def expire_leases(db: Executor, now: datetime) -> int:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -250,16 +251,21 @@ class DeliveryRow(Base):
 
     __tablename__ = "deliveries"
     __table_args__ = (
-        UniqueConstraint("subscriber_id", "edition_id"),
-        Index("ix_deliveries_status_next", "status", "next_attempt_at"),
+        UniqueConstraint("subscriber_id", "edition_id"),  # also serves by-reader reads
         Index("ix_deliveries_edition_status", "edition_id", "status"),
+        # Expired leases (ledger.expire_leases): a row has a lease only while 'sending'.
+        # Not on status, so that no plan serves "status = 'sending'" from it (migration 0010).
+        Index(
+            "ix_deliveries_lease_until",
+            "lease_until",
+            postgresql_where=text("lease_until IS NOT NULL"),
+            sqlite_where=text("lease_until IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
-    subscriber_id: Mapped[int] = mapped_column(
-        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
-    )
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(12), default="pending")
     picks: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
     message_id: Mapped[str | None] = mapped_column(String(255))
@@ -282,9 +288,9 @@ class SentPaperRow(Base):
         ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
     )
     paper_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    delivery_id: Mapped[int | None] = mapped_column(
-        ForeignKey("deliveries.id", ondelete="SET NULL")
-    )
+    # The ledger row it went with; no foreign key (a referential check a paper sent, on the
+    # send loop's path): retention clears it (ledger.prune_settled), as SET NULL did.
+    delivery_id: Mapped[int | None]
     sent_at: Mapped[datetime]
 
 

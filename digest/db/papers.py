@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from digest.db.bulk import write_papers_pg, write_papers_sqlite
 from digest.db.models import PaperRow, PaperSightingRow
-from digest.db.statements import chunks, table
+from digest.db.statements import among, id_chunks, table
 from digest.domain import Paper
 from digest.ingest.merge import CONTENT, Row, merge_row, new_row, record_hash, same_content
 
@@ -265,8 +265,8 @@ def papers_seen_since(session: Session, since: datetime) -> list[tuple[Paper, da
 def papers_by_ids(session: Session, ids: Iterable[str]) -> dict[str, Paper]:
     wanted = list(dict.fromkeys(ids))
     found: dict[str, Paper] = {}
-    for chunk in chunks(wanted):
-        for row in session.scalars(select(PaperRow).where(PaperRow.id.in_(chunk))):
+    for chunk in id_chunks(session, wanted):
+        for row in session.scalars(select(PaperRow).where(among(session, PaperRow.id, chunk))):
             found[row.id] = paper_from_row(row)
     return found
 

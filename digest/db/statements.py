@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import CursorResult, Result, Table
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy import ARRAY, ColumnElement, CursorResult, Result, Table, any_, literal
+from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session
 
 if TYPE_CHECKING:
     from sqlalchemy.dialects import postgresql, sqlite
@@ -23,6 +23,33 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     """``items`` in consecutive slices of at most ``size``."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+# Values per ``column = ANY(array)`` on PostgreSQL: one parameter instead of an IN list,
+# each of whose values cost SQLAlchemy and psycopg about 15 us of client CPU (an IN list of
+# 2,000 ids: 30 ms; one array of 5,000 integers: 5 ms).
+ARRAY_CHUNK = 50_000
+
+
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def id_chunks(session: Session, items: Sequence[T]) -> Iterator[Sequence[T]]:
+    """``items`` in slices for :func:`among`: one IN list's worth, or an array's on
+    PostgreSQL."""
+    return chunks(items, ARRAY_CHUNK if _postgres(session) else CHUNK)
+
+
+def among(
+    session: Session, column: ColumnElement[T] | QueryableAttribute[T], values: Sequence[T]
+) -> ColumnElement[bool]:
+    """``column IN values`` (a slice of :func:`id_chunks`): on PostgreSQL ``column =
+    ANY(:values)``, one array parameter; elsewhere an IN list."""
+    if _postgres(session):
+        element = column.expression if isinstance(column, QueryableAttribute) else column
+        return element == any_(literal(list(values), ARRAY(element.type)))
+    return column.in_(values)
 
 
 def insert(session: Session, model: type) -> postgresql.Insert | sqlite.Insert:

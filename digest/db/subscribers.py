@@ -15,7 +15,7 @@ from digest.db.models import (
     InterestRow,
     SubscriberRow,
 )
-from digest.db.statements import chunks
+from digest.db.statements import among, id_chunks
 from digest.domain import Profile, SubscriberInfo
 from digest.errors import InputError, NotFoundError
 from digest.subscriber_spec import (
@@ -55,8 +55,8 @@ def list_subscribers(session: Session, status: str | None = None) -> list[Subscr
 def subscribers_by_ids(session: Session, ids: Iterable[int]) -> dict[int, SubscriberRow]:
     wanted = list(dict.fromkeys(ids))
     found: dict[int, SubscriberRow] = {}
-    for chunk in chunks(wanted):
-        for row in session.scalars(_subscribers().where(SubscriberRow.id.in_(chunk))):
+    for chunk in id_chunks(session, wanted):
+        for row in session.scalars(_subscribers().where(among(session, SubscriberRow.id, chunk))):
             found[row.id] = row
     return found
 
@@ -165,14 +165,16 @@ def readers_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Reader]:
     edition, and ORM objects with their interests cost it about 60 us a reader."""
     wanted = list(dict.fromkeys(ids))
     found: dict[int, Reader] = {}
-    for chunk in chunks(wanted):
+    for chunk in id_chunks(session, wanted):
         schedule = session.execute(
-            select(SubscriberRow.id, SubscriberRow.frequency).where(SubscriberRow.id.in_(chunk))
+            select(SubscriberRow.id, SubscriberRow.frequency).where(
+                among(session, SubscriberRow.id, chunk)
+            )
         ).all()
         pairs: dict[int, list[tuple[str, str]]] = {}
         interests = (
             select(InterestRow.subscriber_id, InterestRow.kind, InterestRow.value)
-            .where(InterestRow.subscriber_id.in_(chunk))
+            .where(among(session, InterestRow.subscriber_id, chunk))
             .order_by(InterestRow.id)  # the relationship's order
         )
         for subscriber_id, kind, value in session.execute(interests):
@@ -182,6 +184,69 @@ def readers_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Reader]:
             found[subscriber_id] = Reader(
                 subscriber_id, frequency, profile_of(subscriber_id, lists)
             )
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """What rendering a digest reads of its reader: their info, and whether nothing in
+    their profile can steer ranking (the email then says how to add interests)."""
+
+    info: SubscriberInfo
+    cold_start: bool
+
+
+def recipient_from_row(row: SubscriberRow) -> Recipient:
+    return Recipient(info_from_row(row), profile_from_row(row).is_empty)
+
+
+_INFO_COLUMNS = (
+    SubscriberRow.id,
+    SubscriberRow.email,
+    SubscriberRow.name,
+    SubscriberRow.timezone,
+    SubscriberRow.frequency,
+    SubscriberRow.delivery_hour,
+    SubscriberRow.created_at,
+    SubscriberRow.link_id,
+    SubscriberRow.weekday,
+    SubscriberRow.greeting_name,
+)
+
+
+def recipients_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Recipient]:
+    """The same as :func:`recipient_from_row` for these subscribers, read as columns, two
+    statements a chunk: a worker reads every reader it sends to, and ORM objects with
+    their interests cost it about a tenth of a message's CPU."""
+    wanted = list(dict.fromkeys(ids))
+    found: dict[int, Recipient] = {}
+    for chunk in id_chunks(session, wanted):
+        rows = session.execute(
+            select(*_INFO_COLUMNS).where(among(session, SubscriberRow.id, chunk))
+        ).all()
+        pairs: dict[int, list[tuple[str, str]]] = {}
+        interests = (
+            select(InterestRow.subscriber_id, InterestRow.kind, InterestRow.value)
+            .where(among(session, InterestRow.subscriber_id, chunk))
+            .order_by(InterestRow.id)
+        )
+        for subscriber_id, kind, value in session.execute(interests):
+            pairs.setdefault(subscriber_id, []).append((kind, value))
+        for row in rows:
+            profile = profile_of(row.id, interest_lists(pairs.get(row.id, ())))
+            info = SubscriberInfo(
+                id=row.id,
+                email=row.email,
+                name=row.name,
+                timezone=row.timezone,
+                frequency=row.frequency,
+                delivery_hour=row.delivery_hour,
+                created_at=row.created_at,
+                link_id=row.link_id,
+                weekday=row.weekday,
+                greeting_name=row.greeting_name,
+            )
+            found[row.id] = Recipient(info, profile.is_empty)
     return found
 
 

@@ -19,7 +19,7 @@ from digest.db.models import (
     EditionRow,
     SubscriberRow,
 )
-from digest.db.statements import chunks
+from digest.db.statements import among, id_chunks
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +33,10 @@ class LedgerState:
 def ledger_state(session: Session, delivery_ids: Sequence[int]) -> LedgerState:
     counts: Counter[str] = Counter()
     next_retry: datetime | None = None
-    for chunk in chunks(list(delivery_ids)):
+    for chunk in id_chunks(session, list(delivery_ids)):
         query = (
             select(DeliveryRow.status, func.count(), func.min(DeliveryRow.next_attempt_at))
-            .where(DeliveryRow.id.in_(chunk))
+            .where(among(session, DeliveryRow.id, chunk))
             .group_by(DeliveryRow.status)
         )
         for status, count, earliest in session.execute(query):
@@ -50,9 +50,9 @@ def unsettled(session: Session, delivery_ids: Sequence[int], now: datetime) -> d
     """Rows still to be handled now: ``pending``, ``sending``, or ``retry`` whose time has
     come (id -> status). A retry due later is settled for this pass."""
     found: dict[int, str] = {}
-    for chunk in chunks(list(delivery_ids)):
+    for chunk in id_chunks(session, list(delivery_ids)):
         query = select(DeliveryRow.id, DeliveryRow.status).where(
-            DeliveryRow.id.in_(chunk),
+            among(session, DeliveryRow.id, chunk),
             or_(
                 DeliveryRow.status.in_(("pending", "sending")),
                 and_(
@@ -68,8 +68,10 @@ def unsettled(session: Session, delivery_ids: Sequence[int], now: datetime) -> d
 def edition_ids_of(session: Session, delivery_ids: Sequence[int]) -> list[int]:
     """The editions these ledger rows belong to."""
     found: set[int] = set()
-    for chunk in chunks(list(delivery_ids)):
-        query = select(DeliveryRow.edition_id).where(DeliveryRow.id.in_(chunk)).distinct()
+    for chunk in id_chunks(session, list(delivery_ids)):
+        query = (
+            select(DeliveryRow.edition_id).where(among(session, DeliveryRow.id, chunk)).distinct()
+        )
         found.update(session.scalars(query))
     return sorted(found)
 
@@ -107,10 +109,10 @@ def note_session_error(
 ) -> None:
     """A batch could not reach the relay: its ``pending`` rows keep their state and carry
     the reason (a pending row has no error otherwise), for the run that waits on them."""
-    for chunk in chunks(list(delivery_ids)):
+    for chunk in id_chunks(session, list(delivery_ids)):
         session.execute(
             update(DeliveryRow)
-            .where(DeliveryRow.id.in_(chunk), DeliveryRow.status == "pending")
+            .where(among(session, DeliveryRow.id, chunk), DeliveryRow.status == "pending")
             .values(last_error=reason[:2000], updated_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -119,11 +121,11 @@ def note_session_error(
 def session_errors(session: Session, delivery_ids: Sequence[int], since: datetime) -> list[str]:
     """The distinct relay errors noted on open rows since ``since`` (a run's start)."""
     errors: list[str] = []
-    for chunk in chunks(list(delivery_ids)):
+    for chunk in id_chunks(session, list(delivery_ids)):
         query = (
             select(DeliveryRow.last_error)
             .where(
-                DeliveryRow.id.in_(chunk),
+                among(session, DeliveryRow.id, chunk),
                 DeliveryRow.status == "pending",
                 DeliveryRow.last_error.is_not(None),
                 DeliveryRow.updated_at >= since,
@@ -137,7 +139,7 @@ def session_errors(session: Session, delivery_ids: Sequence[int], since: datetim
 def outcomes_of(session: Session, delivery_ids: Sequence[int]) -> list[dict[str, object]]:
     """Where each row stands, as a run reports it (for rows delivered by workers)."""
     found: list[dict[str, object]] = []
-    for chunk in chunks(list(delivery_ids)):
+    for chunk in id_chunks(session, list(delivery_ids)):
         query = (
             select(
                 DeliveryRow.id,
@@ -149,7 +151,7 @@ def outcomes_of(session: Session, delivery_ids: Sequence[int]) -> list[dict[str,
             )
             .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
             .join(EditionRow, EditionRow.id == DeliveryRow.edition_id)
-            .where(DeliveryRow.id.in_(chunk))
+            .where(among(session, DeliveryRow.id, chunk))
         )
         for delivery_id, email, edition, status, error, message_id in session.execute(query):
             outcome: dict[str, object] = {

@@ -26,13 +26,14 @@ from sqlalchemy.orm import Session
 from digest import rank as ranking  # the ranker itself (scikit-learn) loads on first use
 from digest.db import accounts, bounces, ledger, tracking
 from digest.db.editions import (
+    BatchRow,
+    batch_rows,
     claimable,
     due_fields,
     editions_by_ids,
     ensure_deliveries,
     get_or_create_edition,
     last_sent_at,
-    load_deliveries,
     pause_edition,
     planned_rows,
     sent_paper_ids,
@@ -44,11 +45,12 @@ from digest.db.models import DeliveryRow, EditionRow, SubscriberRow
 from digest.db.papers import papers_by_ids, papers_seen_since
 from digest.db.subscribers import (
     Reader,
+    Recipient,
     get_subscriber,
-    info_from_row,
-    profile_from_row,
     reader_from_row,
     readers_by_ids,
+    recipient_from_row,
+    recipients_by_ids,
     subscribers_by_ids,
 )
 from digest.db.vectors import embeddings_for
@@ -153,15 +155,15 @@ def deliver_batch(rt: Runtime, delivery_ids: Sequence[int]) -> BatchResult:
     now = rt.clock()
     with rt.db.session() as session:
         deliveries = [
-            d for d in load_deliveries(session, delivery_ids) if d.status in ("pending", "retry")
+            d for d in batch_rows(session, delivery_ids) if d.status in ("pending", "retry")
         ]
-        subscribers = subscribers_by_ids(session, [d.subscriber_id for d in deliveries])
+        recipients = recipients_by_ids(session, [d.subscriber_id for d in deliveries])
         editions = editions_by_ids(session, [d.edition_id for d in deliveries])
         unranked = [d for d in deliveries if d.picks is None]
-        _choose_picks(rt, session, unranked, subscribers, now)
+        _choose_picks(rt, session, unranked, now)
     if unranked:  # re-read: a concurrent batch may have stored picks first
         with rt.db.session() as session:
-            deliveries = load_deliveries(session, [d.id for d in deliveries])
+            deliveries = batch_rows(session, [d.id for d in deliveries])
     wanted = {p["id"] for d in deliveries for p in d.picks or []}
     papers = _known_papers(rt, editions.values(), wanted)
     if len(papers) < len(wanted):
@@ -191,7 +193,7 @@ def deliver_batch(rt: Runtime, delivery_ids: Sequence[int]) -> BatchResult:
                         conn,
                         sent,
                         delivery,
-                        subscribers[delivery.subscriber_id],
+                        recipients[delivery.subscriber_id],
                         editions[delivery.edition_id],
                         papers,
                         prepared,
@@ -238,16 +240,12 @@ def _known_papers(
     return found
 
 
-def _choose_picks(
-    rt: Runtime,
-    session: Session,
-    deliveries: list[DeliveryRow],
-    subscribers: dict[int, SubscriberRow],
-    now: datetime,
-) -> None:
-    """Rank for every row of the batch at once and store the picks on the rows."""
+def _choose_picks(rt: Runtime, session: Session, deliveries: list[BatchRow], now: datetime) -> None:
+    """Rank for every row of the batch at once and store the picks on the rows (rows
+    planned by an older version: the planner stores picks before fan-out)."""
     if not deliveries:
         return
+    subscribers = subscribers_by_ids(session, [d.subscriber_id for d in deliveries])
     ranked = compute_picks(rt, session, [subscribers[d.subscriber_id] for d in deliveries], now)
     store_picks(session, [(d.id, picks) for d, picks in zip(deliveries, ranked, strict=True)])
 
@@ -460,7 +458,7 @@ def preview(rt: Runtime, email: str) -> RenderedEmail | None:
         slot = edition_for(subscriber.frequency, now, subscriber.timezone)
         rendered = render_for(
             rt,
-            subscriber,
+            recipient_from_row(subscriber),
             EditionInfo(slot.key, slot.period_start),
             picks,
             papers,
@@ -475,8 +473,8 @@ def _deliver_one(
     transport: Transport,
     conn: Connection,
     sent: ledger.SentRecords,
-    delivery: DeliveryRow,
-    subscriber: SubscriberRow,
+    delivery: BatchRow,
+    recipient: Recipient,
     edition: EditionRow,
     papers: dict[str, Paper],
     prepared: dict[str, PreparedEdition] | None = None,
@@ -485,9 +483,10 @@ def _deliver_one(
     envelope is accepted and right before DATA; whatever goes wrong after it becomes an
     outcome on the row. ``conn`` is in autocommit: each ledger step is durable at once;
     ``sent`` takes the "sent" record, written with the next claim (or at the batch's end)."""
+    address = recipient.info.email
     outcome: dict[str, object] = {
         "delivery": delivery.id,
-        "email": subscriber.email,
+        "email": address,
         "edition": edition.key,
         "papers": len(delivery.picks or []),
     }
@@ -509,10 +508,10 @@ def _deliver_one(
             return outcome | {"status": "skipped", "detail": "no new papers match"}
         return outcome | {"status": "not claimed", "detail": "another worker has it"}
     try:
-        email = render_delivery(rt, delivery, subscriber, edition, papers, prepared)
-        name = f"{edition.key.replace(':', '-')}_{subscriber.email}"
+        email = render_delivery(rt, delivery, recipient, edition, papers, prepared)
+        name = f"{edition.key.replace(':', '-')}_{address}"
         rt.throttle.acquire(max_wait=THROTTLE_MAX_WAIT)  # before the claim: RateLimited stops
-        message = rt.outgoing(email, subscriber.email, name, delivery.id)
+        message = rt.outgoing(email, address, name, delivery.id)
         reply = transport.send(message, before_data=claim)
     except SessionError as exc:
         if claimed:  # DATA was refused for the whole session: nothing was handed over
@@ -543,7 +542,7 @@ def _not_claimed(rt: Runtime, conn: Connection, outcome: dict[str, object]) -> d
 
 def _record_failure(
     rt: Runtime,
-    delivery: DeliveryRow,
+    delivery: BatchRow,
     outcome: dict[str, object],
     error: TransportError | str,
     *,
@@ -613,8 +612,8 @@ def message_id_for(rt: Runtime, delivery_id: int, edition_key: str) -> str:
 
 def render_delivery(
     rt: Runtime,
-    delivery: DeliveryRow,
-    subscriber: SubscriberRow,
+    delivery: DeliveryRow | BatchRow,
+    recipient: Recipient,
     edition: EditionRow,
     papers: dict[str, Paper],
     prepared: dict[str, PreparedEdition] | None = None,
@@ -626,7 +625,7 @@ def render_delivery(
     picks = [Pick.from_json(p) for p in (delivery.picks or [])]
     return render_for(
         rt,
-        subscriber,
+        recipient,
         EditionInfo(edition.key, edition.period_start),
         picks,
         papers,
@@ -639,7 +638,7 @@ def render_delivery(
 
 def render_for(
     rt: Runtime,
-    subscriber: SubscriberRow,
+    recipient: Recipient,
     edition: EditionInfo,
     picks: Sequence[Pick],
     papers: dict[str, Paper],
@@ -654,7 +653,7 @@ def render_for(
     ``delivery_id``: the ledger row whose ``picks`` these are, for short feedback links
     (a paper's position in ``picks`` is its position in that row; without a row, as in
     ``digest preview``, the links take the long form)."""
-    info = info_from_row(subscriber)
+    info = recipient.info
     cache = {} if prepared is None else prepared
     if edition.key not in cache:
         cache[edition.key] = rt.renderer.edition(edition, dict(papers))
@@ -667,6 +666,6 @@ def render_for(
         ),
         message_id=message_id,
         when=rt.clock(),
-        cold_start=profile_from_row(subscriber).is_empty,
+        cold_start=recipient.cold_start,
         whole=whole,
     )

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from digest.db import accounts
 from digest.db.papers import papers_by_ids
+from digest.db.subscribers import recipient_from_row
 from digest.pipeline.runtime import Runtime
 from digest.pipeline.service import render_delivery
 from digest.web.security import EMAIL_CSP
@@ -57,4 +58,5 @@ def _render(session: Session, rt: Runtime, link_id: str, edition_key: str) -> st
     delivery, edition = found
     picks = [str(p["id"]) for p in delivery.picks or []]
     papers = papers_by_ids(session, picks)
-    return render_delivery(rt, delivery, row, edition, papers, whole=True).html  # every paper
+    recipient = recipient_from_row(row)
+    return render_delivery(rt, delivery, recipient, edition, papers, whole=True).html
