@@ -5,7 +5,7 @@ the plain data the rest of the code speaks (``SubscriberSpec``, ``Profile``,
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from sqlalchemy import Select, select
@@ -200,18 +200,9 @@ def recipient_from_row(row: SubscriberRow) -> Recipient:
     return Recipient(info_from_row(row), profile_from_row(row).is_empty)
 
 
-_INFO_COLUMNS = (
-    SubscriberRow.id,
-    SubscriberRow.email,
-    SubscriberRow.name,
-    SubscriberRow.timezone,
-    SubscriberRow.frequency,
-    SubscriberRow.delivery_hour,
-    SubscriberRow.created_at,
-    SubscriberRow.link_id,
-    SubscriberRow.weekday,
-    SubscriberRow.greeting_name,
-)
+# SubscriberInfo's fields, in its order: a row of these columns is its positional arguments.
+_INFO_FIELDS = tuple(f.name for f in fields(SubscriberInfo))
+_INFO_COLUMNS = tuple(getattr(SubscriberRow, name) for name in _INFO_FIELDS)
 
 
 def recipients_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Recipient]:
@@ -234,32 +225,9 @@ def recipients_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Recipie
             pairs.setdefault(subscriber_id, []).append((kind, value))
         for row in rows:
             profile = profile_of(row.id, interest_lists(pairs.get(row.id, ())))
-            info = SubscriberInfo(
-                id=row.id,
-                email=row.email,
-                name=row.name,
-                timezone=row.timezone,
-                frequency=row.frequency,
-                delivery_hour=row.delivery_hour,
-                created_at=row.created_at,
-                link_id=row.link_id,
-                weekday=row.weekday,
-                greeting_name=row.greeting_name,
-            )
-            found[row.id] = Recipient(info, profile.is_empty)
+            found[row.id] = Recipient(SubscriberInfo(*row), profile.is_empty)
     return found
 
 
 def info_from_row(row: SubscriberRow) -> SubscriberInfo:
-    return SubscriberInfo(
-        id=row.id,
-        email=row.email,
-        name=row.name,
-        timezone=row.timezone,
-        frequency=row.frequency,
-        delivery_hour=row.delivery_hour,
-        created_at=row.created_at,
-        link_id=row.link_id,
-        weekday=row.weekday,
-        greeting_name=row.greeting_name,
-    )
+    return SubscriberInfo(*(getattr(row, name) for name in _INFO_FIELDS))

@@ -36,3 +36,22 @@ def test_readers_as_columns_are_the_orm_profiles(db: Database) -> None:
     assert readers[ids[1]].frequency == "weekly"
     assert readers[ids[1]].profile.topics == ("zeta topic", "alpha topic", "language models")
     assert readers[ids[0]].profile.is_empty
+
+
+def test_recipients_as_columns_are_the_orms(db: Database) -> None:
+    """Workers read the readers they send to as columns (``recipients_by_ids``)."""
+    specs = [
+        {"email": "a@example.org", "name": "Ada Lovelace", "greeting_name": "Ada"},
+        {"email": "b@example.org", "timezone": "Asia/Tokyo", "frequency": "weekly", "weekday": 4},
+        {"email": "c@example.org", "topics": ["speech"], "delivery_hour": 18},
+    ]
+    with db.session() as session:
+        ids = [subscribers.add_subscriber(session, validate_spec(s), T0).id for s in specs]
+    with db.session() as session:
+        rows = subscribers.subscribers_by_ids(session, ids)
+        recipients = subscribers.recipients_by_ids(session, [*reversed(ids), 10**9])
+    assert set(recipients) == set(ids)
+    for i in ids:
+        assert recipients[i] == subscribers.recipient_from_row(rows[i])
+    assert recipients[ids[1]].info.timezone == "Asia/Tokyo"
+    assert recipients[ids[0]].info.greeting_name == "Ada"
