@@ -50,9 +50,10 @@ class Transport(Protocol):
     def send(self, message: OutgoingMessage, before_data: BeforeData | None = None) -> str | None:
         """Deliver one message; return the server's reply (or a description).
 
-        ``before_data`` is called once the relay has accepted the envelope, right before
-        the message itself is handed over (the ledger's claim): when it returns False the
-        transaction is abandoned and ``None`` returned. TransportError for this message
+        ``before_data`` is called before the message itself is handed over (the ledger's
+        claim): once the relay has accepted the envelope, or, with PIPELINING, while it is
+        answering it (a refusal then still raises, after the claim). When it returns False
+        the transaction is abandoned and ``None`` returned. TransportError for this message
         (``permanent`` or not), SessionError when the session itself failed and no later
         message of the batch can go either."""
 
@@ -192,23 +193,25 @@ class SmtpTransport:
         if conn.does_esmtp and conn.has_extn("size"):
             options.append(f"SIZE={len(message.data)}")
         try:
-            # The envelope first (MAIL, RCPT): nothing is handed over yet, so a refusal or
-            # a lost connection here leaves nothing in doubt. Then the caller's claim, then
-            # DATA: a row is in doubt only once DATA has begun.
             if conn.does_esmtp and conn.has_extn("pipelining"):
-                (code, text), rcpt = _pipelined_envelope(conn, message, options)
+                sent = self._pipelined(conn, message, options, before_data)
+                if sent is None:
+                    return None
+                code, text = sent
             else:
+                # The envelope first (MAIL, RCPT): nothing is handed over yet, so a refusal
+                # or a lost connection here leaves nothing in doubt. Then the caller's
+                # claim, then DATA: a row is in doubt only once DATA has begun.
                 code, text = conn.mail(message.sender, options)
-                rcpt = None
-            if code != 250:
-                self._envelope_refused(code, text, f"refused the sender {message.sender}")
-            code, text = rcpt or conn.rcpt(message.recipient)
-            if code not in (250, 251):
-                self._envelope_refused(code, text, "recipient refused:")
-            if before_data is not None and not before_data():
-                conn.rset()
-                return None
-            code, text = _data(conn, message.data)
+                if code != 250:
+                    self._envelope_refused(code, text, f"refused the sender {message.sender}")
+                code, text = conn.rcpt(message.recipient)
+                if code not in (250, 251):
+                    self._envelope_refused(code, text, "recipient refused:")
+                if before_data is not None and not self._before_data(before_data):
+                    conn.rset()
+                    return None
+                code, text = _data(conn, message.data)
         except smtplib.SMTPResponseException as exc:
             self._drop()
             if exc.smtp_code in SESSION_CODES:
@@ -229,6 +232,57 @@ class SmtpTransport:
                 f"server replied {code} {_text(text)}", permanent=500 <= code < 600, code=code
             )
         return f"{code} {_text(text)}"[:200]
+
+    def _pipelined(
+        self,
+        conn: smtplib.SMTP,
+        message: OutgoingMessage,
+        options: list[str],
+        before_data: BeforeData | None,
+    ) -> tuple[int, bytes] | None:
+        """MAIL, RCPT and DATA in one write (RFC 2920 PIPELINING), the caller's claim while
+        the relay answers them, then the message: two round trips to the relay instead of
+        four, and the database's (the claim's commit) overlapping the first.
+
+        The claim may run for an envelope the relay then refuses: the refusal is raised as
+        before and the caller records it on the claimed row (or releases the row, for a
+        session error). A DATA the relay accepted (354) but that must not go on (the row
+        was not ours, or the envelope was refused after all) can only be abandoned by
+        closing the connection: the relay discards a message whose end never came."""
+        if any(option.lower() == "smtputf8" for option in options):
+            conn.command_encoding = "utf-8"  # as SMTP.mail does
+        extra = " " + " ".join(options) if options else ""
+        conn.send(
+            f"MAIL FROM:{quoted_address(message.sender)}{extra}\r\n"
+            f"RCPT TO:{quoted_address(message.recipient)}\r\n"
+            "DATA\r\n"
+        )
+        ours = before_data is None or self._before_data(before_data)
+        mail, rcpt, data = conn.getreply(), conn.getreply(), conn.getreply()
+        accepted = mail[0] == 250 and rcpt[0] in (250, 251)
+        if data[0] == 354 and not (accepted and ours):
+            self._drop()  # a message begun: only closing the connection abandons it
+        if mail[0] != 250:
+            self._envelope_refused(*mail, f"refused the sender {message.sender}")
+        if rcpt[0] not in (250, 251):
+            self._envelope_refused(*rcpt, "recipient refused:")
+        if not ours:
+            if data[0] != 354:
+                self._reset()
+            return None
+        if data[0] != 354:
+            raise smtplib.SMTPDataError(*data)
+        conn.send(dot_stuffed(message.data))
+        return conn.getreply()
+
+    def _before_data(self, before_data: BeforeData) -> bool:
+        """The caller's claim; when it fails the connection is closed first, so the next
+        message never starts inside this one's open transaction."""
+        try:
+            return before_data()
+        except BaseException:
+            self._drop()
+            raise
 
     def _envelope_refused(self, code: int, text: bytes, what: str) -> None:
         """MAIL or RCPT refused: a session code ends the session (SessionError), a refused
@@ -264,24 +318,6 @@ class SmtpTransport:
                 pass
             finally:
                 self._drop()
-
-
-def _pipelined_envelope(
-    conn: smtplib.SMTP, message: OutgoingMessage, options: list[str]
-) -> tuple[tuple[int, bytes], tuple[int, bytes]]:
-    """MAIL and RCPT in one write, then both replies (RFC 2920 PIPELINING, when the relay
-    offers it): one round trip instead of two. The same commands as ``SMTP.mail`` and
-    ``SMTP.rcpt``; a refused MAIL makes the server refuse the RCPT too (503), and the
-    caller looks at MAIL's reply first."""
-    if any(option.lower() == "smtputf8" for option in options):
-        conn.command_encoding = "utf-8"  # as SMTP.mail does
-    extra = " " + " ".join(options) if options else ""
-    conn.send(
-        f"MAIL FROM:{quoted_address(message.sender)}{extra}\r\n"
-        f"RCPT TO:{quoted_address(message.recipient)}\r\n"
-    )
-    mail = conn.getreply()
-    return mail, conn.getreply()
 
 
 # A plain addr-spec (what digest's addresses and VERP senders are): quoted as "<addr>",

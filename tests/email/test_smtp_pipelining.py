@@ -1,5 +1,7 @@
-"""SmtpTransport against a relay that offers PIPELINING: MAIL and RCPT in one write, the
-claim still between the envelope and DATA, dot-stuffing byte for byte as smtplib's."""
+"""SmtpTransport against a relay that offers PIPELINING: MAIL, RCPT and DATA in one write,
+the claim while the relay answers them and before the message, dot-stuffing byte for byte
+as smtplib's; whatever happens, no message is ever handed over unclaimed and the next one
+never starts inside an abandoned transaction."""
 
 from __future__ import annotations
 
@@ -69,22 +71,141 @@ def test_pipelined_transactions(relay) -> None:  # type: ignore[no-untyped-def]
     assert transport._conn.has_extn("pipelining")
     claims: list[str] = []
     try:
-        with pytest.raises(TransportError) as refused:  # refused before any claim
+        with pytest.raises(TransportError) as refused:  # claimed, then refused: recorded
             transport.send(_message("gone@example.org", DATA), lambda: claims.append("x") or True)
-        assert refused.value.permanent and refused.value.code == 550 and not claims
-        # a lost claim: nothing handed over, the session goes on
+        assert refused.value.permanent and refused.value.code == 550 and claims == ["x"]
+        # a lost claim: nothing handed over (the relay had said 354: the connection closes)
         assert transport.send(_message("a@example.org", DATA), lambda: False) is None
         reply = transport.send(_message("b@example.org", DATA), lambda: claims.append("b") or True)
-        assert reply is not None and reply.startswith("250") and claims == ["b"]
+        assert reply is not None and reply.startswith("250") and claims == ["x", "b"]
         assert transport.send(_message("c@example.org", b"no final newline")) is not None
+        with pytest.raises(RuntimeError):  # the claim itself failed: nothing handed over
+            transport.send(_message("d@example.org", DATA), _raises)
+        assert transport.send(_message("e@example.org", DATA), lambda: True) is not None
     finally:
         transport.close()
     assert [(m[0], m[1]) for m in handler.received] == [
         ("bounces+d1@digest.test", ["b@example.org"]),
         ("bounces+d1@digest.test", ["c@example.org"]),
+        ("bounces+d1@digest.test", ["e@example.org"]),
     ]
     assert handler.received[0][2] == DATA  # un-stuffed by the server: the same bytes
     assert handler.received[1][2].rstrip(b"\r\n") == b"no final newline"
+    assert handler.received[2][2] == DATA  # not a byte of the abandoned one before it
+
+
+def _raises() -> bool:
+    raise RuntimeError("the database went away")
+
+
+class _ScriptedRelay:
+    """A relay on a socket of its own that logs each command line as it arrives and
+    answers from a script (aiosmtpd has no hook at the DATA command itself)."""
+
+    def __init__(self, replies: dict[str, bytes]):
+        import socket
+        import threading
+
+        self.replies = replies
+        self.lines: list[bytes] = []
+        self.closed_in_data = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self.listener.accept()
+        with conn, conn.makefile("rb") as lines:
+            conn.sendall(b"220 scripted ESMTP\r\n")
+            in_data = False
+            for line in lines:
+                if in_data:
+                    if line == b".\r\n":
+                        in_data = False
+                        conn.sendall(b"250 2.0.0 queued\r\n")
+                    continue
+                self.lines.append(line.rstrip())
+                verb = line.split(b" ", 1)[0].split(b":", 1)[0].strip().upper().decode()
+                if verb == "EHLO":
+                    conn.sendall(b"250-scripted\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
+                    continue
+                reply = self.replies.get(verb, b"250 OK")
+                conn.sendall(reply + b"\r\n")
+                in_data = verb == "DATA" and reply.startswith(b"354")
+                if verb == "QUIT":
+                    return
+            if in_data:
+                self.closed_in_data.set()  # the connection closed before the message ended
+
+    def close(self) -> None:
+        self.listener.close()
+        self.thread.join(timeout=5)
+
+
+def _commands(relay: _ScriptedRelay) -> list[str]:
+    return [line.split(b" ", 1)[0].split(b":", 1)[0].decode().upper() for line in relay.lines]
+
+
+def test_the_claim_runs_while_the_relay_answers_mail_rcpt_and_data() -> None:
+    """MAIL, RCPT and DATA are written before the claim runs: the relay has all three by
+    the time the claim is made, so the database's round trip and the relay's overlap."""
+    import time
+
+    relay = _ScriptedRelay({"DATA": b"354 go ahead"})
+    seen: list[list[str]] = []
+
+    def claim() -> bool:
+        deadline = time.monotonic() + 5
+        while "DATA" not in _commands(relay) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        seen.append(_commands(relay))
+        return True
+
+    transport = SmtpTransport(SmtpConfig(host="127.0.0.1", port=relay.port))
+    try:
+        reply = transport.send(_message("a@example.org", DATA), claim)
+    finally:
+        transport.close()
+        relay.close()
+    assert reply is not None and reply.startswith("250")
+    assert seen == [["EHLO", "MAIL", "RCPT", "DATA"]]
+
+
+@pytest.mark.parametrize("claimed", [False, True])
+def test_a_data_the_relay_began_but_that_must_not_go_on_is_abandoned(claimed: bool) -> None:
+    """The relay said 354 although the recipient was refused (or the row was not ours):
+    closing the connection is the only way to end that transaction without a message."""
+    refused = {"RCPT": b"550 5.1.1 no such user", "DATA": b"354 go ahead anyway"}
+    relay = _ScriptedRelay(refused if claimed else {"DATA": b"354 go ahead"})
+    transport = SmtpTransport(SmtpConfig(host="127.0.0.1", port=relay.port))
+    try:
+        if claimed:
+            with pytest.raises(TransportError) as error:
+                transport.send(_message("gone@example.org", DATA), lambda: True)
+            assert error.value.code == 550 and error.value.permanent
+        else:
+            assert transport.send(_message("a@example.org", DATA), lambda: False) is None
+        assert relay.closed_in_data.wait(5)
+    finally:
+        transport.close()
+        relay.close()
+
+
+def test_a_session_error_in_the_pipelined_replies_is_raised_after_the_claim() -> None:
+    """421 to MAIL: the session is over; the caller, whose claim ran, releases the row."""
+    from digest.errors import SessionError
+
+    relay = _ScriptedRelay({"MAIL": b"421 4.3.2 shutting down", "RCPT": b"503 5.5.1 no MAIL"})
+    claims: list[bool] = []
+    transport = SmtpTransport(SmtpConfig(host="127.0.0.1", port=relay.port))
+    try:
+        with pytest.raises(SessionError) as error:
+            transport.send(_message("a@example.org", DATA), lambda: claims.append(True) or True)
+        assert error.value.code == 421 and claims == [True]
+    finally:
+        transport.close()
+        relay.close()
 
 
 @pytest.mark.parametrize(
