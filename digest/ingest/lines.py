@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from digest.db import sqlite_reader
 from digest.ingest.merge import raw_hash
 from digest.ingest.parse_jsonl import parse_numbered_lines
+from digest.ingest.upsert import PaperStore, upsert_records
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -72,6 +73,23 @@ def ingest_lines(
     *,
     numbered_lines: NumberedLines | None = None,
 ) -> LineCounts:
+    """:func:`store_lines` in ``session``'s transaction (SQLite or PostgreSQL)."""
+    # lazy: SQLAlchemy and the table mappings, which an unchanged re-run never needs
+    from digest.db.papers import SessionPaperStore
+
+    return store_lines(
+        SessionPaperStore(session), lines, source, now, numbered_lines=numbered_lines
+    )
+
+
+def store_lines(
+    store: PaperStore,
+    lines: Sequence[bytes],
+    source: str,
+    now: datetime,
+    *,
+    numbered_lines: NumberedLines | None = None,
+) -> LineCounts:
     """Store JSONL lines; a line whose bytes ``source`` already sent is skipped unparsed.
 
     The digest of each raw line is compared with the stored digests of what this source
@@ -82,14 +100,10 @@ def ingest_lines(
     same rule decides which one is kept. ``numbered_lines`` is :func:`number_lines` of
     ``lines``, when the caller has it already.
     """
-    # lazy: SQLAlchemy and the table mappings, which an unchanged re-run never needs
-    from digest.db import sightings
-    from digest.db.papers import known_hashes, upsert_papers
-
     counts = LineCounts()
     hashed = numbered_lines if numbered_lines is not None else number_lines(lines)
     numbered, digests = hashed.lines, hashed.digests
-    known = known_hashes(session, source, list(set(digests)))
+    known = store.known_hashes(source, list(set(digests)))
     stored_line: dict[str, int] = {}  # digest -> the line whose record the source holds
     todo, digest_of = [], {}
     for (number, line), digest in zip(numbered, digests, strict=True):
@@ -100,7 +114,7 @@ def ingest_lines(
         digest_of[number] = digest
     result = parse_numbered_lines(todo, source=source)
     if stored_line and result.records:
-        held = sightings.stored_hashes(session, source, [p.id for p in result.records])
+        held = store.stored_hashes(source, [p.id for p in result.records])
         again = {stored_line[d] for d in held.values() if d in stored_line}
         if again:
             line_of = dict(numbered)
@@ -116,8 +130,8 @@ def ingest_lines(
             papers.append(paper)
             hashes.append(digest_of[number])
     for start in range(0, len(papers), LINE_CHUNK):
-        stored = upsert_papers(
-            session,
+        stored = upsert_records(
+            store,
             papers[start : start + LINE_CHUNK],
             now,
             hashes=hashes[start : start + LINE_CHUNK],
