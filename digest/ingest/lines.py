@@ -1,8 +1,9 @@
 """Storing JSONL lines (`digest ingest jsonl` and file sources): raw lines in, counts out.
 
 Kept apart from :mod:`digest.ingest.service` (the HTTP sources and their parsers), so that
-loading a file imports none of the network code; and an unchanged re-run into a SQLite
-file (:func:`unchanged_rerun`) imports no SQLAlchemy either.
+loading a file imports none of the network code; and neither an unchanged re-run into a
+SQLite file (:func:`unchanged_rerun`) nor storing lines into one that is new or current
+(:func:`ingest_lines_sqlite`) imports SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from digest.db import sqlite_reader
+from digest.db import sqlite_reader, sqlite_store
 from digest.ingest.merge import raw_hash
 from digest.ingest.parse_jsonl import parse_numbered_lines
 from digest.ingest.upsert import PaperStore, upsert_records
@@ -63,6 +64,26 @@ def unchanged_rerun(database_url: str, lines: NumberedLines, source: str) -> Lin
     if known is None or len(known) != len(digests):
         return None
     return LineCounts(unchanged=len(digests))
+
+
+def ingest_lines_sqlite(
+    database_url: str,
+    lines: Sequence[bytes],
+    source: str,
+    now: datetime,
+    *,
+    numbered_lines: NumberedLines | None = None,
+) -> LineCounts | None:
+    """:func:`store_lines` into a SQLite file through ``sqlite3`` alone, in one
+    transaction (:mod:`digest.db.sqlite_store`): the same rows and counts as
+    :func:`ingest_lines`, without importing SQLAlchemy or Alembic. None, with nothing
+    done, when the database is not a SQLite file that is new or at the head revision:
+    then :func:`ingest_lines` stores the lines, as for any database."""
+    with sqlite_store.open_for_ingest(database_url) as conn:
+        if conn is None:
+            return None
+        store = sqlite_store.SqlitePaperStore(conn)
+        return store_lines(store, lines, source, now, numbered_lines=numbered_lines)
 
 
 def ingest_lines(
