@@ -129,6 +129,11 @@ class SqlitePaperStore:
         pass  # SQLite: nothing to relax
 
     def known_hashes(self, source: str, digests: Sequence[str]) -> set[str]:
+        # A source that saw nothing yet (a first load) knows none of them: one probe of the
+        # index instead of a list of every digest for SQLite to build (20,000: 50 ms).
+        seen = self.conn.execute(f"SELECT 1 FROM {SIGHTINGS} WHERE source = ? LIMIT 1", (source,))
+        if seen.fetchone() is None:
+            return set()
         rows = self.conn.execute(
             f"SELECT content_hash FROM {SIGHTINGS} WHERE source = ? AND content_hash IN {_LIST}",
             (source, _json_list(digests)),

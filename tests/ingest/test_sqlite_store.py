@@ -172,6 +172,7 @@ def test_a_stored_row_loads_as_sqlalchemy_loads_it(tmp_path: Path) -> None:
         assert set(expected["2505.00001"]) == set(LOADED_COLUMNS)
         assert store.sighting_hashes(ids) == sightings
         assert store.known_hashes("jsonl:a.jsonl", list(sightings.values())) == known
+        assert known and store.known_hashes("jsonl:c.jsonl", list(known)) == set()
         assert store.stored_hashes("jsonl:b.jsonl", ids) == held and len(held) == 3
     for row in expected.values():  # stored values load back as they were
         assert loaded_row(sqlite_bulk.stored_values("papers", LOADED_COLUMNS)(row)) == row
