@@ -181,7 +181,7 @@ def write_papers_sqlite(
             updates,
             sightings_table.name,
             sightings,
-            lambda name, cols: _converters(conn, tables[name], cols),
+            lambda name, cols: sqlite_bulk.each_row(_converters(conn, tables[name], cols)),
         )
     finally:
         cursor.close()

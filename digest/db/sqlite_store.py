@@ -179,7 +179,7 @@ class SqlitePaperStore:
                 updates,
                 SIGHTINGS,
                 sightings,
-                sqlite_bulk.stored_values,
+                sqlite_bulk.stored_rows,
             )
 
 

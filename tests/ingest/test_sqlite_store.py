@@ -175,7 +175,7 @@ def test_a_stored_row_loads_as_sqlalchemy_loads_it(tmp_path: Path) -> None:
         assert known and store.known_hashes("jsonl:c.jsonl", list(known)) == set()
         assert store.stored_hashes("jsonl:b.jsonl", ids) == held and len(held) == 3
     for row in expected.values():  # stored values load back as they were
-        assert loaded_row(sqlite_bulk.stored_values("papers", LOADED_COLUMNS)(row)) == row
+        assert loaded_row(next(sqlite_bulk.stored_rows("papers", LOADED_COLUMNS)([row]))) == row
 
 
 @pytest.mark.parametrize("now", [NOW, LATER, LAST])
@@ -193,7 +193,7 @@ def test_values_are_bound_as_sqlalchemy_binds_them(tmp_path: Path, now: datetime
             bound = bulk._converters(conn, table, columns)(values)  # type: ignore[arg-type]
             # a date goes to sqlite3 as it is: its default adapter stores ``isoformat()``
             expected = tuple(v.isoformat() if type(v) is date else v for v in bound)
-            assert sqlite_bulk.stored_values(table.name, columns)(values) == expected  # type: ignore[attr-defined]
+            assert next(sqlite_bulk.stored_rows(table.name, columns)([values])) == expected  # type: ignore[attr-defined]
     db.dispose()
 
 
