@@ -20,7 +20,13 @@ from digest.cli.common import console, err_console, load_settings, open_database
 from digest.cli.lazy import command_app
 from digest.clock import utcnow
 from digest.errors import InputError
-from digest.ingest.lines import LineCounts, ingest_lines, number_lines, unchanged_rerun
+from digest.ingest.lines import (
+    LineCounts,
+    ingest_lines,
+    ingest_lines_sqlite,
+    number_lines,
+    unchanged_rerun,
+)
 from digest.ingest.parse_jsonl import read_lines
 from digest.rank import RankOptions, extra
 from digest.settings import Settings
@@ -108,9 +114,15 @@ def jsonl(
     embedded = 0
     if not extra.in_use(RankOptions.parse(settings.rank).semantic):
         # An unchanged re-run into a SQLite file is known as such with one sqlite3 query,
-        # without SQLAlchemy (about half of such a run's CPU time); with the semantic
-        # extra in use, papers an earlier run left unembedded are looked for below.
+        # without SQLAlchemy (about half of such a run's CPU time); other lines into a
+        # SQLite file that is new or current are stored with sqlite3 too (SQLAlchemy's
+        # ORM and Alembic cost a third of a first load). With the semantic extra in use,
+        # papers an earlier run left unembedded are looked for below.
         counts = unchanged_rerun(settings.database_url, numbered, source)
+        if counts is None:
+            counts = ingest_lines_sqlite(
+                settings.database_url, lines, source, utcnow(), numbered_lines=numbered
+            )
     if counts is None:
         db = open_database(settings)
         with db.session() as session:

@@ -7,49 +7,24 @@ one meanwhile, the copy is undone and the slower path below takes over). Otherwi
 to a temporary table and one ``INSERT ... SELECT ... ON CONFLICT`` / ``UPDATE ... FROM``
 applies them. On SQLite the driver's ``executemany`` gets plain tuples (JSON text, dates
 as SQLAlchemy stores them), which skips SQLAlchemy's per-value processing, the larger part
-of the time there. Measured in ``benchmarks/ingest.py``. Only :mod:`digest.db.papers` calls
-this module.
+of the time there; the statements are those of :mod:`digest.db.sqlite_bulk`, which the
+``sqlite3`` ingest path runs too. Measured in ``benchmarks/ingest.py``. Only
+:mod:`digest.db.papers` calls this module.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from itertools import repeat
-from operator import is_not, itemgetter
 from typing import Any
 
-import orjson
 from sqlalchemy import JSON, Boolean, Connection, Date, DateTime, Integer, String, Table
 
+from digest.db import sqlite_bulk
 from digest.db.models import Base
+from digest.db.paper_values import JSON_COLUMNS, REQUIRED, SIGHTING_COLUMNS, any_value, to_json
 
-JSON_COLUMNS = frozenset({"authors", "categories", "links", "sources", "keywords", "affiliations"})
-SIGHTING_COLUMNS = ("paper_id", "source", "content_hash", "first_seen_at", "updated_at")
-# NOT NULL columns without a server default: always copied.
-REQUIRED = frozenset(
-    {"id", "title", "abstract", "authors", "categories", "links", "sources", "first_seen_at",
-     "updated_at", "paper_id", "source", "content_hash"}
-)  # fmt: skip
-# Columns whose server default is an empty JSON list: left out when empty in every row.
-EMPTY_LIST_DEFAULT = frozenset({"keywords", "affiliations"})
 UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE, psycopg's ``Error.sqlstate``
-
-
-def to_json(value: Any) -> str:
-    """A JSON column's value as text (orjson: 5-10x faster than ``json``); a tuple is
-    written as a list.
-
-    ``json`` writes what orjson refuses (a lone surrogate from a broken escape, rare), as
-    ASCII with escapes.
-    """
-    if not value:
-        return "{}" if isinstance(value, dict) else "[]"
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:
-        return json.dumps(value)
 
 
 # Binary COPY sends each value in the column type's binary form, which the server reads
@@ -101,7 +76,7 @@ def _copy_new(cursor: Any, table: str, columns: Sequence[str], rows: list[dict[s
     Columns empty in every row are left out: the table's default (NULL, or '[]' where the
     schema says so) is what they would get, and COPY does half the work for sparse data.
     """
-    columns = [c for c in columns if c in REQUIRED or _any_value(rows, c)]
+    columns = [c for c in columns if c in REQUIRED or any_value(rows, c)]
     cursor.execute("SAVEPOINT digest_bulk")
     try:
         _copy(cursor, table, columns, rows, flag=False, like=table)
@@ -112,14 +87,6 @@ def _copy_new(cursor: Any, table: str, columns: Sequence[str], rows: list[dict[s
         return False
     cursor.execute("RELEASE SAVEPOINT digest_bulk")
     return True
-
-
-def _any_value(rows: list[dict[str, Any]], column: str) -> bool:
-    """Whether some row has a value in ``column`` other than what the table's default
-    gives (the loops in C: 11 columns x 5,000 rows)."""
-    if column in EMPTY_LIST_DEFAULT:
-        return any(map(itemgetter(column), rows))
-    return any(map(is_not, map(itemgetter(column), rows), repeat(None)))
 
 
 def _stage(
@@ -200,68 +167,35 @@ def write_papers_sqlite(
     sightings_table: Table,
     sightings: list[dict[str, Any]],
 ) -> set[str]:
-    """The SQLite twin of :func:`write_papers_pg`, with the same contract.
-
-    New rows go in with ``ON CONFLICT DO NOTHING``; when fewer rows than given were
-    inserted, a concurrent ingest won the race for some: they are the ids whose stored
-    ``first_seen_at`` is not this run's.
-    """
+    """The SQLite twin of :func:`write_papers_pg`, with the same contract: the statements
+    of :func:`digest.db.sqlite_bulk.write_papers` on the driver's cursor, with values as
+    SQLAlchemy's own types bind them."""
+    tables = {table.name: table, sightings_table.name: sightings_table}
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    lost: set[str] = set()
     try:
-        if inserts:
-            # Columns NULL in every row are left out, as for COPY (``_copy_new``): the
-            # table gives them what they would get. ``sqlite3`` binds a None through its
-            # adapter lookup (about 3,000 instructions each); in an arXiv dump ten of the
-            # 23 columns are NULL in every row: 200,000 of them for 20,000 papers.
-            given = [c for c in columns if c in REQUIRED or _any_value(inserts, c)]
-            convert = _converters(conn, table, given)
-            marks = ", ".join("?" for _ in given)
-            cursor.executemany(
-                f"INSERT INTO {table.name} ({', '.join(given)}) VALUES ({marks}) "
-                "ON CONFLICT (id) DO NOTHING",
-                map(convert, inserts),  # a tuple lives only until it is bound
-            )
-            if cursor.rowcount != len(inserts):
-                mine = convert(inserts[0])[given.index("first_seen_at")]
-                for paper_id, seen in cursor.execute(
-                    f"SELECT id, first_seen_at FROM {table.name} WHERE id IN "
-                    f"({', '.join('?' for _ in inserts)})",
-                    [row["id"] for row in inserts],
-                ).fetchall():
-                    if seen != mine:
-                        lost.add(paper_id)
-        if updates:
-            settable = [c for c in columns if c not in ("id", "first_seen_at")]
-            convert = _converters(conn, table, [*settable, "id"])
-            cursor.executemany(
-                f"UPDATE {table.name} SET {', '.join(f'{c} = ?' for c in settable)} WHERE id = ?",
-                map(convert, updates),
-            )
-        keep = [s for s in sightings if s["paper_id"] not in lost]
-        if keep:
-            convert = _converters(conn, sightings_table, SIGHTING_COLUMNS)
-            cursor.executemany(
-                f"INSERT INTO {sightings_table.name} ({', '.join(SIGHTING_COLUMNS)}) "
-                f"VALUES ({', '.join('?' for _ in SIGHTING_COLUMNS)}) "
-                "ON CONFLICT (paper_id, source) DO UPDATE SET "
-                "content_hash = excluded.content_hash, updated_at = excluded.updated_at",
-                map(convert, keep),
-            )
+        return sqlite_bulk.write_papers(
+            cursor,
+            table.name,
+            columns,
+            inserts,
+            updates,
+            sightings_table.name,
+            sightings,
+            lambda name, cols: sqlite_bulk.each_row(_converters(conn, tables[name], cols)),
+        )
     finally:
         cursor.close()
-    return lost
 
 
 def _converters(conn: Connection, table: Table, columns: Sequence[str]) -> Any:
     """row dict -> tuple of driver values, as SQLAlchemy's own types would bind them.
 
-    Dates and times repeat (every row of a run has the same ``now``, a file a few
-    announcement days): each distinct value is converted once, and a datetime is passed
-    as the text the driver itself would store for it (``sqlite3``'s documented default
-    adapter, ``isoformat(" ")``), not adapted again for every row.
+    Each distinct date and time is converted once (:func:`digest.db.sqlite_bulk.once_each`),
+    and a datetime is passed as the text the driver itself would store for it
+    (``sqlite3``'s documented default adapter, ``isoformat(" ")``), not adapted again for
+    every row.
     """
-    steps = []
+    steps: list[tuple[int, Callable[[Any], Any]]] = []
     for i, name in enumerate(columns):
         if name in JSON_COLUMNS:
             steps.append((i, to_json))
@@ -271,31 +205,15 @@ def _converters(conn: Connection, table: Table, columns: Sequence[str]) -> Any:
             kind = table.c[name].type
             kind = getattr(kind, "impl_instance", kind)
             if isinstance(kind, Date | DateTime):
-                process = _once_each(process)
-            steps.append((i, process))
-    values_of = itemgetter(*columns)
-
-    def convert(row: dict[str, Any]) -> tuple[Any, ...]:
-        values = list(values_of(row))
-        for i, process in steps:
-            if values[i] is not None:
-                values[i] = process(values[i])
-        return tuple(values)  # plain values: the garbage collector stops tracking it
-
-    return convert
+                steps.append((i, sqlite_bulk.once_each(_as_driver_text(process))))
+            else:
+                steps.append((i, process))
+    return sqlite_bulk.make_converter(columns, steps)
 
 
-def _once_each(process: Any) -> Any:
-    """``process`` remembering its result for each distinct (hashable) value."""
-    done: dict[Any, Any] = {}
-
+def _as_driver_text(process: Any) -> Any:
     def convert(value: Any) -> Any:
-        found = done.get(value)
-        if found is None:
-            found = process(value)
-            if isinstance(found, datetime):
-                found = found.isoformat(" ")
-            done[value] = found
-        return found
+        found = process(value)
+        return found.isoformat(" ") if isinstance(found, datetime) else found
 
     return convert

@@ -1,16 +1,15 @@
 """Papers: merging what the sources say into one row per paper, and reading them back.
 
-``upsert_papers`` recognises unchanged records by the digest each source stored last
-(``paper_sightings.content_hash``), loads and merges (:mod:`digest.ingest.merge`) only the
-papers whose record changed, and writes them in bulk (:mod:`digest.db.bulk`). The rest are
-the named reads of papers: candidates, ids, the home page's days, the CLI's listing.
+``upsert_papers`` stores records through :func:`digest.ingest.upsert.upsert_records` (what
+is unchanged, new or updated, decided without the database) and this module's
+:class:`SessionPaperStore`: the reads of stored digests and rows, and the bulk writes
+(:mod:`digest.db.bulk`). The rest are the named reads of papers: candidates, ids, the
+home page's days, the CLI's listing.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -28,31 +27,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from digest.db import sightings
 from digest.db.bulk import write_papers_pg, write_papers_sqlite
 from digest.db.models import PaperRow, PaperSightingRow
 from digest.db.statements import among, id_chunks, table
 from digest.domain import Paper
-from digest.ingest.merge import CONTENT, Row, merge_row, new_row, record_hash, same_content
-
-
-@dataclass
-class UpsertCounts:
-    new: int = 0
-    updated: int = 0
-    unchanged: int = 0
-
-    def __iadd__(self, other: UpsertCounts) -> UpsertCounts:
-        self.new += other.new
-        self.updated += other.updated
-        self.unchanged += other.unchanged
-        return self
-
-
-PAPER_COLUMNS = ("id", *CONTENT)
-LOADED_COLUMNS = (*PAPER_COLUMNS, "first_seen_at")
-# Papers merged and written at once. Fewer rows alive at a time than with 5,000: 20,000 new
-# papers on SQLite 3-4% faster (one full garbage collection less), PostgreSQL the same.
-UPSERT_CHUNK = 2000
+from digest.ingest.merge import Row
+from digest.ingest.upsert import (
+    LOADED_COLUMNS,
+    WRITTEN_COLUMNS,
+    UpsertCounts,
+    upsert_records,
+)
 
 
 def upsert_papers(
@@ -62,30 +48,54 @@ def upsert_papers(
     *,
     hashes: Iterable[str] | None = None,
 ) -> UpsertCounts:
-    """Insert new papers and merge into known ones; count each paper id once.
+    """:func:`digest.ingest.upsert.upsert_records` in ``session``'s transaction."""
+    return upsert_records(SessionPaperStore(session), papers, now, hashes=hashes)
 
-    Unchanged records are recognised by comparing the digest of what each source said
-    last (``paper_sightings.content_hash``) with the new one, without loading paper rows;
-    only papers with a changed record are loaded, merged (:mod:`digest.ingest.merge`)
-    and written, in bulk. ``hashes`` (one per paper) lets a caller supply digests of the
-    raw items, e.g. JSONL lines; by default a digest of the record is used.
-    """
-    _bulk_transaction(session)
-    status: dict[str, str] = {}
-    # Papers and digests in two lists, not in (paper, digest) pairs: a pair holding a
-    # paper is an object the garbage collector tracks, 2,000 more per chunk.
-    batch: list[Paper] = []
-    digests: list[str] = []
-    hash_iter = iter(hashes) if hashes is not None else None
-    for paper in papers:
-        batch.append(paper)
-        digests.append(next(hash_iter) if hash_iter is not None else record_hash(paper))
-        if len(batch) >= UPSERT_CHUNK:
-            _upsert_chunk(session, batch, digests, now, status)
-            batch, digests = [], []
-    if batch:
-        _upsert_chunk(session, batch, digests, now, status)
-    return UpsertCounts(**Counter(status.values()))
+
+class SessionPaperStore:
+    """The :class:`digest.ingest.upsert.PaperStore` of a SQLAlchemy session (SQLite or
+    PostgreSQL)."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def bulk_transaction(self) -> None:
+        _bulk_transaction(self.session)
+
+    def known_hashes(self, source: str, digests: Sequence[str]) -> set[str]:
+        return known_hashes(self.session, source, digests)
+
+    def stored_hashes(self, source: str, paper_ids: Sequence[str]) -> dict[str, str]:
+        return sightings.stored_hashes(self.session, source, paper_ids)
+
+    def sighting_hashes(self, ids: list[str]) -> dict[tuple[str, str], str]:
+        return _sighting_hashes(self.session, ids)
+
+    def paper_rows(self, ids: list[str]) -> dict[str, Row]:
+        return _paper_rows(self.session, ids)
+
+    def write(
+        self,
+        inserts: list[dict[str, Any]],
+        updates: list[dict[str, Any]],
+        sightings: list[dict[str, Any]],
+        *,
+        fresh_sightings: bool,
+    ) -> set[str]:
+        conn = self.session.connection()
+        if conn.dialect.name == "postgresql":
+            return write_papers_pg(
+                conn, WRITTEN_COLUMNS, inserts, updates, sightings, fresh_sightings=fresh_sightings
+            )
+        return write_papers_sqlite(
+            conn,
+            table(PaperRow),
+            WRITTEN_COLUMNS,
+            inserts,
+            updates,
+            table(PaperSightingRow),
+            sightings,
+        )
 
 
 def _bulk_transaction(session: Session) -> None:
@@ -141,65 +151,6 @@ _SQLITE_LIST = "(SELECT value FROM json_each(?))"
 
 def _json_list(values: Sequence[str]) -> str:
     return orjson.dumps(list(values)).decode()
-
-
-def _upsert_chunk(
-    session: Session,
-    batch: list[Paper],
-    digests: list[str],
-    now: datetime,
-    status: dict[str, str],
-) -> None:
-    latest: dict[tuple[str, str], int] = {}  # (paper, source) -> index in batch
-    for index, paper in enumerate(batch):  # within one chunk the last word of a source wins
-        latest[(paper.id, paper.source or "")] = index
-    ids = list({paper_id for paper_id, _ in latest})
-    seen = _sighting_hashes(session, ids)
-    changed = [(key, i) for key, i in latest.items() if seen.get(key) != digests[i]]
-    for paper_id in ids:
-        status.setdefault(paper_id, "unchanged")
-    if not changed:
-        return
-    changed_ids = list({paper_id for (paper_id, _), _ in changed})
-    rows = _paper_rows(session, changed_ids)
-    merged: dict[str, Row] = {}
-    for (paper_id, _), i in changed:
-        base = merged.get(paper_id) or rows.get(paper_id)
-        merged[paper_id] = new_row(batch[i]) if base is None else merge_row(base, batch[i])
-    inserts, updates = [], []
-    for paper_id, row in merged.items():
-        before = rows.get(paper_id)
-        if before is None:
-            row["first_seen_at"] = row["updated_at"] = now
-            inserts.append(row)
-            if status[paper_id] == "unchanged":
-                status[paper_id] = "new"
-        elif not same_content(before, row):
-            updates.append({**row, "first_seen_at": before["first_seen_at"], "updated_at": now})
-            if status[paper_id] == "unchanged":
-                status[paper_id] = "updated"
-    sightings = [
-        {"paper_id": p, "source": s, "content_hash": digests[i], "first_seen_at": now,
-         "updated_at": now}
-        for (p, s), i in changed
-    ]  # fmt: skip
-    conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        columns = (*PAPER_COLUMNS, "first_seen_at", "updated_at")
-        fresh = all(key not in seen for key, _ in changed)
-        lost = write_papers_pg(conn, columns, inserts, updates, sightings, fresh_sightings=fresh)
-    else:
-        lost = write_papers_sqlite(
-            conn,
-            table(PaperRow),
-            (*PAPER_COLUMNS, "first_seen_at", "updated_at"),
-            inserts,
-            updates,
-            table(PaperSightingRow),
-            sightings,
-        )
-    for paper_id in lost:
-        status[paper_id] = "unchanged"
 
 
 def _sighting_hashes(session: Session, ids: list[str]) -> dict[tuple[str, str], str]:

@@ -1,8 +1,9 @@
 """Storing JSONL lines (`digest ingest jsonl` and file sources): raw lines in, counts out.
 
 Kept apart from :mod:`digest.ingest.service` (the HTTP sources and their parsers), so that
-loading a file imports none of the network code; and an unchanged re-run into a SQLite
-file (:func:`unchanged_rerun`) imports no SQLAlchemy either.
+loading a file imports none of the network code; and neither an unchanged re-run into a
+SQLite file (:func:`unchanged_rerun`) nor storing lines into one that is new or current
+(:func:`ingest_lines_sqlite`) imports SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from digest.db import sqlite_reader
+from digest.db import sqlite_reader, sqlite_store
 from digest.ingest.merge import raw_hash
 from digest.ingest.parse_jsonl import parse_numbered_lines
+from digest.ingest.upsert import PaperStore, upsert_records
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -64,8 +66,45 @@ def unchanged_rerun(database_url: str, lines: NumberedLines, source: str) -> Lin
     return LineCounts(unchanged=len(digests))
 
 
+def ingest_lines_sqlite(
+    database_url: str,
+    lines: Sequence[bytes],
+    source: str,
+    now: datetime,
+    *,
+    numbered_lines: NumberedLines | None = None,
+) -> LineCounts | None:
+    """:func:`store_lines` into a SQLite file through ``sqlite3`` alone, in one
+    transaction (:mod:`digest.db.sqlite_store`): the same rows and counts as
+    :func:`ingest_lines`, without importing SQLAlchemy or Alembic. None, with nothing
+    done, when the database is not a SQLite file that is new or at the head revision:
+    then :func:`ingest_lines` stores the lines, as for any database."""
+    with sqlite_store.open_for_ingest(database_url) as conn:
+        if conn is None:
+            return None
+        store = sqlite_store.SqlitePaperStore(conn)
+        return store_lines(store, lines, source, now, numbered_lines=numbered_lines)
+
+
 def ingest_lines(
     session: Session,
+    lines: Sequence[bytes],
+    source: str,
+    now: datetime,
+    *,
+    numbered_lines: NumberedLines | None = None,
+) -> LineCounts:
+    """:func:`store_lines` in ``session``'s transaction (SQLite or PostgreSQL)."""
+    # lazy: SQLAlchemy and the table mappings, which an unchanged re-run never needs
+    from digest.db.papers import SessionPaperStore
+
+    return store_lines(
+        SessionPaperStore(session), lines, source, now, numbered_lines=numbered_lines
+    )
+
+
+def store_lines(
+    store: PaperStore,
     lines: Sequence[bytes],
     source: str,
     now: datetime,
@@ -82,14 +121,10 @@ def ingest_lines(
     same rule decides which one is kept. ``numbered_lines`` is :func:`number_lines` of
     ``lines``, when the caller has it already.
     """
-    # lazy: SQLAlchemy and the table mappings, which an unchanged re-run never needs
-    from digest.db import sightings
-    from digest.db.papers import known_hashes, upsert_papers
-
     counts = LineCounts()
     hashed = numbered_lines if numbered_lines is not None else number_lines(lines)
     numbered, digests = hashed.lines, hashed.digests
-    known = known_hashes(session, source, list(set(digests)))
+    known = store.known_hashes(source, list(set(digests)))
     stored_line: dict[str, int] = {}  # digest -> the line whose record the source holds
     todo, digest_of = [], {}
     for (number, line), digest in zip(numbered, digests, strict=True):
@@ -100,7 +135,7 @@ def ingest_lines(
         digest_of[number] = digest
     result = parse_numbered_lines(todo, source=source)
     if stored_line and result.records:
-        held = sightings.stored_hashes(session, source, [p.id for p in result.records])
+        held = store.stored_hashes(source, [p.id for p in result.records])
         again = {stored_line[d] for d in held.values() if d in stored_line}
         if again:
             line_of = dict(numbered)
@@ -116,8 +151,8 @@ def ingest_lines(
             papers.append(paper)
             hashes.append(digest_of[number])
     for start in range(0, len(papers), LINE_CHUNK):
-        stored = upsert_papers(
-            session,
+        stored = upsert_records(
+            store,
             papers[start : start + LINE_CHUNK],
             now,
             hashes=hashes[start : start + LINE_CHUNK],

@@ -17,6 +17,7 @@ import pytest
 
 from digest.cli import COMMANDS, cli
 from digest.cli.lazy import load_command
+from digest.db.engine import Database
 
 # Run one command as the console script would, then print the top-level packages loaded.
 PROBE = """
@@ -92,28 +93,42 @@ def test_ingest_jsonl_loads_no_ranker_or_renderer(env: dict[str, str], tmp_path:
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     loaded = probe(env, "ingest", "jsonl", str(empty))
-    assert "sqlalchemy" in loaded
-    assert not loaded & (NEVER | {"alembic"})
+    assert not loaded & (NEVER | {"alembic", "sqlalchemy"})
 
 
-def test_an_unchanged_ingest_rerun_into_sqlite_loads_no_sqlalchemy(
-    env: dict[str, str], tmp_path: Path
-) -> None:
-    """One sqlite3 query tells the re-run that every line is stored: neither SQLAlchemy
-    nor rich (the summary is plain text) is imported, and the counts are those of the
-    SQLAlchemy path (tests/ingest/test_unchanged_rerun.py)."""
+def test_ingest_jsonl_into_sqlite_loads_no_sqlalchemy(env: dict[str, str], tmp_path: Path) -> None:
+    """A first load into a new SQLite file (whose schema ``sqlite3`` creates), a re-run
+    with a new line and an unchanged re-run (one sqlite3 query) import neither SQLAlchemy
+    nor Alembic, nor rich (the summary is plain text); the rows and counts are those of
+    the SQLAlchemy path (tests/ingest/test_sqlite_store.py, test_unchanged_rerun.py)."""
     papers = tmp_path / "papers.jsonl"
     papers.write_text(
         "".join(json.dumps({"id": f"2505.0000{n}", "title": f"Paper {n}"}) + "\n" for n in (1, 2))
     )
+    heavy = NEVER | {"sqlalchemy", "alembic", "rich", "numpy", "httpx"}
     loaded, printed = probe_output(env, "ingest", "jsonl", str(papers))
-    assert "sqlalchemy" in loaded and "2 new, 0 updated, 0 unchanged" in printed
+    assert "2 new, 0 updated, 0 unchanged" in printed
+    assert not loaded & heavy
     loaded, printed = probe_output(env, "ingest", "jsonl", str(papers))
     assert "0 new, 0 updated, 2 unchanged, 0 rejected, 0 warnings, 0 embedded" in printed
-    assert not loaded & (NEVER | {"sqlalchemy", "alembic", "rich", "numpy", "httpx"})
+    assert not loaded & heavy
     papers.write_text(papers.read_text() + json.dumps({"id": "2505.00003", "title": "P"}))
     loaded, printed = probe_output(env, "ingest", "jsonl", str(papers))
-    assert "sqlalchemy" in loaded and "1 new, 0 updated, 2 unchanged" in printed
+    assert "1 new, 0 updated, 2 unchanged" in printed
+    assert not loaded & heavy
+
+
+def test_ingest_jsonl_into_an_outdated_sqlite_file_upgrades_it_through_alembic(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    old = Database(env["DIGEST_DATABASE_URL"])
+    old.upgrade("0009")
+    old.dispose()
+    papers = tmp_path / "papers.jsonl"
+    papers.write_text(json.dumps({"id": "2505.00001", "title": "Paper"}) + "\n")
+    loaded, printed = probe_output(env, "ingest", "jsonl", str(papers))
+    assert "1 new, 0 updated, 0 unchanged" in printed
+    assert {"sqlalchemy", "alembic"} <= loaded
 
 
 def test_listed_help_is_each_commands_own() -> None:

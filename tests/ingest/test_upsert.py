@@ -11,7 +11,6 @@ from sqlalchemy import inspect, select
 from digest.db.engine import Database
 from digest.db.models import PaperRow, PaperSightingRow
 from digest.db.papers import (
-    PAPER_COLUMNS,
     UpsertCounts,
     count_papers,
     get_paper_row,
@@ -21,6 +20,7 @@ from digest.db.papers import (
     upsert_papers,
 )
 from digest.domain import Paper
+from digest.ingest.upsert import PAPER_COLUMNS
 
 NOW = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
 
