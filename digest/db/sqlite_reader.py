@@ -56,13 +56,14 @@ def open_current(url: str) -> Iterator[sqlite3.Connection | None]:
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
     with closing(sqlite3.connect(uri, uri=True, timeout=30)) as conn:
         try:
-            current = _stored_revision(conn) == head_revision()
+            current = stored_revision(conn) == head_revision()
         except sqlite3.Error:  # locked, unreadable, not a database: SQLAlchemy's to report
             current = False
         yield conn if current else None
 
 
-def _stored_revision(conn: sqlite3.Connection) -> str | None:
+def stored_revision(conn: sqlite3.Connection) -> str | None:
+    """The Alembic revision recorded in the file; None when it holds no digest schema."""
     try:
         row = conn.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchone()
     except sqlite3.OperationalError:  # no such table: not a digest database (yet)

@@ -32,7 +32,7 @@ import orjson
 from digest.db import sqlite_bulk, sqlite_schema
 from digest.db.paper_values import JSON_COLUMNS
 from digest.db.revision import VERSION_TABLE, head_revision
-from digest.db.sqlite_reader import sqlite_file
+from digest.db.sqlite_reader import sqlite_file, stored_revision
 from digest.ingest.merge import Row
 from digest.ingest.upsert import LOADED_COLUMNS, WRITTEN_COLUMNS
 
@@ -91,27 +91,19 @@ def _prepare(conn: sqlite3.Connection) -> bool:
     for pragma in PRAGMAS:
         conn.execute(pragma)
     head = head_revision()
-    if _stored_revision(conn) == head:
+    if stored_revision(conn) == head:
         return True
     if head != sqlite_schema.REVISION:
         return False  # a migration newer than the snapshot: Alembic makes the schema
     conn.execute("BEGIN IMMEDIATE")  # another process creating it waits, then sees it
     if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
         conn.rollback()
-        return _stored_revision(conn) == head  # made meanwhile; or not a new file
+        return stored_revision(conn) == head  # made meanwhile; or not a new file
     for statement in sqlite_schema.STATEMENTS:
         conn.execute(statement)
     conn.execute(f"INSERT INTO {VERSION_TABLE} (version_num) VALUES (?)", (head,))
     conn.commit()
     return True
-
-
-def _stored_revision(conn: sqlite3.Connection) -> str | None:
-    try:
-        row = conn.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchone()
-    except sqlite3.OperationalError:  # no such table: not a digest database (yet)
-        return None
-    return row[0] if row else None
 
 
 def _json_list(values: Sequence[str]) -> str:
