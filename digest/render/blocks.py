@@ -122,6 +122,7 @@ class TemplateBlocks:
         self.names = BLOCKS + tuple(name for name in OPTIONAL_BLOCKS if name in template.blocks)
         self.autoescape = bool(template.environment.autoescape)
         self.escaped = escaped  # escaped values that recur (reasons, names), shared
+        self.encoded: dict[str, bytes] = {}  # static lines, encoded (the same markup per item)
         self.items: dict[object, Piece] = {}
         self.entries: dict[object, Piece] = {}
         self.sections: dict[tuple[str, str], Piece] = {}
@@ -248,7 +249,9 @@ class TemplateBlocks:
             holes(with_holes, where)
             real(with_values, where)
         text = render_block(self.template, name, with_holes)
-        piece = Piece(text, where, autoescape=self.autoescape, cache=self.escaped)
+        piece = Piece(
+            text, where, autoescape=self.autoescape, cache=self.escaped, encoded=self.encoded
+        )
         values = piece.prepare((*scalars(view), *extra))
         if piece.text(values) != render_block(self.template, name, with_values):
             raise ConfigError(
@@ -315,7 +318,9 @@ class TemplateBlocks:
                 "rendered once per section and item (and entry, if any, once per item)"
             )
         return [
-            Piece(part, where, autoescape=False, cache=self.escaped) if i % 2 == 0 else part
+            Piece(part, where, autoescape=False, cache=self.escaped, encoded=self.encoded)
+            if i % 2 == 0
+            else part
             for i, part in enumerate(parts)
             if part  # nothing between two blocks: no piece
         ]

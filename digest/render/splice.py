@@ -116,7 +116,7 @@ class _Slotted:
             if i + 2 < len(pieces):
                 self.slots.append((len(self.parts), int(pieces[i + 2]), pieces[i + 1] == "Hh"))
                 self.parts.append("")
-        if any("\x01" in part for part in self.parts):
+        if "\x01" in "".join(pieces[0::3]):
             raise ConfigError(
                 f"template {where}: a value that differs per reader was changed by a "
                 "filter; such values may only be output as they are"
@@ -149,6 +149,7 @@ class _Slotted:
 
 
 Program = list[bytes | tuple[int, bool, bool]]  # encoded bytes, and slots for values
+_NO_TEXT = _Slotted("", "")  # the tail of a piece within one line
 
 
 class Piece:
@@ -161,42 +162,63 @@ class Piece:
 
     __slots__ = ("autoescape", "cache", "head", "middle", "newline", "program", "static", "tail")
 
-    def __init__(self, text: str, where: str, *, autoescape: bool, cache: dict[str, str]):
+    def __init__(
+        self,
+        text: str,
+        where: str,
+        *,
+        autoescape: bool,
+        cache: dict[str, str],
+        encoded: dict[str, bytes] | None = None,
+    ):
+        """``encoded``: lines already encoded (:func:`hard_line`), shared by the pieces of
+        an edition: most lines of an item's markup are the same for every paper."""
         self.autoescape = autoescape
         self.cache = cache  # escaped values (shared by an edition's pieces)
+        if encoded is None:
+            encoded = {}
+        elif len(encoded) > 20_000:  # bounded: lines of cards pass through it too
+            encoded.clear()
         lines = text.split("\n")
         self.newline = len(lines) > 1
-        self.head = _Slotted(lines[0], where)
-        self.tail = _Slotted(lines[-1] if self.newline else "", where)
-        self.middle = self._lines(lines[1:-1], where)  # static runs (text), lines with slots
-        self.program: Program = []
-        if self.newline:
-            for line in lines[:-1]:
-                if "\x01" in line:  # a line with slots: values encoded per reader
-                    self._add(_Slotted(line, where).encoded())
+        slotted = [_Slotted(line, where) if "\x01" in line else None for line in lines]
+        self.head = slotted[0] or _Slotted(lines[0], where)
+        self.tail = (slotted[-1] or _Slotted(lines[-1], where)) if self.newline else _NO_TEXT
+        self.middle: list[str | _Slotted] = []  # static runs (text), lines with slots
+        self.program: Program = []  # the same, from the first line, encoded
+        if not self.newline:
+            self.static = True
+            return
+        run: list[str] = []
+        data: list[bytes] = []
+        for i in range(len(lines) - 1):
+            line, with_slots = lines[i], slotted[i]
+            if with_slots is None:
+                if i:
+                    run.append(line)
+                known = encoded.get(line)
+                if known is None:
+                    known = encoded[line] = hard_line(line)
+                data.append(known)
+                continue
+            if run:
+                self.middle.append("\n".join(run) + "\n")
+                run.clear()
+            if i:
+                self.middle.append(with_slots)
+            for op in with_slots.encoded():
+                if type(op) is bytes:
+                    data.append(op)
                 else:
-                    self._add([hard_line(line)])
+                    if data:
+                        self.program.append(b"".join(data))
+                        data.clear()
+                    self.program.append(op)
+        if run:
+            self.middle.append("\n".join(run) + "\n")
+        if data:
+            self.program.append(b"".join(data))
         self.static = all(type(op) is bytes for op in self.program)
-
-    def _add(self, ops: Program) -> None:
-        program = self.program
-        for op in ops:
-            if type(op) is bytes and program and type(program[-1]) is bytes:
-                program[-1] += op
-            else:
-                program.append(op)
-
-    @staticmethod
-    def _lines(lines: list[str], where: str) -> list[str | _Slotted]:
-        out: list[str | _Slotted] = []
-        for line in lines:
-            if "\x01" in line:
-                out.append(_Slotted(line, where))
-            elif out and type(out[-1]) is str:
-                out[-1] += line + "\n"
-            else:
-                out.append(line + "\n")
-        return out
 
     def prepare(self, values: Sequence[object]) -> tuple[object, ...]:
         """``values`` as :meth:`fill` wants them: escaped once when autoescaping."""
