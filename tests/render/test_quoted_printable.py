@@ -1,4 +1,5 @@
-"""Quoted-printable: the line cache, the shortcuts and spliced bodies give exact bytes."""
+"""Quoted-printable: the line cache and the shortcuts give exact bytes; spliced bodies
+decode to the same text."""
 
 from __future__ import annotations
 
