@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ from markupsafe import Markup, escape
 
 from digest.domain import Pick, SubscriberInfo
 from digest.errors import ConfigError
-from digest.render import DigestRenderer, EmailTemplates
+from digest.render import DigestRenderer, EditionInfo, EmailTemplates
 from digest.render.mime import QPEncoder
 from digest.render.splice import Piece, Spliced
 
@@ -264,3 +265,45 @@ def test_a_plain_link_is_its_own_bytes() -> None:
     link = "https://digest.example.org/f/ANAS1oeMtULBVvrxeA/up"
     data = _encoded(piece, piece.prepare([link]))
     assert data == b'    <a href=3D"=\r\n' + link.encode() + b'=\r\n">More like this</a>\r\n'
+
+
+def _render_text(prepared: object, seed: int = 1) -> str:
+    signer = make_signer()
+    sub = SubscriberInfo(seed, f"r{seed}@example.org", "Ada")
+    picks = picks_for(PAPERS, count=3, seed=seed)
+    email = prepared.render(  # type: ignore[attr-defined]
+        sub,
+        picks,
+        signer.for_recipient(sub.id, EDITION.key),
+        signer.feedback_links(sub.id),
+        message_id="<m@example.org>",
+        when=WHEN,
+    )
+    return str(email.text)
+
+
+def test_editions_of_a_renderer_share_item_pieces_per_card(tmp_path: Path) -> None:
+    """A card is compiled once per process, not per edition; a card that changed between
+    editions (more upvotes) is compiled again, and shows the new value."""
+    renderer = _renderer(tmp_path)
+    first = renderer.edition(EDITION, PAPERS)
+    second = renderer.edition(EditionInfo("weekly:2025-W22", EDITION.day), PAPERS)
+    _render_text(first)
+    _render_text(second)
+    for one, two in zip(first._blocks, second._blocks, strict=True):
+        assert one.items and set(one.items) == set(two.items)
+        assert all(one.items[key] is two.items[key] for key in one.items)
+    picked = picks_for(PAPERS, count=3, seed=1)[0].paper_id
+    more = {**PAPERS, picked: replace(PAPERS[picked], upvotes=4321)}
+    third = renderer.edition(EditionInfo("daily:2025-05-31", EDITION.day), more)
+    assert "▲ 4321" in _render_text(third)
+    assert "▲ 4321" not in _render_text(first)
+
+
+def test_an_item_block_that_uses_the_edition_is_the_editions_own(tmp_path: Path) -> None:
+    text = TEXT_OK.replace("{{ item.label }}", "{{ item.label }} [{{ edition.key }}]")
+    renderer = _renderer(tmp_path, text=text)
+    weekly = EditionInfo("weekly:2025-W22", EDITION.day)
+    assert f"[{EDITION.key}]" in _render_text(renderer.edition(EDITION, PAPERS))
+    shown = _render_text(renderer.edition(weekly, PAPERS))
+    assert "[weekly:2025-W22]" in shown and f"[{EDITION.key}]" not in shown
