@@ -33,6 +33,9 @@ paper and edition are paid as often as a worker pays them), 10 picks a reader fr
 of 2,000 papers (the newest of ``--data``, else the sample papers copied under new ids),
 three editions (two daily, one weekly), readers with varied names, 1-3 topics, some cold
 starts and some trending fills. The default 60,000 is one life of each edition's caches.
+The three editions draw from the same pool, as the issue's measurement did; with
+``--separate-pools`` each has its own 2,000 papers (nothing to share between editions:
+the lower bound for what sharing compiled cards across editions saves).
 """
 
 from __future__ import annotations
@@ -165,9 +168,10 @@ def worker_pool(path: Path, count: int, seed: int = 5) -> dict[str, Paper]:
 
 
 def worker_readers(
-    count: int, pool: list[str], seed: int = 11
+    count: int, pools: list[list[str]], seed: int = 11
 ) -> Iterator[tuple[Recipient, list[dict[str, object]], int]]:
-    """Readers as a worker reads them: (recipient, stored picks, edition index)."""
+    """Readers as a worker reads them: (recipient, stored picks, edition index); each
+    edition's picks from ``pools[edition]``."""
     rng = random.Random(seed)
     for i in range(count):
         edition = i % len(WORKER_EDITIONS)
@@ -176,7 +180,7 @@ def worker_readers(
         topics = rng.sample(TOPICS, rng.randint(1, 3))
         trending = 0 if cold else rng.choice((0, 0, 0, 1, 2))
         picks: list[dict[str, object]] = []
-        for k, pid in enumerate(rng.sample(pool, 10)):
+        for k, pid in enumerate(rng.sample(pools[edition], 10)):
             topic = topics[k % len(topics)]
             if cold:
                 pick = Pick(pid, 1 - k / 20, "trending: popular today", "Trending today")
@@ -197,8 +201,10 @@ def worker_readers(
 
 def worker_run(args: argparse.Namespace, renderer: DigestRenderer) -> None:
     """Mean and median CPU per message of ``render_delivery`` as a worker calls it."""
-    papers = worker_pool(args.data, 2000)
+    editions = len(WORKER_EDITIONS)
+    papers = worker_pool(args.data, 2000 * (editions if args.separate_pools else 1))
     pool = sorted(papers)
+    pools = [pool[e::editions] for e in range(editions)] if args.separate_pools else [pool] * 3
     settings = SimpleNamespace(from_domain="example.org")
     rt = Runtime(
         settings=settings,  # type: ignore[arg-type]
@@ -209,7 +215,7 @@ def worker_run(args: argparse.Namespace, renderer: DigestRenderer) -> None:
         clock=lambda: WHEN,
     )
     rows = [EditionRow(id=n, key=e.key, period_start=e.day) for n, e in enumerate(WORKER_EDITIONS)]
-    readers = worker_readers(args.worker, pool)
+    readers = worker_readers(args.worker, pools)
     cpu: list[int] = []
     batch_size = 100
     delivery = DELIVERY
@@ -229,7 +235,8 @@ def worker_run(args: argparse.Namespace, renderer: DigestRenderer) -> None:
             cpu.append(time.thread_time_ns() - c0 + share)
     print(
         f"worker send path ({len(cpu)} messages in batches of {batch_size}, "
-        f"{len(papers)}-paper pool, {len(WORKER_EDITIONS)} editions, "
+        f"{len(pools[0])}-paper pool{'s, one' if args.separate_pools else ''} for "
+        f"{'each of ' if args.separate_pools else ''}{editions} editions, "
         f"prepared anew every {PREPARED_READERS} readers of an edition)"
     )
     print(
@@ -406,6 +413,11 @@ def main() -> int:
         "--worker", type=int, default=60_000, help="messages of the worker send path (0: skip)"
     )
     parser.add_argument("--data", type=Path, default=DATA, help="papers (JSONL, gzip or not)")
+    parser.add_argument(
+        "--separate-pools",
+        action="store_true",
+        help="--worker: each edition its own 2,000 papers (none shared between editions)",
+    )
     return run(parser.parse_args())
 
 
