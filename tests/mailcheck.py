@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import binascii
 import email.policy
 import random
+import re
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from email import message_from_bytes
@@ -99,6 +101,23 @@ def assert_wire_format(data: bytes) -> None:
     for line in lines:
         assert b"\n" not in line and b"\r" not in line, f"bare line ending in {line[:80]!r}"
         assert len(line) <= 998, f"line of {len(line)} octets"
+
+
+_QP_LINE = re.compile(rb"(?:[\x21-\x3c\x3e-\x7e \t]|=[0-9A-F]{2})*=?")
+
+
+def qp_decoded(data: bytes) -> str:
+    """The text of a quoted-printable body (``\n`` line endings), after checking that it
+    is well formed: CRLF lines of 76 octets at most, "=" only in an escape or as the soft
+    break that ends a line, no space or tab at the end of a line (before a soft break's
+    "=" they may be). (A line may start with "." or be one, after a soft break as
+    ``b2a_qp`` writes it too: SMTP's dot-stuffing is the transport's.)"""
+    assert data == b"" or data.endswith(b"\r\n"), data[-80:]
+    for line in data.split(b"\r\n")[:-1]:
+        assert len(line) <= 76, f"line of {len(line)} octets: {line!r}"
+        assert _QP_LINE.fullmatch(line), f"not quoted-printable: {line!r}"
+        assert not line.endswith((b" ", b"\t")), f"white space at the end: {line!r}"
+    return binascii.a2b_qp(data).decode("utf-8").replace("\r\n", "\n")
 
 
 def assert_structure(msg: EmailMessage) -> None:

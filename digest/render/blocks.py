@@ -108,10 +108,58 @@ class _NumberProbe:
         return self._used()
 
 
+class _UsesEdition(Exception):
+    """The block uses ``edition``: its pieces are the edition's own, not shared."""
+
+
+class _EditionProbe:
+    """Stands for ``edition`` while finding out whether an item or entry block uses it."""
+
+    def _used(self, *args: object) -> Any:
+        raise _UsesEdition
+
+    __html__ = __str__ = __bool__ = __int__ = __index__ = __float__ = __format__ = _used
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __add__ = __radd__ = _used
+    __sub__ = __rsub__ = __mul__ = __rmul__ = __mod__ = __rmod__ = __len__ = __iter__ = _used
+    __hash__ = object.__hash__
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self._used()
+
+
+class SharedPieces:
+    """Item and entry pieces shared by a renderer's editions (and kept when an edition is
+    prepared anew), for templates whose item and entry blocks do not use ``edition``: the
+    other values such a block sees are the renderer's (brand, contact line, address) and
+    the card's, so a card is compiled once per process instead of once per edition. Keyed
+    by the whole card (a paper's card may change between editions: its upvotes, its
+    links). Bounded: started afresh past ``limit`` pieces."""
+
+    def __init__(self, limit: int = 20_000):
+        self.limit = limit
+        self.pieces: dict[tuple[object, ...], Piece] = {}
+        self.edition_free: dict[tuple[jinja2.Template, str], bool] = {}  # per block
+
+    def get(self, key: tuple[object, ...]) -> Piece | None:
+        return self.pieces.get(key)
+
+    def put(self, key: tuple[object, ...], piece: Piece) -> None:
+        if len(self.pieces) >= self.limit:
+            self.pieces = {}
+        self.pieces[key] = piece
+
+
 class TemplateBlocks:
     """One digest template compiled for one edition."""
 
-    def __init__(self, template: jinja2.Template, escaped: dict[str, str]):
+    def __init__(
+        self,
+        template: jinja2.Template,
+        escaped: dict[str, str],
+        shared: SharedPieces | None = None,
+    ):
         missing = [name for name in BLOCKS if name not in template.blocks]
         if missing:
             raise ConfigError(
@@ -122,12 +170,14 @@ class TemplateBlocks:
         self.names = BLOCKS + tuple(name for name in OPTIONAL_BLOCKS if name in template.blocks)
         self.autoescape = bool(template.environment.autoescape)
         self.escaped = escaped  # escaped values that recur (reasons, names), shared
+        self.encoded: dict[str, bytes] = {}  # static lines, encoded (the same markup per item)
         self.items: dict[object, Piece] = {}
         self.entries: dict[object, Piece] = {}
         self.sections: dict[tuple[str, str], Piece] = {}
         self.ends: dict[tuple[object, ...], Piece] = {}  # head and foot
         self.skeletons: dict[tuple[object, ...], list[Piece | str]] = {}
         self.number_in_key = False  # found out on the first item
+        self.shared = shared
 
     def spliced(
         self,
@@ -192,19 +242,33 @@ class TemplateBlocks:
             number: object = item.number if self.number_in_key else _NumberProbe()
             hole = (Hole(i, n, where) for i, n in enumerate(ITEM_VALUES, len(SCALARS)))
             context["item"] = Item(number, item.card, *hole)  # type: ignore[arg-type]
+            self._probe_edition("item", context)
 
         def real(context: dict[str, Any], where: str) -> None:
             context["item"] = item
+            self._probe_edition("item", context)
 
-        extra = (item.why, item.feedback_up, item.feedback_down, item.label, item.why_text)
-        try:
-            piece = self._compile("item", view, holes, real, extra)
-        except _UsesNumber:
-            self.number_in_key = True
-            self.items.clear()  # their keys lack the number
-            piece = self._compile("item", view, holes, real, extra)
         paper = item.card.key
-        self.items[(paper, item.number) if self.number_in_key else paper] = piece
+        key = (paper, item.number) if self.number_in_key else paper
+        # Shared under the whole card: a paper's card may differ between editions (upvotes).
+        shared_key = (item.card, item.number) if self.number_in_key else item.card
+        piece = self._shared("item", shared_key)
+        if piece is not None:
+            self.items[key] = piece
+            return piece
+        extra = (item.why, item.feedback_up, item.feedback_down, item.label, item.why_text)
+        while True:
+            try:
+                piece = self._compile("item", view, holes, real, extra)
+                break
+            except _UsesNumber:
+                self.number_in_key = True
+                self.items.clear()  # their keys lack the number
+            except _UsesEdition:
+                self._edition_used("item")
+        key = (paper, item.number) if self.number_in_key else paper
+        self.items[key] = piece
+        self._share("item", (item.card, item.number) if self.number_in_key else item.card, piece)
         return piece
 
     def _entry(self, view: dict[str, Any], item: Item) -> Piece:
@@ -213,10 +277,42 @@ class TemplateBlocks:
         def both(context: dict[str, Any], where: str) -> None:
             hole = (Forbidden(i, n, where) for i, n in enumerate(ITEM_VALUES, len(SCALARS)))
             context["item"] = Item(Forbidden(0, "item.number", where), item.card, *hole)  # type: ignore[arg-type]
+            self._probe_edition("entry", context)
 
-        piece = self._compile("entry", view, both, both, ())
+        piece = self._shared("entry", item.card)
+        if piece is None:
+            while True:
+                try:
+                    piece = self._compile("entry", view, both, both, ())
+                    break
+                except _UsesEdition:
+                    self._edition_used("entry")
+            self._share("entry", item.card, piece)
         self.entries[item.card.paper_id] = piece
         return piece
+
+    # -- pieces shared by the renderer's editions ----------------------------------------
+    def _edition_free(self, block: str) -> bool:
+        """Whether ``block`` may be shared: not known to use ``edition``."""
+        shared = self.shared
+        return shared is not None and shared.edition_free.get((self.template, block), True)
+
+    def _probe_edition(self, block: str, context: dict[str, Any]) -> None:
+        if self._edition_free(block):
+            context["edition"] = _EditionProbe()
+
+    def _edition_used(self, block: str) -> None:
+        assert self.shared is not None  # only probed when shared
+        self.shared.edition_free[(self.template, block)] = False
+
+    def _shared(self, block: str, key: object) -> Piece | None:
+        if not self._edition_free(block):
+            return None
+        return self.shared.get((self.template, block, key))  # type: ignore[union-attr]
+
+    def _share(self, block: str, key: object, piece: Piece) -> None:
+        if self._edition_free(block):
+            self.shared.put((self.template, block, key), piece)  # type: ignore[union-attr]
 
     def _section(self, view: dict[str, Any], section: Section) -> Piece:
         def both(context: dict[str, Any], where: str) -> None:
@@ -248,7 +344,9 @@ class TemplateBlocks:
             holes(with_holes, where)
             real(with_values, where)
         text = render_block(self.template, name, with_holes)
-        piece = Piece(text, where, autoescape=self.autoescape, cache=self.escaped)
+        piece = Piece(
+            text, where, autoescape=self.autoescape, cache=self.escaped, encoded=self.encoded
+        )
         values = piece.prepare((*scalars(view), *extra))
         if piece.text(values) != render_block(self.template, name, with_values):
             raise ConfigError(
@@ -315,7 +413,9 @@ class TemplateBlocks:
                 "rendered once per section and item (and entry, if any, once per item)"
             )
         return [
-            Piece(part, where, autoescape=False, cache=self.escaped) if i % 2 == 0 else part
+            Piece(part, where, autoescape=False, cache=self.escaped, encoded=self.encoded)
+            if i % 2 == 0
+            else part
             for i, part in enumerate(parts)
             if part  # nothing between two blocks: no piece
         ]

@@ -18,7 +18,7 @@ from digest.domain import Paper, Pick, SubscriberInfo
 from digest.errors import ConfigError
 from digest.links import FeedbackUrl, RecipientLinks
 from digest.render import message as reference
-from digest.render.blocks import TemplateBlocks, scalars
+from digest.render.blocks import SharedPieces, TemplateBlocks, scalars
 from digest.render.dkim import DkimSigner
 from digest.render.headers import clean
 from digest.render.headline import headline
@@ -107,6 +107,7 @@ class DigestRenderer:
         self.postal_address = postal_address
         self.dkim = dkim
         self.writer = MimeWriter(sender)
+        self.shared_pieces = SharedPieces()  # item and entry pieces, for every edition
 
     @classmethod
     def from_settings(cls, settings: Any) -> DigestRenderer:
@@ -321,7 +322,11 @@ class PreparedEdition:
         self._html = templates.html("digest")
         self._text = templates.text("digest")
         escaped: dict[str, str] = {}  # escaped values that recur (reasons, names)
-        self._blocks = (TemplateBlocks(self._html, escaped), TemplateBlocks(self._text, escaped))
+        shared = renderer.shared_pieces
+        self._blocks = (
+            TemplateBlocks(self._html, escaped, shared),
+            TemplateBlocks(self._text, escaped, shared),
+        )
         self._checked: set[tuple[object, ...]] = set()  # shapes checked against plain Jinja
         self.qp = QPEncoder()  # lines that recur, for the whole edition
 

@@ -7,13 +7,15 @@ pieces instead:
 
 * headers that are the same for every message of a sender are encoded once
   (:class:`MimeWriter`), subjects once per distinct subject;
-* bodies are quoted-printable encoded by :class:`digest.render.qp.QPEncoder`, which
-  encodes what every reader shares (template markup, paper cards) once per edition and
-  per reader only the lines that differ (names, links); see :mod:`digest.render.qp`.
+* bodies are quoted-printable encoded by :class:`digest.render.qp.QPEncoder`: what every
+  reader shares (template markup, paper cards) once per edition and per reader only the
+  values that differ (names, links), each on physical lines of its own; see
+  :mod:`digest.render.qp` and :mod:`digest.render.splice`.
 
 The result parses back (``email`` with the default policy) to the same headers and body
 text as :func:`digest.render.message.build_message`, the straightforward ``email`` path,
-which the tests and ``benchmarks/render.py`` check. Every line ends in CRLF and is at
+which the tests and ``benchmarks/render.py`` check (the bytes differ: soft line breaks
+fall elsewhere). Every line ends in CRLF and is at
 most 76 octets in the bodies, 998 in the headers.
 """
 

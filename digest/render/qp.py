@@ -9,6 +9,13 @@ endings, what the ``email`` package writes; tested). That allows:
 * a cache of encoded lines, for lines that recur (section headings, reasons);
 * plain ASCII lines, the most common per-reader lines (links), encoded with string
   methods instead of ``b2a_qp``'s byte loop.
+
+A line that holds a reader's value (:mod:`digest.render.splice`) is written another way,
+still valid quoted-printable that decodes to the same text but not byte for byte what
+``b2a_qp`` makes: its literal parts, encoded once per edition, end in a soft line break
+(:func:`soft_line`), and each value takes physical lines of its own (:meth:`QPEncoder.value`:
+for a plain ASCII value, a link, just its bytes). No soft break then depends on the value's
+length, so nothing of the line but the value is encoded per reader.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ class QPEncoder:
     def __init__(self, max_lines: int = 20_000):
         self.max_lines = max_lines
         self._cache: dict[str, bytes] = {}
+        self._values: dict[tuple[str, bool], bytes] = {}  # values not plain ASCII (names)
 
     def cached(self, line: str) -> bytes | None:
         """The encoding of ``line`` if the cache has it."""
@@ -35,6 +43,29 @@ class QPEncoder:
             if len(self._cache) > self.max_lines:  # start afresh (a new dict: thread-safe)
                 self._cache = {}
             data = self._cache[line] = qp_line(line)
+        return data
+
+    def value(self, value: str, end: bool) -> bytes:
+        """A reader's value on physical lines of its own, ending in a soft line break, or
+        (``end``: nothing follows it on its line) in the line's hard break."""
+        if value.isascii() and value.isprintable() and "=" not in value:  # no tab, no break
+            if len(value) <= 75:
+                if not end:
+                    return value.encode("ascii") + b"=\r\n" if value else b""
+                if value[-1:] != " " and value != ".":  # encoded at a line end
+                    return value.encode("ascii") + b"\r\n"
+            else:  # a long link: cut every 75 characters
+                lines = "=\r\n".join([value[i : i + 75] for i in range(0, len(value), 75)])
+                if not end:
+                    return (lines + "=\r\n").encode("ascii")
+                if value[-1] != " " and not lines.endswith("\n."):
+                    return (lines + "\r\n").encode("ascii")
+        key = (value, end)
+        data = self._values.get(key)
+        if data is None:
+            if len(self._values) > self.max_lines:
+                self._values = {}
+            data = self._values[key] = hard_line(value) if end else soft_line(value)
         return data
 
     def encode(self, text: str, *, cache: bool = True) -> bytes:
@@ -90,3 +121,39 @@ def soft_breaks(encoded: str) -> str:
         start = cut
     pieces.append(encoded[start:])
     return "=\r\n".join(pieces)
+
+
+def soft_line(text: str) -> bytes:
+    """``text`` as the start of a line that goes on: encoded as :func:`qp_line` does, but
+    ending in a soft line break ("=" CRLF), every physical line 76 octets at most."""
+    if not text:
+        return b""
+    if "\n" in text:  # whole lines first
+        lines, _, rest = text.rpartition("\n")
+        return hard_line(lines) + soft_line(rest)
+    return _cut_last(qp_line(text)[:-2], 75) + b"=\r\n"
+
+
+def hard_line(text: str) -> bytes:
+    """:func:`qp_line`, but never a physical line over 76 octets: ``b2a_qp`` writes 77 when
+    a line of 74 characters ends in a space (encoded "=20" at the end)."""
+    if "\n" in text:
+        return b"".join(map(hard_line, text.split("\n")))
+    encoded = qp_line(text)
+    if len(encoded) <= 78 or encoded[-3] not in b"0123456789ABCDEF":  # nothing to check
+        return encoded
+    return _cut_last(encoded[:-2], 76) + b"\r\n"
+
+
+def _cut_last(encoded: bytes, limit: int) -> bytes:
+    """``encoded`` (without its last line break) with one more soft break when its last
+    physical line is over ``limit`` octets; never inside an escape ("=XX")."""
+    start = encoded.rfind(b"\n") + 1
+    if len(encoded) - start <= limit:
+        return encoded
+    cut = start + 75
+    if encoded[cut - 2] == 61:  # "="
+        cut -= 2
+    elif encoded[cut - 1] == 61:
+        cut -= 1
+    return encoded[:cut] + b"=\r\n" + encoded[cut:]

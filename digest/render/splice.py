@@ -5,15 +5,16 @@ A template sent to many readers (the digest) is cut into named blocks
 
 * each block is rendered once per *key* (what determines its content: a paper and its
   number, a section title...) with the values that differ between readers replaced by
-  placeholders (:class:`Hole`), and compiled into a :class:`Piece`: runs of whole lines
-  without a placeholder are quoted-printable encoded once, lines with placeholders stay
-  text with slots;
+  placeholders (:class:`Hole`), and compiled into a :class:`Piece`: quoted-printable bytes
+  with slots, encoded once (lines without a placeholder as they are, the literal parts of
+  a line with placeholders each ending in a soft line break, so that every value takes
+  physical lines of its own: :func:`digest.render.qp.soft_line`);
 * the text around the blocks (the skeleton) is rendered once per *shape* (how many
   sections and items, cold start...) with markers in place of the blocks (:func:`probe`).
 
-A reader's body is then a list of (piece, values), :class:`Spliced`: only the lines that
-hold the reader's values (links, names, reasons) are filled and encoded per reader, the
-rest is bytes joined. Values are escaped exactly as autoescape would (HTML), or written
+A reader's body is then a list of (piece, values), :class:`Spliced`: only the reader's
+values (links, names, reasons) are encoded per reader (a plain ASCII link is its own bytes),
+the rest is bytes joined. Values are escaped exactly as autoescape would (HTML), or written
 with ``str`` (text).
 
 Holes may only be output as they are (``{{ item.why }}``, or with ``|e``): a test, filter,
@@ -32,7 +33,7 @@ import jinja2
 from markupsafe import escape
 
 from digest.errors import ConfigError
-from digest.render.qp import QPEncoder, qp_line, soft_breaks
+from digest.render.qp import QPEncoder, hard_line, soft_line
 
 _SLOT = re.compile("\x01(Hh|Ss)(\\d+)\x01")
 BLOCK_MARK = "\x02"  # brackets a block's name in a skeleton probe (never in data)
@@ -104,17 +105,7 @@ def escape_value(value: object, cache: dict[str, str]) -> str:
 class _Slotted:
     """A line (or a partial one) with slots for values: literal parts, where values go."""
 
-    __slots__ = (
-        "cached",
-        "escapes",
-        "hits",
-        "misses",
-        "one",
-        "parts",
-        "qp_parts",
-        "slots",
-        "text",
-    )
+    __slots__ = ("one", "parts", "slots", "text")
 
     def __init__(self, text: str, where: str):
         pieces = _SLOT.split(text)
@@ -125,7 +116,7 @@ class _Slotted:
             if i + 2 < len(pieces):
                 self.slots.append((len(self.parts), int(pieces[i + 2]), pieces[i + 1] == "Hh"))
                 self.parts.append("")
-        if any("\x01" in part for part in self.parts):
+        if "\x01" in "".join(pieces[0::3]):
             raise ConfigError(
                 f"template {where}: a value that differs per reader was changed by a "
                 "filter; such values may only be output as they are"
@@ -136,68 +127,98 @@ class _Slotted:
         if len(self.slots) == 1:
             pos, index, html = self.slots[0]
             self.one = (self.parts[pos - 1], index, self.parts[pos + 1], html)
-        # Filled lines go through the line cache while it pays (reasons recur, links not).
-        self.cached = True
-        self.hits = self.misses = 0
-        # The literal parts quoted-printable encoded, when they are plain ASCII (so that a
-        # line with plain values, such as links, is encoded without looking at it again).
-        plain = all(part.isascii() and part.isprintable() for part in self.parts)
-        self.qp_parts = [part.replace("=", "=3D") for part in self.parts] if plain else None
-        self.escapes = any("=" in part for part in self.parts)  # "=3D" in the encoded parts
+
+    def encoded(self) -> list[bytes | tuple[int, bool, bool]]:
+        """The whole line quoted-printable: literal parts encoded, ending in a soft line
+        break but the last; slots as (value index, ends the line, escaped without
+        autoescape), for :meth:`QPEncoder.value`."""
+        out: list[bytes | tuple[int, bool, bool]] = []
+        at = {pos: (index, html) for pos, index, html in self.slots}
+        last = len(self.parts) - 1  # always a literal part, maybe ""
+        final_slot = self.slots[-1][0] if self.slots else -1
+        for pos, part in enumerate(self.parts):
+            if pos in at:
+                index, html = at[pos]
+                out.append((index, pos == final_slot and self.parts[last] == "", html))
+            elif pos == last:
+                if part:
+                    out.append(hard_line(part))
+            elif part:
+                out.append(soft_line(part))
+        return out
+
+
+Program = list[bytes | tuple[int, bool, bool]]  # encoded bytes, and slots for values
+_NO_TEXT = _Slotted("", "")  # the tail of a piece within one line
 
 
 class Piece:
     """Compiled output: a first (partial) line, whole lines, a last (partial) line.
 
     A piece may start and end in the middle of a line of the whole body; the lines in
-    between are whole lines, encoded on their own. ``segments`` is the same when the piece
-    starts a line: quoted-printable bytes for the static lines (from the first one on) and
-    the lines with slots.
+    between are whole lines, encoded on their own. ``program`` is the same when the piece
+    starts a line: quoted-printable bytes (runs joined) and slots for the reader's values.
     """
 
-    __slots__ = ("autoescape", "cache", "head", "middle", "newline", "segments", "static", "tail")
+    __slots__ = ("autoescape", "cache", "head", "middle", "newline", "program", "static", "tail")
 
-    def __init__(self, text: str, where: str, *, autoescape: bool, cache: dict[str, str]):
+    def __init__(
+        self,
+        text: str,
+        where: str,
+        *,
+        autoescape: bool,
+        cache: dict[str, str],
+        encoded: dict[str, bytes] | None = None,
+    ):
+        """``encoded``: lines already encoded (:func:`hard_line`), shared by the pieces of
+        an edition: most lines of an item's markup are the same for every paper."""
         self.autoescape = autoescape
         self.cache = cache  # escaped values (shared by an edition's pieces)
+        if encoded is None:
+            encoded = {}
+        elif len(encoded) > 20_000:  # bounded: lines of cards pass through it too
+            encoded.clear()
         lines = text.split("\n")
         self.newline = len(lines) > 1
-        self.head = _Slotted(lines[0], where)
-        self.tail = _Slotted(lines[-1] if self.newline else "", where)
-        self.middle = self._lines(lines[1:-1], where)  # static runs (text), lines with slots
-        self.segments: list[bytes | _Slotted] = []
-        if self.newline:
-            run: list[str] = []
-            for line in lines[:-1]:
-                if "\x01" in line:  # a line with slots: filled and encoded per reader
-                    if run:
-                        self._static(run)
-                    self.segments.append(_Slotted(line, where))
-                else:
+        slotted = [_Slotted(line, where) if "\x01" in line else None for line in lines]
+        self.head = slotted[0] or _Slotted(lines[0], where)
+        self.tail = (slotted[-1] or _Slotted(lines[-1], where)) if self.newline else _NO_TEXT
+        self.middle: list[str | _Slotted] = []  # static runs (text), lines with slots
+        self.program: Program = []  # the same, from the first line, encoded
+        if not self.newline:
+            self.static = True
+            return
+        run: list[str] = []
+        data: list[bytes] = []
+        for i in range(len(lines) - 1):
+            line, with_slots = lines[i], slotted[i]
+            if with_slots is None:
+                if i:
                     run.append(line)
+                known = encoded.get(line)
+                if known is None:
+                    known = encoded[line] = hard_line(line)
+                data.append(known)
+                continue
             if run:
-                self._static(run)
-        self.static = all(type(segment) is bytes for segment in self.segments)
-
-    def _static(self, run: list[str]) -> None:
-        data = b"".join(map(qp_line, run))
-        if self.segments and type(self.segments[-1]) is bytes:
-            self.segments[-1] += data
-        else:
-            self.segments.append(data)
-        run.clear()
-
-    @staticmethod
-    def _lines(lines: list[str], where: str) -> list[str | _Slotted]:
-        out: list[str | _Slotted] = []
-        for line in lines:
-            if "\x01" in line:
-                out.append(_Slotted(line, where))
-            elif out and type(out[-1]) is str:
-                out[-1] += line + "\n"
-            else:
-                out.append(line + "\n")
-        return out
+                self.middle.append("\n".join(run) + "\n")
+                run.clear()
+            if i:
+                self.middle.append(with_slots)
+            for op in with_slots.encoded():
+                if type(op) is bytes:
+                    data.append(op)
+                else:
+                    if data:
+                        self.program.append(b"".join(data))
+                        data.clear()
+                    self.program.append(op)
+        if run:
+            self.middle.append("\n".join(run) + "\n")
+        if data:
+            self.program.append(b"".join(data))
+        self.static = all(type(op) is bytes for op in self.program)
 
     def prepare(self, values: Sequence[object]) -> tuple[object, ...]:
         """``values`` as :meth:`fill` wants them: escaped once when autoescaping."""
@@ -228,52 +249,22 @@ class Piece:
                 parts[pos] = escape_value(raw, self.cache) if html else str(raw)
         return "".join(parts)
 
-    def encode(self, slotted: _Slotted, values: Sequence[object]) -> bytes:
-        """``slotted`` filled and quoted-printable encoded (``qp_line(self.fill(...))``).
-
-        The usual line with a reader's link is plain ASCII: it is joined from the
-        pre-encoded literal parts and only gets its soft line breaks.
-        """
-        parts = slotted.qp_parts
-        if parts is not None:
-            one = slotted.one
-            if one is not None and (self.autoescape or not one[3]):
-                raw = values[one[1]]
-                value = cast(str, raw) if self.autoescape else str(raw)
-                if value.isascii() and value.isprintable() and "=" not in value:
-                    pos = slotted.slots[0][0]
-                    line = parts[pos - 1] + value + parts[pos + 1]
-                    if slotted.escapes:
-                        data = _plain_qp(line)
-                        if data is not None:
-                            return data
-                    elif line[-1:] != " ":  # no escape at all: cut every 75 characters
-                        if len(line) <= 75:
-                            if line != ".":
-                                return line.encode("ascii") + b"\r\n"
-                        elif len(line) <= 150:
-                            if line[75:] != ".":
-                                return (line[:75] + "=\r\n" + line[75:] + "\r\n").encode("ascii")
-                        else:
-                            data = _plain_qp(line)
-                            if data is not None:
-                                return data
-            elif one is None:
-                parts = parts.copy()
-                for pos, index, html in slotted.slots:
-                    raw = values[index]
-                    if self.autoescape:
-                        value = cast(str, raw)
-                    else:
-                        value = escape_value(raw, self.cache) if html else str(raw)
-                    if not (value.isascii() and value.isprintable()) or "=" in value:
-                        break
-                    parts[pos] = value
-                else:
-                    data = _plain_qp("".join(parts))
-                    if data is not None:
-                        return data
-        return qp_line(self.fill(slotted, values))
+    def encode_into(self, values: Sequence[object], qp: QPEncoder, out: list[bytes]) -> None:
+        """The piece (which starts a line) quoted-printable, with prepared ``values``."""
+        if self.static:
+            out += cast(list[bytes], self.program)
+            return
+        append, value_lines = out.append, qp.value
+        autoescape, cache = self.autoescape, self.cache
+        for op in self.program:
+            if type(op) is bytes:
+                append(op)
+                continue
+            index, end, html = op
+            value = values[index]  # escaped by :meth:`prepare` when autoescaping
+            if not autoescape:
+                value = escape_value(value, cache) if html else str(value)
+            append(value_lines(value, end))  # type: ignore[arg-type]
 
     def text(self, values: Sequence[object]) -> str:
         """The whole output for prepared ``values``."""
@@ -285,17 +276,6 @@ class Piece:
             for part in self.middle
         )
         return f"{head}\n{middle}{self.fill(self.tail, values)}"
-
-
-def _plain_qp(line: str) -> bytes | None:
-    """A line already quoted-printable encoded but for its soft breaks, finished; or None."""
-    if line[-1:] == " ":
-        return None  # a trailing space is encoded: left to qp_line
-    if len(line) > 75:
-        line = soft_breaks(line)
-    if line == "." or line.endswith("=\r\n."):
-        return None  # a lone "." is encoded
-    return line.encode("ascii") + b"\r\n"
 
 
 class Spliced:
@@ -313,52 +293,32 @@ class Spliced:
         return self._text
 
     def encode(self, qp: QPEncoder) -> bytes:
-        """The body as quoted-printable UTF-8, CRLF line endings (as ``qp.encode(str(self))``)."""
+        """The body as quoted-printable UTF-8, CRLF line endings: decodes to ``str(self)``
+        (each reader's value on physical lines of its own, see :mod:`digest.render.qp`)."""
         out: list[bytes] = []
         self.encode_into(qp, out)
         return b"".join(out)
 
     def encode_into(self, qp: QPEncoder, out: list[bytes]) -> None:
         """:meth:`encode`, appended to ``out`` in pieces (joined once with the message)."""
-        append = out.append
-        cached, store = qp.cached, qp.line
         pending = ""  # the start of a line that an earlier piece left open
         for piece, values in self.units:
-            if not pending and piece.segments:  # the usual case: the piece starts a line
-                if piece.static:
-                    out.extend(piece.segments)  # type: ignore[arg-type]
-                else:
-                    for segment in piece.segments:
-                        if type(segment) is bytes:
-                            append(segment)
-                            continue
-                        if not segment.cached:  # type: ignore[union-attr]
-                            append(piece.encode(segment, values))  # type: ignore[arg-type]
-                            continue  # a line that differs per reader (links)
-                        line = piece.fill(segment, values)  # type: ignore[arg-type]
-                        data = cached(line)
-                        if data is None:
-                            data = store(line)
-                            segment.misses += 1  # type: ignore[union-attr]
-                            if segment.misses == 64:  # type: ignore[union-attr]
-                                segment.cached = segment.hits >= 16  # type: ignore[union-attr]
-                        else:
-                            segment.hits += 1  # type: ignore[union-attr]
-                        append(data)
+            if not pending and piece.newline:  # the usual case: the piece starts a line
+                piece.encode_into(values, qp, out)
             elif not piece.newline:
                 pending += piece.fill(piece.head, values)
                 continue
             else:
-                append(qp.line(pending + piece.fill(piece.head, values)))
+                out.append(qp.line(pending + piece.fill(piece.head, values)))
                 for part in piece.middle:
                     if type(part) is str:
-                        append(qp.encode(part))
+                        out.append(qp.encode(part))
                     else:
-                        append(qp.line(piece.fill(part, values)))  # type: ignore[arg-type]
+                        out.append(qp.line(piece.fill(part, values)))  # type: ignore[arg-type]
             tail = piece.tail
             pending = tail.text if tail.text is not None else piece.fill(tail, values)
         if pending:
-            append(qp.line(pending))
+            out.append(qp.line(pending))
 
 
 def render_block(template: jinja2.Template, name: str, context: Mapping[str, Any]) -> str:

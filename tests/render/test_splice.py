@@ -4,6 +4,8 @@ and templates that break the rules fail with a clear error instead of sending wr
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from mailcheck import (
     WHEN,
     make_signer,
     picks_for,
+    qp_decoded,
     render_digest,
     sample_papers,
 )
@@ -23,9 +26,8 @@ from markupsafe import Markup, escape
 
 from digest.domain import Pick, SubscriberInfo
 from digest.errors import ConfigError
-from digest.render import DigestRenderer, EmailTemplates
+from digest.render import DigestRenderer, EditionInfo, EmailTemplates
 from digest.render.mime import QPEncoder
-from digest.render.qp import qp_line
 from digest.render.splice import Piece, Spliced
 
 PAPERS = sample_papers()
@@ -82,8 +84,8 @@ def test_spliced_bodies_are_the_jinja_bodies(tmp_path: Path) -> None:
         html, text = fast._html, fast._text
         assert isinstance(html, Spliced) and isinstance(text, Spliced)
         assert fast.html == slow.html and fast.text == slow.text
-        assert text.encode(QPEncoder()) == QPEncoder().encode(fast.text)
-        assert html.encode(QPEncoder()) == QPEncoder().encode(fast.html)
+        assert qp_decoded(text.encode(QPEncoder())) == fast.text
+        assert qp_decoded(html.encode(QPEncoder())) == fast.html
 
 
 def test_blocks_may_start_and_end_inside_a_line(tmp_path: Path) -> None:
@@ -99,7 +101,8 @@ def test_blocks_may_start_and_end_inside_a_line(tmp_path: Path) -> None:
     body = fast._text  # type: ignore[attr-defined]
     assert isinstance(body, Spliced) and any(not piece.newline for piece, _ in body.units)
     assert fast.text == slow.text  # type: ignore[attr-defined]
-    assert body.encode(QPEncoder()) == QPEncoder().encode(fast.text)  # type: ignore[attr-defined]
+    whole = QPEncoder().encode(fast.text)  # type: ignore[attr-defined]
+    assert qp_decoded(body.encode(QPEncoder())) == qp_decoded(whole)  # the last line ended
 
 
 def test_item_number_used_in_the_block_becomes_part_of_the_key(tmp_path: Path) -> None:
@@ -181,13 +184,21 @@ def test_values_are_escaped_as_jinja_would(
     assert fast.text == slow.text and fast.html == slow.html  # type: ignore[attr-defined]
 
 
+def _encoded(piece: Piece, values: Sequence[object], qp: QPEncoder | None = None) -> bytes:
+    out: list[bytes] = []
+    piece.encode_into(values, qp or QPEncoder(), out)
+    return b"".join(out)
+
+
 @settings(max_examples=400, deadline=None)
 @given(
     literals=st.lists(
-        st.text(alphabet=st.sampled_from("ab =.&<\t~é"), max_size=60), min_size=3, max_size=3
+        st.text(alphabet=st.sampled_from("ab =.&<\t~é"), max_size=90), min_size=3, max_size=3
     ),
     values=st.lists(
-        st.text(alphabet=st.sampled_from("xy =./:-_é\"'"), max_size=90), min_size=2, max_size=2
+        st.text(alphabet=st.sampled_from("xy =./:-_é\"'\t\n"), max_size=170),
+        min_size=2,
+        max_size=2,
     ),
     two=st.booleans(),
     autoescape=st.booleans(),
@@ -195,18 +206,22 @@ def test_values_are_escaped_as_jinja_would(
 def test_lines_with_values_encode_as_the_filled_line(
     literals: list[str], values: list[str], two: bool, autoescape: bool
 ) -> None:
-    """The shortcut for plain lines (links) gives exactly the bytes of encoding the line."""
+    """A line with values, its literal parts encoded once and each value on physical lines
+    of its own: well-formed quoted-printable of the filled line, whatever the lengths,
+    escapes, spaces and dots around the soft breaks."""
     second = f"\x01Ss1\x01{literals[2]}" if two else ""
     text = f"{literals[0]}\x01Hh0\x01{literals[1]}{second}\nend\n"
     piece = Piece(text, "test", autoescape=autoescape, cache={})
-    line = next(segment for segment in piece.segments if not isinstance(segment, bytes))
+    line = piece.head
     prepared = piece.prepare(values)
-    filled = piece.fill(line, prepared)  # type: ignore[arg-type]
-    assert piece.encode(line, prepared) == qp_line(filled)  # type: ignore[arg-type]
+    filled = piece.fill(line, prepared)
     expected = literals[0] + str(escape(values[0])) + literals[1]
     if two:
         expected += (str(escape(values[1])) if autoescape else values[1]) + literals[2]
     assert filled == expected
+    qp = QPEncoder()
+    assert qp_decoded(_encoded(piece, prepared, qp)) == f"{filled}\nend\n"
+    assert _encoded(piece, prepared, qp) == _encoded(piece, prepared, qp)  # values cached
 
 
 def test_values_that_are_not_strings_are_written_as_jinja_would() -> None:
@@ -215,23 +230,80 @@ def test_values_that_are_not_strings_are_written_as_jinja_would() -> None:
             '<a href="\x01Hh0\x01">\x01Hh1\x01</a>\n', "t", autoescape=autoescape, cache={}
         )
         values = piece.prepare([42, Markup("<b>")])  # safe already: not escaped again
-        line = piece.segments[0]
-        assert piece.fill(line, values) == '<a href="42"><b></a>'  # type: ignore[arg-type]
-        assert piece.encode(line, values) == qp_line('<a href="42"><b></a>')  # type: ignore[arg-type]
+        assert piece.fill(piece.head, values) == '<a href="42"><b></a>'
+        assert qp_decoded(_encoded(piece, values)) == '<a href="42"><b></a>\n'
         one = Piece("<i>\x01Hh0\x01</i>\n", "t", autoescape=autoescape, cache={})
         for value, shown in ((7, "7"), (Markup("<b>"), "<b>")):
             prepared = one.prepare([value])
-            assert one.fill(one.segments[0], prepared) == f"<i>{shown}</i>"  # type: ignore[arg-type]
+            assert one.fill(one.head, prepared) == f"<i>{shown}</i>"
+            assert qp_decoded(_encoded(one, prepared)) == f"<i>{shown}</i>\n"
 
 
-def test_plain_lines_around_the_soft_break_limits() -> None:
-    """Lengths 60 to 240, ending in ".", " " or a letter, with and without an escape."""
-    for literal in ("    More like this: ", '<a href="', ""):
-        piece = Piece(f"{literal}\x01Ss0\x01\n", "t", autoescape=False, cache={})
-        line = piece.segments[0]
-        for n in range(60, 240):
-            for end in (".", " ", "x"):
-                value = ("h" * n)[len(literal) :] + end if len(literal) < n else end
-                expected = qp_line(literal + value)
-                assert piece.encode(line, (value,)) == expected, (literal, n, end)  # type: ignore[arg-type]
-                assert piece.encode(line, (".",)) == qp_line(literal + ".")  # type: ignore[arg-type]
+@pytest.mark.parametrize(
+    "literal", ["    More like this: ", '<a href="', "", "x" * 74, "=" * 30, "é" * 20, "a. "]
+)
+@pytest.mark.parametrize("after", ["", "</a>", " ", "=", ".", "\t"])
+def test_lines_around_the_soft_break_limits(literal: str, after: str) -> None:
+    """Values of 0 to 240 characters ending in ".", " ", "=" or a letter, with literal parts
+    before and after: lines of exactly 75 and 76 octets, a value starting with "." or
+    ending the line with a space, "=" at the end of a line, a lone ".", non-ASCII names."""
+    piece = Piece(f"{literal}\x01Ss0\x01{after}\n", "t", autoescape=False, cache={})
+    qp = QPEncoder()
+    values = [".", " ", "=", "", "Zoë Ångström", "山田 太郎", ". leading dot", "a\tb"]
+    for n in range(0, 240):
+        for end in (".", " ", "x", "="):
+            values.append("h" * n + end)
+    for value in values:
+        data = _encoded(piece, (value,), qp)
+        assert qp_decoded(data) == f"{literal}{value}{after}\n", (literal, value, after)
+
+
+def test_a_plain_link_is_its_own_bytes() -> None:
+    """The usual per-reader value, a link, costs its bytes: no escaping, no soft breaks
+    that depend on its length."""
+    piece = Piece('    <a href="\x01Hh0\x01">More like this</a>\n', "t", autoescape=True, cache={})
+    link = "https://digest.example.org/f/ANAS1oeMtULBVvrxeA/up"
+    data = _encoded(piece, piece.prepare([link]))
+    assert data == b'    <a href=3D"=\r\n' + link.encode() + b'=\r\n">More like this</a>\r\n'
+
+
+def _render_text(prepared: object, seed: int = 1) -> str:
+    signer = make_signer()
+    sub = SubscriberInfo(seed, f"r{seed}@example.org", "Ada")
+    picks = picks_for(PAPERS, count=3, seed=seed)
+    email = prepared.render(  # type: ignore[attr-defined]
+        sub,
+        picks,
+        signer.for_recipient(sub.id, EDITION.key),
+        signer.feedback_links(sub.id),
+        message_id="<m@example.org>",
+        when=WHEN,
+    )
+    return str(email.text)
+
+
+def test_editions_of_a_renderer_share_item_pieces_per_card(tmp_path: Path) -> None:
+    """A card is compiled once per process, not per edition; a card that changed between
+    editions (more upvotes) is compiled again, and shows the new value."""
+    renderer = _renderer(tmp_path)
+    first = renderer.edition(EDITION, PAPERS)
+    second = renderer.edition(EditionInfo("weekly:2025-W22", EDITION.day), PAPERS)
+    _render_text(first)
+    _render_text(second)
+    for one, two in zip(first._blocks, second._blocks, strict=True):
+        assert one.items and set(one.items) == set(two.items)
+        assert all(one.items[key] is two.items[key] for key in one.items)
+    picked = picks_for(PAPERS, count=3, seed=1)[0].paper_id
+    more = {**PAPERS, picked: replace(PAPERS[picked], upvotes=4321)}
+    third = renderer.edition(EditionInfo("daily:2025-05-31", EDITION.day), more)
+    assert "▲ 4321" in _render_text(third)
+    assert "▲ 4321" not in _render_text(first)
+
+
+def test_an_item_block_that_uses_the_edition_is_the_editions_own(tmp_path: Path) -> None:
+    text = TEXT_OK.replace("{{ item.label }}", "{{ item.label }} [{{ edition.key }}]")
+    renderer = _renderer(tmp_path, text=text)
+    weekly = EditionInfo("weekly:2025-W22", EDITION.day)
+    assert f"[{EDITION.key}]" in _render_text(renderer.edition(EDITION, PAPERS))
+    shown = _render_text(renderer.edition(weekly, PAPERS))
+    assert "[weekly:2025-W22]" in shown and f"[{EDITION.key}]" not in shown
