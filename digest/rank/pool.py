@@ -69,6 +69,7 @@ class Pool:
                 self.authors.setdefault(author_key(name), []).append(i)
             for category in paper.categories:
                 self.categories.setdefault(category.strip(), []).append(i)
+        self._category_arrays: dict[str, np.ndarray] = {}
         self._duplicates: list[frozenset[int]] | None = None
         self._title_terms: dict[int, set[str]] = {}
         self._paper_terms: dict[int, set[str]] = {}
@@ -183,6 +184,15 @@ class Pool:
             self._coauthors[cache_key] = shared
         return self._coauthors[cache_key]
 
+    def category_docs(self, category: str) -> np.ndarray:
+        """Indices of the pool papers in ``category``, as an array made once per pool
+        (every chunk's readers ask for the same few categories)."""
+        found = self._category_arrays.get(category)
+        if found is None:
+            docs = self.categories.get(category, ())
+            found = self._category_arrays[category] = np.array(docs, dtype=np.int64)
+        return found
+
     def seed_tfidf(self, seed_ids: Sequence[str]) -> sparse.csr_matrix:
         """Unit TF-IDF rows of seed papers, analysed once per pool (seeds recur across chunks)."""
         assert self.lexical is not None
@@ -289,7 +299,7 @@ def recency(papers: Sequence[Paper], half_life: float) -> np.ndarray:
     return weights
 
 
-def membership(rows: list[list[int]], n: int) -> np.ndarray:
+def membership(rows: Sequence[Sequence[int] | np.ndarray], n: int) -> np.ndarray:
     """A dense readers x papers boolean matrix from per-reader lists of paper indices."""
     out = np.zeros((len(rows), n), dtype=bool)
     r = np.repeat(np.arange(len(rows)), [len(x) for x in rows])

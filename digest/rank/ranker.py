@@ -371,7 +371,7 @@ class _Chunk:
         rows_sent: list[list[int]] = []
         rows_excluded: list[list[int]] = []
         rows_required: list[list[int]] = []
-        rows_filter: list[list[int] | None] = []
+        rows_filter: list[np.ndarray | None] = []
         for profile in self.profiles:
             sent = self.sent.get(profile.id, ())
             rows_sent.append([pool.index[s] for s in sent if s in pool.index])
@@ -379,20 +379,26 @@ class _Chunk:
             rows_excluded.append(excluded)
             rows_required.append([i for k in _clean(profile.require) for i in pool.keyword_docs(k)])
             mode = profile.category_mode if profile.category_mode in ("boost", "filter") else None
-            rows_filter.append(self._category_docs(profile))
-            if (mode or self.opts.category_mode) != "filter":
-                rows_filter[-1] = None
+            filtering = (mode or self.opts.category_mode) == "filter"
+            rows_filter.append(self._category_docs(profile) if filtering else None)
         allowed: np.ndarray = ~membership(rows_sent, self.n) & ~membership(rows_excluded, self.n)
         needs = np.array([bool(_clean(p.require)) for p in self.profiles])
         if needs.any():
             allowed &= ~needs[:, None] | membership(rows_required, self.n)
         filters = np.array([f is not None for f in rows_filter])
         if filters.any():
-            allowed &= ~filters[:, None] | membership([f or [] for f in rows_filter], self.n)
+            empty = np.zeros(0, dtype=np.int64)
+            rows = [empty if f is None else f for f in rows_filter]
+            allowed &= ~filters[:, None] | membership(rows, self.n)
         return allowed
 
-    def _category_docs(self, profile: Profile) -> list[int]:
-        return [i for c in _clean(profile.categories) for i in self.pool.categories.get(c, ())]
+    def _category_docs(self, profile: Profile) -> np.ndarray:
+        """Indices of the pool papers in the reader's categories (a paper in two of them
+        twice: callers only mark them)."""
+        found = [self.pool.category_docs(c) for c in _clean(profile.categories)]
+        if len(found) == 1:
+            return found[0]
+        return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
     # -- signals ------------------------------------------------------------------------
     def _topics(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
