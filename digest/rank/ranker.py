@@ -143,15 +143,34 @@ def rank_pool(
     return out
 
 
+class _BestTopicView:
+    """Reader x paper values of a topics x papers matrix, each taken from the reader's best
+    topic for that paper (zero where no topic matched), computed only where asked (:meth:`at`):
+    the chunk reads them for a few dozen candidates a reader, not for the whole pool."""
+
+    def __init__(self, values: np.ndarray, ids: np.ndarray, which: np.ndarray, best: np.ndarray):
+        self.values = values  # distinct topics x papers
+        self.ids = ids  # readers x their topics -> row of ``values`` (-1: no such topic)
+        self.which, self.best = which, best  # readers x papers: best topic, its relevance
+
+    def at(self, rows: np.ndarray, papers: np.ndarray) -> np.ndarray:
+        """The values at ``[rows, papers]`` (index arrays that broadcast together)."""
+        topic = self.ids[rows, self.which[rows, papers]]
+        found: np.ndarray = np.where(
+            self.best[rows, papers] > 0, self.values[topic, papers], self.values.dtype.type(0)
+        )
+        return found
+
+
 @dataclass
 class _Signals:
     """Per reader x paper matrices kept to explain the picks."""
 
     topic: np.ndarray  # best topic relevance where a topic matched, else 0
     topic_idx: np.ndarray  # which of the reader's topics (index into profile topics)
-    topic_semantic_only: np.ndarray  # matched by meaning but not by words
-    topic_cover: np.ndarray  # share of that topic's words (IDF-weighted) the paper says
-    topic_cosine: np.ndarray  # embedding cosine to that topic (zeros without embeddings)
+    topic_semantic_only: _BestTopicView  # matched by meaning but not by words
+    topic_cover: _BestTopicView  # share of that topic's words (IDF-weighted) the paper says
+    topic_cosine: _BestTopicView  # embedding cosine to that topic (zeros without embeddings)
     liked: np.ndarray  # top-k seed similarity
     liked_hit: np.ndarray
     liked_seed: np.ndarray  # best seed (index into the reader's seed list)
@@ -160,6 +179,23 @@ class _Signals:
     learned: np.ndarray
     author: np.ndarray
     category: np.ndarray
+
+
+@dataclass
+class _Candidates:
+    """The candidates that compete for each reader of a chunk, best first, one reader after
+    the other (reader ``r``'s from ``start[r]`` to ``start[r + 1]``): what the per-reader
+    steps read, made from the chunk's arrays at once. What only the chosen need stays in
+    arrays (a tenth of the candidates are chosen)."""
+
+    start: list[int]
+    paper: list[int]  # pool index
+    score: list[float]
+    kind: list[int]  # KIND_*
+    topic: list[int]  # the reader's best topic for it (index into their topics)
+    topic_shown: np.ndarray  # as a topic match: real enough to be mailed
+    topic_match: np.ndarray  # as a topic match: its strength (Pick.match)
+    by_meaning: np.ndarray  # as a topic match: by meaning only
 
 
 class _Chunk:
@@ -180,6 +216,8 @@ class _Chunk:
         # (reader, paper) -> (seed index, owner) where the paper links to the code of a
         # seed's owner: filled by _code_owner_matches, read by the reasons.
         self.owner_match: dict[tuple[int, int], tuple[int, str]] = {}
+        # (topic, paper, shown, by meaning only) -> the reason: see _topic_reason.
+        self.topic_reasons: dict[tuple[str, int, bool, bool], str] = {}
         # Cold start: nothing usable to steer ranking (empty, only exclusions, unknown ids).
         self.cold = np.array(
             [
@@ -235,25 +273,27 @@ class _Chunk:
         top = np.take_along_axis(top, order, axis=1)
         kinds = self._kinds(signals, rows, top)
         finite = np.isfinite(final[rows, top])
+        topic_shown, topic_match, by_meaning = self._topic_strengths(signals, rows, top)
         # With shown_only, only candidates whose match is real compete: decided for the
         # whole chunk at once (the same rule as _strength, which explains the chosen).
-        keeps = self._shown(signals, rows, top, kinds, finite) if self.shown_only else finite
-        results = []
-        for r, profile in enumerate(self.profiles):
-            keep = keeps[r]
-            idx = top[r][keep]
-            results.append(
-                self._select(
-                    r,
-                    profile,
-                    idx.tolist(),
-                    final[r, idx].tolist(),
-                    kinds[r][keep].tolist(),
-                    signals.topic_idx[r, idx].tolist(),
-                    signals,
-                    top_k,
-                )
-            )
+        keeps = finite
+        if self.shown_only:
+            keeps = self._shown(signals, rows, top, kinds, finite, topic_shown)
+        # Each reader's kept candidates, best first, one reader after the other.
+        candidates = _Candidates(
+            np.concatenate([[0], np.cumsum(keeps.sum(axis=1))]).tolist(),
+            top[keeps].tolist(),
+            final[rows, top][keeps].tolist(),
+            kinds[keeps].tolist(),
+            signals.topic_idx[rows, top][keeps].tolist(),
+            topic_shown[keeps],
+            topic_match[keeps],
+            by_meaning[keeps],
+        )
+        results = [
+            self._select(r, profile, candidates, signals, top_k)
+            for r, profile in enumerate(self.profiles)
+        ]
         if self.shown_only and opts.trending_fill > 0:
             self._fill(results, allowed, top_k)
         return results
@@ -300,6 +340,28 @@ class _Chunk:
         kind = np.where(s.author[rows, top], KIND_AUTHOR, kind)
         return np.where(self.cold[:, None], KIND_COLD, kind)
 
+    def _topic_strengths(
+        self, s: _Signals, rows: np.ndarray, top: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For every reader x candidate of the chunk at once, as :meth:`_strength` would say
+        for a topic match: whether it is real enough to be mailed, its strength, and whether
+        it matched by meaning only. Thresholds compare in float32, as float32 scalars do."""
+        opts = self.opts
+        width = max(1, *(len(t) for t in self.topics))
+        needed = np.zeros((self.size, width), dtype=np.float32)
+        for r, topics in enumerate(self.topics):
+            for j, topic in enumerate(topics):
+                long = len(topic_words(topic)) > SHORT_TOPIC
+                needed[r, j] = opts.show_description_cover if long else opts.show_topic_cover
+        which = s.topic_idx[rows, top].astype(np.int64)
+        cover = s.topic_cover.at(rows, top)
+        cosine = s.topic_cosine.at(rows, top)
+        enough = cover >= needed[rows, which]
+        if self.pool.dense is not None:
+            enough |= cosine >= opts.show_topic_cosine
+        by_meaning = s.topic_semantic_only.at(rows, top)
+        return enough, np.where(by_meaning, cosine, cover), by_meaning
+
     def _shown(
         self,
         s: _Signals,
@@ -307,56 +369,37 @@ class _Chunk:
         top: np.ndarray,
         kinds: np.ndarray,
         candidates: np.ndarray,
+        topic_shown: np.ndarray,
     ) -> np.ndarray:
         """Which of the ``candidates`` have a match real enough to be mailed: the first
         answer of :meth:`_strength` for every reader x candidate of the chunk at once
-        (topics and cold starts as arrays; liked papers, rare, one by one). Thresholds
-        compare in float32, as _strength's float32 scalars do."""
-        opts = self.opts
-        dense = self.pool.dense is not None
-        shown = candidates.copy()
-        topical = candidates & (kinds == KIND_TOPIC)
-        if topical.any():
-            width = max(1, *(len(t) for t in self.topics))
-            needed = np.zeros((self.size, width), dtype=np.float32)
-            for r, topics in enumerate(self.topics):
-                for j, topic in enumerate(topics):
-                    long = len(topic_words(topic)) > SHORT_TOPIC
-                    needed[r, j] = opts.show_description_cover if long else opts.show_topic_cover
-            which = s.topic_idx[rows, top].astype(np.int64)
-            enough = s.topic_cover[rows, top] >= needed[rows, which]
-            if dense:
-                enough |= s.topic_cosine[rows, top] >= opts.show_topic_cosine
-            shown = np.where(topical, enough, shown)
+        (topics (``topic_shown``) and cold starts as arrays; liked papers, rare, one by
+        one)."""
+        shown = np.where(candidates & (kinds == KIND_TOPIC), topic_shown, candidates)
         cold = candidates & (kinds == KIND_COLD)
         if cold.any():
             trending = np.array([bool(_trending_reason(p)) for p in self.pool.papers], dtype=bool)
             shown = np.where(cold, trending[top], shown)
         for r, j in zip(*np.nonzero(candidates & (kinds == KIND_LIKED)), strict=True):
-            shown[r, j] = self._strength(int(r), int(top[r, j]), KIND_LIKED, s)[0]
+            shown[r, j] = self._liked_strength(int(r), int(top[r, j]), s)[0]
         return shown
 
     def _select(
-        self,
-        r: int,
-        profile: Profile,
-        idx: list[int],
-        scores: list[float],
-        kinds: list[int],
-        topic_idx: list[int],
-        s: _Signals,
-        top_k: int,
+        self, r: int, profile: Profile, c: _Candidates, s: _Signals, top_k: int
     ) -> list[Pick]:
         """Diversify the reader's best candidates, then explain only the chosen ones. With
         ``shown_only`` (the digest) the candidates are only those whose match is real
         (:meth:`_shown`), so the email gets up to ``top_k`` of them from further down the
         ranking."""
+        start, end = c.start[r], c.start[r + 1]
+        idx, kinds, topics = c.paper[start:end], c.kind[start:end], c.topic[start:end]
+        named = [short(t, 60) for t in self.topics[r]]
         sections = [
-            self._section(r, profile, i, k, t)
-            for i, k, t in zip(idx, kinds, topic_idx, strict=True)
+            named[t] if k == KIND_TOPIC else self._section(r, profile, i, k, t)
+            for i, k, t in zip(idx, kinds, topics, strict=True)
         ]
-        chosen = self._diversify(idx, scores, sections, top_k)
-        return [self._pick(r, profile, idx[j], scores[j], kinds[j], sections[j], s) for j in chosen]
+        chosen = self._diversify(idx, c.score[start:end], sections, top_k)
+        return [self._pick(r, profile, start + j, c, sections[j], s) for j in chosen]
 
     def _section(self, r: int, profile: Profile, i: int, kind: int, topic: int) -> str:
         if kind == KIND_TOPIC:
@@ -401,16 +444,23 @@ class _Chunk:
         return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
     # -- signals ------------------------------------------------------------------------
-    def _topics(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _topics(
+        self,
+    ) -> tuple[np.ndarray, np.ndarray, _BestTopicView, _BestTopicView, _BestTopicView]:
+        """Each reader x paper: the best relevance of the reader's topics (0 where none
+        matched) and which topic gave it (the first of equals); what explains a pick (by
+        meaning only, cover, cosine) is read from that topic's row only for the papers that
+        are explained, not gathered for the whole chunk."""
         pool, opts = self.pool, self.opts
         best = np.zeros((self.size, self.n), dtype=np.float32)
         which = np.zeros((self.size, self.n), dtype=np.int16)
-        by_meaning = np.zeros((self.size, self.n), dtype=bool)
-        cover = np.zeros((self.size, self.n), dtype=np.float32)
-        closeness = np.zeros((self.size, self.n), dtype=np.float32)
         unique = list(dict.fromkeys(t for ts in self.topics for t in ts))
+        width = max(1, *(len(t) for t in self.topics))
+        ids = np.full((self.size, width), -1, dtype=np.int64)
         if not unique or (pool.lexical is None and pool.dense is None):
-            return best, which, by_meaning, cover, closeness
+            nothing = np.zeros((1, self.n), dtype=np.float32)
+            view = _BestTopicView(nothing, ids, which, best)
+            return best, which, _BestTopicView(nothing > 0, ids, which, best), view, view
         slot = {t: i for i, t in enumerate(unique)}
         cosine = np.zeros((len(unique), self.n), dtype=np.float32)
         if pool.lexical is not None:
@@ -434,8 +484,6 @@ class _Chunk:
             semantic_only = by_meaning_u & ~matched
             matched = matched | by_meaning_u
         relevance = np.where(matched, relevance, 0.0).astype(np.float32)
-        width = max(len(t) for t in self.topics)
-        ids = np.full((self.size, width), -1, dtype=np.int64)
         for r, ts in enumerate(self.topics):
             ids[r, : len(ts)] = [slot[t] for t in ts]
         for j in range(width):
@@ -445,10 +493,13 @@ class _Chunk:
             better = values > best[rows]
             best[rows] = np.where(better, values, best[rows])
             which[rows] = np.where(better, j, which[rows])
-            by_meaning[rows] = np.where(better, semantic_only[ids[rows, j]], by_meaning[rows])
-            cover[rows] = np.where(better, covered[ids[rows, j]], cover[rows])
-            closeness[rows] = np.where(better, cosine[ids[rows, j]], closeness[rows])
-        return best, which, by_meaning, cover, closeness
+        return (
+            best,
+            which,
+            _BestTopicView(semantic_only, ids, which, best),
+            _BestTopicView(covered, ids, which, best),
+            _BestTopicView(cosine, ids, which, best),
+        )
 
     def _similarity(self, seed_ids: list[str]) -> np.ndarray:
         """Seeds x papers raw similarity (for disliked papers): TF-IDF cosine, blended with
@@ -649,57 +700,58 @@ class _Chunk:
         return membership([self._category_docs(p) for p in self.profiles], self.n)
 
     # -- one reader ---------------------------------------------------------------------
-    def _strength(self, r: int, i: int, kind: int, s: _Signals) -> tuple[bool, float]:
+    def _strength(
+        self, r: int, i: int, kind: int, s: _Signals, topic: tuple[bool, float]
+    ) -> tuple[bool, float]:
         """Whether the match that explains paper ``i`` for reader ``r`` is real enough to be
-        mailed, and its strength on its signal's absolute scale (see ``Pick.match``)."""
-        opts = self.opts
-        dense = self.pool.dense is not None
+        mailed, and its strength on its signal's absolute scale (see ``Pick.match``); a
+        topic's (``topic``) is decided for the whole chunk by :meth:`_topic_strengths`."""
         if kind == KIND_COLD:  # a new reader: only what is trending is worth mailing
             return bool(_trending_reason(self.pool.papers[i])), 1.0
         if kind == KIND_TOPIC:
-            topic = self.topics[r][int(s.topic_idx[r, i])]
-            long = len(topic_words(topic)) > SHORT_TOPIC
-            needed = opts.show_description_cover if long else opts.show_topic_cover
-            by_meaning = dense and s.topic_cosine[r, i] >= opts.show_topic_cosine
-            shown = bool(s.topic_cover[r, i] >= needed or by_meaning)
-            if s.topic_semantic_only[r, i]:
-                return shown, float(s.topic_cosine[r, i])
-            return shown, float(s.topic_cover[r, i])
+            return topic
         if kind == KIND_LIKED:
-            j = int(s.liked_seed[r, i])
-            if (r, i) in self.owner_match or self._coauthors(self.seeds[r][j]).get(i):
-                return True, 1.0  # a group's next paper: code or authors in common
-            close = float(s.liked_close[r, i])
-            shown = close >= opts.show_liked_cosine or bool(
-                dense and s.liked_close_dense[r, i] >= opts.show_liked_dense
-            )
-            return shown, close
+            return self._liked_strength(r, i, s)
         return True, 1.0  # followed authors, categories, the learned model
 
+    def _liked_strength(self, r: int, i: int, s: _Signals) -> tuple[bool, float]:
+        opts = self.opts
+        j = int(s.liked_seed[r, i])
+        if (r, i) in self.owner_match or self._coauthors(self.seeds[r][j]).get(i):
+            return True, 1.0  # a group's next paper: code or authors in common
+        close = float(s.liked_close[r, i])
+        shown = close >= opts.show_liked_cosine or bool(
+            self.pool.dense is not None and s.liked_close_dense[r, i] >= opts.show_liked_dense
+        )
+        return shown, close
+
     def _pick(
-        self, r: int, profile: Profile, i: int, score: float, kind: int, section: str, s: _Signals
+        self, r: int, profile: Profile, place: int, c: _Candidates, section: str, s: _Signals
     ) -> Pick:
         """The pick with its reason (the signal that explains it, in the reader's words,
         plus trending if it counted) and whether its match is strong enough to be shown."""
+        i, score, kind = c.paper[place], c.score[place], c.kind[place]
         paper = self.pool.papers[i]
         opts = self.opts
-        shown, match = self._strength(r, i, kind, s)
+        shown, match = self._strength(
+            r, i, kind, s, (bool(c.topic_shown[place]), float(c.topic_match[place]))
+        )
         if kind == KIND_COLD:
             why = _trending_reason(paper) or _cold_reason()
             return Pick(paper.id, score, why, section, shown=shown, match=match)
+        if kind == KIND_TOPIC:
+            topic = self.topics[r][c.topic[place]]
+            key = (topic, i, shown, bool(c.by_meaning[place]))
+            reason = self.topic_reasons.get(key)
+            if reason is None:
+                reason = self.topic_reasons[key] = self._topic_reason(*key)
+            return Pick(paper.id, score, reason, section, shown=shown, match=match)
         if kind == KIND_AUTHOR:
             keys = {author_key(a) for a in profile.authors if a.strip()}
             names = [a for a in paper.authors if author_key(a) in keys]  # as the paper spells it
             why = f"by {' and '.join(names[:2])}, whom you follow"
         elif kind == KIND_CATEGORY:
             why = f"in your category {section}"
-        elif kind == KIND_TOPIC:
-            topic = self.topics[r][int(s.topic_idx[r, i])]
-            if s.topic_semantic_only[r, i]:
-                why = "close in meaning, in other words" if shown else "loosely close in meaning"
-            else:
-                why = self._words_reason(topic, i)
-                why = why if shown else f"partly: {why}"
         elif kind == KIND_LIKED:
             j = int(s.liked_seed[r, i])
             j, owner = self.owner_match.get((r, i), (j, ""))
@@ -717,6 +769,16 @@ class _Chunk:
             why = "like the papers you rated 👍"
         why = _with_trend(opts, why, paper)
         return Pick(paper.id, score, why, section, shown=shown, match=match)
+
+    def _topic_reason(self, topic: str, i: int, shown: bool, by_meaning: bool) -> str:
+        """Why paper ``i`` matched ``topic``, the same for every reader of the chunk who has
+        that topic (readers share topics: the chunk makes each reason once)."""
+        if by_meaning:
+            why = "close in meaning, in other words" if shown else "loosely close in meaning"
+        else:
+            why = self._words_reason(topic, i)
+            why = why if shown else f"partly: {why}"
+        return _with_trend(self.opts, why, self.pool.papers[i])
 
     def _words_reason(self, topic: str, i: int) -> str:
         """Which of the topic's words the paper says, and where: "'jailbreak' and 'language
