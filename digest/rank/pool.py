@@ -302,7 +302,8 @@ def recency(papers: Sequence[Paper], half_life: float) -> np.ndarray:
 def membership(rows: Sequence[Sequence[int] | np.ndarray], n: int) -> np.ndarray:
     """A dense readers x papers boolean matrix from per-reader lists of paper indices."""
     out = np.zeros((len(rows), n), dtype=bool)
-    r = np.repeat(np.arange(len(rows)), [len(x) for x in rows])
-    if r.size:
-        out[r, np.concatenate([np.asarray(x, dtype=np.int64) for x in rows])] = True
+    filled = [(r, x) for r, x in enumerate(rows) if len(x)]  # most rows are empty
+    if filled:
+        r = np.repeat([r for r, _ in filled], [len(x) for _, x in filled])
+        out[r, np.concatenate([np.asarray(x, dtype=np.int64) for _, x in filled])] = True
     return out
