@@ -486,13 +486,14 @@ class _Chunk:
         relevance = np.where(matched, relevance, 0.0).astype(np.float32)
         for r, ts in enumerate(self.topics):
             ids[r, : len(ts)] = [slot[t] for t in ts]
+        # A reader without a j-th topic reads a row of zeros (index -1), which never beats
+        # the best so far (at least 0): every step runs on the whole chunk, in place.
+        padded = np.vstack([relevance, np.zeros((1, self.n), dtype=np.float32)])
         for j in range(width):
-            has = ids[:, j] >= 0
-            rows = np.flatnonzero(has)
-            values = relevance[ids[rows, j]]
-            better = values > best[rows]
-            best[rows] = np.where(better, values, best[rows])
-            which[rows] = np.where(better, j, which[rows])
+            values = padded[ids[:, j]]
+            better = values > best
+            np.copyto(best, values, where=better)
+            which[better] = j
         return (
             best,
             which,
@@ -816,21 +817,25 @@ class _Chunk:
             queues.setdefault(section, []).append(j)
         chosen: list[int] = list(queues.pop(AUTHOR_SECTION, [])[:top_k])
         taken = {idx[j] for j in chosen}
-        order = list(queues)  # sections in order of their best candidate
-        heads = dict.fromkeys(order, 0)
         skipped: list[int] = []
-        while len(chosen) < top_k and any(heads[sec] < len(queues[sec]) for sec in order):
-            for section in order:
-                queue = queues[section]
-                while heads[section] < len(queue) and len(chosen) < top_k:
-                    j = queue[heads[section]]
-                    heads[section] += 1
-                    if duplicates[idx[j]] and not duplicates[idx[j]].isdisjoint(taken):
+        # Rounds over the sections in order of their best candidate, each taking its next
+        # candidate that is not a near-copy of one chosen; a section left with none drops out.
+        active = [iter(queue) for queue in queues.values()]
+        while active and len(chosen) < top_k:
+            going_on = []
+            for queue in active:
+                if len(chosen) >= top_k:
+                    break
+                for j in queue:
+                    near = duplicates[idx[j]]
+                    if near and not near.isdisjoint(taken):
                         skipped.append(j)
                         continue
                     chosen.append(j)
                     taken.add(idx[j])
+                    going_on.append(queue)
                     break
+            active = going_on
         chosen.extend(skipped[: max(0, top_k - len(chosen))])  # near-copies fill what is left
         return sorted(chosen, key=lambda j: (sections[j] != AUTHOR_SECTION, -scores[j], j))
 
@@ -846,6 +851,8 @@ def _standardize(sim: np.ndarray) -> np.ndarray:
 
 
 def _clean(items: Sequence[str]) -> list[str]:
+    if not items:  # most readers leave most fields empty
+        return []
     return list(dict.fromkeys(" ".join(x.split()) for x in items if x and x.strip()))
 
 
