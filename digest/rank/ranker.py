@@ -143,21 +143,46 @@ def rank_pool(
     return out
 
 
-class _BestTopicView:
-    """Reader x paper values of a topics x papers matrix, each taken from the reader's best
-    topic for that paper (zero where no topic matched), computed only where asked (:meth:`at`):
-    the chunk reads them for a few dozen candidates a reader, not for the whole pool."""
+class _BestTopics:
+    """Which of each reader's topics explains a paper, and what that topic says of it
+    (matched by meaning only, cover, cosine), worked out only where asked: the chunk needs
+    them for a few dozen candidates a reader, not for the whole pool."""
 
-    def __init__(self, values: np.ndarray, ids: np.ndarray, which: np.ndarray, best: np.ndarray):
-        self.values = values  # distinct topics x papers
-        self.ids = ids  # readers x their topics -> row of ``values`` (-1: no such topic)
-        self.which, self.best = which, best  # readers x papers: best topic, its relevance
+    def __init__(
+        self,
+        relevance: np.ndarray,
+        ids: np.ndarray,
+        best: np.ndarray,
+        semantic_only: np.ndarray,
+        cover: np.ndarray,
+        cosine: np.ndarray,
+    ):
+        self.relevance = relevance  # distinct topics x papers, then a row of zeros
+        self.ids = ids  # readers x their topics -> row of ``relevance`` (-1: no such topic)
+        self.best = best  # readers x papers: the best relevance (0: no topic matched)
+        self.semantic_only, self.cover, self.cosine = semantic_only, cover, cosine
 
-    def at(self, rows: np.ndarray, papers: np.ndarray) -> np.ndarray:
-        """The values at ``[rows, papers]`` (index arrays that broadcast together)."""
-        topic = self.ids[rows, self.which[rows, papers]]
+    def which(self, rows: np.ndarray, papers: np.ndarray) -> np.ndarray:
+        """At ``[rows, papers]`` (index arrays that broadcast together): the index of the
+        reader's topic that gave the best relevance, the first of equals (the topic a
+        running maximum keeps), 0 where none matched."""
+        best = self.best[rows, papers]
+        found = np.zeros(best.shape, dtype=np.int64)
+        done = ~(best > 0)
+        for j in range(self.ids.shape[1]):
+            hit = ~done & (self.relevance[self.ids[rows, j], papers] == best)
+            found[hit] = j
+            done |= hit
+        return found
+
+    def at(
+        self, values: np.ndarray, rows: np.ndarray, papers: np.ndarray, which: np.ndarray
+    ) -> np.ndarray:
+        """A topics x papers matrix's values at ``[rows, papers]``, each from the topic that
+        explains the paper (``which``), zero where no topic matched."""
+        topic = self.ids[rows, which]
         found: np.ndarray = np.where(
-            self.best[rows, papers] > 0, self.values[topic, papers], self.values.dtype.type(0)
+            self.best[rows, papers] > 0, values[topic, papers], values.dtype.type(0)
         )
         return found
 
@@ -167,10 +192,7 @@ class _Signals:
     """Per reader x paper matrices kept to explain the picks."""
 
     topic: np.ndarray  # best topic relevance where a topic matched, else 0
-    topic_idx: np.ndarray  # which of the reader's topics (index into profile topics)
-    topic_semantic_only: _BestTopicView  # matched by meaning but not by words
-    topic_cover: _BestTopicView  # share of that topic's words (IDF-weighted) the paper says
-    topic_cosine: _BestTopicView  # embedding cosine to that topic (zeros without embeddings)
+    topics: _BestTopics  # which topic that is, and what it says (by meaning, cover, cosine)
     liked: np.ndarray  # top-k seed similarity
     liked_hit: np.ndarray
     liked_seed: np.ndarray  # best seed (index into the reader's seed list)
@@ -273,7 +295,8 @@ class _Chunk:
         top = np.take_along_axis(top, order, axis=1)
         kinds = self._kinds(signals, rows, top)
         finite = np.isfinite(final[rows, top])
-        topic_shown, topic_match, by_meaning = self._topic_strengths(signals, rows, top)
+        topic_idx = signals.topics.which(rows, top)
+        topic_shown, topic_match, by_meaning = self._topic_strengths(signals, rows, top, topic_idx)
         # With shown_only, only candidates whose match is real compete: decided for the
         # whole chunk at once (the same rule as _strength, which explains the chosen).
         keeps = finite
@@ -285,7 +308,7 @@ class _Chunk:
             top[keeps].tolist(),
             final[rows, top][keeps].tolist(),
             kinds[keeps].tolist(),
-            signals.topic_idx[rows, top][keeps].tolist(),
+            topic_idx[keeps].tolist(),
             topic_shown[keeps],
             topic_match[keeps],
             by_meaning[keeps],
@@ -341,7 +364,7 @@ class _Chunk:
         return np.where(self.cold[:, None], KIND_COLD, kind)
 
     def _topic_strengths(
-        self, s: _Signals, rows: np.ndarray, top: np.ndarray
+        self, s: _Signals, rows: np.ndarray, top: np.ndarray, which: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For every reader x candidate of the chunk at once, as :meth:`_strength` would say
         for a topic match: whether it is real enough to be mailed, its strength, and whether
@@ -353,13 +376,13 @@ class _Chunk:
             for j, topic in enumerate(topics):
                 long = len(topic_words(topic)) > SHORT_TOPIC
                 needed[r, j] = opts.show_description_cover if long else opts.show_topic_cover
-        which = s.topic_idx[rows, top].astype(np.int64)
-        cover = s.topic_cover.at(rows, top)
-        cosine = s.topic_cosine.at(rows, top)
+        best = s.topics
+        cover = best.at(best.cover, rows, top, which)
+        cosine = best.at(best.cosine, rows, top, which)
         enough = cover >= needed[rows, which]
         if self.pool.dense is not None:
             enough |= cosine >= opts.show_topic_cosine
-        by_meaning = s.topic_semantic_only.at(rows, top)
+        by_meaning = best.at(best.semantic_only, rows, top, which)
         return enough, np.where(by_meaning, cosine, cover), by_meaning
 
     def _shown(
@@ -444,23 +467,18 @@ class _Chunk:
         return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
     # -- signals ------------------------------------------------------------------------
-    def _topics(
-        self,
-    ) -> tuple[np.ndarray, np.ndarray, _BestTopicView, _BestTopicView, _BestTopicView]:
+    def _topics(self) -> tuple[np.ndarray, _BestTopics]:
         """Each reader x paper: the best relevance of the reader's topics (0 where none
-        matched) and which topic gave it (the first of equals); what explains a pick (by
-        meaning only, cover, cosine) is read from that topic's row only for the papers that
-        are explained, not gathered for the whole chunk."""
+        matched); which topic gave it and what explains it are worked out for the
+        candidates only (:class:`_BestTopics`)."""
         pool, opts = self.pool, self.opts
         best = np.zeros((self.size, self.n), dtype=np.float32)
-        which = np.zeros((self.size, self.n), dtype=np.int16)
         unique = list(dict.fromkeys(t for ts in self.topics for t in ts))
         width = max(1, *(len(t) for t in self.topics))
         ids = np.full((self.size, width), -1, dtype=np.int64)
         if not unique or (pool.lexical is None and pool.dense is None):
             nothing = np.zeros((1, self.n), dtype=np.float32)
-            view = _BestTopicView(nothing, ids, which, best)
-            return best, which, _BestTopicView(nothing > 0, ids, which, best), view, view
+            return best, _BestTopics(nothing, ids, best, nothing > 0, nothing, nothing)
         slot = {t: i for i, t in enumerate(unique)}
         cosine = np.zeros((len(unique), self.n), dtype=np.float32)
         if pool.lexical is not None:
@@ -491,16 +509,8 @@ class _Chunk:
         padded = np.vstack([relevance, np.zeros((1, self.n), dtype=np.float32)])
         for j in range(width):
             values = padded[ids[:, j]]
-            better = values > best
-            np.copyto(best, values, where=better)
-            which[better] = j
-        return (
-            best,
-            which,
-            _BestTopicView(semantic_only, ids, which, best),
-            _BestTopicView(covered, ids, which, best),
-            _BestTopicView(cosine, ids, which, best),
-        )
+            np.copyto(best, values, where=values > best)
+        return best, _BestTopics(padded, ids, best, semantic_only, covered, cosine)
 
     def _similarity(self, seed_ids: list[str]) -> np.ndarray:
         """Seeds x papers raw similarity (for disliked papers): TF-IDF cosine, blended with
