@@ -207,17 +207,16 @@ class _Signals:
 class _Candidates:
     """The candidates that compete for each reader of a chunk, best first, one reader after
     the other (reader ``r``'s from ``start[r]`` to ``start[r + 1]``): what the per-reader
-    steps read, made from the chunk's arrays at once. What only the chosen need stays in
-    arrays (a tenth of the candidates are chosen)."""
+    steps read, made from the chunk's arrays at once."""
 
     start: list[int]
     paper: list[int]  # pool index
     score: list[float]
     kind: list[int]  # KIND_*
     topic: list[int]  # the reader's best topic for it (index into their topics)
-    topic_shown: np.ndarray  # as a topic match: real enough to be mailed
-    topic_match: np.ndarray  # as a topic match: its strength (Pick.match)
-    by_meaning: np.ndarray  # as a topic match: by meaning only
+    topic_shown: list[bool]  # as a topic match: real enough to be mailed
+    topic_match: list[float]  # as a topic match: its strength (Pick.match)
+    by_meaning: list[bool]  # as a topic match: by meaning only
 
 
 class _Chunk:
@@ -309,9 +308,9 @@ class _Chunk:
             final[rows, top][keeps].tolist(),
             kinds[keeps].tolist(),
             topic_idx[keeps].tolist(),
-            topic_shown[keeps],
-            topic_match[keeps],
-            by_meaning[keeps],
+            topic_shown[keeps].tolist(),
+            topic_match[keeps].tolist(),
+            by_meaning[keeps].tolist(),
         )
         results = [
             self._select(r, profile, candidates, signals, top_k)
@@ -744,15 +743,13 @@ class _Chunk:
         i, score, kind = c.paper[place], c.score[place], c.kind[place]
         paper = self.pool.papers[i]
         opts = self.opts
-        shown, match = self._strength(
-            r, i, kind, s, (bool(c.topic_shown[place]), float(c.topic_match[place]))
-        )
+        shown, match = self._strength(r, i, kind, s, (c.topic_shown[place], c.topic_match[place]))
         if kind == KIND_COLD:
             why = _trending_reason(paper) or _cold_reason()
             return Pick(paper.id, score, why, section, shown=shown, match=match)
         if kind == KIND_TOPIC:
             topic = self.topics[r][c.topic[place]]
-            key = (topic, i, shown, bool(c.by_meaning[place]))
+            key = (topic, i, shown, c.by_meaning[place])
             reason = self.topic_reasons.get(key)
             if reason is None:
                 reason = self.topic_reasons[key] = self._topic_reason(*key)
