@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import date
+from functools import lru_cache
 
 import numpy as np
 from scipy import sparse
@@ -122,7 +123,7 @@ class Pool:
         phrase: list[str] = []
         where: list[str] | None = None
         for word in [*TOKEN.findall(topic[:MAX_QUERY_CHARS]), ""]:
-            term = tokens(word) if word else []
+            term = word_terms(word) if word else ()
             place = None
             if term and term[0] in anywhere:
                 place = in_title if term[0] in title else in_abstract
@@ -297,6 +298,13 @@ def recency(papers: Sequence[Paper], half_life: float) -> np.ndarray:
     age = np.array([(newest - d).days if d else 0 for d in days], dtype=np.float32)
     weights: np.ndarray = np.power(0.5, age / half_life).astype(np.float32)
     return weights
+
+
+@lru_cache(maxsize=100_000)
+def word_terms(word: str) -> tuple[str, ...]:
+    """The terms one word of a topic analyses to (reasons look up the same words for every
+    paper they explain)."""
+    return tuple(tokens(word))
 
 
 def membership(rows: Sequence[Sequence[int] | np.ndarray], n: int) -> np.ndarray:
