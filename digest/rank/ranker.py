@@ -237,8 +237,8 @@ class _Chunk:
         # (reader, paper) -> (seed index, owner) where the paper links to the code of a
         # seed's owner: filled by _code_owner_matches, read by the reasons.
         self.owner_match: dict[tuple[int, int], tuple[int, str]] = {}
-        # (topic, paper, shown, by meaning only) -> the reason: see _topic_reason.
-        self.topic_reasons: dict[tuple[str, int, bool, bool], str] = {}
+        # (topic, paper, score) -> the pick it makes, the same for every reader: see _pick.
+        self.topic_picks: dict[tuple[str, int, float], Pick] = {}
         # Cold start: nothing usable to steer ranking (empty, only exclusions, unknown ids).
         self.cold = np.array(
             [
@@ -741,19 +741,24 @@ class _Chunk:
         """The pick with its reason (the signal that explains it, in the reader's words,
         plus trending if it counted) and whether its match is strong enough to be shown."""
         i, score, kind = c.paper[place], c.score[place], c.kind[place]
+        if kind == KIND_TOPIC:
+            # Topic, paper and score say all of such a pick (the section is the topic's, the
+            # match what the topic says of the paper): readers who share a topic share it.
+            topic = self.topics[r][c.topic[place]]
+            key = (topic, i, score)
+            pick = self.topic_picks.get(key)
+            if pick is None:
+                shown, match = c.topic_shown[place], c.topic_match[place]
+                why = self._topic_reason(topic, i, shown, c.by_meaning[place])
+                pick = Pick(self.pool.papers[i].id, score, why, section, shown=shown, match=match)
+                self.topic_picks[key] = pick
+            return pick
         paper = self.pool.papers[i]
         opts = self.opts
         shown, match = self._strength(r, i, kind, s, (c.topic_shown[place], c.topic_match[place]))
         if kind == KIND_COLD:
             why = _trending_reason(paper) or _cold_reason()
             return Pick(paper.id, score, why, section, shown=shown, match=match)
-        if kind == KIND_TOPIC:
-            topic = self.topics[r][c.topic[place]]
-            key = (topic, i, shown, c.by_meaning[place])
-            reason = self.topic_reasons.get(key)
-            if reason is None:
-                reason = self.topic_reasons[key] = self._topic_reason(*key)
-            return Pick(paper.id, score, reason, section, shown=shown, match=match)
         if kind == KIND_AUTHOR:
             keys = {author_key(a) for a in profile.authors if a.strip()}
             names = [a for a in paper.authors if author_key(a) in keys]  # as the paper spells it
@@ -779,8 +784,7 @@ class _Chunk:
         return Pick(paper.id, score, why, section, shown=shown, match=match)
 
     def _topic_reason(self, topic: str, i: int, shown: bool, by_meaning: bool) -> str:
-        """Why paper ``i`` matched ``topic``, the same for every reader of the chunk who has
-        that topic (readers share topics: the chunk makes each reason once)."""
+        """Why paper ``i`` matched ``topic``, in the topic's words."""
         if by_meaning:
             why = "close in meaning, in other words" if shown else "loosely close in meaning"
         else:
