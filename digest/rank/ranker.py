@@ -710,16 +710,12 @@ class _Chunk:
         return membership([self._category_docs(p) for p in self.profiles], self.n)
 
     # -- one reader ---------------------------------------------------------------------
-    def _strength(
-        self, r: int, i: int, kind: int, s: _Signals, topic: tuple[bool, float]
-    ) -> tuple[bool, float]:
+    def _strength(self, r: int, i: int, kind: int, s: _Signals) -> tuple[bool, float]:
         """Whether the match that explains paper ``i`` for reader ``r`` is real enough to be
-        mailed, and its strength on its signal's absolute scale (see ``Pick.match``); a
-        topic's (``topic``) is decided for the whole chunk by :meth:`_topic_strengths`."""
+        mailed, and its strength on its signal's absolute scale (see ``Pick.match``); for
+        a topic match :meth:`_topic_strengths` decides, for the whole chunk at once."""
         if kind == KIND_COLD:  # a new reader: only what is trending is worth mailing
             return bool(_trending_reason(self.pool.papers[i])), 1.0
-        if kind == KIND_TOPIC:
-            return topic
         if kind == KIND_LIKED:
             return self._liked_strength(r, i, s)
         return True, 1.0  # followed authors, categories, the learned model
@@ -755,7 +751,7 @@ class _Chunk:
             return pick
         paper = self.pool.papers[i]
         opts = self.opts
-        shown, match = self._strength(r, i, kind, s, (c.topic_shown[place], c.topic_match[place]))
+        shown, match = self._strength(r, i, kind, s)
         if kind == KIND_COLD:
             why = _trending_reason(paper) or _cold_reason()
             return Pick(paper.id, score, why, section, shown=shown, match=match)
