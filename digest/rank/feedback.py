@@ -31,6 +31,8 @@ class Labels:
 
 def labels(events: Sequence[FeedbackEvent]) -> Labels:
     """Collapse a reader's events into positive and negative papers."""
+    if not events:  # most readers
+        return Labels({}, ())
     ordered = sorted(
         enumerate(events), key=lambda item: (item[1].at is None, item[1].at or 0, item[0])
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import date
+from functools import lru_cache
 
 import numpy as np
 from scipy import sparse
@@ -69,6 +70,7 @@ class Pool:
                 self.authors.setdefault(author_key(name), []).append(i)
             for category in paper.categories:
                 self.categories.setdefault(category.strip(), []).append(i)
+        self._category_arrays: dict[str, np.ndarray] = {}
         self._duplicates: list[frozenset[int]] | None = None
         self._title_terms: dict[int, set[str]] = {}
         self._paper_terms: dict[int, set[str]] = {}
@@ -121,7 +123,7 @@ class Pool:
         phrase: list[str] = []
         where: list[str] | None = None
         for word in [*TOKEN.findall(topic[:MAX_QUERY_CHARS]), ""]:
-            term = tokens(word) if word else []
+            term = word_terms(word) if word else ()
             place = None
             if term and term[0] in anywhere:
                 place = in_title if term[0] in title else in_abstract
@@ -182,6 +184,15 @@ class Pool:
                             shared.setdefault(i, []).append(key)
             self._coauthors[cache_key] = shared
         return self._coauthors[cache_key]
+
+    def category_docs(self, category: str) -> np.ndarray:
+        """Indices of the pool papers in ``category``, as an array made once per pool
+        (every chunk's readers ask for the same few categories)."""
+        found = self._category_arrays.get(category)
+        if found is None:
+            docs = self.categories.get(category, ())
+            found = self._category_arrays[category] = np.array(docs, dtype=np.int64)
+        return found
 
     def seed_tfidf(self, seed_ids: Sequence[str]) -> sparse.csr_matrix:
         """Unit TF-IDF rows of seed papers, analysed once per pool (seeds recur across chunks)."""
@@ -289,10 +300,18 @@ def recency(papers: Sequence[Paper], half_life: float) -> np.ndarray:
     return weights
 
 
-def membership(rows: list[list[int]], n: int) -> np.ndarray:
+@lru_cache(maxsize=100_000)
+def word_terms(word: str) -> tuple[str, ...]:
+    """The terms one word of a topic analyses to (reasons look up the same words for every
+    paper they explain)."""
+    return tuple(tokens(word))
+
+
+def membership(rows: Sequence[Sequence[int] | np.ndarray], n: int) -> np.ndarray:
     """A dense readers x papers boolean matrix from per-reader lists of paper indices."""
     out = np.zeros((len(rows), n), dtype=bool)
-    r = np.repeat(np.arange(len(rows)), [len(x) for x in rows])
-    if r.size:
-        out[r, np.concatenate([np.asarray(x, dtype=np.int64) for x in rows])] = True
+    filled = [(r, x) for r, x in enumerate(rows) if len(x)]  # most rows are empty
+    if filled:
+        r = np.repeat([r for r, _ in filled], [len(x) for _, x in filled])
+        out[r, np.concatenate([np.asarray(x, dtype=np.int64) for _, x in filled])] = True
     return out

@@ -143,15 +143,56 @@ def rank_pool(
     return out
 
 
+class _BestTopics:
+    """Which of each reader's topics explains a paper, and what that topic says of it
+    (matched by meaning only, cover, cosine), worked out only where asked: the chunk needs
+    them for a few dozen candidates a reader, not for the whole pool."""
+
+    def __init__(
+        self,
+        relevance: np.ndarray,
+        ids: np.ndarray,
+        best: np.ndarray,
+        semantic_only: np.ndarray,
+        cover: np.ndarray,
+        cosine: np.ndarray,
+    ):
+        self.relevance = relevance  # distinct topics x papers, then a row of zeros
+        self.ids = ids  # readers x their topics -> row of ``relevance`` (-1: no such topic)
+        self.best = best  # readers x papers: the best relevance (0: no topic matched)
+        self.semantic_only, self.cover, self.cosine = semantic_only, cover, cosine
+
+    def which(self, rows: np.ndarray, papers: np.ndarray) -> np.ndarray:
+        """At ``[rows, papers]`` (index arrays that broadcast together): the index of the
+        reader's topic that gave the best relevance, the first of equals (the topic a
+        running maximum keeps), 0 where none matched."""
+        best = self.best[rows, papers]
+        found = np.zeros(best.shape, dtype=np.int64)
+        done = ~(best > 0)
+        for j in range(self.ids.shape[1]):
+            hit = ~done & (self.relevance[self.ids[rows, j], papers] == best)
+            found[hit] = j
+            done |= hit
+        return found
+
+    def at(
+        self, values: np.ndarray, rows: np.ndarray, papers: np.ndarray, which: np.ndarray
+    ) -> np.ndarray:
+        """A topics x papers matrix's values at ``[rows, papers]``, each from the topic that
+        explains the paper (``which``), zero where no topic matched."""
+        topic = self.ids[rows, which]
+        found: np.ndarray = np.where(
+            self.best[rows, papers] > 0, values[topic, papers], values.dtype.type(0)
+        )
+        return found
+
+
 @dataclass
 class _Signals:
     """Per reader x paper matrices kept to explain the picks."""
 
     topic: np.ndarray  # best topic relevance where a topic matched, else 0
-    topic_idx: np.ndarray  # which of the reader's topics (index into profile topics)
-    topic_semantic_only: np.ndarray  # matched by meaning but not by words
-    topic_cover: np.ndarray  # share of that topic's words (IDF-weighted) the paper says
-    topic_cosine: np.ndarray  # embedding cosine to that topic (zeros without embeddings)
+    topics: _BestTopics  # which topic that is, and what it says (by meaning, cover, cosine)
     liked: np.ndarray  # top-k seed similarity
     liked_hit: np.ndarray
     liked_seed: np.ndarray  # best seed (index into the reader's seed list)
@@ -160,6 +201,22 @@ class _Signals:
     learned: np.ndarray
     author: np.ndarray
     category: np.ndarray
+
+
+@dataclass
+class _Candidates:
+    """The candidates that compete for each reader of a chunk, best first, one reader after
+    the other (reader ``r``'s from ``start[r]`` to ``start[r + 1]``): what the per-reader
+    steps read, made from the chunk's arrays at once."""
+
+    start: list[int]
+    paper: list[int]  # pool index
+    score: list[float]
+    kind: list[int]  # KIND_*
+    topic: list[int]  # the reader's best topic for it (index into their topics)
+    topic_shown: list[bool]  # as a topic match: real enough to be mailed
+    topic_match: list[float]  # as a topic match: its strength (Pick.match)
+    by_meaning: list[bool]  # as a topic match: by meaning only
 
 
 class _Chunk:
@@ -180,6 +237,8 @@ class _Chunk:
         # (reader, paper) -> (seed index, owner) where the paper links to the code of a
         # seed's owner: filled by _code_owner_matches, read by the reasons.
         self.owner_match: dict[tuple[int, int], tuple[int, str]] = {}
+        # (topic, paper, score) -> the pick it makes, the same for every reader: see _pick.
+        self.topic_picks: dict[tuple[str, int, float], Pick] = {}
         # Cold start: nothing usable to steer ranking (empty, only exclusions, unknown ids).
         self.cold = np.array(
             [
@@ -206,11 +265,11 @@ class _Chunk:
             self._categories(),
         )
         score += opts.topic_weight * signals.topic
-        score += opts.liked_weight * signals.liked
-        score -= opts.disliked_weight * self._disliked()
-        score += opts.learned_weight * signals.learned
-        score += opts.category_boost * signals.category
-        score += opts.author_bonus * signals.author
+        _add_where_any(score, opts.liked_weight, signals.liked)
+        _add_where_any(score, opts.disliked_weight, self._disliked(), subtract=True)
+        _add_where_any(score, opts.learned_weight, signals.learned)
+        _add_where_any(score, opts.category_boost, signals.category)
+        _add_where_any(score, opts.author_bonus, signals.author)
         score += opts.trending_weight * pool.trending + opts.recency_weight * pool.recency
 
         category_only = np.array(
@@ -235,25 +294,28 @@ class _Chunk:
         top = np.take_along_axis(top, order, axis=1)
         kinds = self._kinds(signals, rows, top)
         finite = np.isfinite(final[rows, top])
+        topic_idx = signals.topics.which(rows, top)
+        topic_shown, topic_match, by_meaning = self._topic_strengths(signals, rows, top, topic_idx)
         # With shown_only, only candidates whose match is real compete: decided for the
         # whole chunk at once (the same rule as _strength, which explains the chosen).
-        keeps = self._shown(signals, rows, top, kinds, finite) if self.shown_only else finite
-        results = []
-        for r, profile in enumerate(self.profiles):
-            keep = keeps[r]
-            idx = top[r][keep]
-            results.append(
-                self._select(
-                    r,
-                    profile,
-                    idx.tolist(),
-                    final[r, idx].tolist(),
-                    kinds[r][keep].tolist(),
-                    signals.topic_idx[r, idx].tolist(),
-                    signals,
-                    top_k,
-                )
-            )
+        keeps = finite
+        if self.shown_only:
+            keeps = self._shown(signals, rows, top, kinds, finite, topic_shown)
+        # Each reader's kept candidates, best first, one reader after the other.
+        candidates = _Candidates(
+            np.concatenate([[0], np.cumsum(keeps.sum(axis=1))]).tolist(),
+            top[keeps].tolist(),
+            final[rows, top][keeps].tolist(),
+            kinds[keeps].tolist(),
+            topic_idx[keeps].tolist(),
+            topic_shown[keeps].tolist(),
+            topic_match[keeps].tolist(),
+            by_meaning[keeps].tolist(),
+        )
+        results = [
+            self._select(r, profile, candidates, signals, top_k)
+            for r, profile in enumerate(self.profiles)
+        ]
         if self.shown_only and opts.trending_fill > 0:
             self._fill(results, allowed, top_k)
         return results
@@ -300,6 +362,28 @@ class _Chunk:
         kind = np.where(s.author[rows, top], KIND_AUTHOR, kind)
         return np.where(self.cold[:, None], KIND_COLD, kind)
 
+    def _topic_strengths(
+        self, s: _Signals, rows: np.ndarray, top: np.ndarray, which: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For every reader x candidate of the chunk at once, as :meth:`_strength` would say
+        for a topic match: whether it is real enough to be mailed, its strength, and whether
+        it matched by meaning only. Thresholds compare in float32, as float32 scalars do."""
+        opts = self.opts
+        width = max(1, *(len(t) for t in self.topics))
+        needed = np.zeros((self.size, width), dtype=np.float32)
+        for r, topics in enumerate(self.topics):
+            for j, topic in enumerate(topics):
+                long = len(topic_words(topic)) > SHORT_TOPIC
+                needed[r, j] = opts.show_description_cover if long else opts.show_topic_cover
+        best = s.topics
+        cover = best.at(best.cover, rows, top, which)
+        cosine = best.at(best.cosine, rows, top, which)
+        enough = cover >= needed[rows, which]
+        if self.pool.dense is not None:
+            enough |= cosine >= opts.show_topic_cosine
+        by_meaning = best.at(best.semantic_only, rows, top, which)
+        return enough, np.where(by_meaning, cosine, cover), by_meaning
+
     def _shown(
         self,
         s: _Signals,
@@ -307,56 +391,37 @@ class _Chunk:
         top: np.ndarray,
         kinds: np.ndarray,
         candidates: np.ndarray,
+        topic_shown: np.ndarray,
     ) -> np.ndarray:
         """Which of the ``candidates`` have a match real enough to be mailed: the first
         answer of :meth:`_strength` for every reader x candidate of the chunk at once
-        (topics and cold starts as arrays; liked papers, rare, one by one). Thresholds
-        compare in float32, as _strength's float32 scalars do."""
-        opts = self.opts
-        dense = self.pool.dense is not None
-        shown = candidates.copy()
-        topical = candidates & (kinds == KIND_TOPIC)
-        if topical.any():
-            width = max(1, *(len(t) for t in self.topics))
-            needed = np.zeros((self.size, width), dtype=np.float32)
-            for r, topics in enumerate(self.topics):
-                for j, topic in enumerate(topics):
-                    long = len(topic_words(topic)) > SHORT_TOPIC
-                    needed[r, j] = opts.show_description_cover if long else opts.show_topic_cover
-            which = s.topic_idx[rows, top].astype(np.int64)
-            enough = s.topic_cover[rows, top] >= needed[rows, which]
-            if dense:
-                enough |= s.topic_cosine[rows, top] >= opts.show_topic_cosine
-            shown = np.where(topical, enough, shown)
+        (topics (``topic_shown``) and cold starts as arrays; liked papers, rare, one by
+        one)."""
+        shown = np.where(candidates & (kinds == KIND_TOPIC), topic_shown, candidates)
         cold = candidates & (kinds == KIND_COLD)
         if cold.any():
             trending = np.array([bool(_trending_reason(p)) for p in self.pool.papers], dtype=bool)
             shown = np.where(cold, trending[top], shown)
         for r, j in zip(*np.nonzero(candidates & (kinds == KIND_LIKED)), strict=True):
-            shown[r, j] = self._strength(int(r), int(top[r, j]), KIND_LIKED, s)[0]
+            shown[r, j] = self._liked_strength(int(r), int(top[r, j]), s)[0]
         return shown
 
     def _select(
-        self,
-        r: int,
-        profile: Profile,
-        idx: list[int],
-        scores: list[float],
-        kinds: list[int],
-        topic_idx: list[int],
-        s: _Signals,
-        top_k: int,
+        self, r: int, profile: Profile, c: _Candidates, s: _Signals, top_k: int
     ) -> list[Pick]:
         """Diversify the reader's best candidates, then explain only the chosen ones. With
         ``shown_only`` (the digest) the candidates are only those whose match is real
         (:meth:`_shown`), so the email gets up to ``top_k`` of them from further down the
         ranking."""
+        start, end = c.start[r], c.start[r + 1]
+        idx, kinds, topics = c.paper[start:end], c.kind[start:end], c.topic[start:end]
+        named = [short(t, 60) for t in self.topics[r]]
         sections = [
-            self._section(r, profile, i, k, t)
-            for i, k, t in zip(idx, kinds, topic_idx, strict=True)
+            named[t] if k == KIND_TOPIC else self._section(r, profile, i, k, t)
+            for i, k, t in zip(idx, kinds, topics, strict=True)
         ]
-        chosen = self._diversify(idx, scores, sections, top_k)
-        return [self._pick(r, profile, idx[j], scores[j], kinds[j], sections[j], s) for j in chosen]
+        chosen = self._diversify(idx, c.score[start:end], sections, top_k)
+        return [self._pick(r, profile, start + j, c, sections[j], s) for j in chosen]
 
     def _section(self, r: int, profile: Profile, i: int, kind: int, topic: int) -> str:
         if kind == KIND_TOPIC:
@@ -371,7 +436,7 @@ class _Chunk:
         rows_sent: list[list[int]] = []
         rows_excluded: list[list[int]] = []
         rows_required: list[list[int]] = []
-        rows_filter: list[list[int] | None] = []
+        rows_filter: list[np.ndarray | None] = []
         for profile in self.profiles:
             sent = self.sent.get(profile.id, ())
             rows_sent.append([pool.index[s] for s in sent if s in pool.index])
@@ -379,32 +444,40 @@ class _Chunk:
             rows_excluded.append(excluded)
             rows_required.append([i for k in _clean(profile.require) for i in pool.keyword_docs(k)])
             mode = profile.category_mode if profile.category_mode in ("boost", "filter") else None
-            rows_filter.append(self._category_docs(profile))
-            if (mode or self.opts.category_mode) != "filter":
-                rows_filter[-1] = None
+            filtering = (mode or self.opts.category_mode) == "filter"
+            rows_filter.append(self._category_docs(profile) if filtering else None)
         allowed: np.ndarray = ~membership(rows_sent, self.n) & ~membership(rows_excluded, self.n)
         needs = np.array([bool(_clean(p.require)) for p in self.profiles])
         if needs.any():
             allowed &= ~needs[:, None] | membership(rows_required, self.n)
         filters = np.array([f is not None for f in rows_filter])
         if filters.any():
-            allowed &= ~filters[:, None] | membership([f or [] for f in rows_filter], self.n)
+            empty = np.zeros(0, dtype=np.int64)
+            rows = [empty if f is None else f for f in rows_filter]
+            allowed &= ~filters[:, None] | membership(rows, self.n)
         return allowed
 
-    def _category_docs(self, profile: Profile) -> list[int]:
-        return [i for c in _clean(profile.categories) for i in self.pool.categories.get(c, ())]
+    def _category_docs(self, profile: Profile) -> np.ndarray:
+        """Indices of the pool papers in the reader's categories (a paper in two of them
+        twice: callers only mark them)."""
+        found = [self.pool.category_docs(c) for c in _clean(profile.categories)]
+        if len(found) == 1:
+            return found[0]
+        return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
     # -- signals ------------------------------------------------------------------------
-    def _topics(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _topics(self) -> tuple[np.ndarray, _BestTopics]:
+        """Each reader x paper: the best relevance of the reader's topics (0 where none
+        matched); which topic gave it and what explains it are worked out for the
+        candidates only (:class:`_BestTopics`)."""
         pool, opts = self.pool, self.opts
         best = np.zeros((self.size, self.n), dtype=np.float32)
-        which = np.zeros((self.size, self.n), dtype=np.int16)
-        by_meaning = np.zeros((self.size, self.n), dtype=bool)
-        cover = np.zeros((self.size, self.n), dtype=np.float32)
-        closeness = np.zeros((self.size, self.n), dtype=np.float32)
         unique = list(dict.fromkeys(t for ts in self.topics for t in ts))
+        width = max(1, *(len(t) for t in self.topics))
+        ids = np.full((self.size, width), -1, dtype=np.int64)
         if not unique or (pool.lexical is None and pool.dense is None):
-            return best, which, by_meaning, cover, closeness
+            nothing = np.zeros((1, self.n), dtype=np.float32)
+            return best, _BestTopics(nothing, ids, best, nothing > 0, nothing, nothing)
         slot = {t: i for i, t in enumerate(unique)}
         cosine = np.zeros((len(unique), self.n), dtype=np.float32)
         if pool.lexical is not None:
@@ -428,21 +501,15 @@ class _Chunk:
             semantic_only = by_meaning_u & ~matched
             matched = matched | by_meaning_u
         relevance = np.where(matched, relevance, 0.0).astype(np.float32)
-        width = max(len(t) for t in self.topics)
-        ids = np.full((self.size, width), -1, dtype=np.int64)
         for r, ts in enumerate(self.topics):
             ids[r, : len(ts)] = [slot[t] for t in ts]
+        # A reader without a j-th topic reads a row of zeros (index -1), which never beats
+        # the best so far (at least 0): every step runs on the whole chunk, in place.
+        padded = np.vstack([relevance, np.zeros((1, self.n), dtype=np.float32)])
         for j in range(width):
-            has = ids[:, j] >= 0
-            rows = np.flatnonzero(has)
-            values = relevance[ids[rows, j]]
-            better = values > best[rows]
-            best[rows] = np.where(better, values, best[rows])
-            which[rows] = np.where(better, j, which[rows])
-            by_meaning[rows] = np.where(better, semantic_only[ids[rows, j]], by_meaning[rows])
-            cover[rows] = np.where(better, covered[ids[rows, j]], cover[rows])
-            closeness[rows] = np.where(better, cosine[ids[rows, j]], closeness[rows])
-        return best, which, by_meaning, cover, closeness
+            values = padded[ids[:, j]]
+            np.copyto(best, values, where=values > best)
+        return best, _BestTopics(padded, ids, best, semantic_only, covered, cosine)
 
     def _similarity(self, seed_ids: list[str]) -> np.ndarray:
         """Seeds x papers raw similarity (for disliked papers): TF-IDF cosine, blended with
@@ -645,36 +712,43 @@ class _Chunk:
     # -- one reader ---------------------------------------------------------------------
     def _strength(self, r: int, i: int, kind: int, s: _Signals) -> tuple[bool, float]:
         """Whether the match that explains paper ``i`` for reader ``r`` is real enough to be
-        mailed, and its strength on its signal's absolute scale (see ``Pick.match``)."""
-        opts = self.opts
-        dense = self.pool.dense is not None
+        mailed, and its strength on its signal's absolute scale (see ``Pick.match``); for
+        a topic match :meth:`_topic_strengths` decides, for the whole chunk at once."""
         if kind == KIND_COLD:  # a new reader: only what is trending is worth mailing
             return bool(_trending_reason(self.pool.papers[i])), 1.0
-        if kind == KIND_TOPIC:
-            topic = self.topics[r][int(s.topic_idx[r, i])]
-            long = len(topic_words(topic)) > SHORT_TOPIC
-            needed = opts.show_description_cover if long else opts.show_topic_cover
-            by_meaning = dense and s.topic_cosine[r, i] >= opts.show_topic_cosine
-            shown = bool(s.topic_cover[r, i] >= needed or by_meaning)
-            if s.topic_semantic_only[r, i]:
-                return shown, float(s.topic_cosine[r, i])
-            return shown, float(s.topic_cover[r, i])
         if kind == KIND_LIKED:
-            j = int(s.liked_seed[r, i])
-            if (r, i) in self.owner_match or self._coauthors(self.seeds[r][j]).get(i):
-                return True, 1.0  # a group's next paper: code or authors in common
-            close = float(s.liked_close[r, i])
-            shown = close >= opts.show_liked_cosine or bool(
-                dense and s.liked_close_dense[r, i] >= opts.show_liked_dense
-            )
-            return shown, close
+            return self._liked_strength(r, i, s)
         return True, 1.0  # followed authors, categories, the learned model
 
+    def _liked_strength(self, r: int, i: int, s: _Signals) -> tuple[bool, float]:
+        opts = self.opts
+        j = int(s.liked_seed[r, i])
+        if (r, i) in self.owner_match or self._coauthors(self.seeds[r][j]).get(i):
+            return True, 1.0  # a group's next paper: code or authors in common
+        close = float(s.liked_close[r, i])
+        shown = close >= opts.show_liked_cosine or bool(
+            self.pool.dense is not None and s.liked_close_dense[r, i] >= opts.show_liked_dense
+        )
+        return shown, close
+
     def _pick(
-        self, r: int, profile: Profile, i: int, score: float, kind: int, section: str, s: _Signals
+        self, r: int, profile: Profile, place: int, c: _Candidates, section: str, s: _Signals
     ) -> Pick:
         """The pick with its reason (the signal that explains it, in the reader's words,
         plus trending if it counted) and whether its match is strong enough to be shown."""
+        i, score, kind = c.paper[place], c.score[place], c.kind[place]
+        if kind == KIND_TOPIC:
+            # Topic, paper and score say all of such a pick (the section is the topic's, the
+            # match what the topic says of the paper): readers who share a topic share it.
+            topic = self.topics[r][c.topic[place]]
+            key = (topic, i, score)
+            pick = self.topic_picks.get(key)
+            if pick is None:
+                shown, match = c.topic_shown[place], c.topic_match[place]
+                why = self._topic_reason(topic, i, shown, c.by_meaning[place])
+                pick = Pick(self.pool.papers[i].id, score, why, section, shown=shown, match=match)
+                self.topic_picks[key] = pick
+            return pick
         paper = self.pool.papers[i]
         opts = self.opts
         shown, match = self._strength(r, i, kind, s)
@@ -687,13 +761,6 @@ class _Chunk:
             why = f"by {' and '.join(names[:2])}, whom you follow"
         elif kind == KIND_CATEGORY:
             why = f"in your category {section}"
-        elif kind == KIND_TOPIC:
-            topic = self.topics[r][int(s.topic_idx[r, i])]
-            if s.topic_semantic_only[r, i]:
-                why = "close in meaning, in other words" if shown else "loosely close in meaning"
-            else:
-                why = self._words_reason(topic, i)
-                why = why if shown else f"partly: {why}"
         elif kind == KIND_LIKED:
             j = int(s.liked_seed[r, i])
             j, owner = self.owner_match.get((r, i), (j, ""))
@@ -711,6 +778,15 @@ class _Chunk:
             why = "like the papers you rated 👍"
         why = _with_trend(opts, why, paper)
         return Pick(paper.id, score, why, section, shown=shown, match=match)
+
+    def _topic_reason(self, topic: str, i: int, shown: bool, by_meaning: bool) -> str:
+        """Why paper ``i`` matched ``topic``, in the topic's words."""
+        if by_meaning:
+            why = "close in meaning, in other words" if shown else "loosely close in meaning"
+        else:
+            why = self._words_reason(topic, i)
+            why = why if shown else f"partly: {why}"
+        return _with_trend(self.opts, why, self.pool.papers[i])
 
     def _words_reason(self, topic: str, i: int) -> str:
         """Which of the topic's words the paper says, and where: "'jailbreak' and 'language
@@ -748,23 +824,45 @@ class _Chunk:
             queues.setdefault(section, []).append(j)
         chosen: list[int] = list(queues.pop(AUTHOR_SECTION, [])[:top_k])
         taken = {idx[j] for j in chosen}
-        order = list(queues)  # sections in order of their best candidate
-        heads = dict.fromkeys(order, 0)
         skipped: list[int] = []
-        while len(chosen) < top_k and any(heads[sec] < len(queues[sec]) for sec in order):
-            for section in order:
-                queue = queues[section]
-                while heads[section] < len(queue) and len(chosen) < top_k:
-                    j = queue[heads[section]]
-                    heads[section] += 1
-                    if duplicates[idx[j]] and not duplicates[idx[j]].isdisjoint(taken):
+        # Rounds over the sections in order of their best candidate, each taking its next
+        # candidate that is not a near-copy of one chosen; a section left with none drops out.
+        active = [iter(queue) for queue in queues.values()]
+        while active and len(chosen) < top_k:
+            going_on = []
+            for queue in active:
+                if len(chosen) >= top_k:
+                    break
+                for j in queue:
+                    near = duplicates[idx[j]]
+                    if near and not near.isdisjoint(taken):
                         skipped.append(j)
                         continue
                     chosen.append(j)
                     taken.add(idx[j])
+                    going_on.append(queue)
                     break
+            active = going_on
         chosen.extend(skipped[: max(0, top_k - len(chosen))])  # near-copies fill what is left
         return sorted(chosen, key=lambda j: (sections[j] != AUTHOR_SECTION, -scores[j], j))
+
+
+def _add_where_any(
+    score: np.ndarray, weight: float, signal: np.ndarray, *, subtract: bool = False
+) -> None:
+    """``score += weight * signal`` (``-=`` with ``subtract``) on the readers whose signal
+    row is not all zeros: most readers have no liked paper or followed author, and adding
+    zeros leaves a score as it is (a sum starting at 0.0 is never -0.0). The same
+    operations, element by element, on fewer rows."""
+    rows = np.flatnonzero(signal.any(axis=1))
+    if not rows.size:
+        return
+    target: slice | np.ndarray = slice(None) if rows.size == len(score) else rows
+    change = weight * signal[target]
+    if subtract:
+        score[target] -= change
+    else:
+        score[target] += change
 
 
 def _standardize(sim: np.ndarray) -> np.ndarray:
@@ -778,6 +876,8 @@ def _standardize(sim: np.ndarray) -> np.ndarray:
 
 
 def _clean(items: Sequence[str]) -> list[str]:
+    if not items:  # most readers leave most fields empty
+        return []
     return list(dict.fromkeys(" ".join(x.split()) for x in items if x and x.strip()))
 
 

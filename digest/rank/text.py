@@ -80,6 +80,7 @@ def keyword_pattern(keywords: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(r"(?<!\w)(?:" + "|".join(sorted(parts, key=len, reverse=True)) + r")(?!\w)")
 
 
+@lru_cache(maxsize=200_000)  # a chunk compares the same names many times
 def author_key(name: str) -> str:
     """A comparable key for an author name: folded, punctuation-free, 'first last'."""
     name = fold(name)
