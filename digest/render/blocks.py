@@ -91,32 +91,18 @@ class _UsesNumber(Exception):
     """The item block uses the item's number: it becomes part of the key."""
 
 
-class _NumberProbe:
-    """Stands for ``item.number`` while finding out whether the item block uses it."""
-
-    def _used(self, *args: object) -> Any:
-        raise _UsesNumber
-
-    __html__ = __str__ = __bool__ = __int__ = __index__ = __float__ = __format__ = _used
-    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __add__ = __radd__ = _used
-    __sub__ = __rsub__ = __mul__ = __rmul__ = __mod__ = __rmod__ = __len__ = __iter__ = _used
-    __hash__ = object.__hash__
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return self._used()
-
-
 class _UsesEdition(Exception):
     """The block uses ``edition``: its pieces are the edition's own, not shared."""
 
 
-class _EditionProbe:
-    """Stands for ``edition`` while finding out whether an item or entry block uses it."""
+class _Probe:
+    """Stands for a value while finding out whether a block uses it: any use raises
+    ``raises``."""
+
+    raises: type[Exception] = Exception
 
     def _used(self, *args: object) -> Any:
-        raise _UsesEdition
+        raise self.raises
 
     __html__ = __str__ = __bool__ = __int__ = __index__ = __float__ = __format__ = _used
     __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __add__ = __radd__ = _used
@@ -127,6 +113,18 @@ class _EditionProbe:
         if name.startswith("__"):
             raise AttributeError(name)
         return self._used()
+
+
+class _NumberProbe(_Probe):
+    """Stands for ``item.number`` while finding out whether the item block uses it."""
+
+    raises = _UsesNumber
+
+
+class _EditionProbe(_Probe):
+    """Stands for ``edition`` while finding out whether an item or entry block uses it."""
+
+    raises = _UsesEdition
 
 
 class SharedPieces:
