@@ -37,12 +37,12 @@ def labels(events: Sequence[FeedbackEvent]) -> Labels:
         enumerate(events), key=lambda item: (item[1].at is None, item[1].at or 0, item[0])
     )
     vote: dict[str, str] = {}
-    clicked: set[str] = set()
+    clicked: dict[str, None] = {}  # in event order: a set's order changes with the hash seed
     for _, event in ordered:
         if event.kind in ("up", "down"):
             vote[event.paper_id] = event.kind
         elif event.kind == "click":
-            clicked.add(event.paper_id)
+            clicked[event.paper_id] = None
     positive = {pid: 1.0 for pid, v in vote.items() if v == "up"}
     for pid in clicked:
         if pid not in vote:

@@ -124,6 +124,20 @@ def test_feedback_labels_latest_vote_wins_and_clicks_are_weaker() -> None:
     assert labels([]).positive == {}
 
 
+def test_clicked_papers_are_positives_in_the_order_they_were_clicked() -> None:
+    """The positives' order (the rows the reader's model is fitted on) follows the events,
+    not a set's order, which changes with each process's hash seed (so did the picks of a
+    reader with clicks, from one run to the next)."""
+    start = datetime(2025, 5, 1, tzinfo=UTC)
+    ids = [f"2505.{n:05d}" for n in range(40)]
+    events = [
+        FeedbackEvent(pid, "click", start + timedelta(minutes=n)) for n, pid in enumerate(ids)
+    ]
+    assert list(labels(events).positive) == ids
+    voted = [FeedbackEvent("2505.99999", "up", start), *reversed(events)]
+    assert list(labels(voted).positive) == ["2505.99999", *ids]  # by time, votes first
+
+
 def test_profile_is_empty_counts_only_usable_fields() -> None:
     assert Profile("r", topics=("  ",), exclude=("x",)).is_empty
     assert not Profile("r", feedback=(FeedbackEvent("a", "up"),)).is_empty
