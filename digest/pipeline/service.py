@@ -55,7 +55,7 @@ from digest.db.subscribers import (
 )
 from digest.db.vectors import embeddings_for
 from digest.deliver.replies import enhanced_status, is_hard_bounce
-from digest.deliver.transports import Transport
+from digest.deliver.transports import Meanwhile, Transport
 from digest.domain import Paper, Pick, Profile
 from digest.embeddings import text_vectors
 from digest.errors import EditionPaused, InputError, SessionError, TransportError
@@ -185,8 +185,10 @@ def deliver_batch(rt: Runtime, delivery_ids: Sequence[int]) -> BatchResult:
         # papers sent on a connection that does not wait for the disk.
         with rt.db.ledger_connection() as conn, rt.db.ledger_connection(durable=False) as records:
             sent = ledger.SentRecords(records)
+            ahead = RenderAhead(rt, recipients, editions, papers, prepared)
             try:
-                for delivery in deliveries:
+                for position, delivery in enumerate(deliveries):
+                    following = deliveries[position + 1 : position + 2]
                     outcome = _deliver_one(
                         rt,
                         transport,
@@ -197,6 +199,8 @@ def deliver_batch(rt: Runtime, delivery_ids: Sequence[int]) -> BatchResult:
                         editions[delivery.edition_id],
                         papers,
                         prepared,
+                        ahead=ahead,
+                        following=following[0] if following else None,
                     )
                     if outcome["status"] == "sent":
                         paper_ids = [p["id"] for p in delivery.picks or []]
@@ -468,6 +472,56 @@ def preview(rt: Runtime, email: str) -> RenderedEmail | None:
     return rendered
 
 
+class RenderAhead:
+    """The next message of a batch, rendered while the relay takes the current one and
+    answers (the transport's ``meanwhile``), so a worker's CPU and the relay's round trip
+    overlap. A rendering error is kept and raised when that message's turn comes, as if it
+    had been rendered then; a message not rendered ahead is rendered at its turn."""
+
+    def __init__(
+        self,
+        rt: Runtime,
+        recipients: Mapping[int, Recipient],
+        editions: Mapping[int, EditionRow],
+        papers: dict[str, Paper],
+        prepared: dict[str, PreparedEdition] | None,
+    ):
+        self.rt, self.recipients, self.editions = rt, recipients, editions
+        self.papers, self.prepared = papers, prepared
+        self.done: tuple[int, RenderedEmail | Exception] | None = None
+
+    def render(self, delivery: BatchRow) -> RenderedEmail:
+        done, self.done = self.done, None
+        if done is not None and done[0] == delivery.id:
+            if isinstance(done[1], Exception):
+                raise done[1]
+            return done[1]
+        return self._render(delivery)
+
+    def meanwhile(self, delivery: BatchRow | None) -> Meanwhile | None:
+        """What to do while the relay answers: render ``delivery`` (the next row), if any."""
+        if delivery is None or not delivery.picks:
+            return None
+
+        def render_next() -> None:
+            try:
+                self.done = (delivery.id, self._render(delivery))
+            except Exception as exc:  # raised at its turn, where failures are recorded
+                self.done = (delivery.id, exc)
+
+        return render_next
+
+    def _render(self, delivery: BatchRow) -> RenderedEmail:
+        return render_delivery(
+            self.rt,
+            delivery,
+            self.recipients[delivery.subscriber_id],
+            self.editions[delivery.edition_id],
+            self.papers,
+            self.prepared,
+        )
+
+
 def _deliver_one(
     rt: Runtime,
     transport: Transport,
@@ -478,6 +532,9 @@ def _deliver_one(
     edition: EditionRow,
     papers: dict[str, Paper],
     prepared: dict[str, PreparedEdition] | None = None,
+    *,
+    ahead: RenderAhead | None = None,
+    following: BatchRow | None = None,
 ) -> dict[str, object]:
     """Send one row's digest. The claim happens inside the SMTP transaction, after the
     envelope is accepted and right before DATA; whatever goes wrong after it becomes an
@@ -508,11 +565,15 @@ def _deliver_one(
             return outcome | {"status": "skipped", "detail": "no new papers match"}
         return outcome | {"status": "not claimed", "detail": "another worker has it"}
     try:
-        email = render_delivery(rt, delivery, recipient, edition, papers, prepared)
+        if ahead is not None:
+            email = ahead.render(delivery)
+        else:
+            email = render_delivery(rt, delivery, recipient, edition, papers, prepared)
         name = f"{edition.key.replace(':', '-')}_{address}"
         rt.throttle.acquire(max_wait=THROTTLE_MAX_WAIT)  # before the claim: RateLimited stops
         message = rt.outgoing(email, address, name, delivery.id)
-        reply = transport.send(message, before_data=claim)
+        meanwhile = ahead.meanwhile(following) if ahead is not None else None
+        reply = transport.send(message, before_data=claim, meanwhile=meanwhile)
     except SessionError as exc:
         if claimed:  # DATA was refused for the whole session: nothing was handed over
             ledger.release(conn, delivery.id, reason=str(exc), now=rt.clock())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import smtplib
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, timedelta
@@ -22,6 +23,7 @@ from sqlalchemy import select
 from digest.db import Database, editions, subscribers, tracking
 from digest.db.models import DeliveryRow, EditionRow, PaperRow
 from digest.db.papers import upsert_papers
+from digest.deliver import transports
 from digest.deliver.transports import (
     MemoryTransport,
     OutgoingMessage,
@@ -126,6 +128,60 @@ def test_an_exception_after_the_claim_is_recorded_and_the_batch_goes_on(
     assert failed["email"] == "reader3@example.org" and "RuntimeError: boom" in str(
         failed["detail"]
     )
+    assert statuses(readers) == {"sent": 5, "failed": 1}
+
+
+def test_the_next_message_is_rendered_while_the_relay_answers(
+    readers: Database, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over SMTP each message after the first is rendered while the relay takes the one
+    before it (RenderAhead), so the worker's CPU overlaps the relay's round trip; a
+    rendering error of the message rendered ahead is recorded on its own row when its turn
+    comes, and the others go out as before."""
+    rendering: list[tuple[str, bool]] = []  # (reader, rendered while a transaction is open)
+    in_transaction = False
+    real_render = service.render_delivery
+
+    def render(rt, delivery, recipient, *args, **kwargs):  # type: ignore[no-untyped-def]
+        rendering.append((recipient.info.email, in_transaction))
+        if recipient.info.email == "reader3@example.org":
+            raise RuntimeError("a bug in rendering")
+        return real_render(rt, delivery, recipient, *args, **kwargs)
+
+    real_data = transports.dot_stuffed
+
+    def handing_over(data: bytes) -> bytes:  # the body is written right after this
+        nonlocal in_transaction
+        in_transaction = True
+        return real_data(data)
+
+    real_getreply = smtplib.SMTP.getreply
+
+    def getreply(self):  # type: ignore[no-untyped-def]
+        nonlocal in_transaction
+        reply = real_getreply(self)
+        in_transaction = False
+        return reply
+
+    monkeypatch.setattr(service, "render_delivery", render)
+    monkeypatch.setattr(transports, "dot_stuffed", handing_over)
+    monkeypatch.setattr(smtplib.SMTP, "getreply", getreply)
+    with Relay() as relay:
+        rt = runtime(db_url, tmp_path, relay.sink.url)
+        result = deliver_batch(rt, plan_edition(rt).delivery_ids)
+        received = relay.received()
+    assert sorted(received) == sorted(set(READERS) - {"reader3@example.org"})
+    assert len(rendering) == len(READERS)  # each once, ahead or at its turn
+    order = [reader for reader, _ in rendering]
+    after_failure = order[order.index("reader3@example.org") + 1]
+    # the first message, and the one after a message that never reached the relay, are
+    # rendered at their turn; all others while the relay took the message before them
+    assert [ahead for _, ahead in rendering] == [
+        reader not in (order[0], after_failure) for reader in order
+    ]
+    [failed] = [o for o in result.outcomes if o["status"] == "failed"]
+    assert failed["email"] == "reader3@example.org"
+    assert "RuntimeError: a bug in rendering" in str(failed["detail"])
     assert statuses(readers) == {"sent": 5, "failed": 1}
 
 
