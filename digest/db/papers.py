@@ -13,7 +13,6 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -30,6 +29,7 @@ from sqlalchemy.orm import Session
 from digest.db import sightings
 from digest.db.bulk import write_papers_pg, write_papers_sqlite
 from digest.db.models import PaperRow, PaperSightingRow
+from digest.db.sqlite_reader import JSON_LIST, json_list
 from digest.db.statements import among, id_chunks, table
 from digest.domain import Paper
 from digest.ingest.merge import Row
@@ -136,21 +136,8 @@ def known_hashes(session: Session, source: str, digests: Sequence[str]) -> set[s
     if conn.dialect.name == "postgresql":  # one array parameter instead of thousands
         sql = f"SELECT content_hash FROM {seen_t.name} WHERE source = %s AND content_hash = ANY(%b)"
         return {row[0] for row in _by_array(conn, sql, source, list(digests))}
-    sql = (
-        f"SELECT content_hash FROM {seen_t.name} "
-        f"WHERE source = ? AND content_hash IN {_SQLITE_LIST}"
-    )
-    return set(conn.exec_driver_sql(sql, (source, _json_list(digests))).scalars().all())
-
-
-# SQLite: the values of one JSON array parameter (``json_each``), so that a lookup of
-# thousands of keys is one short statement with one parameter, compiled and bound once,
-# instead of a statement with 500 bound parameters per chunk.
-_SQLITE_LIST = "(SELECT value FROM json_each(?))"
-
-
-def _json_list(values: Sequence[str]) -> str:
-    return orjson.dumps(list(values)).decode()
+    sql = f"SELECT content_hash FROM {seen_t.name} WHERE source = ? AND content_hash IN {JSON_LIST}"
+    return set(conn.exec_driver_sql(sql, (source, json_list(digests))).scalars().all())
 
 
 def _sighting_hashes(session: Session, ids: list[str]) -> dict[tuple[str, str], str]:
@@ -159,10 +146,8 @@ def _sighting_hashes(session: Session, ids: list[str]) -> dict[tuple[str, str], 
     if conn.dialect.name == "postgresql":  # one array parameter instead of thousands
         sql = f"SELECT paper_id, source, content_hash FROM {seen_t.name} WHERE paper_id = ANY(%b)"
         return {(pid, src): digest for pid, src, digest in _by_array(conn, sql, ids)}
-    sql = (
-        f"SELECT paper_id, source, content_hash FROM {seen_t.name} WHERE paper_id IN {_SQLITE_LIST}"
-    )
-    rows = conn.exec_driver_sql(sql, (_json_list(ids),)).fetchall()
+    sql = f"SELECT paper_id, source, content_hash FROM {seen_t.name} WHERE paper_id IN {JSON_LIST}"
+    rows = conn.exec_driver_sql(sql, (json_list(ids),)).fetchall()
     return {(pid, src): digest for pid, src, digest in rows}
 
 
@@ -177,7 +162,7 @@ def _paper_rows(session: Session, ids: list[str]) -> dict[str, Row]:
         }
     wanted = select(literal_column("value", String)).select_from(func.json_each(bindparam("ids")))
     query = select(*columns).where(papers_t.c.id.in_(wanted))
-    return {row.id: dict(row._mapping) for row in conn.execute(query, {"ids": _json_list(ids)})}
+    return {row.id: dict(row._mapping) for row in conn.execute(query, {"ids": json_list(ids)})}
 
 
 def paper_from_row(row: PaperRow) -> Paper:

@@ -27,12 +27,10 @@ from contextlib import closing, contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
-import orjson
-
 from digest.db import sqlite_bulk, sqlite_schema
 from digest.db.paper_values import JSON_COLUMNS
 from digest.db.revision import VERSION_TABLE, head_revision
-from digest.db.sqlite_reader import sqlite_file, stored_revision
+from digest.db.sqlite_reader import JSON_LIST, json_list, sqlite_file, stored_revision
 from digest.ingest.merge import Row
 from digest.ingest.upsert import LOADED_COLUMNS, WRITTEN_COLUMNS
 
@@ -51,7 +49,6 @@ PRAGMAS = (
     "PRAGMA cache_size=-65536",
 )
 # The values of one JSON array parameter: a lookup of thousands of keys in one statement.
-_LIST = "(SELECT value FROM json_each(?))"
 
 
 @contextmanager
@@ -106,10 +103,6 @@ def _prepare(conn: sqlite3.Connection) -> bool:
     return True
 
 
-def _json_list(values: Sequence[str]) -> str:
-    return orjson.dumps(list(values)).decode()
-
-
 class SqlitePaperStore:
     """The :class:`digest.ingest.upsert.PaperStore` of a ``sqlite3`` connection from
     :func:`open_for_ingest` (one transaction: the connection's)."""
@@ -127,30 +120,31 @@ class SqlitePaperStore:
         if seen.fetchone() is None:
             return set()
         rows = self.conn.execute(
-            f"SELECT content_hash FROM {SIGHTINGS} WHERE source = ? AND content_hash IN {_LIST}",
-            (source, _json_list(digests)),
+            f"SELECT content_hash FROM {SIGHTINGS} "
+            f"WHERE source = ? AND content_hash IN {JSON_LIST}",
+            (source, json_list(digests)),
         )
         return {digest for (digest,) in rows}
 
     def stored_hashes(self, source: str, paper_ids: Sequence[str]) -> dict[str, str]:
         rows = self.conn.execute(
             f"SELECT paper_id, content_hash FROM {SIGHTINGS} "
-            f"WHERE source = ? AND paper_id IN {_LIST}",
-            (source, _json_list(sorted(set(paper_ids)))),
+            f"WHERE source = ? AND paper_id IN {JSON_LIST}",
+            (source, json_list(sorted(set(paper_ids)))),
         )
         return dict(rows.fetchall())
 
     def sighting_hashes(self, ids: list[str]) -> dict[tuple[str, str], str]:
         rows = self.conn.execute(
-            f"SELECT paper_id, source, content_hash FROM {SIGHTINGS} WHERE paper_id IN {_LIST}",
-            (_json_list(ids),),
+            f"SELECT paper_id, source, content_hash FROM {SIGHTINGS} WHERE paper_id IN {JSON_LIST}",
+            (json_list(ids),),
         )
         return {(pid, src): digest for pid, src, digest in rows}
 
     def paper_rows(self, ids: list[str]) -> dict[str, Row]:
         rows = self.conn.execute(
-            f"SELECT {', '.join(LOADED_COLUMNS)} FROM {PAPERS} WHERE id IN {_LIST}",
-            (_json_list(ids),),
+            f"SELECT {', '.join(LOADED_COLUMNS)} FROM {PAPERS} WHERE id IN {JSON_LIST}",
+            (json_list(ids),),
         )
         return {values[0]: loaded_row(values) for values in rows}
 
