@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from sklearn.linear_model import LogisticRegression
 
 from digest.domain import FeedbackEvent
 
@@ -73,6 +72,9 @@ def fit_and_score(
         np.ones(negative.shape[0]),
         np.full(background.shape[0], BACKGROUND_WEIGHT),
     ]
+    # Lazy: scikit-learn (0.6 s to import) only in a process that fits a reader's model.
+    from sklearn.linear_model import LogisticRegression
+
     model = LogisticRegression(C=c, class_weight="balanced", max_iter=200)
     model.fit(x, y, sample_weight=w)
     liked: np.ndarray = model.predict_proba(pool)[:, 1].astype(np.float32)

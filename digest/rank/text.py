@@ -1,9 +1,9 @@
 """Text helpers shared by the ranking signals: analysis, keyword matching, name keys.
 
 Analysis folds case and accents, drops stop words, stems (Snowball English, so 'images'
-meets 'image') and adds adjacent bigrams, so a phrase such as 'pattern recognition' scores
-as a phrase and not only as two loose words. Stems are cached: a batch analyses the same
-words many times.
+meets 'image'; snowballstemmer runs PyStemmer's C code) and adds adjacent bigrams, so a
+phrase such as 'pattern recognition' scores as a phrase and not only as two loose words.
+Stems are cached: a batch analyses the same words many times.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from functools import lru_cache
 from itertools import pairwise
 
 import snowballstemmer
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from digest.rank.stop_words import ENGLISH_STOP_WORDS
 
 TOKEN = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*", re.UNICODE)
 WORD = re.compile(r"\w+", re.UNICODE)
