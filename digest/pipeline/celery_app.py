@@ -11,6 +11,7 @@ lost task, a killed worker or a restarted broker only delays an edition.
 
 from __future__ import annotations
 
+import logging
 from functools import cache
 
 from celery import Celery
@@ -59,9 +60,16 @@ def _runtime() -> Runtime:
 
 
 @worker_process_init.connect
-def _fresh_connections(**_: object) -> None:
-    """Forked pool processes must not share the parent's database connections."""
+def _fresh_runtime(**_: object) -> None:
+    """Forked pool processes must not share the parent's database connections: each
+    builds its own runtime as it starts (templates compiled and checked, the engine made),
+    so that its first batch starts sending at once rather than after that. A runtime that
+    cannot be built is left to the first task, which fails with the reason as before."""
     _runtime.cache_clear()
+    try:
+        _runtime()
+    except Exception as exc:  # a broken template or setting: the tasks report it
+        logging.getLogger(__name__).warning("the worker's runtime is not ready: %s", exc)
 
 
 def _deliver_batch_task(delivery_ids: list[int]) -> None:
