@@ -13,12 +13,14 @@ from digest.db import tracking
 from digest.db.tracking import LedgerState
 from digest.errors import ConfigError
 from digest.pipeline.fanout import Patience, deliver_on_workers
+from digest.pipeline.pool_ahead import PoolAhead
 from digest.pipeline.runtime import Runtime
 from digest.pipeline.service import (
     BatchResult,
     Plan,
     batches,
     deliver_batch,
+    edition_pool,
     plan_edition,
     rank_edition,
 )
@@ -85,24 +87,30 @@ def run_edition(
     patience: Patience | None = None,
 ) -> EditionReport:
     check_links_for_smtp(rt.settings)
-    plan = plan_edition(rt, respect_hour=respect_hour, emails=emails)
-    total = len(plan.delivery_ids)
-    result = BatchResult()
-    if progress:
-        progress(0, total)
-    # One ranking for the edition, before any batch: each chunk of readers is ranked and
-    # its picks stored, then its batches go out while the next chunk is ranked.
-    chunks = _ranked_then_rest(rank_edition(rt, plan.delivery_ids), plan.delivery_ids)
-    if rt.settings.in_process:
-        done = 0
-        for ranked in chunks:
-            for batch in batches(ranked, rt.settings.batch_size):
-                result.merge(deliver_batch(rt, batch))
-                done += len(batch)
-                if progress:
-                    progress(done, total)
-    elif plan.delivery_ids:
-        result = deliver_on_workers(rt, chunks, progress=progress, patience=patience)
+    # The candidate pool is built in a thread from the moment somebody is due, while the
+    # database inserts the plan's rows.
+    with PoolAhead(lambda wanted: edition_pool(rt, rt.clock(), wanted=wanted)) as pool:
+        plan = plan_edition(rt, respect_hour=respect_hour, emails=emails, on_due=pool.start)
+        if not plan.unranked:
+            pool.cancel()
+        total = len(plan.delivery_ids)
+        result = BatchResult()
+        if progress:
+            progress(0, total)
+        # One ranking for the edition, before any batch: each chunk of readers is ranked
+        # and its picks stored, then its batches go out while the next chunk is ranked.
+        ranked = rank_edition(rt, plan.delivery_ids, rows=plan.unranked, pool=pool.result)
+        chunks = _ranked_then_rest(ranked, plan.delivery_ids)
+        if rt.settings.in_process:
+            done = 0
+            for chunk in chunks:
+                for batch in batches(chunk, rt.settings.batch_size):
+                    result.merge(deliver_batch(rt, batch))
+                    done += len(batch)
+                    if progress:
+                        progress(done, total)
+        elif plan.delivery_ids:
+            result = deliver_on_workers(rt, chunks, progress=progress, patience=patience)
     with rt.db.session() as session:
         ledger = tracking.ledger_state(session, plan.row_ids)
     return EditionReport(plan, result, ledger)

@@ -14,10 +14,10 @@ from __future__ import annotations
 import bisect
 import logging
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import Connection
@@ -27,6 +27,8 @@ from digest import rank as ranking  # the ranker itself (scikit-learn) loads on 
 from digest.db import accounts, bounces, ledger, tracking
 from digest.db.editions import (
     BatchRow,
+    PlannedRow,
+    Schedule,
     batch_rows,
     claimable,
     due_fields,
@@ -35,7 +37,9 @@ from digest.db.editions import (
     get_or_create_edition,
     last_sent_at,
     pause_edition,
+    plan_schedules,
     planned_rows,
+    schedules,
     sent_paper_ids,
     store_picks,
     unranked_rows,
@@ -65,6 +69,9 @@ from digest.rank.vectors import KnownTexts, decode_all
 from digest.render import EditionInfo, PreparedEdition, RenderedEmail
 from digest.schedule import due_edition, edition_for
 
+if TYPE_CHECKING:
+    from digest.rank.pool import Pool  # scikit-learn: loaded with the ranker, on first use
+
 log = logging.getLogger(__name__)
 
 SLOW_DOWN_CODES = frozenset({421, 454})  # the relay asks us to come back more slowly
@@ -81,6 +88,8 @@ class Plan:
     settled: Counter[str] = field(default_factory=Counter)  # rows already sent/skipped/...
     expired_leases: int = 0
     row_ids: list[int] = field(default_factory=list)  # every planned row, open or not
+    # (row id, subscriber id) of the due rows without picks: what the edition must rank
+    unranked: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -105,38 +114,87 @@ class BatchResult:
 
 
 def plan_edition(
-    rt: Runtime, *, respect_hour: bool = False, emails: Sequence[str] | None = None
+    rt: Runtime,
+    *,
+    respect_hour: bool = False,
+    emails: Sequence[str] | None = None,
+    on_due: Callable[[], None] | None = None,
 ) -> Plan:
-    """Insert a pending ledger row for every active subscriber who is due."""
+    """Insert a pending ledger row for every active subscriber who is due. ``on_due`` is
+    called once somebody is due, before the rows are written (``digest run`` starts
+    building the candidate pool then, while the database inserts them)."""
     now = rt.clock()
     with rt.db.session() as session:
         expired = ledger.expire_leases(session, now)
         accounts.resume_paused(session, now)
-        subscribers = due_fields(session)
-        if emails is not None:
-            wanted = {e.casefold() for e in emails}
-            subscribers = [s for s in subscribers if s.email_key in wanted]
-        pairs: list[tuple[int, int]] = []
-        editions: dict[str, EditionRow] = {}
-        for sub in subscribers:
-            slot = due_edition(
-                sub.frequency,
-                sub.delivery_hour,
-                sub.timezone,
-                now,
-                respect_hour=respect_hour,
-                weekday=sub.weekday,
-            )
-            if slot is None:
-                continue
-            if slot.key not in editions:
-                editions[slot.key] = get_or_create_edition(session, slot, now)
-            pairs.append((sub.id, editions[slot.key].id))
-        ensure_deliveries(session, pairs, now)
-        rows = planned_rows(session, pairs)
-    due = [r.id for r in rows if claimable(r, now)]
+        if emails is None and rt.db.is_postgres:
+            rows = _plan_by_schedule(session, now, respect_hour, on_due)
+        else:
+            rows = _plan_by_reader(session, now, respect_hour, emails, on_due)
+    due = [r for r in rows if claimable(r, now)]
     settled = Counter(r.status for r in rows if r.status not in ("pending", "retry"))
-    return Plan(due, settled, expired, [r.id for r in rows])
+    unranked = [(r.id, r.subscriber_id) for r in due if not r.ranked]
+    return Plan([r.id for r in due], settled, expired, [r.id for r in rows], unranked)
+
+
+def _plan_by_schedule(
+    session: Session, now: datetime, respect_hour: bool, on_due: Callable[[], None] | None
+) -> list[PlannedRow]:
+    """PostgreSQL: who is due is decided once per distinct schedule (frequency, hour, time
+    zone, weekday), and the database inserts the rows of their readers."""
+    editions: dict[str, EditionRow] = {}
+    due: list[tuple[Schedule, int]] = []
+    for schedule in schedules(session):
+        slot = due_edition(
+            schedule.frequency,
+            schedule.delivery_hour,
+            schedule.timezone,
+            now,
+            respect_hour=respect_hour,
+            weekday=schedule.weekday,
+        )
+        if slot is None:
+            continue
+        if slot.key not in editions:
+            editions[slot.key] = get_or_create_edition(session, slot, now)
+        due.append((schedule, editions[slot.key].id))
+    if due and on_due is not None:
+        on_due()
+    return plan_schedules(session, due, now)
+
+
+def _plan_by_reader(
+    session: Session,
+    now: datetime,
+    respect_hour: bool,
+    emails: Sequence[str] | None,
+    on_due: Callable[[], None] | None,
+) -> list[PlannedRow]:
+    """Reader by reader (SQLite, or only the readers ``emails`` names)."""
+    subscribers = due_fields(session)
+    if emails is not None:
+        wanted = {e.casefold() for e in emails}
+        subscribers = [s for s in subscribers if s.email_key in wanted]
+    pairs: list[tuple[int, int]] = []
+    editions: dict[str, EditionRow] = {}
+    for sub in subscribers:
+        slot = due_edition(
+            sub.frequency,
+            sub.delivery_hour,
+            sub.timezone,
+            now,
+            respect_hour=respect_hour,
+            weekday=sub.weekday,
+        )
+        if slot is None:
+            continue
+        if slot.key not in editions:
+            editions[slot.key] = get_or_create_edition(session, slot, now)
+        pairs.append((sub.id, editions[slot.key].id))
+    if pairs and on_due is not None:
+        on_due()
+    ensure_deliveries(session, pairs, now)
+    return planned_rows(session, pairs)
 
 
 def batches(ids: Sequence[int], size: int) -> list[list[int]]:
@@ -368,50 +426,103 @@ def store_edition_picks(rt: Runtime, delivery_ids: Sequence[int], *, chunk: int 
     return sum(len(ids) for ids in rank_edition(rt, delivery_ids, chunk=chunk))
 
 
+@dataclass
+class EditionPool:
+    """An edition's candidate pool: the papers with the time each was first seen (see
+    :func:`candidate_papers`) and their index, built once for every reader (None when no
+    paper is new: nobody gets a digest)."""
+
+    seen: list[tuple[Paper, datetime]]
+    pool: Pool | None
+
+
+def edition_pool(
+    rt: Runtime, now: datetime, *, wanted: Callable[[], bool] = lambda: True
+) -> EditionPool | None:
+    """Read the candidates and build their index, the work every reader shares: about 2 s
+    for 2,000 papers, most of it before the first reader can be ranked (``digest run``
+    does it in a thread while it plans: :class:`~digest.pipeline.pool_ahead.PoolAhead`).
+    ``wanted`` is asked before the index is built: None when it says no."""
+    with rt.db.session() as session:
+        seen = candidate_papers(rt, session, now)
+        papers = [paper for paper, _ in seen]
+        vectors = stored_vectors(rt, session, papers) if papers else None
+    if not papers:
+        return EditionPool(seen, None)
+    if not wanted():
+        return None
+    pool = ranking.build_pool(papers, [], rt.rank_options, embedder=None, vectors=vectors)
+    opts = rt.rank_options
+    pool.warm(opts.duplicate_threshold if opts.diversity else None)
+    return EditionPool(seen, pool)
+
+
+def chunk_sizes(total: int, *, first: int, most: int) -> list[tuple[int, int]]:
+    """(start, end) of the chunks an edition's rows are ranked in: a small first chunk, so
+    the first batches go out at once, then each twice the one before, up to ``most``, so
+    ranking stays ahead of the workers while they send the chunk before."""
+    spans: list[tuple[int, int]] = []
+    start, size = 0, max(1, min(first, most))
+    while start < total:
+        end = min(start + size, total)
+        spans.append((start, end))
+        start, size = end, min(size * 2, most)
+    return spans
+
+
 def rank_edition(
-    rt: Runtime, delivery_ids: Sequence[int], *, chunk: int = 5000
+    rt: Runtime,
+    delivery_ids: Sequence[int],
+    *,
+    chunk: int = 5000,
+    rows: Sequence[tuple[int, int]] | None = None,
+    pool: Callable[[], EditionPool | None] | None = None,
 ) -> Iterator[list[int]]:
     """Rank the open rows of an edition that have no picks yet and store the picks before
-    fan-out, yielding the ids of each chunk of ``chunk`` rows as soon as its picks are
-    committed, so its batches can be sent while the next chunk is ranked.
+    fan-out, yielding the ids of each chunk of rows as soon as its picks are committed,
+    so its batches can be sent while the next chunk is ranked.
 
     The pool (the candidates' index, their duplicates) is built once for the whole edition
     rather than once per batch; batches then only render and send. The readers are read
     chunk by chunk (their profiles, feedback, what they were sent, the papers they liked),
     so the first batches go out after one small chunk, not after reading 100,000 readers,
     and the planner holds one chunk of readers at a time.
+
+    ``rows``: the (row id, subscriber id) pairs to rank when the caller knows them (the
+    plan does), else read from ``delivery_ids``. ``pool``: gives the edition's pool when
+    the caller built it ahead (else it is built here).
     """
     now = rt.clock()
-    with rt.db.session() as session:
-        rows = unranked_rows(session, delivery_ids)  # (row id, subscriber id)
-        if not rows:
-            return
-        seen = candidate_papers(rt, session, now)
-        papers = [paper for paper, _ in seen]
-        if not papers:  # nothing new for anybody: every row gets empty picks (skipped)
+    if rows is None:
+        with rt.db.session() as session:
+            rows = unranked_rows(session, delivery_ids)  # (row id, subscriber id)
+    if not rows:
+        return
+    built = pool() if pool is not None else edition_pool(rt, now)
+    if built is None:  # the pool built ahead was told it was not wanted
+        built = edition_pool(rt, now)
+    assert built is not None
+    seen, index = built.seen, built.pool
+    if index is None:  # nothing new for anybody: every row gets empty picks (skipped)
+        with rt.db.session() as session:
             store_picks(session, [(row_id, []) for row_id, _ in rows])
-        else:
-            vectors = stored_vectors(rt, session, papers)
-            pool = ranking.build_pool(papers, [], rt.rank_options, embedder=None, vectors=vectors)
-    if not papers:
         yield [row_id for row_id, _ in rows]
         return
-    # A first chunk of a few batches, so sending starts while the rest is ranked.
-    first = min(chunk, max(rt.settings.batch_size * 4, 500))
-    starts = [0, *range(first, len(rows), chunk)]
-    for start, end in zip(starts, [*starts[1:], len(rows)], strict=True):
+    # A first chunk of two batches, so that sending starts while the rest is ranked.
+    first = min(chunk, max(rt.settings.batch_size * 2, 400))
+    for start, end in chunk_sizes(len(rows), first=first, most=chunk):
         part = rows[start:end]
         with rt.db.session() as session:
             by_id = readers_by_ids(session, [sub for _, sub in part])
             readers = [by_id[sub] for _, sub in part]
             inputs = ranking_inputs(rt, session, readers, now, pool=seen)
-            pool.add_readers(
+            index.add_readers(
                 inputs.history,
                 vectors=stored_vectors(rt, session, inputs.history),
                 embedder=stored_topics_embedder(rt, session, inputs.profiles, now),
             )
             picks = ranking.rank_pool(
-                pool,
+                index,
                 inputs.profiles,
                 already_sent=inputs.excluded,
                 top_k=rt.settings.top_k,

@@ -230,17 +230,22 @@ class Pool:
             self._folded = [fold(f"{p.title}\n{p.abstract}") for p in self.papers]
         return self._folded
 
-    def keyword_docs(self, keyword: str) -> np.ndarray:
-        """Indices of papers containing ``keyword`` as whole words (a phrase allowed)."""
-        key = fold(keyword).strip()
-        if key in self._keyword_cache:
-            return self._keyword_cache[key]
+    def postings(self) -> dict[str, np.ndarray]:
+        """Each folded word -> the papers saying it, sorted: the keyword filters' index."""
         if self._postings is None:
             postings: dict[str, set[int]] = {}
             for i, text in enumerate(self.folded):
                 for word in set(words(text)):
                     postings.setdefault(word, set()).add(i)
             self._postings = {w: np.array(sorted(d)) for w, d in postings.items()}
+        return self._postings
+
+    def keyword_docs(self, keyword: str) -> np.ndarray:
+        """Indices of papers containing ``keyword`` as whole words (a phrase allowed)."""
+        key = fold(keyword).strip()
+        if key in self._keyword_cache:
+            return self._keyword_cache[key]
+        postings = self.postings()
         pattern = keyword_pattern([keyword])
         found = np.zeros(0, dtype=np.int64)
         if pattern is not None:
@@ -248,7 +253,7 @@ class Pool:
             # A paper must hold every word (the last one maybe plural) before the regex runs.
             said = words(key)
             for forms in [(w,) for w in said[:-1]] + [plurals(w) for w in said[-1:]]:
-                lists = [self._postings[w] for w in forms if w in self._postings]
+                lists = [postings[w] for w in forms if w in postings]
                 docs = np.unique(np.concatenate(lists)) if lists else np.zeros(0, dtype=np.int64)
                 candidates = docs if candidates is None else np.intersect1d(candidates, docs)
             if candidates is None:  # no word characters at all ('C++' is 'c', '++' is none)
@@ -258,6 +263,15 @@ class Pool:
             )
         self._keyword_cache[key] = found
         return found
+
+    def warm(self, duplicate_threshold: float | None) -> None:
+        """Compute now what every group of readers asks of the pool, which would otherwise
+        be done for the first one: the near duplicates (``None``: diversity is off) and the
+        keyword filters' postings. For a pool built ahead, in a thread, while the edition
+        is planned, so its first readers are ranked at once."""
+        if duplicate_threshold is not None:
+            self.duplicates(duplicate_threshold)
+        self.postings()
 
     # -- near duplicates ----------------------------------------------------------------
     def duplicates(self, threshold: float) -> list[frozenset[int]]:
