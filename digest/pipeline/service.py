@@ -23,7 +23,7 @@ import numpy as np
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from digest import rank as ranking  # the ranker itself (scikit-learn) loads on first use
+from digest import rank as ranking  # the ranker itself (SciPy) loads on first use
 from digest.db import accounts, bounces, ledger, tracking
 from digest.db.editions import (
     BatchRow,
@@ -70,7 +70,7 @@ from digest.render import EditionInfo, PreparedEdition, RenderedEmail
 from digest.schedule import due_edition, edition_for
 
 if TYPE_CHECKING:
-    from digest.rank.pool import Pool  # scikit-learn: loaded with the ranker, on first use
+    from digest.rank.pool import Pool  # SciPy: loaded with the ranker, on first use
 
 log = logging.getLogger(__name__)
 
@@ -142,22 +142,14 @@ def _plan_by_schedule(
 ) -> list[PlannedRow]:
     """PostgreSQL: who is due is decided once per distinct schedule (frequency, hour, time
     zone, weekday), and the database inserts the rows of their readers."""
-    editions: dict[str, EditionRow] = {}
+    editions = _DueEditions(session, now, respect_hour)
     due: list[tuple[Schedule, int]] = []
     for schedule in schedules(session):
-        slot = due_edition(
-            schedule.frequency,
-            schedule.delivery_hour,
-            schedule.timezone,
-            now,
-            respect_hour=respect_hour,
-            weekday=schedule.weekday,
+        edition_id = editions.due(
+            schedule.frequency, schedule.delivery_hour, schedule.timezone, schedule.weekday
         )
-        if slot is None:
-            continue
-        if slot.key not in editions:
-            editions[slot.key] = get_or_create_edition(session, slot, now)
-        due.append((schedule, editions[slot.key].id))
+        if edition_id is not None:
+            due.append((schedule, edition_id))
     if due and on_due is not None:
         on_due()
     return plan_schedules(session, due, now)
@@ -175,26 +167,36 @@ def _plan_by_reader(
     if emails is not None:
         wanted = {e.casefold() for e in emails}
         subscribers = [s for s in subscribers if s.email_key in wanted]
+    editions = _DueEditions(session, now, respect_hour)
     pairs: list[tuple[int, int]] = []
-    editions: dict[str, EditionRow] = {}
     for sub in subscribers:
-        slot = due_edition(
-            sub.frequency,
-            sub.delivery_hour,
-            sub.timezone,
-            now,
-            respect_hour=respect_hour,
-            weekday=sub.weekday,
-        )
-        if slot is None:
-            continue
-        if slot.key not in editions:
-            editions[slot.key] = get_or_create_edition(session, slot, now)
-        pairs.append((sub.id, editions[slot.key].id))
+        edition_id = editions.due(sub.frequency, sub.delivery_hour, sub.timezone, sub.weekday)
+        if edition_id is not None:
+            pairs.append((sub.id, edition_id))
     if pairs and on_due is not None:
         on_due()
     ensure_deliveries(session, pairs, now)
     return planned_rows(session, pairs)
+
+
+class _DueEditions:
+    """The edition due now for a schedule (None when it is not time yet), each made once
+    in a plan (``get_or_create_edition``)."""
+
+    def __init__(self, session: Session, now: datetime, respect_hour: bool):
+        self.session, self.now, self.respect_hour = session, now, respect_hour
+        self.ids: dict[str, int] = {}
+
+    def due(self, frequency: str, delivery_hour: int, timezone: str, weekday: int) -> int | None:
+        slot = due_edition(
+            frequency, delivery_hour, timezone, self.now, respect_hour=self.respect_hour,
+            weekday=weekday,
+        )  # fmt: skip
+        if slot is None:
+            return None
+        if slot.key not in self.ids:
+            self.ids[slot.key] = get_or_create_edition(self.session, slot, self.now).id
+        return self.ids[slot.key]
 
 
 def batches(ids: Sequence[int], size: int) -> list[list[int]]:
