@@ -9,7 +9,6 @@ a run's rows stand is in :mod:`digest.db.tracking`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -24,6 +23,7 @@ from digest.db.models import (
     SentPaperRow,
     SubscriberRow,
 )
+from digest.db.paper_values import to_json
 from digest.db.statements import among, chunks, id_chunks, insert, table
 from digest.domain import Pick
 from digest.schedule import EditionSlot
@@ -280,13 +280,12 @@ def store_picks(session: Session, picks: Sequence[tuple[int, Sequence[Pick]]]) -
     if not picks:
         return
     if session.get_bind().dialect.name == "postgresql":  # one statement, not one a row
-        # Each row's picks as the JSON column writes them (SQLAlchemy's default, json.dumps),
-        # sent as one JSON array: as an array of 5,000 JSON strings, psycopg spent about
-        # 1.1 s of client CPU a chunk quoting them (0.2 ms a reader), as one text 9 ms.
-        joined = ",".join(json.dumps([p.to_json() for p in chosen]) for _, chosen in picks)
-        session.execute(
-            _STORE_PICKS_UNNEST, {"row_id": [i for i, _ in picks], "row_picks": f"[{joined}]"}
-        )
+        # Every row's picks sent as one JSON array: as an array of 5,000 JSON strings,
+        # psycopg spent about 1.1 s of client CPU a chunk quoting them (0.2 ms a reader), as
+        # one text 9 ms. Written by orjson: 2 us a reader, json.dumps 19 us (a fifth of
+        # what ranking the reader costs); each row's element is what the column reads back.
+        joined = to_json([[p.to_json() for p in chosen] for _, chosen in picks])
+        session.execute(_STORE_PICKS_UNNEST, {"row_id": [i for i, _ in picks], "row_picks": joined})
         return
     deliveries = table(DeliveryRow)
     statement = (
