@@ -77,6 +77,9 @@ class Settings:
     max_attempts: int = 5
     retry_backoff_seconds: int = 300
     stall_seconds: int = 30  # a run on workers: no progress for this long -> enqueue again
+    # A run on workers ranks its second and later chunks this many nice steps below the
+    # workers (pipeline/rank_ahead.py); 0: at the run's own priority
+    ranking_nice: int = 10
     give_up_seconds: int = 600  # ... and for this long -> stop (the rows stay open)
     contact_line: str = ""
     postal_address: str = ""
@@ -190,6 +193,7 @@ class Settings:
                 "DIGEST_RETRY_BACKOFF_SECONDS", values.get("retry_backoff_seconds", 300), 0, 86_400
             ),
             stall_seconds=_int("DIGEST_STALL_SECONDS", values.get("stall_seconds", 30), 1, 3600),
+            ranking_nice=_int("DIGEST_RANKING_NICE", values.get("ranking_nice", 10), 0, 19),
             give_up_seconds=_int(
                 "DIGEST_GIVE_UP_SECONDS", values.get("give_up_seconds", 600), 1, 86_400
             ),

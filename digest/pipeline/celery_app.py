@@ -12,6 +12,7 @@ lost task, a killed worker or a restarted broker only delays an edition.
 from __future__ import annotations
 
 import logging
+import time
 from functools import cache
 
 from celery import Celery
@@ -21,6 +22,8 @@ from digest.logs import JsonFormatter, log_format
 from digest.pipeline.runtime import Runtime
 from digest.pipeline.service import deliver_batch
 from digest.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @after_setup_logger.connect
@@ -66,10 +69,13 @@ def _fresh_runtime(**_: object) -> None:
     so that its first batch starts sending at once rather than after that. A runtime that
     cannot be built is left to the first task, which fails with the reason as before."""
     _runtime.cache_clear()
+    started = time.perf_counter()
     try:
         _runtime()
     except Exception as exc:  # a broken template or setting: the tasks report it
-        logging.getLogger(__name__).warning("the worker's runtime is not ready: %s", exc)
+        log.warning("the worker's runtime is not ready: %s", exc)
+    else:
+        log.info("runtime ready in %.2f s", time.perf_counter() - started)
 
 
 def _deliver_batch_task(delivery_ids: list[int]) -> None:

@@ -14,6 +14,7 @@ from digest.db.tracking import LedgerState
 from digest.errors import ConfigError
 from digest.pipeline.fanout import Patience, deliver_on_workers
 from digest.pipeline.pool_ahead import PoolAhead
+from digest.pipeline.rank_ahead import RankAhead
 from digest.pipeline.runtime import Runtime
 from digest.pipeline.service import (
     BatchResult,
@@ -109,8 +110,9 @@ def run_edition(
                     done += len(batch)
                     if progress:
                         progress(done, total)
-        elif plan.delivery_ids:
-            result = deliver_on_workers(rt, chunks, progress=progress, patience=patience)
+        elif plan.delivery_ids:  # ranked in a thread, behind the workers once they send
+            with RankAhead(chunks, nice=rt.settings.ranking_nice) as ahead:
+                result = deliver_on_workers(rt, ahead, progress=progress, patience=patience)
     with rt.db.session() as session:
         ledger = tracking.ledger_state(session, plan.row_ids)
     return EditionReport(plan, result, ledger)

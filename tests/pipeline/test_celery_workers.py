@@ -171,11 +171,14 @@ def test_a_worker_logs_json_lines_when_asked(celery_env, tmp_path) -> None:  # t
     worker = start_worker({**celery_env, "DIGEST_LOG_FORMAT": "json"}, log, concurrency=1)
     try:
         deadline = time.monotonic() + 60
-        while "ready." not in log.read_text() and time.monotonic() < deadline:
+        # the worker, then its pool process (its runtime built as it starts)
+        while "runtime ready" not in log.read_text() and time.monotonic() < deadline:
             time.sleep(0.2)
     finally:
         stop(worker)
     records = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     ready = [r for r in records if r["message"].endswith("ready.")]
     assert ready and ready[0]["level"] == "INFO" and ready[0]["logger"].startswith("celery")
+    ours = [r for r in records if r["message"].startswith("runtime ready in")]
+    assert ours and ours[0]["logger"] == "digest.pipeline.celery_app"
     assert not any(line.startswith("[20") for line in log.read_text().splitlines())  # no text
