@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from digest.db.models import (
@@ -46,23 +46,39 @@ def ledger_state(session: Session, delivery_ids: Sequence[int]) -> LedgerState:
     return LedgerState(counts, next_retry)
 
 
-def unsettled(session: Session, delivery_ids: Sequence[int], now: datetime) -> dict[int, str]:
-    """Rows still to be handled now: ``pending``, ``sending``, or ``retry`` whose time has
-    come (id -> status). A retry due later is settled for this pass."""
+def following(
+    session: Session, delivery_ids: Sequence[int], now: datetime, *, since: datetime
+) -> tuple[dict[int, str], int]:
+    """The rows still to be handled now (pending, sending, or a retry whose time has come;
+    a retry due later is settled for this pass): id -> status, and how many of them are
+    pending with a relay error noted since ``since`` (a run's start). Both from the rows
+    themselves, by id: following the last rows of an edition."""
+    noted = and_(
+        DeliveryRow.status == "pending",
+        DeliveryRow.last_error.is_not(None),
+        DeliveryRow.updated_at >= since,
+    )
     found: dict[int, str] = {}
+    errors = 0
     for chunk in id_chunks(session, list(delivery_ids)):
-        query = select(DeliveryRow.id, DeliveryRow.status).where(
-            among(session, DeliveryRow.id, chunk),
-            or_(
-                DeliveryRow.status.in_(("pending", "sending")),
-                and_(
-                    DeliveryRow.status == "retry",
-                    or_(DeliveryRow.next_attempt_at.is_(None), DeliveryRow.next_attempt_at <= now),
-                ),
-            ),
+        query = select(DeliveryRow.id, DeliveryRow.status, noted).where(
+            among(session, DeliveryRow.id, chunk), _open_now(now)
         )
-        found.update({row_id: status for row_id, status in session.execute(query)})
-    return found
+        for row_id, status, has_error in session.execute(query):
+            found[row_id] = status
+            errors += bool(has_error)
+    return found, errors
+
+
+def _open_now(now: datetime) -> ColumnElement[bool]:
+    """Pending, sending, or a retry whose time has come."""
+    return or_(
+        DeliveryRow.status.in_(("pending", "sending")),
+        and_(
+            DeliveryRow.status == "retry",
+            or_(DeliveryRow.next_attempt_at.is_(None), DeliveryRow.next_attempt_at <= now),
+        ),
+    )
 
 
 def edition_ids_of(session: Session, delivery_ids: Sequence[int]) -> list[int]:
@@ -82,13 +98,7 @@ def open_in_editions(
     """How many rows of these editions are still to be handled now (pending, sending, or
     a retry that is due), and how many pending ones carry a relay error noted since
     ``since``: one cheap query (through the status index) for following a big edition."""
-    is_open = or_(
-        DeliveryRow.status.in_(("pending", "sending")),
-        and_(
-            DeliveryRow.status == "retry",
-            or_(DeliveryRow.next_attempt_at.is_(None), DeliveryRow.next_attempt_at <= now),
-        ),
-    )
+    is_open = _open_now(now)
     noted = and_(
         DeliveryRow.status == "pending",
         DeliveryRow.last_error.is_not(None),

@@ -24,13 +24,20 @@ from digest.pipeline.service import BatchResult, batches
 
 log = logging.getLogger(__name__)
 
-EXACT_BELOW = 2000  # open rows under which progress is followed id by id
+EXACT_BELOW = 10_000  # open rows under which progress is followed id by id
 # A poll's count reads every open row of the editions (about 2 us a row on PostgreSQL):
 # polled every 0.5 s, a 100,000-reader edition spent about a third of a core counting at its
 # start. So polls come less often while many rows are open: at most this many open rows
 # a second of waiting, and at least every MAX_POLL seconds (well within ``stall``).
 OPEN_ROWS_PER_POLL_SECOND = 10_000
 MAX_POLL = 5.0
+# A poll also waits at least POLL_COST_SHARE times what the last one took: the count reads
+# the status index's entries of rows sent since the table was last vacuumed too (0.15 to
+# 0.25 s by the end of a 100,000-reader edition, whatever is left open), so polling by the
+# rule above spent up to half a core on it near the end. So that polling takes at most a
+# twentieth of a core, up to MAX_COST_POLL seconds between polls.
+POLL_COST_SHARE = 20
+MAX_COST_POLL = 10.0
 
 Progress = Callable[[int, int], None]
 
@@ -140,12 +147,14 @@ def deliver_on_workers(
         lock.release()
 
 
-def poll_interval(poll: float, open_count: int, *, exact: bool) -> float:
+def poll_interval(poll: float, open_count: int, *, exact: bool, cost: float = 0.0) -> float:
     """Seconds until the next poll: ``poll`` when following rows id by id (the end of the
-    run, a stall, a relay error), longer while many rows are open (see MAX_POLL)."""
-    if exact:
-        return poll
-    return min(max(poll, open_count / OPEN_ROWS_PER_POLL_SECOND), max(poll, MAX_POLL))
+    run, a stall, a relay error), longer while many rows are open (see MAX_POLL), and at
+    least POLL_COST_SHARE times ``cost``, what the last poll took (up to MAX_COST_POLL)."""
+    pace = poll
+    if not exact:
+        pace = min(max(poll, open_count / OPEN_ROWS_PER_POLL_SECOND), max(poll, MAX_POLL))
+    return max(pace, min(POLL_COST_SHARE * cost, max(poll, MAX_COST_POLL)))
 
 
 def _deliver(
@@ -174,24 +183,30 @@ def _deliver(
         editions = tracking.edition_ids_of(session, ids)
     moved_at = monotonic()
     progressed_at = moved_at
+    by_id = False  # following our rows id by id from now on (the last ones, a relay error)
     while True:
         now = rt.clock()
-        stalled = monotonic() - moved_at > patience.stall
+        polled_at = monotonic()
+        stalled = polled_at - moved_at > patience.stall
         open_rows: dict[int, str] = {}
         errors: list[str] = []
         with rt.db.session() as session:
             ledger.expire_leases(session, now)  # a dead worker's row in 'sending' settles
             # Cheap while many rows are open: a count over the editions' open rows (the
-            # status index), not a lookup of every id. Exact (our ids only) near the end,
-            # when a batch noted a relay error, or when nothing moved.
-            open_count, noted = tracking.open_in_editions(session, editions, now, since=started)
-            exact = open_count <= EXACT_BELOW or noted > 0 or stalled
+            # status index), not a lookup of every id. Exact (our ids only, and only those
+            # still open at the last exact poll) near the end, when a batch noted a relay
+            # error, or when nothing moved; from then on, without the count.
+            if not (by_id or stalled):
+                open_count, noted = tracking.open_in_editions(session, editions, now, since=started)
+                by_id = open_count <= EXACT_BELOW or noted > 0
+            exact = by_id or stalled
             if exact:
-                open_rows = tracking.unsettled(session, remaining, now)
+                open_rows, noted = tracking.following(session, remaining, now, since=started)
                 remaining = list(open_rows)
                 open_count = len(open_rows)
                 if noted:
                     errors = tracking.session_errors(session, remaining, started)
+        cost = monotonic() - polled_at
         if progress:
             progress(total - min(open_count, total), total)
         if exact and not open_rows:
@@ -216,7 +231,7 @@ def _deliver(
             except ConfigError as exc:
                 log.warning("%s; will try again", exc)
             moved_at = monotonic()
-        sleep(poll_interval(patience.poll, open_count, exact=exact))
+        sleep(poll_interval(patience.poll, open_count, exact=exact, cost=cost))
     with rt.db.session() as session:
         for outcome in tracking.outcomes_of(session, ids):
             result.counts[str(outcome["status"])] += 1

@@ -182,3 +182,31 @@ def test_a_worker_logs_json_lines_when_asked(celery_env, tmp_path) -> None:  # t
     ours = [r for r in records if r["message"].startswith("runtime ready in")]
     assert ours and ours[0]["logger"] == "digest.pipeline.celery_app"
     assert not any(line.startswith("[20") for line in log.read_text().splitlines())  # no text
+
+
+def test_the_last_rows_are_followed_by_id_without_counting_the_edition_again(
+    celery_env, capsys, monkeypatch, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """Once few rows are open the run reads only its open rows, by id, and no longer counts
+    the editions' rows (a count that reads every status entry of rows sent since the last
+    vacuum): an edition smaller than EXACT_BELOW is counted once."""
+    from digest.db import tracking
+
+    for key, value in celery_env.items():
+        monkeypatch.setenv(key, value)
+    setup_database(capsys)
+    calls: list[str] = []
+    count, following = tracking.open_in_editions, tracking.following
+    monkeypatch.setattr(
+        tracking, "open_in_editions", lambda *a, **k: calls.append("count") or count(*a, **k)
+    )
+    monkeypatch.setattr(
+        tracking, "following", lambda *a, **k: calls.append("by id") or following(*a, **k)
+    )
+    worker = start_worker(celery_env, tmp_path / "worker.log")
+    try:
+        assert run_cli(capsys, "run").code == 0
+    finally:
+        stop(worker)
+    assert calls[0] == "count" and calls.count("count") == 1
+    assert calls.count("by id") >= 1
