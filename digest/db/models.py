@@ -284,12 +284,12 @@ class SentPaperRow(Base):
 
     __tablename__ = "sent_papers"
 
-    subscriber_id: Mapped[int] = mapped_column(
-        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
-    )
+    # No foreign keys (each was a referential check a paper sent, on the send loop's path,
+    # migrations 0010 and 0011): removing a subscriber deletes their rows itself
+    # (subscribers.remove_subscriber), as CASCADE did.
+    subscriber_id: Mapped[int] = mapped_column(primary_key=True)
     paper_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    # The ledger row it went with; no foreign key (a referential check a paper sent, on the
-    # send loop's path): retention clears it (ledger.prune_settled), as SET NULL did.
+    # The ledger row it went with: retention clears it (ledger.prune_settled), as SET NULL did.
     delivery_id: Mapped[int | None]
     sent_at: Mapped[datetime]
 

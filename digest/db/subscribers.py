@@ -8,11 +8,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session, selectinload
 
 from digest.db.models import (
     InterestRow,
+    SentPaperRow,
     SubscriberRow,
 )
 from digest.db.statements import among, id_chunks
@@ -115,6 +116,9 @@ def replace_subscriber(
 
 
 def remove_subscriber(session: Session, row: SubscriberRow) -> None:
+    """The subscriber and everything of theirs: the database's cascades, and the papers
+    they were sent (``sent_papers`` has no foreign key: migration 0011)."""
+    session.execute(delete(SentPaperRow).where(SentPaperRow.subscriber_id == row.id))
     session.delete(row)
     session.flush()
 
