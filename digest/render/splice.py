@@ -33,7 +33,7 @@ import jinja2
 from markupsafe import escape
 
 from digest.errors import ConfigError
-from digest.render.qp import QPEncoder, hard_line, soft_line
+from digest.render.qp import QPEncoder, qp_line, soft_line
 
 _SLOT = re.compile("\x01(Hh|Ss)(\\d+)\x01")
 BLOCK_MARK = "\x02"  # brackets a block's name in a skeleton probe (never in data)
@@ -142,7 +142,7 @@ class _Slotted:
                 out.append((index, pos == final_slot and self.parts[last] == "", html))
             elif pos == last:
                 if part:
-                    out.append(hard_line(part))
+                    out.append(qp_line(part))
             elif part:
                 out.append(soft_line(part))
         return out
@@ -171,7 +171,7 @@ class Piece:
         cache: dict[str, str],
         encoded: dict[str, bytes] | None = None,
     ):
-        """``encoded``: lines already encoded (:func:`hard_line`), shared by the pieces of
+        """``encoded``: lines already encoded (:func:`qp_line`), shared by the pieces of
         an edition: most lines of an item's markup are the same for every paper."""
         self.autoescape = autoescape
         self.cache = cache  # escaped values (shared by an edition's pieces)
@@ -198,7 +198,7 @@ class Piece:
                     run.append(line)
                 known = encoded.get(line)
                 if known is None:
-                    known = encoded[line] = hard_line(line)
+                    known = encoded[line] = qp_line(line)
                 data.append(known)
                 continue
             if run:
