@@ -1059,6 +1059,11 @@ def main() -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the database and files")
     parser.add_argument("--pg", default=PG_ADMIN, help="PostgreSQL admin URL")
+    parser.add_argument(
+        "--database",
+        default=DB_NAME,
+        help="the database to create (and drop), e.g. to keep apart from another user's runs",
+    )
     parser.add_argument("--redis", default=REDIS_URL, help="Redis URL (a db of its own)")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--categories", type=Path, default=CATEGORIES)
@@ -1069,6 +1074,8 @@ def main() -> int:
         "instead of the work tree, e.g. while digest/ is being edited",
     )
     args = parser.parse_args()
+    global DB_NAME
+    DB_NAME = args.database
 
     def interrupted(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
