@@ -1043,6 +1043,7 @@ def run_inprocess(args: argparse.Namespace, sink: Sink, folder: Path) -> Edition
 
 
 def main() -> int:
+    global DB_NAME
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readers", type=int, default=100_000)
     parser.add_argument("--papers", type=int, default=2000)
@@ -1074,7 +1075,6 @@ def main() -> int:
         "instead of the work tree, e.g. while digest/ is being edited",
     )
     args = parser.parse_args()
-    global DB_NAME
     DB_NAME = args.database
 
     def interrupted(signum: int, _frame: object) -> None:
