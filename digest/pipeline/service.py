@@ -14,7 +14,7 @@ from __future__ import annotations
 import bisect
 import logging
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,7 +55,7 @@ from digest.db.subscribers import (
 )
 from digest.db.vectors import embeddings_for
 from digest.deliver.replies import enhanced_status, is_hard_bounce
-from digest.deliver.transports import Meanwhile, Transport
+from digest.deliver.transports import Claimed, Meanwhile, Transport, claim_answer
 from digest.domain import Paper, Pick, Profile
 from digest.embeddings import text_vectors
 from digest.errors import EditionPaused, InputError, SessionError, TransportError
@@ -548,15 +548,32 @@ def _deliver_one(
         "papers": len(delivery.picks or []),
     }
     claimed = False
+    unread: Callable[[], bool] | None = None  # a claim sent, its answer not read yet
 
-    def claim() -> bool:
-        nonlocal claimed
+    def claim() -> Claimed:
+        """Sent without waiting where it can be (the transport reads the answer before it
+        hands anything of the message over; see ``SentRecords.claim_later``)."""
+        nonlocal claimed, unread
         lease = timedelta(seconds=rt.settings.lease_seconds)
-        claimed = sent.claim(conn, delivery.id, rt.clock(), lease)
-        return claimed
+        answer = sent.claim_later(conn, delivery.id, rt.clock(), lease)
+        if isinstance(answer, bool):
+            claimed = answer
+            return claimed
+
+        def committed() -> bool:
+            nonlocal claimed, unread
+            unread = None
+            claimed = answer()
+            return claimed
+
+        unread = committed
+        return committed
 
     def fail(error: TransportError | str, *, permanent: bool) -> dict[str, object]:
-        if not claimed and not claim():  # refused before DATA: claim it to record why
+        if unread is not None:  # the transport stopped before reading the claim's answer
+            unread()
+        if not claimed and not claim_answer(claim()):  # refused before DATA: claim it to
+            return _not_claimed(rt, conn, outcome)  # record why
             return _not_claimed(rt, conn, outcome)
         return _record_failure(rt, delivery, outcome, error, permanent=permanent)
 
@@ -575,6 +592,8 @@ def _deliver_one(
         meanwhile = ahead.meanwhile(following) if ahead is not None else None
         reply = transport.send(message, before_data=claim, meanwhile=meanwhile)
     except SessionError as exc:
+        if unread is not None:  # the transport stopped before reading the claim's answer
+            unread()
         if claimed:  # DATA was refused for the whole session: nothing was handed over
             ledger.release(conn, delivery.id, reason=str(exc), now=rt.clock())
         raise
