@@ -28,6 +28,7 @@ from digest.deliver.transports import (
     MemoryTransport,
     OutgoingMessage,
     SmtpTransport,
+    Transport,
     relay_offers_smtputf8,
 )
 from digest.demo import sample_papers_path
@@ -503,3 +504,48 @@ def test_batches_of_several_editions_keep_each_prepared_edition_and_its_papers(
 
 
 KEYS = ["daily:2026-03-01", "daily:2026-03-02", "weekly:2026-W09"]
+
+
+@pytest.mark.parametrize("connections", [1, 2, 3])
+def test_a_batch_goes_out_over_several_connections_each_row_once(
+    readers: Database, db_url: str, tmp_path: Path, connections: int
+) -> None:
+    """``DIGEST_SMTP_CONNECTIONS``: a batch of enough rows is split between that many
+    connections to the relay (every n-th row to each, each with its own send loop and
+    claims), so that one's waits overlap another's work. Every reader gets one digest,
+    every row is ``sent``, the outcomes come in the batch's order; a 421 on one
+    connection stops the batch (the other lanes before their next message) and what was
+    not sent goes out later, each once."""
+    more = [f"many{n}@example.org" for n in range(60)]
+    with readers.session() as session:
+        now = utcnow()
+        for email in more:
+            spec = validate_spec({"email": email, "topics": ["language models"]})
+            subscribers.add_subscriber(session, spec, now)
+    everyone = READERS + more
+    sessions: list[object] = []
+    with Relay() as relay:
+        rt = runtime(db_url, tmp_path, relay.sink.url, DIGEST_SMTP_CONNECTIONS=str(connections))
+        factory = rt.transport_factory
+
+        def counted() -> Transport:
+            transport = factory()
+            sessions.append(transport)
+            return transport
+
+        rt = replace(rt, transport_factory=counted)
+        relay.refuse["many40@example.org"] = "421 4.3.2 service shutting down"
+        plan = plan_edition(rt)
+        result = deliver_batch(rt, plan.delivery_ids)
+        assert len(sessions) == connections
+        assert result.errors and "421" in result.errors[0]
+        first = relay.received()
+        assert len(first) == len(set(first)) and "many40@example.org" not in first
+        assert [o["delivery"] for o in result.outcomes] == sorted(
+            int(str(o["delivery"])) for o in result.outcomes
+        )
+        relay.refuse.clear()
+        again = deliver_batch(rt, plan_edition(rt).delivery_ids)
+        assert not again.errors
+    assert sorted(relay.received()) == sorted(everyone)  # each once
+    assert statuses(readers) == {"sent": len(everyone)}
