@@ -1009,6 +1009,8 @@ def run_celery(args: argparse.Namespace, sink: Sink, folder: Path, stack: ExitSt
     env = base_env(folder, url, sink.url) | {"DIGEST_BROKER_URL": args.redis}
     if args.batch_size:
         env["DIGEST_BATCH_SIZE"] = str(args.batch_size)
+    if args.smtp_connections:
+        env["DIGEST_SMTP_CONNECTIONS"] = str(args.smtp_connections)
     populate(env, url, args, args.readers, folder, "celery")
     print(
         f"[celery] PostgreSQL: median one-row UPDATE + COMMIT {commit_latency(url):.2f} ms "
@@ -1051,6 +1053,11 @@ def main() -> int:
     parser.add_argument("--mode", choices=("celery", "inprocess", "both"), default="celery")
     parser.add_argument("--inprocess-readers", type=int, default=5000)
     parser.add_argument("--batch-size", type=int, help="DIGEST_BATCH_SIZE (default: digest's)")
+    parser.add_argument(
+        "--smtp-connections",
+        type=int,
+        help="DIGEST_SMTP_CONNECTIONS of the workers (default: digest's)",
+    )
     parser.add_argument("--ceiling-messages", type=int, default=20_000)
     parser.add_argument("--profile", action="store_true", help="py-spy on planner and workers")
     parser.add_argument(
