@@ -226,10 +226,11 @@ def _lanes(rt: Runtime, transport: Transport, deliveries: list[BatchRow]) -> lis
     """The batch's rows split between ``DIGEST_SMTP_CONNECTIONS`` connections to the relay
     (every n-th row to each), each with a send loop of its own, in a thread of its own:
     one connection's waits (the claim's commit, the relay's answers) overlap another's
-    work. A transport that does not wait on a relay, or a batch too small to be worth
-    another connection, gets one lane."""
+    work. A transport that does not wait on a relay, a batch too small to be worth
+    another connection, or SQLite (the embedded mode: its writers take turns, and its
+    claims are not sent without waiting) gets one lane."""
     count = min(rt.settings.smtp_connections, len(deliveries) // LANE_MIN)
-    if count <= 1 or not isinstance(transport, SmtpTransport):
+    if count <= 1 or not isinstance(transport, SmtpTransport) or not rt.db.is_postgres:
         return [deliveries]
     return [deliveries[i::count] for i in range(count)]
 

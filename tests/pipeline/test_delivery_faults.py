@@ -510,10 +510,11 @@ KEYS = ["daily:2026-03-01", "daily:2026-03-02", "weekly:2026-W09"]
 def test_a_batch_goes_out_over_several_connections_each_row_once(
     readers: Database, db_url: str, tmp_path: Path, connections: int
 ) -> None:
-    """``DIGEST_SMTP_CONNECTIONS``: a batch of enough rows is split between that many
-    connections to the relay (every n-th row to each, each with its own send loop and
-    claims), so that one's waits overlap another's work. Every reader gets one digest,
-    every row is ``sent``, the outcomes come in the batch's order; a 421 on one
+    """``DIGEST_SMTP_CONNECTIONS``: on PostgreSQL a batch of enough rows is split between
+    that many connections to the relay (every n-th row to each, each with its own send
+    loop and claims), so that one's waits overlap another's work (SQLite: one). Every
+    reader gets one digest, every row is ``sent``, the outcomes come in the batch's
+    order; a 421 on one
     connection stops the batch (the other lanes before their next message) and what was
     not sent goes out later, each once."""
     more = [f"many{n}@example.org" for n in range(60)]
@@ -537,7 +538,7 @@ def test_a_batch_goes_out_over_several_connections_each_row_once(
         relay.refuse["many40@example.org"] = "421 4.3.2 service shutting down"
         plan = plan_edition(rt)
         result = deliver_batch(rt, plan.delivery_ids)
-        assert len(sessions) == connections
+        assert len(sessions) == (connections if readers.is_postgres else 1)  # SQLite: one
         assert result.errors and "421" in result.errors[0]
         first = relay.received()
         assert len(first) == len(set(first)) and "many40@example.org" not in first
