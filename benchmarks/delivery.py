@@ -1009,6 +1009,8 @@ def run_celery(args: argparse.Namespace, sink: Sink, folder: Path, stack: ExitSt
     env = base_env(folder, url, sink.url) | {"DIGEST_BROKER_URL": args.redis}
     if args.batch_size:
         env["DIGEST_BATCH_SIZE"] = str(args.batch_size)
+    if args.smtp_connections:
+        env["DIGEST_SMTP_CONNECTIONS"] = str(args.smtp_connections)
     populate(env, url, args, args.readers, folder, "celery")
     print(
         f"[celery] PostgreSQL: median one-row UPDATE + COMMIT {commit_latency(url):.2f} ms "
@@ -1043,6 +1045,7 @@ def run_inprocess(args: argparse.Namespace, sink: Sink, folder: Path) -> Edition
 
 
 def main() -> int:
+    global DB_NAME
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readers", type=int, default=100_000)
     parser.add_argument("--papers", type=int, default=2000)
@@ -1050,6 +1053,11 @@ def main() -> int:
     parser.add_argument("--mode", choices=("celery", "inprocess", "both"), default="celery")
     parser.add_argument("--inprocess-readers", type=int, default=5000)
     parser.add_argument("--batch-size", type=int, help="DIGEST_BATCH_SIZE (default: digest's)")
+    parser.add_argument(
+        "--smtp-connections",
+        type=int,
+        help="DIGEST_SMTP_CONNECTIONS of the workers (default: digest's)",
+    )
     parser.add_argument("--ceiling-messages", type=int, default=20_000)
     parser.add_argument("--profile", action="store_true", help="py-spy on planner and workers")
     parser.add_argument(
@@ -1059,6 +1067,11 @@ def main() -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the database and files")
     parser.add_argument("--pg", default=PG_ADMIN, help="PostgreSQL admin URL")
+    parser.add_argument(
+        "--database",
+        default=DB_NAME,
+        help="the database to create (and drop), e.g. to keep apart from another user's runs",
+    )
     parser.add_argument("--redis", default=REDIS_URL, help="Redis URL (a db of its own)")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--categories", type=Path, default=CATEGORIES)
@@ -1069,6 +1082,7 @@ def main() -> int:
         "instead of the work tree, e.g. while digest/ is being edited",
     )
     args = parser.parse_args()
+    DB_NAME = args.database
 
     def interrupted(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt(f"signal {signum}")

@@ -73,6 +73,8 @@ class Settings:
     candidate_days: int = 7
     ledger_retention_days: int = 400  # settled ledger rows kept this long; 0: for ever
     batch_size: int = 200
+    # SMTP connections a worker process sends a batch over at once (digest.pipeline.service)
+    smtp_connections: int = 2
     lease_seconds: int = 600
     max_attempts: int = 5
     retry_backoff_seconds: int = 300
@@ -187,6 +189,9 @@ class Settings:
                 "DIGEST_LEDGER_RETENTION_DAYS", values.get("ledger_retention_days", 400), 0, 36_500
             ),
             batch_size=_int("DIGEST_BATCH_SIZE", values.get("batch_size", 200), 1, 100_000),
+            smtp_connections=_int(
+                "DIGEST_SMTP_CONNECTIONS", values.get("smtp_connections", 2), 1, 16
+            ),
             lease_seconds=_int("DIGEST_LEASE_SECONDS", values.get("lease_seconds", 600), 1, 86_400),
             max_attempts=_int("DIGEST_MAX_ATTEMPTS", values.get("max_attempts", 5), 1, 100),
             retry_backoff_seconds=_int(

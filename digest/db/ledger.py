@@ -14,9 +14,11 @@ handed over) | ``unknown`` (the lease expired: the worker died while handing it 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from select import POLLIN, POLLOUT, poll
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -37,6 +39,9 @@ from sqlalchemy.orm import Session
 
 from digest.db.models import DeliveryRow, SentPaperRow, SubscriberRow
 from digest.db.statements import affected, table
+
+if TYPE_CHECKING:
+    from psycopg.pq.abc import PGconn, PGresult
 
 Executor = Session | Connection
 OPEN = ("pending", "retry")
@@ -168,10 +173,20 @@ class _Prepared:
     send loop's autocommit connections, which otherwise spend more client CPU in
     SQLAlchemy's execution path (cache key, parameters, result) than in the round trip."""
 
-    def __init__(self, statement: Update):
+    def __init__(self, statement: Update, name: str):
         compiled = statement.compile(dialect=postgresql.psycopg.dialect())  # type: ignore[no-untyped-call]
         self.sql: str = compiled.string
         self.defaults: dict[str, Any] = dict(compiled.params)
+        # The same statement with numbered parameters, prepared under a name of its own on
+        # the connection, for :meth:`start` (which sends it through libpq without waiting).
+        self.name = f"digest_{name}".encode()
+        self.order: list[str] = []
+        self.numbered = re.sub(r"%\((\w+)\)s", self._number, self.sql).encode()
+
+    def _number(self, match: re.Match[str]) -> str:
+        if match.group(1) not in self.order:
+            self.order.append(match.group(1))
+        return f"${self.order.index(match.group(1)) + 1}"
 
     def rowcount(self, db: Executor, values: dict[str, Any]) -> int | None:
         """Rows changed, or None when ``db`` is not an autocommit psycopg connection (a
@@ -211,10 +226,120 @@ class _Prepared:
             raise DBAPIError.instance(self.sql, params, exc, type(exc)) from exc
         return cursor
 
+    def start(self, db: Executor, values: dict[str, Any]) -> Started | None:
+        """Send the statement without waiting for PostgreSQL's answer (its commit, in
+        autocommit), so that the caller can work meanwhile; the :class:`Started` returned
+        waits for it. None where :meth:`run` would not run it either.
 
-_FAST_CLAIM = _Prepared(_CLAIM)
-_FAST_SENT = _Prepared(_SENT)
-_FAST_CLAIM_AND_SENT = _Prepared(_CLAIM_AND_SENT)
+        Through the connection's libpq wrapper (psycopg's ``Connection.pgconn``): the
+        statement, prepared once per connection under its own name, and its parameters as
+        text. Nothing else may use the connection until the answer has been read."""
+        if not self.fast(db):
+            return None
+        from psycopg import pq  # loaded: the connection is psycopg's
+
+        assert isinstance(db, Connection)
+        driver = db.connection.driver_connection
+        assert driver is not None
+        pgconn = driver.pgconn
+        if pgconn.transaction_status != pq.TransactionStatus.IDLE:
+            return None  # something else is in flight: the usual way
+        params = self.defaults | values
+        try:
+            prepared: set[bytes] = db.info.setdefault("ledger_statements", set())
+            if self.name not in prepared:
+                pgconn.send_prepare(self.name, self.numbered)
+                _flush(pgconn)
+                _answer(pgconn)
+                prepared.add(self.name)
+            pgconn.send_query_prepared(self.name, [_as_text(params[k]) for k in self.order])
+            _flush(pgconn)
+        except Exception as exc:
+            raise self._failed(db, params, exc) from exc
+        return Started(self, db, params)
+
+    def _failed(self, db: Connection, params: dict[str, Any], exc: Exception) -> DBAPIError:
+        """A driver's error as SQLAlchemy reports it (the connection invalidated if lost)."""
+        driver = db.connection.driver_connection
+        if driver is not None and driver.broken:
+            db.invalidate(exc)
+        error = DBAPIError.instance(self.sql, params, exc, type(exc))
+        assert isinstance(error, DBAPIError)
+        return error
+
+
+class Started:
+    """A statement sent by :meth:`_Prepared.start`; calling it waits for PostgreSQL's
+    answer (once: later calls give the same) and returns the rows it changed and the first
+    column of the rows RETURNING gave (as ints: the rows' ids)."""
+
+    def __init__(self, statement: _Prepared, db: Connection, params: dict[str, Any]):
+        self.statement, self.db, self.params = statement, db, params
+        self.answer: tuple[int, list[int]] | None = None
+
+    def __call__(self) -> tuple[int, list[int]]:
+        if self.answer is None:
+            driver = self.db.connection.driver_connection
+            assert driver is not None
+            try:
+                result = _answer(driver.pgconn)
+            except Exception as exc:
+                raise self.statement._failed(self.db, self.params, exc) from exc
+            ids = [int(result.get_value(i, 0) or 0) for i in range(result.ntuples)]
+            self.answer = (result.command_tuples or 0, ids)
+        return self.answer
+
+
+def _as_text(value: Any) -> bytes | None:
+    """A parameter in PostgreSQL's text format (the types are the statement's casts)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat().encode()
+    return str(value).encode()
+
+
+def _wait(pgconn: PGconn, events: int) -> None:
+    poller = poll()
+    poller.register(pgconn.socket, events)
+    poller.poll()
+
+
+def _flush(pgconn: PGconn) -> None:
+    """Write what libpq holds for the server (the connection is non-blocking)."""
+    while pgconn.flush():
+        _wait(pgconn, POLLOUT)
+
+
+def _answer(pgconn: PGconn) -> PGresult:
+    """Wait for the result of the statement sent last, and read it to its end; an error
+    result raised as psycopg raises it."""
+    import psycopg
+    from psycopg import pq
+
+    first = None
+    while True:
+        while pgconn.is_busy():
+            _wait(pgconn, POLLIN)
+            pgconn.consume_input()
+        result = pgconn.get_result()
+        if result is None:
+            break
+        if first is None:
+            first = result
+    if first is None:
+        raise psycopg.OperationalError("no result from the server")
+    if first.status == pq.ExecStatus.FATAL_ERROR:
+        sqlstate = first.error_field(pq.DiagnosticField.SQLSTATE)
+        message = first.error_message.decode("utf-8", "replace")
+        error = psycopg.errors.lookup(sqlstate.decode()) if sqlstate else psycopg.DatabaseError
+        raise error(message)
+    return first
+
+
+_FAST_CLAIM = _Prepared(_CLAIM, "claim")
+_FAST_SENT = _Prepared(_SENT, "sent")
+_FAST_CLAIM_AND_SENT = _Prepared(_CLAIM_AND_SENT, "claim_and_sent")
 # What every message runs, as the send loop sends it (PostgreSQL's plans of these are tested:
 # each must reach its rows by primary key whatever the table statistics say).
 SEND_LOOP = {"claim": _FAST_CLAIM, "sent": _FAST_SENT, "claim and sent": _FAST_CLAIM_AND_SENT}
@@ -261,6 +386,7 @@ class SentRecords:
     def __init__(self, records: Executor):
         self.records = records
         self.waiting: dict[str, Any] | None = None
+        self.pending: Callable[[], bool] | None = None  # a claim sent, its answer unread
 
     def add(self, delivery_id: int, *, message_id: str, reply: str, now: datetime) -> None:
         self.flush()
@@ -270,8 +396,51 @@ class SentRecords:
         else:
             mark_sent(self.records, delivery_id, message_id=message_id, reply=reply, now=now)
 
+    def claim_later(
+        self, db: Executor, delivery_id: int, now: datetime, lease: timedelta
+    ) -> bool | Callable[[], bool]:
+        """:meth:`claim`, sent to PostgreSQL without waiting for its commit where it can be
+        (the send loop's autocommit psycopg connection), so that the caller works while
+        the database commits: then a callable that waits for the commit and says whether
+        the row is ours. The row is claimed only once that callable has returned True;
+        nothing about the message may be handed over before. Elsewhere :meth:`claim`."""
+        self.settle()
+        record = self.waiting
+        values = {"row_id": delivery_id, "now": now, "lease_until": now + lease}
+        if record is None or record["sent_id"] == delivery_id:
+            statement = _FAST_CLAIM
+        else:
+            statement = _FAST_CLAIM_AND_SENT
+            values = record | values
+        if not _Prepared.fast(db):
+            return self.claim(db, delivery_id, now, lease)
+        if statement is _FAST_CLAIM:
+            self.flush()
+        started = statement.start(db, values)
+        if started is None:
+            return self.claim(db, delivery_id, now, lease)
+
+        def claimed() -> bool:
+            self.pending = None
+            changed, ids = started()
+            if statement is _FAST_CLAIM:
+                return changed == 1
+            if self.waiting is record:  # written (or no longer ``sending``: as mark_sent)
+                self.waiting = None
+            return delivery_id in ids
+
+        self.pending = claimed
+        return claimed
+
+    def settle(self) -> None:
+        """Wait for a claim sent by :meth:`claim_later` whose answer nobody read (the
+        connection is free again after)."""
+        if self.pending is not None:
+            self.pending()
+
     def claim(self, db: Executor, delivery_id: int, now: datetime, lease: timedelta) -> bool:
         """:func:`claim`, writing the waiting record in the same statement."""
+        self.settle()
         record = self.waiting
         if record is None or record["sent_id"] == delivery_id or not _Prepared.fast(db):
             self.flush()
@@ -282,6 +451,7 @@ class SentRecords:
         return changed is not None and delivery_id in changed
 
     def flush(self) -> None:
+        self.settle()
         record, self.waiting = self.waiting, None
         if record is not None:
             mark_sent(

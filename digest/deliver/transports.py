@@ -40,10 +40,18 @@ class OutgoingMessage:
         return self.html or (self.html_later() if self.html_later is not None else "")
 
 
-BeforeData = Callable[[], bool]
+# The caller's claim: True when the row is ours, False when not, or a callable that waits for
+# the answer of a claim sent to the database without waiting (see ``Transport.send``).
+Claimed = bool | Callable[[], bool]
+BeforeData = Callable[[], Claimed]
 # Work of the caller's (rendering the next message) that a transport may do while the relay
 # takes the message and answers; it never raises.
 Meanwhile = Callable[[], None]
+
+
+def claim_answer(answer: Claimed) -> bool:
+    """A claim's answer, waited for if it is still on its way."""
+    return answer if isinstance(answer, bool) else answer()
 
 
 class Transport(Protocol):
@@ -61,11 +69,14 @@ class Transport(Protocol):
         ``before_data`` is called before the message itself is handed over (the ledger's
         claim): once the relay has accepted the envelope, or, with PIPELINING, while it is
         answering it (a refusal then still raises, after the claim). When it returns False
-        the transaction is abandoned and ``None`` returned. TransportError for this message
-        (``permanent`` or not), SessionError when the session itself failed and no later
-        message of the batch can go either. ``meanwhile``, when given, may be called once
-        the message is handed over, while the relay's answer is awaited (a transport that
-        does not wait need not call it)."""
+        the transaction is abandoned and ``None`` returned. It may instead return a
+        callable (a claim sent to the database, its commit not yet awaited): the transport
+        calls that before any of the message is handed over, and it answers as above.
+        TransportError for this message (``permanent`` or not), SessionError when the
+        session itself failed and no later message of the batch can go either.
+        ``meanwhile``, when given, may be called once while an answer is awaited: the
+        database's to a claim that is still committing, else the relay's to the message
+        handed over (a transport that does not wait need not call it)."""
 
     def close(self) -> None: ...
 
@@ -94,7 +105,7 @@ class OutboxTransport:
         before_data: BeforeData | None = None,
         meanwhile: Meanwhile | None = None,
     ) -> str | None:
-        if before_data is not None and not before_data():
+        if before_data is not None and not claim_answer(before_data()):
             return None
         stem = _UNSAFE.sub("_", message.name or message.message_id.strip("<>"))[:150]
         try:
@@ -137,7 +148,7 @@ class MemoryTransport:
         error = self.fail_for.get(message.recipient)
         if error is not None:
             raise error
-        if before_data is not None and not before_data():
+        if before_data is not None and not claim_answer(before_data()):
             return None
         self.sent.append(message)
         return "250 OK (memory)"
@@ -268,7 +279,10 @@ class SmtpTransport:
     ) -> tuple[int, bytes] | None:
         """MAIL, RCPT and DATA in one write (RFC 2920 PIPELINING), the caller's claim while
         the relay answers them, then the message: two round trips to the relay instead of
-        four, and the database's (the claim's commit) overlapping the first.
+        four, and the database's (the claim's commit) overlapping the first. A claim sent
+        without waiting (``before_data`` returned a callable) overlaps ``meanwhile`` too:
+        it runs while the database commits and the relay answers the envelope, and the
+        claim's answer is read before anything of the message is written.
 
         The claim may run for an envelope the relay then refuses: the refusal is raised as
         before and the caller records it on the claimed row (or releases the row, for a
@@ -283,7 +297,13 @@ class SmtpTransport:
             f"RCPT TO:{quoted_address(message.recipient)}\r\n"
             "DATA\r\n"
         )
-        ours = before_data is None or self._before_data(before_data)
+        ours = True
+        if before_data is not None:
+            answer = self._claim(before_data)
+            if not isinstance(answer, bool) and meanwhile is not None:
+                meanwhile()  # while the database commits the claim and the relay answers
+                meanwhile = None
+            ours = self._claimed(answer)
         mail, rcpt, data = conn.getreply(), conn.getreply(), conn.getreply()
         accepted = mail[0] == 250 and rcpt[0] in (250, 251)
         if data[0] == 354 and not (accepted and ours):
@@ -304,10 +324,20 @@ class SmtpTransport:
         return conn.getreply()
 
     def _before_data(self, before_data: BeforeData) -> bool:
-        """The caller's claim; when it fails the connection is closed first, so the next
-        message never starts inside this one's open transaction."""
+        """The caller's claim, and its answer; when either fails the connection is closed
+        first, so the next message never starts inside this one's open transaction."""
+        return self._claimed(self._claim(before_data))
+
+    def _claim(self, before_data: BeforeData) -> Claimed:
         try:
             return before_data()
+        except BaseException:
+            self._drop()
+            raise
+
+    def _claimed(self, answer: Claimed) -> bool:
+        try:
+            return claim_answer(answer)
         except BaseException:
             self._drop()
             raise
@@ -375,10 +405,15 @@ def _data(conn: smtplib.SMTP, data: bytes, meanwhile: Meanwhile | None = None) -
     return conn.getreply()
 
 
+_LINE_DOT = re.compile(rb"\n\.")
+
+
 def dot_stuffed(data: bytes) -> bytes:
     """The DATA payload: every line starting with "." doubled (RFC 5321 4.5.2, what
-    smtplib's ``re.sub(br'(?m)^\\.', b'..', data)`` does), CRLF-terminated, then ".\\r\\n"."""
-    stuffed = data.replace(b"\n.", b"\n..")
+    smtplib's ``re.sub(br'(?m)^\\.', b'..', data)`` does), CRLF-terminated, then ".\\r\\n".
+    A digest rarely has such a line: looking for one first (a regular expression's search,
+    half the time of ``bytes.replace``'s scan of 55 kB) spares the replace's own scan."""
+    stuffed = data.replace(b"\n.", b"\n..") if _LINE_DOT.search(data) else data
     if stuffed.startswith(b"."):
         stuffed = b"." + stuffed
     if not stuffed.endswith(b"\r\n"):

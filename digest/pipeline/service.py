@@ -12,7 +12,9 @@ server accepts it.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -59,7 +61,7 @@ from digest.db.subscribers import (
 )
 from digest.db.vectors import embeddings_for
 from digest.deliver.replies import enhanced_status, is_hard_bounce
-from digest.deliver.transports import Meanwhile, Transport
+from digest.deliver.transports import Claimed, Meanwhile, SmtpTransport, Transport, claim_answer
 from digest.domain import Paper, Pick, Profile
 from digest.embeddings import text_vectors
 from digest.errors import EditionPaused, InputError, SessionError, TransportError
@@ -208,7 +210,8 @@ def deliver_batch(rt: Runtime, delivery_ids: Sequence[int]) -> BatchResult:
 
     Each row is claimed on its own, once the relay has accepted its envelope and right
     before DATA, so a worker that dies mid-batch leaves at most the one row whose message
-    was being handed over in doubt (``sending``, later ``unknown``); every other row stays
+    was being handed over in doubt (``sending``, later ``unknown``) on each of its SMTP
+    connections (``DIGEST_SMTP_CONNECTIONS``, see :func:`_lanes`); every other row stays
     open for the task's redelivery.
     """
     result = BatchResult()
@@ -233,45 +236,36 @@ def deliver_batch(rt: Runtime, delivery_ids: Sequence[int]) -> BatchResult:
     transport = rt.transport_factory()
     infos = [EditionInfo(e.key, e.period_start) for e in editions.values()]
     prepared = rt.prepare(infos, papers, len(deliveries))  # shared by the process's batches
-    sent_papers = ledger.SentPapers()
+    lanes = _lanes(rt, transport, deliveries)
+    transports = [transport, *(rt.transport_factory() for _ in lanes[1:])]
     try:
         for edition in editions.values():
             if edition.paused_reason:
                 raise EditionPaused(paused_message(edition.key, edition.paused_reason))
         if deliveries:
-            transport.open()  # a relay that refuses us fails here, before any claim
-        # Claims on a durable connection, each with the "sent" record of the message before
-        # it (ledger.SentRecords): one statement and one flushed commit per message; the
-        # papers sent on a connection that does not wait for the disk.
-        with rt.db.ledger_connection() as conn, rt.db.ledger_connection(durable=False) as records:
-            sent = ledger.SentRecords(records)
-            ahead = RenderAhead(rt, recipients, editions, papers, prepared)
+            for each in transports:
+                each.open()  # a relay that refuses us fails here, before any claim
+        rendering = Renderer(rt, recipients, editions, papers, prepared, shared=len(lanes) > 1)
+        stop = threading.Event()  # one lane failed: the others stop at their next message
+
+        def lane(number: int) -> BatchResult:
+            lane_result = BatchResult()
             try:
-                for position, delivery in enumerate(deliveries):
-                    following = deliveries[position + 1 : position + 2]
-                    outcome = _deliver_one(
-                        rt,
-                        transport,
-                        conn,
-                        sent,
-                        delivery,
-                        recipients[delivery.subscriber_id],
-                        editions[delivery.edition_id],
-                        papers,
-                        prepared,
-                        ahead=ahead,
-                        following=following[0] if following else None,
-                    )
-                    if outcome["status"] == "sent":
-                        paper_ids = [p["id"] for p in delivery.picks or []]
-                        sent_papers.add(
-                            records, delivery.subscriber_id, delivery.id, paper_ids, now
-                        )
-                    result.counts[str(outcome["status"])] += 1
-                    result.outcomes.append(outcome)
+                _send_lane(rt, transports[number], lanes[number], rendering, now, lane_result, stop)
             finally:
-                sent.flush()
-                sent_papers.flush(records)
+                results[number] = lane_result
+            return lane_result
+
+        results: list[BatchResult | None] = [None] * len(lanes)
+        failures = _run_lanes(lane, len(lanes), stop)
+        for lane_result in results:
+            if lane_result is not None:
+                result.merge(lane_result)
+        if len(lanes) > 1:  # in the batch's order, as one lane gives them
+            order = {d.id: i for i, d in enumerate(deliveries)}
+            result.outcomes.sort(key=lambda o: order[int(str(o["delivery"]))])
+        if failures:
+            raise failures[0]
     except SessionError as exc:
         log.info("batch stopped, its unsent rows stay open: %s", exc)
         if exc.code in SLOW_DOWN_CODES:  # every worker sending to this relay slows down
@@ -280,8 +274,102 @@ def deliver_batch(rt: Runtime, delivery_ids: Sequence[int]) -> BatchResult:
         with rt.db.session() as session:  # for a run that waits on the ledger (workers)
             tracking.note_session_error(session, [d.id for d in deliveries], str(exc), rt.clock())
     finally:
-        transport.close()
+        for each in transports:
+            each.close()
     return result
+
+
+LANE_MIN = 10  # rows a batch needs per SMTP connection for a second one to be worth opening
+
+
+def _lanes(rt: Runtime, transport: Transport, deliveries: list[BatchRow]) -> list[list[BatchRow]]:
+    """The batch's rows split between ``DIGEST_SMTP_CONNECTIONS`` connections to the relay
+    (every n-th row to each), each with a send loop of its own, in a thread of its own:
+    one connection's waits (the claim's commit, the relay's answers) overlap another's
+    work. A transport that does not wait on a relay, a batch too small to be worth
+    another connection, or SQLite (the embedded mode: its writers take turns, and its
+    claims are not sent without waiting) gets one lane."""
+    count = min(rt.settings.smtp_connections, len(deliveries) // LANE_MIN)
+    if count <= 1 or not isinstance(transport, SmtpTransport) or not rt.db.is_postgres:
+        return [deliveries]
+    return [deliveries[i::count] for i in range(count)]
+
+
+def _run_lanes(
+    lane: Callable[[int], BatchResult], count: int, stop: threading.Event
+) -> list[BaseException]:
+    """Lane 0 in this thread, the others in threads of their own; every lane has ended
+    when this returns. What the lanes raised, a session's end (SessionError) last (a lane
+    that fails makes the others stop before their next message: their rows stay open, as
+    a stopped batch's)."""
+    failures: list[BaseException] = []
+
+    def run(number: int) -> None:
+        try:
+            lane(number)
+        except BaseException as exc:  # raised in the caller's thread, after every lane ended
+            stop.set()
+            failures.append(exc)
+
+    threads = [
+        threading.Thread(target=run, args=(number,), name=f"send-lane-{number}", daemon=True)
+        for number in range(1, count)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        run(0)
+    finally:
+        for thread in threads:
+            thread.join()
+    return sorted(failures, key=lambda exc: isinstance(exc, SessionError))
+
+
+def _send_lane(
+    rt: Runtime,
+    transport: Transport,
+    deliveries: list[BatchRow],
+    ahead: Renderer,
+    now: datetime,
+    result: BatchResult,
+    stop: threading.Event,
+) -> None:
+    """One send loop: the rows in order over one relay connection. Claims on a durable
+    connection, each with the "sent" record of the message before it (ledger.SentRecords):
+    one statement and one flushed commit per message; the papers sent on a connection that
+    does not wait for the disk. A worker killed at any moment leaves at most one row of
+    each lane in doubt (the one whose message is being handed over, or the one sent last
+    whose record waits)."""
+    sent_papers = ledger.SentPapers()
+    with rt.db.ledger_connection() as conn, rt.db.ledger_connection(durable=False) as records:
+        sent = ledger.SentRecords(records)
+        renders = ahead.lane()
+        try:
+            for position, delivery in enumerate(deliveries):
+                if stop.is_set():
+                    break
+                following = deliveries[position + 1 : position + 2]
+                outcome = _deliver_one(
+                    rt,
+                    transport,
+                    conn,
+                    sent,
+                    delivery,
+                    ahead.recipients[delivery.subscriber_id],
+                    ahead.editions[delivery.edition_id],
+                    ahead.papers,
+                    ahead.prepared,
+                    ahead=renders,
+                    following=following[0] if following else None,
+                )
+                if outcome["status"] == "sent":
+                    paper_ids = [p["id"] for p in delivery.picks or []]
+                    sent_papers.add(records, delivery.subscriber_id, delivery.id, paper_ids, now)
+                result.counts[str(outcome["status"])] += 1
+                result.outcomes.append(outcome)
+        finally:
+            sent.flush()
+            sent_papers.flush(records)
 
 
 def _known_papers(
@@ -585,6 +673,34 @@ def preview(rt: Runtime, email: str) -> RenderedEmail | None:
     return rendered
 
 
+class Renderer:
+    """What the lanes of a batch render from (its rows' readers, editions, papers, the
+    process's prepared editions), and one lock, held while a message is rendered when
+    there are several lanes: the prepared editions' caches are filled as messages are
+    rendered, one message at a time."""
+
+    def __init__(
+        self,
+        rt: Runtime,
+        recipients: Mapping[int, Recipient],
+        editions: Mapping[int, EditionRow],
+        papers: dict[str, Paper],
+        prepared: dict[str, PreparedEdition] | None,
+        *,
+        shared: bool = False,
+    ):
+        self.rt, self.recipients, self.editions = rt, recipients, editions
+        self.papers, self.prepared = papers, prepared
+        self.lock: threading.Lock | contextlib.nullcontext[None] = (
+            threading.Lock() if shared else contextlib.nullcontext()
+        )
+
+    def lane(self) -> RenderAhead:
+        return RenderAhead(
+            self.rt, self.recipients, self.editions, self.papers, self.prepared, lock=self.lock
+        )
+
+
 class RenderAhead:
     """The next message of a batch, rendered while the relay takes the current one and
     answers (the transport's ``meanwhile``), so a worker's CPU and the relay's round trip
@@ -598,9 +714,12 @@ class RenderAhead:
         editions: Mapping[int, EditionRow],
         papers: dict[str, Paper],
         prepared: dict[str, PreparedEdition] | None,
+        *,
+        lock: threading.Lock | contextlib.nullcontext[None] | None = None,
     ):
         self.rt, self.recipients, self.editions = rt, recipients, editions
         self.papers, self.prepared = papers, prepared
+        self.lock = lock if lock is not None else contextlib.nullcontext()
         self.done: tuple[int, RenderedEmail | Exception] | None = None
 
     def render(self, delivery: BatchRow) -> RenderedEmail:
@@ -625,14 +744,15 @@ class RenderAhead:
         return render_next
 
     def _render(self, delivery: BatchRow) -> RenderedEmail:
-        return render_delivery(
-            self.rt,
-            delivery,
-            self.recipients[delivery.subscriber_id],
-            self.editions[delivery.edition_id],
-            self.papers,
-            self.prepared,
-        )
+        with self.lock:
+            return render_delivery(
+                self.rt,
+                delivery,
+                self.recipients[delivery.subscriber_id],
+                self.editions[delivery.edition_id],
+                self.papers,
+                self.prepared,
+            )
 
 
 def _deliver_one(
@@ -661,15 +781,32 @@ def _deliver_one(
         "papers": len(delivery.picks or []),
     }
     claimed = False
+    unread: Callable[[], bool] | None = None  # a claim sent, its answer not read yet
 
-    def claim() -> bool:
-        nonlocal claimed
+    def claim() -> Claimed:
+        """Sent without waiting where it can be (the transport reads the answer before it
+        hands anything of the message over; see ``SentRecords.claim_later``)."""
+        nonlocal claimed, unread
         lease = timedelta(seconds=rt.settings.lease_seconds)
-        claimed = sent.claim(conn, delivery.id, rt.clock(), lease)
-        return claimed
+        answer = sent.claim_later(conn, delivery.id, rt.clock(), lease)
+        if isinstance(answer, bool):
+            claimed = answer
+            return claimed
+
+        def committed() -> bool:
+            nonlocal claimed, unread
+            unread = None
+            claimed = answer()
+            return claimed
+
+        unread = committed
+        return committed
 
     def fail(error: TransportError | str, *, permanent: bool) -> dict[str, object]:
-        if not claimed and not claim():  # refused before DATA: claim it to record why
+        if unread is not None:  # the transport stopped before reading the claim's answer
+            unread()
+        if not claimed and not claim_answer(claim()):  # refused before DATA: claim it to
+            return _not_claimed(rt, conn, outcome)  # record why
             return _not_claimed(rt, conn, outcome)
         return _record_failure(rt, delivery, outcome, error, permanent=permanent)
 
@@ -688,6 +825,8 @@ def _deliver_one(
         meanwhile = ahead.meanwhile(following) if ahead is not None else None
         reply = transport.send(message, before_data=claim, meanwhile=meanwhile)
     except SessionError as exc:
+        if unread is not None:  # the transport stopped before reading the claim's answer
+            unread()
         if claimed:  # DATA was refused for the whole session: nothing was handed over
             ledger.release(conn, delivery.id, reason=str(exc), now=rt.clock())
         raise

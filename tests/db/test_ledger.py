@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from digest.db import Database, bounces, editions, ledger, subscribers
 from digest.db.models import DeliveryRow, SentPaperRow, SubscriberRow
@@ -417,3 +418,43 @@ def test_a_group_of_papers_sent_keeps_each_rows_time(db: Database, rows: list[in
             (readers[second], "p1", later),
         ]
     )
+
+
+def test_a_claim_sent_without_waiting_is_ours_only_once_committed(
+    db: Database, rows: list[int]
+) -> None:
+    """The send loop's claim goes to PostgreSQL without waiting (the worker renders while
+    the database commits): ``claim_later`` returns while another transaction still holds
+    the row, and its answer, read later, follows the usual rules: the claim that waited
+    behind a winner finds the row taken; the record of the message before rides along;
+    an error is raised where the answer is read, and the connection serves on after.
+    Elsewhere (SQLite) it is :meth:`SentRecords.claim`."""
+    from sqlalchemy import update
+
+    first, second, third = rows
+    with db.ledger_connection() as conn, db.ledger_connection(durable=False) as records:
+        sent = ledger.SentRecords(records)
+        pending = sent.claim_later(conn, first, T0, LEASE)
+        if not db.is_postgres:
+            assert pending is True
+            return
+        assert callable(pending) and pending() and pending()  # one answer, read once
+        sent.add(first, message_id="<1@x>", reply="250 ok", now=T0)
+        with db.engine.connect() as rival:  # holds the second row, uncommitted
+            rival.execute(
+                update(DeliveryRow).where(DeliveryRow.id == second).values(status="sending")
+            )
+            pending = sent.claim_later(conn, second, T0, LEASE)  # returns at once
+            assert callable(pending) and sent.waiting is not None
+            rival.commit()  # the rival wins: our claim, waiting behind it, matches nothing
+        assert pending() is False
+        assert sent.waiting is None and row(db, first).status == "sent"  # written with it
+        assert callable(sent.claim_later(conn, third, T0, LEASE))
+        sent.settle()  # an answer nobody asked for is read before the next statement
+        assert row(db, third).status == "sending"
+        bad = {"row_id": "not a number", "now": T0, "lease_until": T0}
+        started = ledger._FAST_CLAIM.start(conn, bad)
+        assert started is not None
+        with pytest.raises(DBAPIError):
+            started()
+        assert ledger.claim(conn, first, T0, LEASE) is False  # the connection serves on

@@ -98,6 +98,45 @@ def _raises() -> bool:
     raise RuntimeError("the database went away")
 
 
+def test_a_claim_answered_later_lets_meanwhile_run_before_the_message(relay) -> None:  # type: ignore[no-untyped-def]
+    """A claim sent to the database without waiting (``before_data`` returns a callable):
+    ``meanwhile`` runs while it commits, once, and the answer is read before anything of
+    the message is written; a late "not ours" or a late error hands nothing over."""
+    handler, config = relay
+    events: list[str] = []
+
+    def later(answer: bool | Exception):  # type: ignore[no-untyped-def]
+        def before_data():  # type: ignore[no-untyped-def]
+            events.append("claim sent")
+
+            def committed() -> bool:
+                events.append(f"answer read ({len(handler.received)} received)")
+                if isinstance(answer, Exception):
+                    raise answer
+                return answer
+
+            return committed
+
+        return before_data
+
+    transport = SmtpTransport(config)
+    try:
+        reply = transport.send(
+            _message("a@example.org", DATA), later(True), lambda: events.append("meanwhile")
+        )
+        assert reply is not None and reply.startswith("250")
+        assert events == ["claim sent", "meanwhile", "answer read (0 received)"]
+        events.clear()
+        assert transport.send(_message("b@example.org", DATA), later(False)) is None
+        with pytest.raises(RuntimeError):
+            transport.send(_message("c@example.org", DATA), later(RuntimeError("lost")))
+        assert transport.send(_message("d@example.org", DATA), later(True)) is not None
+    finally:
+        transport.close()
+    assert [m[1] for m in handler.received] == [["a@example.org"], ["d@example.org"]]
+    assert handler.received[1][2] == DATA  # not a byte of the abandoned ones before it
+
+
 class _ScriptedRelay:
     """A relay on a socket of its own that logs each command line as it arrives and
     answers from a script (aiosmtpd has no hook at the DATA command itself)."""

@@ -28,6 +28,7 @@ from digest.deliver.transports import (
     MemoryTransport,
     OutgoingMessage,
     SmtpTransport,
+    Transport,
     relay_offers_smtputf8,
 )
 from digest.demo import sample_papers_path
@@ -134,36 +135,49 @@ def test_an_exception_after_the_claim_is_recorded_and_the_batch_goes_on(
 def test_the_next_message_is_rendered_while_the_relay_answers(
     readers: Database, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Over SMTP each message after the first is rendered while the relay takes the one
-    before it (RenderAhead), so the worker's CPU overlaps the relay's round trip; a
+    """Over SMTP each message after the first is rendered while a transaction with the
+    relay is open for the one before it (RenderAhead), so the worker's CPU overlaps the
+    round trips; on PostgreSQL before that message's body is written, while the database
+    commits its claim (sent without waiting), elsewhere while the relay takes the body. A
     rendering error of the message rendered ahead is recorded on its own row when its turn
     comes, and the others go out as before."""
-    rendering: list[tuple[str, bool]] = []  # (reader, rendered while a transaction is open)
-    in_transaction = False
+    # (reader, the phase of the transaction open when it was rendered)
+    rendering: list[tuple[str, str | None]] = []
+    phase: str | None = None  # "envelope" once MAIL is written, "body" once the message is
     real_render = service.render_delivery
 
     def render(rt, delivery, recipient, *args, **kwargs):  # type: ignore[no-untyped-def]
-        rendering.append((recipient.info.email, in_transaction))
+        rendering.append((recipient.info.email, phase))
         if recipient.info.email == "reader3@example.org":
             raise RuntimeError("a bug in rendering")
         return real_render(rt, delivery, recipient, *args, **kwargs)
 
+    real_send = smtplib.SMTP.send
+
+    def send(self, s):  # type: ignore[no-untyped-def]
+        nonlocal phase
+        if (s if isinstance(s, str) else s.decode("latin-1")).startswith("MAIL FROM"):
+            phase = "envelope"
+        return real_send(self, s)
+
     real_data = transports.dot_stuffed
 
     def handing_over(data: bytes) -> bytes:  # the body is written right after this
-        nonlocal in_transaction
-        in_transaction = True
+        nonlocal phase
+        phase = "body"
         return real_data(data)
 
     real_getreply = smtplib.SMTP.getreply
 
     def getreply(self):  # type: ignore[no-untyped-def]
-        nonlocal in_transaction
+        nonlocal phase
         reply = real_getreply(self)
-        in_transaction = False
+        if phase == "body":  # the relay's answer to the message: the transaction is over
+            phase = None
         return reply
 
     monkeypatch.setattr(service, "render_delivery", render)
+    monkeypatch.setattr(smtplib.SMTP, "send", send)
     monkeypatch.setattr(transports, "dot_stuffed", handing_over)
     monkeypatch.setattr(smtplib.SMTP, "getreply", getreply)
     with Relay() as relay:
@@ -175,9 +189,10 @@ def test_the_next_message_is_rendered_while_the_relay_answers(
     order = [reader for reader, _ in rendering]
     after_failure = order[order.index("reader3@example.org") + 1]
     # the first message, and the one after a message that never reached the relay, are
-    # rendered at their turn; all others while the relay took the message before them
-    assert [ahead for _, ahead in rendering] == [
-        reader not in (order[0], after_failure) for reader in order
+    # rendered at their turn; all others while a transaction for the one before was open
+    ahead = "envelope" if db_url.startswith("postgresql") else "body"
+    assert [when for _, when in rendering] == [
+        None if reader in (order[0], after_failure) else ahead for reader in order
     ]
     [failed] = [o for o in result.outcomes if o["status"] == "failed"]
     assert failed["email"] == "reader3@example.org"
@@ -489,3 +504,49 @@ def test_batches_of_several_editions_keep_each_prepared_edition_and_its_papers(
 
 
 KEYS = ["daily:2026-03-01", "daily:2026-03-02", "weekly:2026-W09"]
+
+
+@pytest.mark.parametrize("connections", [1, 2, 3])
+def test_a_batch_goes_out_over_several_connections_each_row_once(
+    readers: Database, db_url: str, tmp_path: Path, connections: int
+) -> None:
+    """``DIGEST_SMTP_CONNECTIONS``: on PostgreSQL a batch of enough rows is split between
+    that many connections to the relay (every n-th row to each, each with its own send
+    loop and claims), so that one's waits overlap another's work (SQLite: one). Every
+    reader gets one digest, every row is ``sent``, the outcomes come in the batch's
+    order; a 421 on one
+    connection stops the batch (the other lanes before their next message) and what was
+    not sent goes out later, each once."""
+    more = [f"many{n}@example.org" for n in range(60)]
+    with readers.session() as session:
+        now = utcnow()
+        for email in more:
+            spec = validate_spec({"email": email, "topics": ["language models"]})
+            subscribers.add_subscriber(session, spec, now)
+    everyone = READERS + more
+    sessions: list[object] = []
+    with Relay() as relay:
+        rt = runtime(db_url, tmp_path, relay.sink.url, DIGEST_SMTP_CONNECTIONS=str(connections))
+        factory = rt.transport_factory
+
+        def counted() -> Transport:
+            transport = factory()
+            sessions.append(transport)
+            return transport
+
+        rt = replace(rt, transport_factory=counted)
+        relay.refuse["many40@example.org"] = "421 4.3.2 service shutting down"
+        plan = plan_edition(rt)
+        result = deliver_batch(rt, plan.delivery_ids)
+        assert len(sessions) == (connections if readers.is_postgres else 1)  # SQLite: one
+        assert result.errors and "421" in result.errors[0]
+        first = relay.received()
+        assert len(first) == len(set(first)) and "many40@example.org" not in first
+        assert [o["delivery"] for o in result.outcomes] == sorted(
+            int(str(o["delivery"])) for o in result.outcomes
+        )
+        relay.refuse.clear()
+        again = deliver_batch(rt, plan_edition(rt).delivery_ids)
+        assert not again.errors
+    assert sorted(relay.received()) == sorted(everyone)  # each once
+    assert statuses(readers) == {"sent": len(everyone)}
