@@ -150,7 +150,8 @@ def deliver_on_workers(
 def poll_interval(poll: float, open_count: int, *, exact: bool, cost: float = 0.0) -> float:
     """Seconds until the next poll: ``poll`` when following rows id by id (the end of the
     run, a stall, a relay error), longer while many rows are open (see MAX_POLL), and at
-    least POLL_COST_SHARE times ``cost``, what the last poll took (up to MAX_COST_POLL)."""
+    least POLL_COST_SHARE times ``cost``, what the next poll should take, going by the last
+    one (up to MAX_COST_POLL)."""
     pace = poll
     if not exact:
         pace = min(max(poll, open_count / OPEN_ROWS_PER_POLL_SECOND), max(poll, MAX_POLL))
@@ -201,12 +202,15 @@ def _deliver(
                 by_id = open_count <= EXACT_BELOW or noted > 0
             exact = by_id or stalled
             if exact:
+                read = len(remaining)
                 open_rows, noted = tracking.following(session, remaining, now, since=started)
                 remaining = list(open_rows)
                 open_count = len(open_rows)
                 if noted:
                     errors = tracking.session_errors(session, remaining, started)
         cost = monotonic() - polled_at
+        if exact:  # the next poll reads only the rows still open: it costs that much less
+            cost *= open_count / max(read, 1)
         if progress:
             progress(total - min(open_count, total), total)
         if exact and not open_rows:
