@@ -236,7 +236,7 @@ class _Prepared:
         text. Nothing else may use the connection until the answer has been read."""
         if not self.fast(db):
             return None
-        from psycopg import pq  # loaded: the connection is psycopg's
+        from psycopg import pq  # lazy: loaded already, the connection is psycopg's
 
         assert isinstance(db, Connection)
         driver = db.connection.driver_connection
@@ -314,6 +314,8 @@ def _flush(pgconn: PGconn) -> None:
 def _answer(pgconn: PGconn) -> PGresult:
     """Wait for the result of the statement sent last, and read it to its end; an error
     result raised as psycopg raises it."""
+    # lazy: psycopg (the driver) loads with the first PostgreSQL connection, not with
+    # every command that imports the ledger (SQLite needs none of it)
     import psycopg
     from psycopg import pq
 
