@@ -696,54 +696,9 @@ class Renderer:
         )
 
     def lane(self) -> RenderAhead:
-        return RenderAhead(
-            self.rt, self.recipients, self.editions, self.papers, self.prepared, lock=self.lock
-        )
-
-
-class RenderAhead:
-    """The next message of a batch, rendered while the relay takes the current one and
-    answers (the transport's ``meanwhile``), so a worker's CPU and the relay's round trip
-    overlap. A rendering error is kept and raised when that message's turn comes, as if it
-    had been rendered then; a message not rendered ahead is rendered at its turn."""
-
-    def __init__(
-        self,
-        rt: Runtime,
-        recipients: Mapping[int, Recipient],
-        editions: Mapping[int, EditionRow],
-        papers: dict[str, Paper],
-        prepared: dict[str, PreparedEdition] | None,
-        *,
-        lock: threading.Lock | contextlib.nullcontext[None] | None = None,
-    ):
-        self.rt, self.recipients, self.editions = rt, recipients, editions
-        self.papers, self.prepared = papers, prepared
-        self.lock = lock if lock is not None else contextlib.nullcontext()
-        self.done: tuple[int, RenderedEmail | Exception] | None = None
+        return RenderAhead(self)
 
     def render(self, delivery: BatchRow) -> RenderedEmail:
-        done, self.done = self.done, None
-        if done is not None and done[0] == delivery.id:
-            if isinstance(done[1], Exception):
-                raise done[1]
-            return done[1]
-        return self._render(delivery)
-
-    def meanwhile(self, delivery: BatchRow | None) -> Meanwhile | None:
-        """What to do while the relay answers: render ``delivery`` (the next row), if any."""
-        if delivery is None or not delivery.picks:
-            return None
-
-        def render_next() -> None:
-            try:
-                self.done = (delivery.id, self._render(delivery))
-            except Exception as exc:  # raised at its turn, where failures are recorded
-                self.done = (delivery.id, exc)
-
-        return render_next
-
-    def _render(self, delivery: BatchRow) -> RenderedEmail:
         with self.lock:
             return render_delivery(
                 self.rt,
@@ -753,6 +708,38 @@ class RenderAhead:
                 self.papers,
                 self.prepared,
             )
+
+
+class RenderAhead:
+    """The next message of a lane, rendered while the relay takes the current one and
+    answers (the transport's ``meanwhile``), so a worker's CPU and the relay's round trip
+    overlap. A rendering error is kept and raised when that message's turn comes, as if it
+    had been rendered then; a message not rendered ahead is rendered at its turn."""
+
+    def __init__(self, renderer: Renderer):
+        self.renderer = renderer
+        self.done: tuple[int, RenderedEmail | Exception] | None = None
+
+    def render(self, delivery: BatchRow) -> RenderedEmail:
+        done, self.done = self.done, None
+        if done is not None and done[0] == delivery.id:
+            if isinstance(done[1], Exception):
+                raise done[1]
+            return done[1]
+        return self.renderer.render(delivery)
+
+    def meanwhile(self, delivery: BatchRow | None) -> Meanwhile | None:
+        """What to do while the relay answers: render ``delivery`` (the next row), if any."""
+        if delivery is None or not delivery.picks:
+            return None
+
+        def render_next() -> None:
+            try:
+                self.done = (delivery.id, self.renderer.render(delivery))
+            except Exception as exc:  # raised at its turn, where failures are recorded
+                self.done = (delivery.id, exc)
+
+        return render_next
 
 
 def _deliver_one(
