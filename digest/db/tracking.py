@@ -53,11 +53,7 @@ def following(
     a retry due later is settled for this pass): id -> status, and how many of them are
     pending with a relay error noted since ``since`` (a run's start). Both from the rows
     themselves, by id: following the last rows of an edition."""
-    noted = and_(
-        DeliveryRow.status == "pending",
-        DeliveryRow.last_error.is_not(None),
-        DeliveryRow.updated_at >= since,
-    )
+    noted = _noted_since(since)
     found: dict[int, str] = {}
     errors = 0
     for chunk in id_chunks(session, list(delivery_ids)):
@@ -68,6 +64,16 @@ def following(
             found[row_id] = status
             errors += bool(has_error)
     return found, errors
+
+
+def _noted_since(since: datetime) -> ColumnElement[bool]:
+    """A pending row carrying a relay error noted since ``since`` (a run's start): a batch
+    stopped on it because the relay refused the session (``note_session_error``)."""
+    return and_(
+        DeliveryRow.status == "pending",
+        DeliveryRow.last_error.is_not(None),
+        DeliveryRow.updated_at >= since,
+    )
 
 
 def _open_now(now: datetime) -> ColumnElement[bool]:
@@ -99,11 +105,7 @@ def open_in_editions(
     a retry that is due), and how many pending ones carry a relay error noted since
     ``since``: one cheap query (through the status index) for following a big edition."""
     is_open = _open_now(now)
-    noted = and_(
-        DeliveryRow.status == "pending",
-        DeliveryRow.last_error.is_not(None),
-        DeliveryRow.updated_at >= since,
-    )
+    noted = _noted_since(since)
     count, errors = session.execute(
         select(func.count(), func.coalesce(func.sum(case((noted, 1), else_=0)), 0)).where(
             DeliveryRow.status.in_(("pending", "sending", "retry")),
@@ -136,9 +138,7 @@ def session_errors(session: Session, delivery_ids: Sequence[int], since: datetim
             select(DeliveryRow.last_error)
             .where(
                 among(session, DeliveryRow.id, chunk),
-                DeliveryRow.status == "pending",
-                DeliveryRow.last_error.is_not(None),
-                DeliveryRow.updated_at >= since,
+                _noted_since(since),
             )
             .distinct()
         )
